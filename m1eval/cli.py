@@ -1,0 +1,240 @@
+"""The ``m1eval`` command line. Every failure is one line on stderr and an exit code.
+
+Exit codes: 0 done; 2 bad input (config, data, options); 3 model server unreachable or not
+OpenAI-compatible; 4 run finished but some samples are infra errors (rerun to retry them);
+130 interrupted (rerun the same command to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+from m1eval import __version__
+from m1eval.errors import ConfigError, M1EvalError
+
+EXIT_INCOMPLETE = 4
+EXIT_INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"m1eval: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="m1eval", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"m1eval {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="evaluate a model on a suite")
+    run.add_argument("--suite", required=True, help="suite name (see `m1eval suites`)")
+    run.add_argument("--model", help="model name on the server, or 'embedded' (the default)")
+    run.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
+    run.add_argument(
+        "--api-key-env", default="OPENAI_API_KEY", help="env var holding the API key, if any"
+    )
+    run.add_argument("--protocol", help="harness config (default m1-80k; 'embedded' for it)")
+    run.add_argument("--limit", type=_positive_int, help="first N items only")
+    run.add_argument("--repeats", type=_positive_int, help="samples per item (default: suite's)")
+    run.add_argument("--max-tokens", type=_positive_int)
+    run.add_argument("--temperature", type=float)
+    run.add_argument("--top-p", type=float)
+    run.add_argument("--seed", type=int, help="derive a per-sample seed sent to the server")
+    run.add_argument("--concurrency", type=_positive_int, default=16)
+    run.add_argument("--content-format", choices=["string", "parts"])
+    run.add_argument("--run-id", help="name of the run directory (default: derived from config)")
+    run.add_argument("--results-dir", default="results")
+    run.add_argument("--data-dir", help="offline dataset mirror (DIR/<hf_repo_id>/)")
+    run.add_argument("--split", help="dataset split (default: suite's; 'smoke' for the demo split)")
+    run.add_argument("--no-progress", action="store_true")
+    run.add_argument(
+        "--keep-errors",
+        action="store_true",
+        help="do not re-attempt samples that ended as infra_error in an earlier invocation",
+    )
+    run.add_argument("--max-attempts", type=_positive_int, default=6, help="HTTP attempts")
+    run.add_argument("--stall-timeout", type=float, default=900.0, help="seconds of silence")
+    run.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    grade = sub.add_parser("grade", help="grade responses produced elsewhere")
+    grade.add_argument("--suite", required=True)
+    grade.add_argument("--responses", required=True, type=Path, help="JSONL: item_id, response")
+    grade.add_argument("--out", required=True, type=Path)
+    grade.add_argument("--data-dir")
+    grade.add_argument("--split")
+
+    serve = sub.add_parser("serve", help="run a model server in the foreground")
+    serve.add_argument("what", choices=["embedded"])
+    serve.add_argument("--port", type=int, default=8000)
+
+    res = sub.add_parser("results", help="list or show runs")
+    res_sub = res.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    res_list = res_sub.add_parser("list")
+    res_list.add_argument("--results-dir", default="results")
+    res_show = res_sub.add_parser("show")
+    res_show.add_argument("run", help="run id or run directory")
+    res_show.add_argument("--results-dir", default="results")
+    res_show.add_argument("--json", action="store_true")
+
+    sub.add_parser("suites", help="list the suites and their paper numbers")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    logging.basicConfig(level=logging.WARNING, format="m1eval: warning: %(message)s")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args, argv)
+    except M1EvalError as err:
+        print(f"m1eval: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(
+            "m1eval: interrupted; finished samples are saved, rerun the same command to resume",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.command == "run":
+        return _cmd_run(args, argv)
+    if args.command == "grade":
+        return _cmd_grade(args)
+    if args.command == "serve":
+        return _cmd_serve(args)
+    if args.command == "results":
+        return _cmd_results(args)
+    if args.command == "suites":
+        return _cmd_suites()
+    raise ConfigError(f"unknown command {args.command}")
+
+
+def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
+    from m1eval.config import RunConfig, check_content_format, resolve_sampling
+    from m1eval.evaluate import ExecutionOptions, resolve_model, run_evaluation
+    from m1eval.model.retry import RetryPolicy
+    from m1eval.protocols import load_protocol
+    from m1eval.render import print_summary
+    from m1eval.suites import get_suite
+
+    suite = get_suite(args.suite)
+    model, embedded = resolve_model(args.model, args.base_url)
+    protocol = load_protocol(args.protocol or ("embedded" if embedded else "m1-80k"))
+    sampling = resolve_sampling(
+        suite.manifest,
+        protocol,
+        {"max_tokens": args.max_tokens, "temperature": args.temperature, "top_p": args.top_p},
+    )
+    if args.run_id is not None:
+        from m1eval.config import validate_run_id
+
+        validate_run_id(args.run_id)
+    config = RunConfig(
+        suite=suite.name,
+        split=args.split or suite.manifest.dataset.split,
+        protocol=protocol.name,
+        model=model or "",
+        base_url=args.base_url,
+        embedded=embedded,
+        sampling=sampling,
+        content_format=check_content_format(args.content_format or protocol.content_format),
+        system_prompt=protocol.system_prompt,
+        seed=args.seed,
+        repeats=args.repeats or int(suite.manifest.protocol.get("repeats", 1)),
+        limit=args.limit,
+        concurrency=args.concurrency,
+        results_dir=Path(args.results_dir),
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        run_id=args.run_id,
+    )
+    options = ExecutionOptions(
+        progress=not args.no_progress,
+        retry_errors=not args.keep_errors,
+        retry=RetryPolicy(max_attempts=args.max_attempts),
+        stall_timeout_s=args.stall_timeout,
+        api_key=os.environ.get(args.api_key_env) or None,
+        argv=["m1eval", *argv],
+    )
+    outcome = run_evaluation(config, suite, protocol, options)
+    if args.json:
+        print(json.dumps(outcome.summary, indent=2, sort_keys=True))
+    else:
+        print_summary(outcome.summary, outcome.run_dir, outcome.stats)
+    complete = all(s["complete"] for s in outcome.summary["suites"].values())
+    return 0 if complete else EXIT_INCOMPLETE
+
+
+def _cmd_grade(args: argparse.Namespace) -> int:
+    from m1eval.regrade import grade_responses
+    from m1eval.suites import get_suite
+
+    suite = get_suite(args.suite)
+    rows = grade_responses(suite, args.responses, args.out, args.split, args.data_dir)
+    scored = [r for r in rows if r["outcome"] == "scored"]
+    mean = 100 * sum(r["score"] for r in rows) / len(rows)
+    print(
+        f"graded {len(rows)} responses ({len(scored)} scored, "
+        f"{len(rows) - len(scored)} model_failure): mean score {mean:.2f} -> {args.out}"
+    )
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from m1eval.model.embedded import EMBEDDED_MODEL_ID, EmbeddedServer
+
+    with EmbeddedServer(port=args.port) as server:
+        print(f"serving {EMBEDDED_MODEL_ID} at {server.base_url} (Ctrl-C to stop)", flush=True)
+        while server.process is not None and server.process.poll() is None:
+            time.sleep(0.5)
+        raise ConfigError(f"embedded server exited: {server.log_tail()}")
+
+
+def _cmd_results(args: argparse.Namespace) -> int:
+    from m1eval.render import print_run, print_run_list
+    from m1eval.results import find_runs
+
+    if args.action == "list":
+        runs = find_runs(args.results_dir)
+        print_run_list(runs)
+        return 0
+    run_dir = Path(args.run)
+    if not run_dir.is_dir():
+        run_dir = Path(args.results_dir) / args.run
+    if not (run_dir / "manifest.json").is_file():
+        raise ConfigError(f"no run '{args.run}' (looked for {run_dir}/manifest.json)")
+    print_run(run_dir, as_json=args.json)
+    return 0
+
+
+def _cmd_suites() -> int:
+    from m1eval.manifests import available_suites, load_manifest
+    from m1eval.render import print_suites
+
+    manifests: list[Any] = [load_manifest(name) for name in available_suites()]
+    print_suites(manifests)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""The resolved configuration of a run, and the hashes that identify runs and samples."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from m1eval.errors import ConfigError
+from m1eval.hashing import stable_hash
+from m1eval.manifests import SuiteManifest
+from m1eval.protocols import CONTENT_FORMATS, SAMPLING_KEYS, Protocol
+
+EMBEDDED = "embedded"
+
+
+@dataclass
+class RunConfig:
+    """Everything that decides what a run asks and how it grades, plus how it executes.
+
+    :meth:`identity` holds the part that changes answers (and so the config hash and the
+    sample ids); ``limit``, ``repeats``, ``concurrency`` and the paths only decide how much
+    is run and how fast, so a run can be extended or resumed under the same identity.
+    """
+
+    suite: str
+    split: str
+    protocol: str
+    model: str
+    base_url: str | None
+    embedded: bool
+    sampling: dict[str, Any]
+    content_format: str
+    system_prompt: str | None
+    seed: int | None
+    repeats: int
+    limit: int | None
+    concurrency: int
+    results_dir: Path
+    data_dir: Path | None
+    run_id: str | None = None
+    extra_body: dict[str, Any] = field(default_factory=dict)
+
+    def identity(self, dataset_sha256: str, manifest_sha256: str) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "split": self.split,
+            "protocol": self.protocol,
+            "model": self.model,
+            "sampling": self.sampling,
+            "content_format": self.content_format,
+            "system_prompt": self.system_prompt,
+            "seed": self.seed,
+            "extra_body": self.extra_body,
+            "dataset_sha256": dataset_sha256,
+            "suite_manifest_sha256": manifest_sha256,
+        }
+
+    def resolved_run_id(self, config_hash: str) -> str:
+        if self.run_id:
+            return self.run_id
+        return f"{self.suite}-{slug(self.model)}-{self.protocol}-{config_hash[:8]}"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["results_dir"] = str(self.results_dir)
+        out["data_dir"] = str(self.data_dir) if self.data_dir else None
+        return out
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._]+", "-", text).strip("-").lower() or "model"
+
+
+def validate_run_id(run_id: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}", run_id):
+        raise ConfigError(
+            f"invalid --run-id {run_id!r}: use letters, digits, '.', '_' and '-' (max 128)"
+        )
+    return run_id
+
+
+def resolve_sampling(
+    manifest: SuiteManifest, protocol: Protocol, overrides: dict[str, Any]
+) -> dict[str, Any]:
+    """Suite protocol < harness config < command line."""
+    sampling = {k: manifest.protocol[k] for k in SAMPLING_KEYS if k in manifest.protocol}
+    sampling.update(protocol.sampling)
+    sampling.update({k: v for k, v in overrides.items() if v is not None})
+    for key in ("temperature", "top_p"):
+        if key in sampling and not isinstance(sampling[key], int | float):
+            raise ConfigError(f"{key} must be a number, got {sampling[key]!r}")
+    mt = sampling.get("max_tokens")
+    if mt is not None and (not isinstance(mt, int) or mt < 1):
+        raise ConfigError(f"max_tokens must be a positive integer, got {mt!r}")
+    return sampling
+
+
+def check_content_format(fmt: str) -> str:
+    if fmt not in CONTENT_FORMATS:
+        raise ConfigError(f"content format must be one of {', '.join(CONTENT_FORMATS)}")
+    return fmt
+
+
+def sample_id(
+    suite: str, item_id: str, repeat: int, model: str, sampling: dict[str, Any],
+    messages: list[dict[str, Any]],
+) -> str:  # fmt: skip
+    """Identity of one sample: what was asked, of which model, how."""
+    return stable_hash(
+        {
+            "suite": suite,
+            "item_id": item_id,
+            "repeat": repeat,
+            "model": model,
+            "sampling": sampling,
+            "messages": messages,
+        }
+    )[:32]
+
+
+def per_sample_seed(seed: int | None, item_id: str, repeat: int) -> int | None:
+    """A distinct, reproducible seed for each (item, repeat) derived from the run seed."""
+    if seed is None:
+        return None
+    return int(stable_hash([seed, item_id, repeat])[:8], 16) & 0x7FFFFFFF

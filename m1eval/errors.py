@@ -1,0 +1,27 @@
+"""Errors that reach the user as one line and an exit code, never as a traceback."""
+
+from __future__ import annotations
+
+
+class M1EvalError(Exception):
+    """Base class: ``str(err)`` is the one-line cause shown to the user."""
+
+    exit_code = 2
+
+
+class ConfigError(M1EvalError):
+    """A malformed or unknown suite manifest, harness config or command-line option."""
+
+
+class DataError(M1EvalError):
+    """A dataset that cannot be found, read or parsed, or a malformed input file."""
+
+
+class EndpointError(M1EvalError):
+    """The model server cannot be reached or does not behave like an OpenAI-compatible one."""
+
+    exit_code = 3
+
+
+class RunStateError(M1EvalError):
+    """An existing run directory conflicts with the requested run."""

@@ -1,0 +1,273 @@
+"""``m1eval run``: resolve the configuration, then plan, execute, grade and summarize a run."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from m1eval import __version__
+from m1eval.config import RunConfig, validate_run_id
+from m1eval.data import LoadedDataset, load_rows
+from m1eval.errors import ConfigError, EndpointError
+from m1eval.hashing import stable_hash
+from m1eval.manifests import SuiteManifest
+from m1eval.model.client import ChatClient, ClientSettings
+from m1eval.model.embedded import EMBEDDED_MODEL_ID, EmbeddedServer
+from m1eval.model.fingerprint import fetch_fingerprint
+from m1eval.model.retry import RetryPolicy
+from m1eval.progress import RunProgress
+from m1eval.protocols import Protocol
+from m1eval.provenance import git_state, package_versions
+from m1eval.records import INFRA_ERROR
+from m1eval.runner import ExecutionStats, execute, plan_samples
+from m1eval.store import RunStore, read_samples_file
+from m1eval.suites.base import Suite
+from m1eval.summary import summarize_suite
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    run_dir: Path
+    summary: dict[str, Any]
+    stats: ExecutionStats
+
+
+@dataclass
+class ExecutionOptions:
+    """How a run executes; none of it changes an answer."""
+
+    progress: bool = True
+    retry_errors: bool = True
+    retry: RetryPolicy = RetryPolicy()
+    stall_timeout_s: float = 900.0
+    api_key: str | None = None
+    argv: list[str] | None = None
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def run_evaluation(
+    config: RunConfig,
+    suite: Suite,
+    protocol: Protocol,
+    options: ExecutionOptions,
+) -> RunOutcome:
+    dataset = load_rows(suite.manifest.dataset, config.split, config.data_dir)
+    items = suite.items(dataset.rows)
+    if config.limit is not None:
+        items = items[: config.limit]
+    server = EmbeddedServer() if config.embedded else None
+    with server if server is not None else contextlib.nullcontext():
+        if server is not None:
+            config.base_url = server.base_url
+        assert config.base_url is not None
+        return asyncio.run(_run(config, suite, protocol, dataset, items, options))
+
+
+async def _run(
+    config: RunConfig,
+    suite: Suite,
+    protocol: Protocol,
+    dataset: LoadedDataset,
+    items: list,
+    options: ExecutionOptions,
+) -> RunOutcome:
+    assert config.base_url is not None
+    # Reach the endpoint before creating anything on disk.
+    fingerprint = await fetch_fingerprint(config.base_url, options.api_key)
+    if not config.model:
+        served = [m.get("id") for m in fingerprint["models"] if m.get("id")]
+        if not served:
+            raise EndpointError(f"{config.base_url}/models lists no model; pass --model")
+        config.model = served[0]
+    manifest_sha = _file_sha(suite.manifest)
+    identity = config.identity(dataset.content_sha256, manifest_sha)
+    config_hash = stable_hash(identity)
+    run_id = validate_run_id(config.resolved_run_id(config_hash))
+    run_dir = config.results_dir / run_id
+
+    planned = plan_samples(
+        suite, items, config.repeats, config.model, config.sampling, config.seed,
+        config.system_prompt,
+    )  # fmt: skip
+    store = RunStore(run_dir)
+    done = store.open(config_hash)
+    try:
+        stats = ExecutionStats(requested=len(planned))
+        retry_ids = [
+            p.sample_id
+            for p in planned
+            if p.sample_id in done and done[p.sample_id]["outcome"] == INFRA_ERROR
+        ]
+        if retry_ids and options.retry_errors:
+            store.drop(retry_ids)
+            for sid in retry_ids:
+                done.pop(sid)
+            stats.retried_errors = len(retry_ids)
+        pending = [p for p in planned if p.sample_id not in done]
+        stats.reused = len(planned) - len(pending)
+
+        started_at = now_iso()
+        manifest = _manifest(
+            store, run_id, config, config_hash, identity, suite.manifest, protocol, dataset,
+            fingerprint,
+        )  # fmt: skip
+        invocation: dict[str, Any] = {
+            "started_at": started_at,
+            "argv": options.argv,
+            "requested": len(planned),
+            "reused": stats.reused,
+            "limit": config.limit,
+            "repeats": config.repeats,
+            "concurrency": config.concurrency,
+            "status": "running",
+        }
+        manifest["invocations"].append(invocation)
+        manifest["status"] = "running"
+        store.write_manifest(manifest)
+
+        settings = ClientSettings(
+            base_url=config.base_url,
+            model=config.model,
+            api_key=options.api_key,
+            content_format=config.content_format,
+            stall_timeout_s=options.stall_timeout_s,
+            retry=options.retry,
+            max_connections=max(config.concurrency, 1),
+            extra_body=config.extra_body,
+        )
+        status = "interrupted"
+        try:
+            with RunProgress(
+                f"{suite.name}", total=len(planned), done=stats.reused, enabled=options.progress
+            ) as bar:
+                async with ChatClient(settings) as client:
+                    executed = await execute(
+                        pending, suite, client, store, config.concurrency,
+                        on_record=lambda r: bar.advance(r.outcome, r.completion_tokens),
+                    )  # fmt: skip
+            status = "complete"
+        finally:
+            invocation["ended_at"] = now_iso()
+            invocation["status"] = status
+            manifest["status"] = status
+            manifest["ended_at"] = invocation["ended_at"]
+            store.write_manifest(manifest)
+
+        for key in ("executed", "wall_s", "completion_tokens", "http_retries", "outcomes"):
+            setattr(stats, key, getattr(executed, key))
+        invocation["stats"] = stats.to_dict()
+        records = _final_records(store, planned)
+        summary = build_summary(run_id, config_hash, config, suite, protocol, dataset, records)
+        store.write_summary(summary)
+        manifest["summary_sha256"] = stable_hash(summary)
+        store.write_manifest(manifest)
+        return RunOutcome(run_id, run_dir, summary, stats)
+    finally:
+        store.close()
+
+
+def _final_records(store: RunStore, planned: list) -> list[dict[str, Any]]:
+    records, _, _ = read_samples_file(store.samples_path)
+    return [records[p.sample_id] for p in planned if p.sample_id in records]
+
+
+def build_summary(
+    run_id: str,
+    config_hash: str,
+    config: RunConfig,
+    suite: Suite,
+    protocol: Protocol,
+    dataset: LoadedDataset,
+    records: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """``summary.json``: deterministic in the sample records (no timings, no timestamps)."""
+    suite_summary = summarize_suite(records, binary=suite.binary_scores)
+    column = protocol.paper_column
+    suite_summary["paper"] = {
+        "column": column,
+        "score": suite.manifest.paper_scores.get(column) if column else None,
+        "metric": suite.manifest.paper.get("metric"),
+    }
+    suite_summary["dataset"] = {
+        "repo_id": dataset.repo_id,
+        "split": dataset.split,
+        "content_sha256": dataset.content_sha256,
+        "matches_pin": dataset.matches_pin,
+    }
+    return {
+        "run_id": run_id,
+        "config_hash": config_hash,
+        "model": config.model,
+        "protocol": config.protocol,
+        "suites": {suite.name: suite_summary},
+    }
+
+
+def _manifest(
+    store: RunStore,
+    run_id: str,
+    config: RunConfig,
+    config_hash: str,
+    identity: dict[str, Any],
+    suite_manifest: SuiteManifest,
+    protocol: Protocol,
+    dataset: LoadedDataset,
+    fingerprint: dict[str, Any],
+) -> dict[str, Any]:
+    previous = store.read_manifest() or {}
+    return {
+        "run_id": run_id,
+        "m1eval_version": __version__,
+        "status": previous.get("status", "new"),
+        "created_at": previous.get("created_at", now_iso()),
+        "ended_at": previous.get("ended_at"),
+        "config_hash": config_hash,
+        "identity": identity,
+        "config": config.to_dict(),
+        "suite": {
+            "name": suite_manifest.name,
+            "title": suite_manifest.title,
+            "manifest_path": str(suite_manifest.path),
+            "manifest_sha256": identity["suite_manifest_sha256"],
+            "deviations": list(suite_manifest.deviations),
+        },
+        "protocol": {
+            "name": protocol.name,
+            "path": str(protocol.path),
+            "paper_column": protocol.paper_column,
+        },
+        "dataset": dataset.describe(),
+        "endpoint": fingerprint,
+        "packages": package_versions(),
+        "git": git_state(),
+        "host": {"pid": os.getpid(), "python": sys.executable},
+        "invocations": list(previous.get("invocations", [])),
+    }
+
+
+def _file_sha(manifest: SuiteManifest) -> str:
+    if manifest.path is None:
+        raise ConfigError(f"suite {manifest.name} has no manifest file")
+    return hashlib.sha256(manifest.path.read_bytes()).hexdigest()
+
+
+def resolve_model(model: str | None, base_url: str | None) -> tuple[str | None, bool]:
+    """(model name, embedded?) from the command line; None: ask the server's /models."""
+    if base_url is None:
+        if model not in (None, "embedded"):
+            raise ConfigError(f"--model {model} needs --base-url (or use --model embedded)")
+        return EMBEDDED_MODEL_ID, True
+    if model == "embedded":
+        raise ConfigError("--model embedded starts its own server; drop --base-url")
+    return model, False

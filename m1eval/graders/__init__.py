@@ -1,0 +1,1 @@
+"""Answer graders, each reproducing a benchmark's own scoring semantics."""

@@ -1,0 +1,120 @@
+"""Suite manifests (``suites/*.yaml``): the protocol and the paper's numbers, as data.
+
+A manifest names the dataset and its pinned revision, the protocol the paper used, the
+paper's reported score for every model column of Table 2, and the known deviations. The
+adapter module holds the code (prompt, grader); the manifest holds everything a reader
+should be able to audit without reading code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from m1eval.errors import ConfigError
+from m1eval.paths import suites_dir
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    repo_id: str
+    revision: str | None
+    split: str
+    id_field: str
+    checksum_fields: tuple[str, ...]
+    content_sha256: str | None
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class SuiteManifest:
+    name: str
+    title: str
+    adapter: str
+    dataset: DatasetSpec
+    protocol: dict[str, Any]
+    paper: dict[str, Any]
+    deviations: tuple[str, ...] = ()
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def paper_scores(self) -> dict[str, float | None]:
+        return dict(self.paper.get("scores", {}))
+
+
+def available_suites() -> list[str]:
+    return sorted(p.stem for p in suites_dir().glob("*.yaml"))
+
+
+def load_manifest(name_or_path: str) -> SuiteManifest:
+    """Load a manifest by suite name (``aime24``) or by path to a YAML file."""
+    path = Path(name_or_path)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        path = suites_dir() / f"{name_or_path}.yaml"
+        if not path.exists():
+            known = ", ".join(available_suites()) or "none"
+            raise ConfigError(f"unknown suite '{name_or_path}' (known suites: {known})")
+    return parse_manifest(path)
+
+
+def parse_manifest(path: Path) -> SuiteManifest:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"malformed YAML in {path}{where}: {_first_line(exc)}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read suite manifest {path}: {exc.strerror}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"suite manifest {path} must be a mapping, got {type(raw).__name__}")
+
+    def need(mapping: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
+        if key not in mapping:
+            raise ConfigError(f"suite manifest {path}: missing '{where}{key}'")
+        value = mapping[key]
+        if not isinstance(value, kind):
+            raise ConfigError(f"suite manifest {path}: '{where}{key}' has the wrong type")
+        return value
+
+    ds = need(raw, "dataset", dict, "")
+    dataset = DatasetSpec(
+        repo_id=need(ds, "repo_id", str, "dataset."),
+        revision=ds.get("revision"),
+        split=need(ds, "split", str, "dataset."),
+        id_field=need(ds, "id_field", str, "dataset."),
+        checksum_fields=tuple(ds.get("checksum_fields") or ()),
+        content_sha256=ds.get("content_sha256"),
+        notes=str(ds.get("notes") or ""),
+    )
+    protocol = need(raw, "protocol", dict, "")
+    repeats = protocol.get("repeats", 1)
+    if not isinstance(repeats, int) or repeats < 1:
+        raise ConfigError(f"suite manifest {path}: 'protocol.repeats' must be a positive integer")
+    paper = raw.get("paper") or {}
+    if not isinstance(paper, dict) or not isinstance(paper.get("scores", {}), dict):
+        raise ConfigError(f"suite manifest {path}: 'paper.scores' must be a mapping")
+    deviations = raw.get("deviations") or []
+    if not isinstance(deviations, list):
+        raise ConfigError(f"suite manifest {path}: 'deviations' must be a list")
+    name = need(raw, "name", str, "")
+    if name != path.stem:
+        raise ConfigError(f"suite manifest {path}: name '{name}' differs from the file name")
+    return SuiteManifest(
+        name=name,
+        title=str(raw.get("title") or name),
+        adapter=need(raw, "adapter", str, ""),
+        dataset=dataset,
+        protocol=protocol,
+        paper=paper,
+        deviations=tuple(str(d) for d in deviations),
+        path=path,
+    )
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(getattr(exc, "problem", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__

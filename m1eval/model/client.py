@@ -1,0 +1,334 @@
+"""Async client for OpenAI-compatible chat completions (vLLM, llama.cpp, hosted APIs).
+
+One streaming request per sample. Streaming keeps an 80K-token generation alive through
+proxies, gives time-to-first-token, and lets a stalled server be detected by silence rather
+than by a multi-hour total timeout. Failures are classified once, here: 429, 5xx, timeouts,
+dropped connections and malformed replies are retried with backoff; anything else (a 400, a
+401) is final.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from m1eval.model.reasoning import CLOSE, split_reasoning
+from m1eval.model.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
+from m1eval.model.types import Completion, RequestFailed
+
+SAMPLE_ID_HEADER = "X-M1eval-Sample-Id"
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    base_url: str
+    model: str
+    api_key: str | None = None
+    content_format: str = "string"  # "string" or "parts" (a list of {"type": "text"} parts)
+    connect_timeout_s: float = 30.0
+    # Silence allowed between two streamed events, first token included: prefill of a
+    # 1M-token prompt on a busy server can take minutes.
+    stall_timeout_s: float = 900.0
+    # Whole-request deadline grows with the budget: 80K tokens at a slow 10 tok/s is 2.2 h.
+    min_request_timeout_s: float = 600.0
+    seconds_per_token: float = 0.1
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_connections: int = 512
+    extra_body: dict[str, Any] = field(default_factory=dict)
+
+    def request_timeout(self, max_tokens: int | None) -> float:
+        return self.min_request_timeout_s + self.seconds_per_token * (max_tokens or 0)
+
+
+def render_messages(messages: list[dict[str, Any]], content_format: str) -> list[dict[str, Any]]:
+    """Shape message content for the server: plain strings, or lists of text parts."""
+    if content_format == "string":
+        return messages
+    out = []
+    for m in messages:
+        content = m.get("content")
+        if isinstance(content, str):
+            m = {**m, "content": [{"type": "text", "text": content}]}
+        out.append(m)
+    return out
+
+
+class ChatClient:
+    """Use as ``async with ChatClient(settings) as client: await client.complete(...)``."""
+
+    def __init__(self, settings: ClientSettings, *, rng: random.Random | None = None) -> None:
+        self.settings = settings
+        self._rng = rng or random.Random()
+        self._session: aiohttp.ClientSession | None = None
+        self.retries = 0
+
+    async def __aenter__(self) -> ChatClient:
+        s = self.settings
+        headers = {"Content-Type": "application/json"}
+        if s.api_key:
+            headers["Authorization"] = f"Bearer {s.api_key}"
+        connector = aiohttp.TCPConnector(limit=s.max_connections, ttl_dns_cache=300)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=s.connect_timeout_s, sock_read=s.stall_timeout_s
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=timeout, headers=headers, raise_for_status=False
+        )
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def url(self) -> str:
+        return self.settings.base_url.rstrip("/") + "/chat/completions"
+
+    def build_payload(
+        self, messages: list[dict[str, Any]], sampling: dict[str, Any]
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "model": self.settings.model,
+            "messages": render_messages(messages, self.settings.content_format),
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+        payload.update({k: v for k, v in sampling.items() if v is not None})
+        payload.update(self.settings.extra_body)
+        return payload
+
+    async def complete(
+        self,
+        messages: list[dict[str, Any]],
+        sampling: dict[str, Any],
+        *,
+        sample_id: str | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> Completion:
+        """Run one chat completion with retries; raise :class:`RequestFailed` when exhausted."""
+        body = payload if payload is not None else self.build_payload(messages, sampling)
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        headers = {SAMPLE_ID_HEADER: sample_id} if sample_id else None
+        policy = self.settings.retry
+        deadline = self.settings.request_timeout(sampling.get("max_tokens"))
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                async with asyncio.timeout(deadline):
+                    completion = await self._attempt(data, headers)
+                completion.attempts = attempt
+                return completion
+            except RequestFailed as failure:
+                error = failure
+            except aiohttp.ServerTimeoutError:
+                error = RequestFailed(
+                    f"server sent nothing for {self.settings.stall_timeout_s:.0f} s",
+                    retryable=True,
+                )
+            except TimeoutError:
+                error = RequestFailed(f"no complete reply within {deadline:.0f} s", retryable=True)
+            except (aiohttp.ClientError, ConnectionError) as exc:
+                error = RequestFailed(_describe_connection_error(exc), retryable=True)
+            if not error.retryable or attempt >= policy.max_attempts:
+                error.attempts = attempt
+                if error.retryable:
+                    error.cause = f"{error.cause} (gave up after {attempt} attempts)"
+                raise error
+            self.retries += 1
+            await asyncio.sleep(policy.delay(attempt, error.retry_after, self._rng))
+
+    async def _attempt(self, data: bytes, headers: dict[str, str] | None) -> Completion:
+        assert self._session is not None, "use ChatClient as an async context manager"
+        started = time.perf_counter()
+        async with self._session.post(self.url, data=data, headers=headers) as resp:
+            if resp.status != 200:
+                text = (await resp.text(errors="replace"))[:300]
+                raise RequestFailed(
+                    f"HTTP {resp.status}: {_error_message(text)}",
+                    retryable=resp.status in RETRYABLE_STATUS,
+                    retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+                )
+            ctype = resp.headers.get("Content-Type", "")
+            if "text/event-stream" in ctype:
+                return await _read_stream(resp, started)
+            return _read_json(await resp.read(), started)
+
+
+class _Accumulator:
+    """Collects streamed deltas and turns them into a :class:`Completion`."""
+
+    __slots__ = (
+        "content",
+        "content_deltas",
+        "finish_reason",
+        "reasoning",
+        "reasoning_deltas",
+        "served_model",
+        "started",
+        "ttft",
+        "usage",
+    )
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.content_deltas = 0
+        self.reasoning_deltas = 0
+        self.finish_reason: str | None = None
+        self.usage: dict[str, Any] | None = None
+        self.ttft: float | None = None
+        self.served_model: str | None = None
+
+    def add(self, event: dict[str, Any]) -> None:
+        if "error" in event and not event.get("choices"):
+            raise RequestFailed(
+                f"server error in stream: {_error_message(json.dumps(event['error']))}",
+                retryable=True,
+            )
+        if event.get("usage"):
+            self.usage = event["usage"]
+        if self.served_model is None:
+            self.served_model = event.get("model")
+        for choice in event.get("choices") or ():
+            delta = choice.get("delta") or choice.get("message") or {}
+            text = delta.get("content")
+            thought = delta.get("reasoning_content") or delta.get("reasoning")
+            if text:
+                self.content.append(text)
+                self.content_deltas += 1
+            if thought:
+                self.reasoning.append(thought)
+                self.reasoning_deltas += 1
+            if (text or thought) and self.ttft is None:
+                self.ttft = time.perf_counter() - self.started
+            if choice.get("finish_reason"):
+                self.finish_reason = choice["finish_reason"]
+
+    def finish(self) -> Completion:
+        content = "".join(self.content)
+        split = split_reasoning(content, "".join(self.reasoning))
+        usage = self.usage or {}
+        details = usage.get("completion_tokens_details") or {}
+        if usage.get("completion_tokens") is not None:
+            source = "server"
+            completion_tokens = usage.get("completion_tokens")
+            reasoning_tokens = details.get("reasoning_tokens")
+        else:
+            # No usage block (llama.cpp's server): servers stream one token per delta.
+            source = "stream"
+            completion_tokens = self.content_deltas + self.reasoning_deltas
+            reasoning_tokens = None
+        if reasoning_tokens is None and source == "stream":
+            reasoning_tokens = self.reasoning_deltas + _deltas_before_close(self.content)
+        return Completion(
+            answer=split.answer,
+            reasoning=split.reasoning,
+            finish_reason=self.finish_reason,
+            reasoning_truncated=split.unclosed,
+            prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=completion_tokens,
+            reasoning_tokens=reasoning_tokens,
+            usage_source=source,
+            ttft_s=self.ttft,
+            latency_s=time.perf_counter() - self.started,
+            attempts=1,
+            served_model=self.served_model,
+        )
+
+
+def _deltas_before_close(deltas: list[str]) -> int:
+    """Number of content deltas up to and including the one that closes ``</think>``."""
+    joined = "".join(deltas)
+    end = joined.rfind(CLOSE)
+    if end < 0:
+        return 0 if not joined.lstrip().startswith("<think>") else len(deltas)
+    end += len(CLOSE)
+    seen = 0
+    for i, d in enumerate(deltas):
+        seen += len(d)
+        if seen >= end:
+            return i + 1
+    return len(deltas)
+
+
+async def _read_stream(resp: aiohttp.ClientResponse, started: float) -> Completion:
+    acc = _Accumulator(started)
+    done = False
+    data_lines: list[bytes] = []
+    async for raw in resp.content:
+        line = raw.rstrip(b"\r\n")
+        if line.startswith(b"data:"):
+            data_lines.append(line[5:].lstrip())
+            continue
+        if line or not data_lines:
+            continue  # comments, event names, keep-alives
+        payload = b"\n".join(data_lines)
+        data_lines = []
+        if payload == b"[DONE]":
+            done = True
+            break
+        acc.add(_loads(payload))
+    if data_lines and not done:
+        payload = b"\n".join(data_lines)
+        if payload == b"[DONE]":
+            done = True
+        else:
+            acc.add(_loads(payload))
+    if acc.finish_reason is None:
+        # Every OpenAI-compatible server ends a reply with a finish_reason; a stream without
+        # one was cut short (a restart, a proxy timeout, an interrupted request).
+        why = "without a finish_reason" if done else "before the reply was complete"
+        raise RequestFailed(f"stream ended {why}", retryable=True)
+    return acc.finish()
+
+
+def _read_json(body: bytes, started: float) -> Completion:
+    acc = _Accumulator(started)
+    acc.add(_loads(body))
+    if acc.finish_reason is None:
+        raise RequestFailed("reply has no finish_reason", retryable=True)
+    return acc.finish()
+
+
+def _loads(payload: bytes) -> dict[str, Any]:
+    try:
+        event = json.loads(payload)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        snippet = payload[:80].decode("utf-8", "replace")
+        raise RequestFailed(f"malformed JSON from server: {snippet!r}", retryable=True) from None
+    if not isinstance(event, dict):
+        raise RequestFailed("malformed reply: expected a JSON object", retryable=True)
+    return event
+
+
+def _error_message(text: str) -> str:
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, ValueError):
+        return " ".join(text.split())[:200] or "(empty body)"
+    if isinstance(obj, dict):
+        err = obj.get("error", obj)
+        if isinstance(err, dict):
+            return str(err.get("message") or err)[:200]
+        return str(err)[:200]
+    return str(obj)[:200]
+
+
+def _describe_connection_error(exc: BaseException) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "server closed the connection mid-reply"
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return "connection dropped mid-stream"
+    text = str(exc) or type(exc).__name__
+    return f"connection error: {text}"

@@ -1,0 +1,32 @@
+"""Where the project's declarative files live, in a checkout and in an installed wheel."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _find(name: str) -> Path:
+    for candidate in (_PACKAGE / "_bundled" / name, _PACKAGE.parent / name):
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"cannot find the {name}/ folder of m1eval")
+
+
+def suites_dir() -> Path:
+    """Folder of suite manifests (``suites/*.yaml``); ``M1EVAL_SUITES_DIR`` overrides it."""
+    override = os.environ.get("M1EVAL_SUITES_DIR")
+    return Path(override) if override else _find("suites")
+
+
+def harness_configs_dir() -> Path:
+    """Folder of run protocols (``harness_configs/*.yaml``); ``M1EVAL_HARNESS_CONFIGS_DIR``."""
+    override = os.environ.get("M1EVAL_HARNESS_CONFIGS_DIR")
+    return Path(override) if override else _find("harness_configs")
+
+
+def smoke_data_dir() -> Path:
+    """The package's own small ``smoke`` splits, laid out like a Hugging Face mirror."""
+    return _PACKAGE / "smoke_data"

@@ -1,0 +1,110 @@
+"""A progress bar with ETA, token throughput and outcome counts (on stderr)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
+
+LOG_INTERVAL_S = 10.0
+
+
+class RunProgress:
+    def __init__(self, description: str, total: int, done: int, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self.tokens = 0
+        self.counts = {SCORED: 0, MODEL_FAILURE: 0, INFRA_ERROR: 0}
+        self.started = time.perf_counter()
+        self._progress: Progress | None = None
+        self._task: Any = None
+        self._description = description
+        self._total = total
+        self._done = done
+        self._log_console: Console | None = None
+        self._last_log = 0.0
+
+    def __enter__(self) -> RunProgress:
+        console = Console(file=sys.stderr)
+        if self.enabled and not console.is_terminal:
+            # Logs (CI, nohup): a plain line every LOG_INTERVAL_S instead of a live bar.
+            self._log_console = console
+            self._last_log = time.perf_counter()
+            return self
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("•"),
+                TimeElapsedColumn(),
+                TextColumn("eta"),
+                TimeRemainingColumn(),
+                TextColumn("• {task.fields[tps]} tok/s • {task.fields[outcomes]}"),
+                console=console,
+                refresh_per_second=4,
+                transient=False,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task(
+                self._description,
+                total=self._total,
+                completed=self._done,
+                tps="0",
+                outcomes=self._outcomes(),
+            )
+        return self
+
+    def _outcomes(self) -> str:
+        return (
+            f"ok {self.counts[SCORED]} · fail {self.counts[MODEL_FAILURE]} · "
+            f"err {self.counts[INFRA_ERROR]}"
+        )
+
+    def advance(self, outcome: str, completion_tokens: int | None) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + 1
+        self.tokens += completion_tokens or 0
+        self._done += 1
+        if self._log_console is not None:
+            now = time.perf_counter()
+            if now - self._last_log >= LOG_INTERVAL_S or self._done == self._total:
+                self._last_log = now
+                self._log_console.print(self.status_line(), highlight=False)
+        if self._progress is not None:
+            self._progress.update(
+                self._task,
+                advance=1,
+                tps=f"{self.tokens_per_second:,.1f}",
+                outcomes=self._outcomes(),
+            )
+
+    def status_line(self) -> str:
+        elapsed = time.perf_counter() - self.started
+        asked = sum(self.counts.values())
+        remaining = self._total - self._done
+        eta = remaining * elapsed / asked if asked else float("nan")
+        return (
+            f"{self._description}: {self._done}/{self._total} samples, "
+            f"elapsed {elapsed:.0f} s, eta {eta:.0f} s, {self.tokens_per_second:,.1f} tok/s, "
+            f"{self._outcomes()}"
+        )
+
+    @property
+    def tokens_per_second(self) -> float:
+        elapsed = time.perf_counter() - self.started
+        return self.tokens / elapsed if elapsed > 0 else 0.0
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()

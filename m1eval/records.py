@@ -1,0 +1,44 @@
+"""The per-sample record: the row every score, report and dataframe is built from."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+SCORED = "scored"
+MODEL_FAILURE = "model_failure"  # truncated, no parsable answer, malformed tool call
+INFRA_ERROR = "infra_error"  # HTTP failure after retries, sandbox crash, simulator fault
+OUTCOMES = (SCORED, MODEL_FAILURE, INFRA_ERROR)
+
+
+@dataclass
+class SampleRecord:
+    sample_id: str
+    suite: str
+    item_id: str
+    repeat: int
+    outcome: str
+    score: float | None
+    extracted_answer: str | None = None
+    gold: str | None = None
+    vote_key: str | None = None
+    answer: str | None = None
+    reasoning: str | None = None
+    finish_reason: str | None = None
+    truncated: bool | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    usage_source: str | None = None
+    ttft_s: float | None = None
+    latency_s: float | None = None
+    attempts: int | None = None
+    error: str | None = None
+    prompt_sha256: str | None = None
+    seed: int | None = None
+    served_model: str | None = None
+    finished_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,80 @@
+"""``m1eval grade``: grade responses produced elsewhere with a suite's own grader."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from m1eval.data import load_rows
+from m1eval.errors import DataError
+from m1eval.fsutil import atomic_write_jsonl
+from m1eval.model.reasoning import split_reasoning
+from m1eval.suites.base import Grade, Suite
+
+
+def read_responses(path: Path) -> list[dict[str, Any]]:
+    """Parse a responses JSONL file; any malformed line is an error naming the line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"responses file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read responses file {path}: {exc}") from None
+    out = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            raise DataError(f"{path} line {lineno}: not valid JSON") from None
+        if not isinstance(obj, dict):
+            raise DataError(f"{path} line {lineno}: expected a JSON object")
+        if "item_id" not in obj or not isinstance(obj["item_id"], str | int):
+            raise DataError(f"{path} line {lineno}: missing 'item_id' (a string)")
+        if not isinstance(obj.get("response"), str):
+            raise DataError(f"{path} line {lineno}: missing 'response' (a string)")
+        out.append({"item_id": str(obj["item_id"]), "response": obj["response"], "line": lineno})
+    if not out:
+        raise DataError(f"responses file {path} has no responses")
+    return out
+
+
+def grade_responses(
+    suite: Suite,
+    responses_path: Path,
+    out_path: Path,
+    split: str | None = None,
+    data_dir: str | Path | None = None,
+) -> list[dict[str, Any]]:
+    responses = read_responses(responses_path)
+    dataset = load_rows(suite.manifest.dataset, split, data_dir)
+    items = {item.item_id: item for item in suite.items(dataset.rows)}
+    unknown = [r for r in responses if r["item_id"] not in items]
+    if unknown:
+        first = unknown[0]
+        raise DataError(
+            f"{responses_path} line {first['line']}: item_id {first['item_id']!r} is not in "
+            f"{suite.name} split '{dataset.split}' ({len(unknown)} unknown id(s) in all)"
+        )
+    rows = []
+    for r in responses:
+        split_text = split_reasoning(r["response"])
+        item = items[r["item_id"]]
+        if split_text.unclosed:
+            grade = Grade.failure("truncated: the reasoning never closed")
+        else:
+            grade = suite.grade(item, split_text.answer)
+        rows.append(
+            {
+                "item_id": r["item_id"],
+                "score": grade.score,
+                "outcome": grade.outcome,
+                "extracted_answer": grade.extracted_answer,
+                "gold": grade.gold,
+                "error": grade.error,
+            }
+        )
+    atomic_write_jsonl(out_path, rows)
+    return rows

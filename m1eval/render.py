@@ -1,0 +1,132 @@
+"""Terminal tables for summaries, run lists and suites (stdout; rich degrades to plain text)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from m1eval.results import read_manifest, read_summary
+
+
+def _console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:  # logs and pipes: do not squeeze tables into 80 columns
+        console = Console(highlight=False, width=max(console.width, 140))
+    return console
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = None) -> None:
+    console = _console()
+    table = Table(title=f"{summary['run_id']} · {summary['model']}", title_justify="left")
+    for col in ("suite", "score", "95% CI", "paper", "items", "samples", "ok/fail/err", "trunc"):
+        table.add_column(col, justify="left" if col == "suite" else "right")
+    for name, s in summary["suites"].items():
+        o = s["outcomes"]
+        paper = s.get("paper") or {}
+        table.add_row(
+            name,
+            f"{_fmt(s['score'])} {s['metric']}",
+            f"{_fmt(s['ci_low'])}–{_fmt(s['ci_high'])}",
+            f"{_fmt(paper.get('score'))}",
+            str(s["n_items"]),
+            str(s["n_samples"]),
+            f"{o['scored']}/{o['model_failure']}/{o['infra_error']}",
+            "—" if s["truncation_rate"] is None else f"{100 * s['truncation_rate']:.0f}%",
+        )
+    console.print(table)
+    for name, s in summary["suites"].items():
+        extra = {**s.get("pass_at_k", {}), **s.get("maj_at_k", {})}
+        if extra:
+            console.print(f"{name}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in extra.items()))
+        paper = s.get("paper") or {}
+        if paper.get("column"):
+            console.print(f"{name}: paper column {paper['column']} ({paper.get('metric')})")
+    if stats is not None:
+        d = stats.to_dict()
+        console.print(
+            f"{d['requested']} samples: {d['reused']} reused, {d['executed']} asked "
+            f"({d['wall_s']:.1f} s, {d['tokens_per_s'] or 0:.1f} tok/s, "
+            f"{d['http_retries']} HTTP retries)"
+        )
+    console.print(f"results: {run_dir}")
+    for name, s in summary["suites"].items():
+        if not s["complete"]:
+            console.print(
+                f"[yellow]{name}: {s['outcomes']['infra_error']} infra errors are not in the "
+                "score; rerun the same command to retry them[/yellow]"
+            )
+
+
+def print_run_list(runs: list[Path]) -> None:
+    console = _console()
+    table = Table(title="runs", title_justify="left")
+    for col in ("run_id", "status", "suite", "model", "score", "samples", "created"):
+        table.add_column(col)
+    for run_dir in runs:
+        m = read_manifest(run_dir)
+        s = read_summary(run_dir) or {}
+        for name, suite in (s.get("suites") or {"": None}).items():
+            table.add_row(
+                m.get("run_id", run_dir.name),
+                str(m.get("status")),
+                name or (m.get("suite") or {}).get("name", "?"),
+                (m.get("identity") or {}).get("model", "?"),
+                _fmt(suite["score"]) if suite else "—",
+                str(suite["n_samples"]) if suite else "—",
+                str(m.get("created_at", "")),
+            )
+    if not runs:
+        console.print("no runs")
+        return
+    console.print(table)
+
+
+def print_run(run_dir: Path, as_json: bool = False) -> None:
+    manifest = read_manifest(run_dir)
+    summary = read_summary(run_dir)
+    if as_json:
+        print(json.dumps({"manifest": manifest, "summary": summary}, indent=2, sort_keys=True))
+        return
+    console = _console()
+    ident = manifest.get("identity", {})
+    ds = manifest.get("dataset", {})
+    console.print(f"[bold]{manifest.get('run_id')}[/bold]  status: {manifest.get('status')}")
+    console.print(
+        f"model {ident.get('model')} at {(manifest.get('endpoint') or {}).get('base_url')}"
+    )
+    console.print(f"protocol {ident.get('protocol')}  sampling {json.dumps(ident.get('sampling'))}")
+    console.print(
+        f"dataset {ds.get('repo_id')}@{ds.get('revision')} split {ds.get('split')} "
+        f"({ds.get('source')}, sha256 {str(ds.get('content_sha256'))[:12]}, "
+        f"matches pin: {ds.get('matches_pin')})"
+    )
+    if summary:
+        print_summary(summary, run_dir)
+    else:
+        console.print("no summary yet (run interrupted?); rerun the same command to finish it")
+
+
+def print_suites(manifests: list[Any]) -> None:
+    console = _console()
+    table = Table(title="suites", title_justify="left")
+    for col in ("suite", "title", "dataset", "protocol", "MiniMax-M1-80k", "MiniMax-M1-40k"):
+        table.add_column(col)
+    for m in manifests:
+        scores = m.paper_scores
+        table.add_row(
+            m.name,
+            m.title,
+            f"{m.dataset.repo_id} ({m.dataset.split})",
+            str(m.paper.get("metric", "")),
+            _fmt(scores.get("MiniMax-M1-80k")),
+            _fmt(scores.get("MiniMax-M1-40k")),
+        )
+    console.print(table)

@@ -1,0 +1,98 @@
+"""Reading runs back: ``m1eval.results.load(path_or_glob) -> pandas.DataFrame``.
+
+One row per sample, with the run's metadata as columns (``run_id``, ``model``, ``protocol``,
+``config_hash``, ``base_url``, ``run_status``), so several runs concatenate into one frame:
+
+>>> from m1eval.results import load
+>>> df = load("results/*")
+>>> df.groupby(["run_id", "item_id"]).score.mean()
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+from typing import Any
+
+from m1eval.errors import DataError
+from m1eval.store import MANIFEST, SAMPLES, SUMMARY, read_samples_file
+
+RUN_COLUMNS = ("run_id", "model", "protocol", "config_hash", "base_url", "run_status")
+
+
+def find_runs(path_or_glob: str | Path) -> list[Path]:
+    """Run directories named by a run dir, a samples file, a results dir, or a glob of those."""
+    text = str(path_or_glob)
+    candidates = (
+        [Path(p) for p in sorted(glob.glob(text))] if glob.has_magic(text) else [Path(text)]
+    )
+    runs: list[Path] = []
+    for cand in candidates:
+        if cand.is_file() and cand.name in (SAMPLES, MANIFEST, SUMMARY):
+            cand = cand.parent
+        if (cand / MANIFEST).is_file() or (cand / SAMPLES).is_file():
+            runs.append(cand)
+        elif cand.is_dir():
+            runs.extend(p.parent for p in sorted(cand.glob(f"*/{MANIFEST}")))
+    seen: set[Path] = set()
+    unique = []
+    for r in runs:
+        if r.resolve() not in seen:
+            seen.add(r.resolve())
+            unique.append(r)
+    return unique
+
+
+def read_manifest(run_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError as exc:
+        raise DataError(f"{run_dir / MANIFEST} is not valid JSON: {exc}") from None
+
+
+def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError as exc:
+        raise DataError(f"{run_dir / SUMMARY} is not valid JSON: {exc}") from None
+
+
+def run_metadata(run_dir: Path) -> dict[str, Any]:
+    m = read_manifest(run_dir)
+    identity = m.get("identity", {})
+    return {
+        "run_id": m.get("run_id", run_dir.name),
+        "model": identity.get("model"),
+        "protocol": identity.get("protocol"),
+        "config_hash": m.get("config_hash"),
+        "base_url": (m.get("endpoint") or {}).get("base_url"),
+        "run_status": m.get("status"),
+    }
+
+
+def load(path_or_glob: str | Path) -> Any:
+    """All samples of the named runs as a pandas DataFrame (one row per sample)."""
+    import pandas as pd
+
+    runs = find_runs(path_or_glob)
+    if not runs:
+        raise DataError(f"no m1eval run found at {path_or_glob}")
+    frames = []
+    for run_dir in runs:
+        records, _, _ = read_samples_file(run_dir / SAMPLES)
+        meta = run_metadata(run_dir)
+        rows = [{**meta, **r} for r in records.values()]
+        frame = pd.DataFrame(rows)
+        if frame.empty:
+            frame = pd.DataFrame(columns=[*RUN_COLUMNS, "sample_id"])
+        frames.append(frame)
+    df = pd.concat(frames, ignore_index=True)
+    for col in ("item_id", "suite", "outcome"):
+        if col in df.columns:
+            df[col] = df[col].astype("string")
+    return df

@@ -1,0 +1,27 @@
+"""Suite name -> adapter. A new suite is one adapter module plus one manifest."""
+
+from __future__ import annotations
+
+from m1eval.errors import ConfigError
+from m1eval.manifests import SuiteManifest, load_manifest
+from m1eval.suites.aime import AimeSuite
+from m1eval.suites.base import Suite
+
+ADAPTERS: dict[str, type[Suite]] = {
+    "aime": AimeSuite,
+}
+
+
+def get_suite(name_or_manifest: str | SuiteManifest) -> Suite:
+    manifest = (
+        name_or_manifest
+        if isinstance(name_or_manifest, SuiteManifest)
+        else load_manifest(name_or_manifest)
+    )
+    adapter = ADAPTERS.get(manifest.adapter)
+    if adapter is None:
+        raise ConfigError(
+            f"suite manifest {manifest.path}: unknown adapter '{manifest.adapter}' "
+            f"(known: {', '.join(sorted(ADAPTERS))})"
+        )
+    return adapter(manifest)
