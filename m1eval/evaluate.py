@@ -7,7 +7,7 @@ import contextlib
 import hashlib
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,7 @@ class ExecutionOptions:
 
     progress: bool = True
     retry_errors: bool = True
-    retry: RetryPolicy = RetryPolicy()
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     stall_timeout_s: float = 900.0
     api_key: str | None = None
     argv: list[str] | None = None

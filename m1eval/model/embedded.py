@@ -7,6 +7,7 @@ embedded path exercises exactly the code path a vLLM deployment does.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import signal
@@ -61,7 +62,9 @@ class EmbeddedServer:
         self.threads = threads or max(1, os.cpu_count() or 1)
         self.startup_timeout_s = startup_timeout_s
         self.process: subprocess.Popen[bytes] | None = None
-        self._log = tempfile.NamedTemporaryFile(prefix="m1eval-embedded-", suffix=".log")
+        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (lives as long as the server)
+            prefix="m1eval-embedded-", suffix=".log"
+        )
 
     @property
     def base_url(self) -> str:
@@ -133,10 +136,8 @@ class EmbeddedServer:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=10)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             proc.wait(timeout=10)
 
     def __enter__(self) -> EmbeddedServer:
