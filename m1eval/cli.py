@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="do not re-attempt samples that ended as infra_error in an earlier invocation",
     )
     run.add_argument("--max-attempts", type=_positive_int, default=6, help="HTTP attempts")
+    run.add_argument(
+        "--retry-base-delay", type=float, default=1.0, help="first backoff ceiling (seconds)"
+    )
     run.add_argument("--stall-timeout", type=float, default=900.0, help="seconds of silence")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
 
@@ -169,7 +172,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     options = ExecutionOptions(
         progress=not args.no_progress,
         retry_errors=not args.keep_errors,
-        retry=RetryPolicy(max_attempts=args.max_attempts),
+        retry=RetryPolicy(max_attempts=args.max_attempts, base_delay_s=args.retry_base_delay),
         stall_timeout_s=args.stall_timeout,
         api_key=os.environ.get(args.api_key_env) or None,
         argv=["m1eval", *argv],

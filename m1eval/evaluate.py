@@ -252,8 +252,15 @@ def _manifest(
         "packages": package_versions(),
         "git": git_state(),
         "host": {"pid": os.getpid(), "python": sys.executable},
-        "invocations": list(previous.get("invocations", [])),
+        "invocations": [_settled(i) for i in previous.get("invocations", [])],
     }
+
+
+def _settled(invocation: dict[str, Any]) -> dict[str, Any]:
+    """An earlier invocation still marked running died without cleaning up (we hold the lock)."""
+    if invocation.get("status") == "running":
+        return {**invocation, "status": "killed"}
+    return invocation
 
 
 def _file_sha(manifest: SuiteManifest) -> str:

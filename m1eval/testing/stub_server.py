@@ -1,0 +1,320 @@
+"""A scripted OpenAI-compatible server for fault-injection tests and overhead benchmarks.
+
+It answers ``/v1/chat/completions`` (streaming or not) after a fixed delay, with a reply that
+is a pure function of the request's sample id (header ``X-M1eval-Sample-Id``), so two runs of
+the same plan get the same answers. Faults are injected per (sample id, attempt) from a seeded
+hash: HTTP 500, HTTP 429 with Retry-After, a connection dropped mid-stream, malformed JSON, a
+stall longer than the client's patience, and a stream that ends without a finish_reason.
+Each sample gets at most ``max_faults_per_sample`` faults, so a client with more attempts
+than that always finishes it; ids listed in ``always_fail`` fail every attempt.
+
+Run it as a process (``python -m m1eval.testing.stub_server --port 0 --port-file F``) when the
+client under test must not share its CPU or must survive a ``kill -9`` of the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+FAULTS = ("http500", "http429", "drop", "malformed", "stall", "nofinish")
+SAMPLE_HEADER = "X-M1eval-Sample-Id"
+
+
+def _unit(*parts: object) -> float:
+    """A reproducible number in [0, 1) from the given parts."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+@dataclass
+class StubConfig:
+    delay_s: float = 0.0
+    fault_rate: float = 0.0
+    faults: tuple[str, ...] = FAULTS
+    max_faults_per_sample: int = 2
+    always_fail: frozenset[str] = frozenset()
+    fail_prompts: tuple[str, ...] = ()  # requests whose prompt contains one of these always fail
+    stall_s: float = 5.0
+    retry_after_s: float = 0.05
+    seed: int = 0
+    # prompt substring -> correct final answer; a sample answers correctly when its hash says so
+    answers: dict[str, str] = field(default_factory=dict)
+    correct_rate: float = 0.5
+    reasoning: bool = True
+    chunks: int = 3
+    model_id: str = "stub-model"
+    max_model_len: int = 32768
+
+
+class StubState:
+    def __init__(self, config: StubConfig) -> None:
+        self.config = config
+        self.attempts: Counter[str] = Counter()
+        self.requests = 0
+        self.faults_injected: Counter[str] = Counter()
+        self.log: list[tuple[str, str]] = []  # (sample id, "ok" or fault name)
+        self.lock = threading.Lock()
+
+    def snapshot(self) -> dict[str, Any]:
+        with self.lock:
+            return {
+                "requests": self.requests,
+                "attempts": dict(self.attempts),
+                "faults": dict(self.faults_injected),
+                "log": list(self.log),
+            }
+
+
+def reply_text(config: StubConfig, sample_id: str, prompt: str) -> str:
+    """The deterministic reply for one sample."""
+    gold = next((a for key, a in config.answers.items() if key in prompt), None)
+    if gold is None:
+        value = int(_unit(config.seed, sample_id, "value") * 1000)
+    elif _unit(config.seed, sample_id, "correct") < config.correct_rate:
+        value = int(gold)
+    else:
+        value = int(gold) + 1
+    answer = f"The answer is \\boxed{{{value}}}."
+    if config.reasoning:
+        return f"<think>Let me think about it step by step.</think>{answer}"
+    return answer
+
+
+def choose_fault(config: StubConfig, sample_id: str, attempt: int) -> str | None:
+    if sample_id in config.always_fail:
+        return config.faults[attempt % len(config.faults)]
+    if attempt > config.max_faults_per_sample or config.fault_rate <= 0:
+        return None
+    if _unit(config.seed, sample_id, attempt, "fault?") >= config.fault_rate:
+        return None
+    return config.faults[int(_unit(config.seed, sample_id, attempt, "which") * len(config.faults))]
+
+
+def _prompt_text(body: dict[str, Any]) -> str:
+    parts = []
+    for m in body.get("messages") or []:
+        c = m.get("content")
+        if isinstance(c, str):
+            parts.append(c)
+        elif isinstance(c, list):
+            parts.extend(p.get("text", "") for p in c if isinstance(p, dict))
+    return "\n".join(parts)
+
+
+def _chunk(model: str, delta: dict[str, Any], finish: str | None = None) -> bytes:
+    event = {
+        "id": "chatcmpl-stub",
+        "object": "chat.completion.chunk",
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return b"data: " + json.dumps(event).encode() + b"\n\n"
+
+
+def make_app(state: StubState) -> web.Application:
+    config = state.config
+
+    async def models(_: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "object": "list",
+                "data": [
+                    {
+                        "id": config.model_id,
+                        "object": "model",
+                        "max_model_len": config.max_model_len,
+                    }
+                ],
+            }
+        )
+
+    async def stats(_: web.Request) -> web.Response:
+        return web.json_response(state.snapshot())
+
+    async def chat(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        sample_id = request.headers.get(SAMPLE_HEADER, "")
+        with state.lock:
+            state.requests += 1
+            state.attempts[sample_id] += 1
+            attempt = state.attempts[sample_id]
+        fault = choose_fault(config, sample_id, attempt)
+        if any(s in _prompt_text(body) for s in config.fail_prompts):
+            fault = "http500"
+        with state.lock:
+            state.log.append((sample_id, fault or "ok"))
+            if fault:
+                state.faults_injected[fault] += 1
+        if config.delay_s:
+            await asyncio.sleep(config.delay_s)
+        if fault == "http500":
+            return web.json_response({"error": {"message": "injected failure"}}, status=500)
+        if fault == "http429":
+            return web.json_response(
+                {"error": {"message": "rate limited"}},
+                status=429,
+                headers={"Retry-After": str(config.retry_after_s)},
+            )
+        text = reply_text(config, sample_id, _prompt_text(body))
+        prompt_tokens = max(1, len(_prompt_text(body)) // 4)
+        completion_tokens = max(1, len(text) // 4)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        if not body.get("stream"):
+            return web.json_response(
+                {
+                    "id": "chatcmpl-stub",
+                    "object": "chat.completion",
+                    "model": config.model_id,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": text},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": usage,
+                }
+            )
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(_chunk(config.model_id, {"role": "assistant"}))
+        n = max(1, config.chunks)
+        size = -(-len(text) // n)
+        pieces = [text[i : i + size] for i in range(0, len(text), size)]
+        for i, piece in enumerate(pieces):
+            if fault == "drop" and i == len(pieces) // 2:
+                assert request.transport is not None
+                request.transport.close()  # connection reset mid-stream
+                return resp
+            if fault == "malformed" and i == len(pieces) // 2:
+                await resp.write(b'data: {"choices": [{"delta": {"content": "x"\n\n')
+                continue
+            if fault == "stall" and i == len(pieces) // 2:
+                await asyncio.sleep(config.stall_s)
+            await resp.write(_chunk(config.model_id, {"content": piece}))
+        if fault != "nofinish":
+            await resp.write(_chunk(config.model_id, {}, "stop"))
+            if (body.get("stream_options") or {}).get("include_usage"):
+                event = {"id": "chatcmpl-stub", "choices": [], "usage": usage}
+                await resp.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+        await resp.write(b"data: [DONE]\n\n")
+        await resp.write_eof()
+        return resp
+
+    app = web.Application()
+    app.router.add_get("/v1/models", models)
+    app.router.add_get("/stats", stats)
+    app.router.add_post("/v1/chat/completions", chat)
+    return app
+
+
+class StubServer:
+    """Run the stub in a background thread of this process: ``with StubServer(cfg) as s:``."""
+
+    def __init__(self, config: StubConfig | None = None) -> None:
+        self.state = StubState(config or StubConfig())
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._ready = threading.Event()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> StubServer:
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("stub server did not start")
+        return self
+
+    def _serve(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        self._runner = web.AppRunner(make_app(self.state), access_log=None)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.run_until_complete(self._runner.cleanup())
+        self._loop.close()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(10)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--port-file", type=Path, help="write the bound port here once listening")
+    p.add_argument("--delay", type=float, default=0.0)
+    p.add_argument("--fault-rate", type=float, default=0.0)
+    p.add_argument("--faults", default=",".join(FAULTS))
+    p.add_argument("--max-faults-per-sample", type=int, default=2)
+    p.add_argument("--stall", type=float, default=5.0)
+    p.add_argument("--answers", type=Path, help="JSON: prompt substring -> answer")
+    p.add_argument("--fail-prompt", action="append", default=[], help="always fail these")
+    p.add_argument("--no-reasoning", action="store_true")
+    p.add_argument("--chunks", type=int, default=3)
+    args = p.parse_args(argv)
+    faults = tuple(f for f in args.faults.split(",") if f)
+    unknown = set(faults) - set(FAULTS)
+    if unknown:
+        p.error(f"unknown faults {sorted(unknown)}")
+    config = StubConfig(
+        delay_s=args.delay,
+        fault_rate=args.fault_rate,
+        faults=faults,
+        max_faults_per_sample=args.max_faults_per_sample,
+        stall_s=args.stall,
+        answers=json.loads(args.answers.read_text()) if args.answers else {},
+        fail_prompts=tuple(args.fail_prompt),
+        reasoning=not args.no_reasoning,
+        chunks=args.chunks,
+    )
+    state = StubState(config)
+
+    async def serve() -> None:
+        runner = web.AppRunner(make_app(state), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
+        await site.start()
+        server = site._server
+        assert server is not None
+        port = server.sockets[0].getsockname()[1]
+        if args.port_file:
+            tmp = args.port_file.with_suffix(".tmp")
+            tmp.write_text(str(port))
+            os.replace(tmp, args.port_file)
+        print(f"stub server on http://127.0.0.1:{port}/v1", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

