@@ -109,6 +109,15 @@ def load_rows(
     return loaded
 
 
+def _datasets():
+    """Import ``datasets`` quietly: its progress bars and logs would break one-line errors."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    datasets.logging.set_verbosity_error()
+    return datasets
+
+
 def _load_local(
     location: Path, split: str, spec: DatasetSpec, mirror: Path | None = None
 ) -> list[dict[str, Any]]:
@@ -118,8 +127,7 @@ def _load_local(
             f"dataset {spec.repo_id} (revision {spec.revision or 'unpinned'}) not found {where}: "
             f"expected a dataset snapshot at {location}/"
         )
-    import datasets
-
+    datasets = _datasets()
     try:
         ds = datasets.load_dataset(str(location), split=split)
     except ValueError as exc:
@@ -134,8 +142,7 @@ def _load_local(
 
 
 def _load_hub(spec: DatasetSpec, split: str) -> list[dict[str, Any]]:
-    import datasets
-
+    datasets = _datasets()
     try:
         ds = datasets.load_dataset(spec.repo_id, revision=spec.revision, split=split)
     except Exception as exc:

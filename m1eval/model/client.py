@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import time
 from dataclasses import dataclass, field
@@ -323,9 +324,18 @@ def _error_message(text: str) -> str:
     return str(obj)[:200]
 
 
+def describe_os_error(err: OSError | None) -> str:
+    """'Connection refused' rather than asyncio's 'Connect call failed (...)'."""
+    if err is None:
+        return "connection failed"
+    if err.errno:
+        return os.strerror(err.errno)
+    return err.strerror or str(err) or type(err).__name__
+
+
 def _describe_connection_error(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientConnectorError):
-        return f"cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})"
+        return f"cannot connect to {exc.host}:{exc.port} ({describe_os_error(exc.os_error)})"
     if isinstance(exc, aiohttp.ServerDisconnectedError):
         return "server closed the connection mid-reply"
     if isinstance(exc, aiohttp.ClientPayloadError):

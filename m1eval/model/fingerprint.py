@@ -8,6 +8,7 @@ import aiohttp
 
 from m1eval.errors import EndpointError
 from m1eval.hashing import stable_hash
+from m1eval.model.client import describe_os_error
 
 
 async def fetch_fingerprint(
@@ -43,7 +44,7 @@ async def fetch_fingerprint(
             except (TimeoutError, aiohttp.ClientError, ValueError):
                 version = None
     except aiohttp.ClientConnectorError as exc:
-        reason = exc.os_error.strerror if exc.os_error else str(exc)
+        reason = describe_os_error(exc.os_error)
         raise EndpointError(f"cannot reach model server at {base}: {reason}") from None
     except (TimeoutError, aiohttp.ClientError) as exc:
         raise EndpointError(
