@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--stall-timeout", type=float, default=900.0, help="seconds of silence")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument(
+        "--any-model", action="store_true", help="do not require /models to list --model"
+    )
 
     grade = sub.add_parser("grade", help="grade responses produced elsewhere")
     grade.add_argument("--suite", required=True)
@@ -94,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     res_show.add_argument("run", help="run id or run directory")
     res_show.add_argument("--results-dir", default="results")
     res_show.add_argument("--json", action="store_true")
+    res_show.add_argument("--items", action="store_true", help="per-item pass rates too")
 
     sub.add_parser("suites", help="list the suites and their paper numbers")
     return parser
@@ -175,6 +179,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         retry=RetryPolicy(max_attempts=args.max_attempts, base_delay_s=args.retry_base_delay),
         stall_timeout_s=args.stall_timeout,
         api_key=os.environ.get(args.api_key_env) or None,
+        any_model=args.any_model,
         argv=["m1eval", *argv],
     )
     outcome = run_evaluation(config, suite, protocol, options)
@@ -226,7 +231,7 @@ def _cmd_results(args: argparse.Namespace) -> int:
         run_dir = Path(args.results_dir) / args.run
     if not (run_dir / "manifest.json").is_file():
         raise ConfigError(f"no run '{args.run}' (looked for {run_dir}/manifest.json)")
-    print_run(run_dir, as_json=args.json)
+    print_run(run_dir, as_json=args.json, items=args.items)
     return 0
 
 

@@ -49,6 +49,7 @@ class ExecutionOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     stall_timeout_s: float = 900.0
     api_key: str | None = None
+    any_model: bool = False  # skip the check that /models lists the requested model
     argv: list[str] | None = None
 
 
@@ -90,6 +91,13 @@ async def _run(
         if not served:
             raise EndpointError(f"{config.base_url}/models lists no model; pass --model")
         config.model = served[0]
+    served_ids = [m.get("id") for m in fingerprint["models"]]
+    if served_ids and config.model not in served_ids and not options.any_model:
+        listed = ", ".join(str(s) for s in served_ids[:5]) + (" …" if len(served_ids) > 5 else "")
+        raise EndpointError(
+            f"model '{config.model}' is not served at {config.base_url} (it serves: {listed}); "
+            "pass --any-model if the server accepts names it does not list"
+        )
     manifest_sha = _file_sha(suite.manifest)
     identity = config.identity(dataset.content_sha256, manifest_sha)
     config_hash = stable_hash(identity)

@@ -58,6 +58,11 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
         )
     console.print(f"results: {run_dir}")
     for name, s in summary["suites"].items():
+        if (s.get("dataset") or {}).get("matches_pin") is False:
+            console.print(
+                f"[yellow]{name}: the dataset's content differs from the pinned checksum; "
+                "scores may not be comparable to the paper (see manifest.json)[/yellow]"
+            )
         if not s["complete"]:
             console.print(
                 f"[yellow]{name}: {s['outcomes']['infra_error']} infra errors are not in the "
@@ -89,7 +94,7 @@ def print_run_list(runs: list[Path]) -> None:
     console.print(table)
 
 
-def print_run(run_dir: Path, as_json: bool = False) -> None:
+def print_run(run_dir: Path, as_json: bool = False, items: bool = False) -> None:
     manifest = read_manifest(run_dir)
     summary = read_summary(run_dir)
     if as_json:
@@ -110,8 +115,23 @@ def print_run(run_dir: Path, as_json: bool = False) -> None:
     )
     if summary:
         print_summary(summary, run_dir)
+        if items:
+            for name, s in summary["suites"].items():
+                print_items(name, s["per_item"])
     else:
         console.print("no summary yet (run interrupted?); rerun the same command to finish it")
+
+
+def print_items(suite: str, per_item: dict[str, dict[str, Any]]) -> None:
+    """Per-item pass rates: which problems the model solves, and how reliably."""
+    table = Table(title=f"{suite}: per item", title_justify="left")
+    for col in ("item", "samples", "graded", "mean score"):
+        table.add_column(col, justify="left" if col == "item" else "right")
+    for item_id, row in per_item.items():
+        mean = row["mean_score"]
+        table.add_row(item_id, str(row["n"]), str(row["n_graded"]), _fmt(None if mean is None
+                      else 100 * mean))  # fmt: skip
+    _console().print(table)
 
 
 def print_suites(manifests: list[Any]) -> None:

@@ -160,3 +160,58 @@ def test_kill_9_then_resume_matches_uninterrupted_run(cli, tmp_path: Path) -> No
     manifest = json.loads((only_run_dir(interrupted) / "manifest.json").read_text())
     assert manifest["status"] == "complete"
     assert [i["status"] for i in manifest["invocations"]] == ["killed", "complete"]
+
+
+def test_unlisted_model_is_refused_before_anything_is_written(cli, tmp_path: Path) -> None:
+    with StubServer() as server:
+        args = _run_args(server.base_url, tmp_path / "r")
+        args[args.index("stub-model")] = "MiniMaxAI/MiniMax-M1-80k"
+        res = cli(*args)
+    assert res.code == 3
+    assert "model 'MiniMaxAI/MiniMax-M1-80k' is not served" in res.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_ctrl_c_saves_progress_and_says_how_to_resume(tmp_path: Path) -> None:
+    stub, url = _start_stub_process(tmp_path, delay=0.2)
+    try:
+        args = _run_args(url, tmp_path / "res", "--repeats", "8", "--concurrency", "1")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "m1eval.cli", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            found = list((tmp_path / "res").glob("*/samples.jsonl"))
+            if found and len(found[0].read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        stub.kill()
+        stub.wait()
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1].startswith("m1eval: interrupted")
+    assert "Traceback" not in err
+    run = only_run_dir(tmp_path / "res")
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["status"] == "interrupted"
+    assert not (run / "summary.json").exists()  # no summary of a partial run
+    assert 3 <= len(read_jsonl(run / "samples.jsonl")) < 40
+
+
+def test_results_list_and_show(cli, tmp_path: Path) -> None:
+    with StubServer(StubConfig(answers=SMOKE_ANSWERS, correct_rate=1.0)) as server:
+        assert cli(*_run_args(server.base_url, tmp_path, "--repeats", "2")).code == 0
+    run = only_run_dir(tmp_path)
+    listed = cli("results", "list", "--results-dir", tmp_path)
+    assert listed.code == 0 and run.name in listed.out and "complete" in listed.out
+    shown = cli("results", "show", run.name, "--results-dir", tmp_path, "--items")
+    assert shown.code == 0
+    # items 1-4 are answered correctly every time; item 5 is not in the stub's answer key
+    assert "80.0 avg@2" in shown.out and "matches pin: None" in shown.out
+    as_json = json.loads(cli("results", "show", str(run), "--json").out)
+    assert as_json["summary"]["suites"]["aime24"]["per_item"]["1"]["mean_score"] == 1.0
+    missing = cli("results", "show", "nope", "--results-dir", tmp_path)
+    assert missing.code == 2 and "no run 'nope'" in missing.err

@@ -228,7 +228,8 @@ class _Accumulator:
             source = "stream"
             completion_tokens = self.content_deltas + self.reasoning_deltas
             reasoning_tokens = None
-        if reasoning_tokens is None and source == "stream":
+        if reasoning_tokens is None:
+            # Not reported by the server: estimated as one token per streamed reasoning delta.
             reasoning_tokens = self.reasoning_deltas + _deltas_before_close(self.content)
         return Completion(
             answer=split.answer,
