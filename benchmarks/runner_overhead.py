@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,21 +24,7 @@ from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.runner import execute, plan_samples
 from m1eval.store import RunStore
 from m1eval.suites import get_suite
-
-
-def start_stub(delay: float, workdir: Path) -> tuple[subprocess.Popen, str]:
-    port_file = workdir / "port"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "m1eval.testing.stub_server", "--port-file", str(port_file),
-         "--delay", str(delay), "--chunks", "4"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(400):
-        if port_file.exists():
-            return proc, f"http://127.0.0.1:{port_file.read_text()}/v1"
-        time.sleep(0.05)
-    proc.kill()
-    raise SystemExit("stub server did not start")
+from m1eval.testing.stub_server import spawn
 
 
 async def measure(url: str, concurrency: int, requests: int, workdir: Path) -> dict[str, float]:
@@ -72,7 +56,7 @@ def main() -> None:
     levels = args.concurrency or [64, 256]
     with tempfile.TemporaryDirectory(prefix="m1eval-bench-") as tmp:
         workdir = Path(tmp)
-        stub, url = start_stub(args.delay, workdir)
+        stub, url = spawn(workdir, "--delay", str(args.delay), "--chunks", "4")
         try:
             print(f"server delay {args.delay * 1000:.0f} ms, {args.requests} requests per level, "
                   f"{os.cpu_count()} CPUs")  # fmt: skip

@@ -154,7 +154,7 @@ async def _run(
             max_connections=max(config.concurrency, 1),
             extra_body=config.extra_body,
         )
-        status = "interrupted"
+        status = "failed"
         try:
             with RunProgress(
                 f"{suite.name}", total=len(planned), done=stats.reused, enabled=options.progress
@@ -165,6 +165,9 @@ async def _run(
                         on_record=lambda r: bar.advance(r.outcome, r.completion_tokens),
                     )  # fmt: skip
             status = "complete"
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            status = "interrupted"
+            raise
         finally:
             invocation["ended_at"] = now_iso()
             invocation["status"] = status

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from m1eval.results import load
-from m1eval.testing.stub_server import FAULTS, StubConfig, StubServer
+from m1eval.testing.stub_server import FAULTS, StubConfig, StubServer, spawn
 
 from .conftest import only_run_dir, read_jsonl
 
@@ -95,18 +95,7 @@ def test_results_load_dataframe(cli, tmp_path: Path) -> None:
 def _start_stub_process(tmp_path: Path, delay: float) -> tuple[subprocess.Popen, str]:
     answers = tmp_path / "answers.json"
     answers.write_text(json.dumps(SMOKE_ANSWERS))
-    port_file = tmp_path / "port"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "m1eval.testing.stub_server", "--port-file", str(port_file),
-         "--delay", str(delay), "--answers", str(answers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    for _ in range(200):
-        if port_file.exists():
-            return proc, f"http://127.0.0.1:{port_file.read_text()}/v1"
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("stub server did not start")
+    return spawn(tmp_path, "--delay", str(delay), "--answers", str(answers))
 
 
 def _stub_stats(url: str) -> dict:

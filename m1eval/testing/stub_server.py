@@ -19,7 +19,10 @@ import asyncio
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -265,6 +268,25 @@ class StubServer:
             self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(10)
+
+
+def spawn(workdir: Path, *args: str, timeout_s: float = 20.0) -> tuple[subprocess.Popen, str]:
+    """Start the stub as a separate process; return it and its base URL once it listens."""
+    port_file = workdir / f"stub-port-{os.getpid()}-{time.monotonic_ns()}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "m1eval.testing.stub_server", "--port-file", str(port_file), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if port_file.exists():
+            return proc, f"http://127.0.0.1:{port_file.read_text()}/v1"
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("stub server process did not start")
 
 
 def main(argv: list[str] | None = None) -> None:
