@@ -19,7 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from m1eval.data import load_rows
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.runner import execute, plan_samples
 from m1eval.store import RunStore
@@ -29,7 +28,7 @@ from m1eval.testing.stub_server import spawn
 
 async def measure(url: str, concurrency: int, requests: int, workdir: Path) -> dict[str, float]:
     suite = get_suite("aime24")
-    items = suite.items(load_rows(suite.manifest.dataset, "smoke").rows)
+    items, _ = suite.load("smoke", None)
     repeats = -(-requests // len(items))
     planned = plan_samples(suite, items, repeats, "stub-model", {"max_tokens": 64}, seed=None)
     planned = planned[:requests]

@@ -8,14 +8,16 @@ mirror directory ``DIR`` holds ``DIR/<hf_repo_id>/`` as a snapshot of the datase
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from m1eval.errors import DataError
-from m1eval.hashing import stable_hash
+from m1eval.hashing import canonical_json
 from m1eval.manifests import DatasetSpec
 from m1eval.paths import smoke_data_dir
 
@@ -25,7 +27,9 @@ DATA_DIR_ENV = "M1EVAL_DATA_DIR"
 
 @dataclass(frozen=True)
 class LoadedDataset:
-    rows: list[dict[str, Any]]
+    """A dataset split as memory-mapped Arrow tables (rows are read on demand, not held)."""
+
+    tables: tuple[Any, ...]  # datasets.Dataset objects, one per group of data files
     repo_id: str
     revision: str | None
     split: str
@@ -33,6 +37,18 @@ class LoadedDataset:
     location: str
     content_sha256: str
     pinned_sha256: str | None
+
+    @property
+    def n_rows(self) -> int:
+        return sum(len(t) for t in self.tables)
+
+    def rows(self, columns: list[str] | None = None) -> list[dict[str, Any]]:
+        """All rows (optionally only some columns) as dicts: for small data or light columns."""
+        out: list[dict[str, Any]] = []
+        for table in self.tables:
+            view = table.select_columns(columns) if columns else table
+            out.extend(dict(row) for row in view)
+        return out
 
     @property
     def matches_pin(self) -> bool | None:
@@ -48,7 +64,7 @@ class LoadedDataset:
             "split": self.split,
             "source": self.source,
             "location": self.location,
-            "n_rows": len(self.rows),
+            "n_rows": self.n_rows,
             "content_sha256": self.content_sha256,
             "pinned_sha256": self.pinned_sha256,
             "matches_pin": self.matches_pin,
@@ -60,44 +76,66 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def content_checksum(rows: list[dict[str, Any]], fields: tuple[str, ...]) -> str:
-    """Checksum of the fields a suite uses, in dataset order (other columns may come and go)."""
-    if fields:
-        rows = [{f: row.get(f) for f in fields} for row in rows]
-    return stable_hash(rows)
+def content_checksum(tables: Iterable[Any], fields: tuple[str, ...]) -> str:
+    """SHA-256 over the fields a suite uses, row by row in dataset order.
+
+    Streaming (a few rows at a time), so hundreds of megabytes of prompts are hashed without
+    being held; other columns may come and go without changing the checksum.
+    """
+    digest = hashlib.sha256()
+    for table in tables:
+        view = table.select_columns(list(fields)) if fields else table
+        for batch in view.iter(batch_size=16):
+            keys = list(batch)
+            for values in zip(*(batch[k] for k in keys), strict=True):
+                digest.update(canonical_json(dict(zip(keys, values, strict=True))).encode())
+                digest.update(b"\n")
+    return digest.hexdigest()
 
 
 def load_rows(
-    spec: DatasetSpec, split: str | None = None, data_dir: str | Path | None = None
+    spec: DatasetSpec,
+    split: str | None = None,
+    data_dir: str | Path | None = None,
+    file_groups: dict[str, list[str]] | None = None,
 ) -> LoadedDataset:
-    """Load every row of ``split`` (default: the manifest's split)."""
+    """Load ``split`` (default: the manifest's split) of the suite's dataset.
+
+    ``file_groups`` names groups of data files inside the repository (``{"0":
+    ["4needle/4needle_0.parquet"]}``), each loaded as its own table, for datasets whose rows
+    are addressed by file (MRCR); without it the split is loaded the usual way.
+    """
     split = split or spec.split
     mirror = resolve_data_dir(data_dir)
     if split == SMOKE_SPLIT:
         location, source, revision = smoke_data_dir() / spec.repo_id, "bundled", None
-        rows = _load_local(location, split, spec)
     elif mirror is not None:
         location, source, revision = mirror / spec.repo_id, "mirror", spec.revision
-        rows = _load_local(location, split, spec, mirror=mirror)
     else:
         location, source, revision = Path(spec.repo_id), "hub", spec.revision
-        rows = _load_hub(spec, split)
-    if not rows:
+    if source == "hub":
+        tables = _load_hub(spec, split, file_groups)
+    else:
+        tables = _load_local(location, split, spec, mirror if source == "mirror" else None,
+                             file_groups)  # fmt: skip
+    if not any(len(t) for t in tables):
         raise DataError(f"dataset {spec.repo_id} split '{split}' has no rows")
-    missing = [f for f in (spec.id_field, *spec.checksum_fields) if f not in rows[0]]
+    columns = set(tables[0].column_names)
+    wanted = ((spec.id_field,) if spec.id_field else ()) + spec.checksum_fields
+    missing = [f for f in wanted if f not in columns]
     if missing:
         raise DataError(
             f"dataset {spec.repo_id} split '{split}' lacks the column(s) {', '.join(missing)}"
         )
     pinned = spec.content_sha256 if split == spec.split else None
     loaded = LoadedDataset(
-        rows=rows,
+        tables=tuple(tables),
         repo_id=spec.repo_id,
         revision=revision,
         split=split,
         source=source,
         location=str(location),
-        content_sha256=content_checksum(rows, spec.checksum_fields),
+        content_sha256=content_checksum(tables, spec.checksum_fields),
         pinned_sha256=pinned,
     )
     if loaded.matches_pin is False:
@@ -119,8 +157,12 @@ def _datasets():
 
 
 def _load_local(
-    location: Path, split: str, spec: DatasetSpec, mirror: Path | None = None
-) -> list[dict[str, Any]]:
+    location: Path,
+    split: str,
+    spec: DatasetSpec,
+    mirror: Path | None,
+    file_groups: dict[str, list[str]] | None,
+) -> list[Any]:
     if not location.is_dir():
         where = f"under --data-dir {mirror}" if mirror else "in the package"
         raise DataError(
@@ -129,7 +171,20 @@ def _load_local(
         )
     datasets = _datasets()
     try:
-        ds = datasets.load_dataset(str(location), split=split)
+        if file_groups is None:
+            return [datasets.load_dataset(str(location), split=split)]
+        tables = []
+        for files in file_groups.values():
+            paths = [str(location / f) for f in files]
+            absent = [p for p in paths if not Path(p).exists()]
+            if absent:
+                raise DataError(f"dataset {spec.repo_id}: missing file {absent[0]}")
+            kind = Path(paths[0]).suffix.lstrip(".")
+            kind = {"jsonl": "json"}.get(kind, kind)
+            tables.append(datasets.load_dataset(kind, data_files=paths, split="train"))
+        return tables
+    except DataError:
+        raise
     except ValueError as exc:
         raise DataError(
             f"dataset {spec.repo_id} at {location} has no split '{split}': {_short(exc)}"
@@ -138,20 +193,25 @@ def _load_local(
         raise DataError(
             f"cannot read dataset {spec.repo_id} at {location}: {_short(exc)}"
         ) from None
-    return [dict(row) for row in ds]
 
 
-def _load_hub(spec: DatasetSpec, split: str) -> list[dict[str, Any]]:
+def _load_hub(spec: DatasetSpec, split: str, file_groups: dict[str, list[str]] | None) -> list[Any]:
     datasets = _datasets()
     try:
-        ds = datasets.load_dataset(spec.repo_id, revision=spec.revision, split=split)
+        if file_groups is None:
+            return [datasets.load_dataset(spec.repo_id, revision=spec.revision, split=split)]
+        return [
+            datasets.load_dataset(
+                spec.repo_id, revision=spec.revision, data_files=files, split="train"
+            )
+            for files in file_groups.values()
+        ]
     except Exception as exc:
         raise DataError(
             f"cannot load dataset {spec.repo_id} at revision {spec.revision or 'unpinned'} "
             f"split '{split}' from the Hugging Face hub ({_short(exc)}); for an offline mirror "
             f"pass --data-dir DIR (or set {DATA_DIR_ENV}) where DIR/{spec.repo_id}/ is a snapshot"
         ) from None
-    return [dict(row) for row in ds]
 
 
 def _short(exc: BaseException) -> str:

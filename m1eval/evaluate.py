@@ -14,7 +14,7 @@ from typing import Any
 
 from m1eval import __version__
 from m1eval.config import RunConfig, validate_run_id
-from m1eval.data import LoadedDataset, load_rows
+from m1eval.data import LoadedDataset
 from m1eval.errors import ConfigError, EndpointError
 from m1eval.hashing import stable_hash
 from m1eval.manifests import SuiteManifest
@@ -63,8 +63,7 @@ def run_evaluation(
     protocol: Protocol,
     options: ExecutionOptions,
 ) -> RunOutcome:
-    dataset = load_rows(suite.manifest.dataset, config.split, config.data_dir)
-    items = suite.items(dataset.rows)
+    items, dataset = suite.load(config.split, config.data_dir)
     if config.limit is not None:
         items = items[: config.limit]
     server = EmbeddedServer() if config.embedded else None

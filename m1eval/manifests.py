@@ -23,7 +23,7 @@ class DatasetSpec:
     repo_id: str
     revision: str | None
     split: str
-    id_field: str
+    id_field: str | None  # None: the adapter builds ids (MRCR: "{n}needle-{shard}-{row}")
     checksum_fields: tuple[str, ...]
     content_sha256: str | None
     notes: str = ""
@@ -85,7 +85,7 @@ def parse_manifest(path: Path) -> SuiteManifest:
         repo_id=need(ds, "repo_id", str, "dataset."),
         revision=ds.get("revision"),
         split=need(ds, "split", str, "dataset."),
-        id_field=need(ds, "id_field", str, "dataset."),
+        id_field=ds.get("id_field"),
         checksum_fields=tuple(ds.get("checksum_fields") or ()),
         content_sha256=ds.get("content_sha256"),
         notes=str(ds.get("notes") or ""),

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from m1eval.data import load_rows
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_jsonl
 from m1eval.model.reasoning import split_reasoning
@@ -49,8 +48,8 @@ def grade_responses(
     data_dir: str | Path | None = None,
 ) -> list[dict[str, Any]]:
     responses = read_responses(responses_path)
-    dataset = load_rows(suite.manifest.dataset, split, data_dir)
-    items = {item.item_id: item for item in suite.items(dataset.rows)}
+    loaded_items, dataset = suite.load(split, data_dir)
+    items = {item.item_id: item for item in loaded_items}
     unknown = [r for r in responses if r["item_id"] not in items]
     if unknown:
         first = unknown[0]

@@ -21,13 +21,13 @@ def test_real_items_load_and_match_the_pin(shared_hf: Path, suite: str, ids: lis
     data = load_rows(manifest.dataset, data_dir=shared_hf)
     assert data.matches_pin is True
     assert data.source == "mirror" and data.revision == manifest.dataset.revision
-    items = get_suite(suite).items(data.rows)
+    items = get_suite(suite).items(data.rows())
     assert [i.item_id for i in items] == ids
 
 
 def test_aime24_answers_keep_leading_zeros_and_grade_as_integers(shared_hf: Path) -> None:
     suite = get_suite("aime24")
-    items = suite.items(load_rows(suite.manifest.dataset, data_dir=shared_hf).rows)
+    items = suite.items(load_rows(suite.manifest.dataset, data_dir=shared_hf).rows())
     padded = [i for i in items if str(i.row["answer"]).startswith("0")]
     assert len(padded) == 7  # "025", "073", ...
     for item in padded:
@@ -37,7 +37,7 @@ def test_aime24_answers_keep_leading_zeros_and_grade_as_integers(shared_hf: Path
 
 def test_prompt_is_problem_plus_instruction(shared_hf: Path) -> None:
     suite = get_suite("aime25")
-    item = suite.items(load_rows(suite.manifest.dataset, data_dir=shared_hf).rows)[0]
+    item = suite.items(load_rows(suite.manifest.dataset, data_dir=shared_hf).rows())[0]
     [message] = suite.build_messages(item)
     assert message["role"] == "user"
     assert message["content"] == (
@@ -48,7 +48,7 @@ def test_prompt_is_problem_plus_instruction(shared_hf: Path) -> None:
 
 @pytest.mark.parametrize("suite", ["aime24", "aime25"])
 def test_gold_answers_grade_perfectly_via_cli(cli, shared_hf: Path, tmp_path: Path, suite: str):
-    rows = load_rows(load_manifest(suite).dataset, data_dir=shared_hf).rows
+    rows = load_rows(load_manifest(suite).dataset, data_dir=shared_hf).rows()
     id_field = load_manifest(suite).dataset.id_field
     responses = tmp_path / "r.jsonl"
     with responses.open("w") as fh:

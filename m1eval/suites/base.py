@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import DataError
 from m1eval.manifests import SuiteManifest
 from m1eval.records import MODEL_FAILURE, SCORED
@@ -51,8 +53,17 @@ class Suite(ABC):
     def name(self) -> str:
         return self.manifest.name
 
+    def load(
+        self, split: str | None, data_dir: str | Path | None
+    ) -> tuple[list[Item], LoadedDataset]:
+        """Load the dataset and turn its rows into items (suites with huge rows override this)."""
+        dataset = load_rows(self.manifest.dataset, split, data_dir)
+        return self.items(dataset.rows()), dataset
+
     def items(self, rows: list[dict[str, Any]]) -> list[Item]:
         field = self.manifest.dataset.id_field
+        if field is None:
+            raise DataError(f"{self.name}: the manifest names no dataset.id_field")
         items = [Item(str(row[field]), row) for row in rows]
         seen: set[str] = set()
         for item in items:
