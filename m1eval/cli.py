@@ -37,6 +37,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _suite_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("suite options")
+    group.add_argument("--needles", type=int, choices=[2, 4, 8], help="MRCR needle count (4)")
+    group.add_argument(
+        "--cot", action="store_true", default=None, help="LongBench-v2 chain-of-thought protocol"
+    )
+    group.add_argument(
+        "--max-prompt-tokens", type=_positive_int,
+        help="LongBench-v2 truncation limit in the served model's tokens (120000)",
+    )  # fmt: skip
+
+
+def suite_options(args: argparse.Namespace) -> dict[str, Any]:
+    return {"needles": args.needles, "cot": args.cot, "max_prompt_tokens": args.max_prompt_tokens}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="m1eval", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action="version", version=f"m1eval {__version__}")
@@ -75,6 +91,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stall-timeout", type=float, default=900.0, help="seconds of silence")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument(
+        "--max-context", type=_positive_int,
+        help="the served model's context window in tokens (default: the server's max_model_len)",
+    )  # fmt: skip
+    run.add_argument(
+        "--tokenizer", default="auto",
+        help="tokenizer for prompt truncation: auto, server, o200k or hf:NAME (LongBench-v2)",
+    )  # fmt: skip
+    _suite_options(run)
+    run.add_argument(
         "--any-model", action="store_true", help="do not require /models to list --model"
     )
 
@@ -84,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--out", required=True, type=Path)
     grade.add_argument("--data-dir")
     grade.add_argument("--split")
+    _suite_options(grade)
 
     serve = sub.add_parser("serve", help="run a model server in the foreground")
     serve.add_argument("what", choices=["embedded"])
@@ -143,7 +169,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from m1eval.render import print_summary
     from m1eval.suites import get_suite
 
-    suite = get_suite(args.suite)
+    suite = get_suite(args.suite, suite_options(args))
     model, embedded = resolve_model(args.model, args.base_url)
     protocol = load_protocol(args.protocol or ("embedded" if embedded else "m1-80k"))
     sampling = resolve_sampling(
@@ -180,6 +206,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         stall_timeout_s=args.stall_timeout,
         api_key=os.environ.get(args.api_key_env) or None,
         any_model=args.any_model,
+        max_context=args.max_context,
+        tokenizer=args.tokenizer,
         argv=["m1eval", *argv],
     )
     outcome = run_evaluation(config, suite, protocol, options)
@@ -195,7 +223,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     from m1eval.regrade import grade_responses
     from m1eval.suites import get_suite
 
-    suite = get_suite(args.suite)
+    suite = get_suite(args.suite, suite_options(args))
     rows = grade_responses(suite, args.responses, args.out, args.split, args.data_dir)
     scored = [r for r in rows if r["outcome"] == "scored"]
     mean = 100 * sum(r["score"] for r in rows) / len(rows)

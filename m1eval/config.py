@@ -105,9 +105,9 @@ def check_content_format(fmt: str) -> str:
 
 def sample_id(
     suite: str, item_id: str, repeat: int, model: str, sampling: dict[str, Any],
-    messages: list[dict[str, Any]],
+    prompt_sha256: str,
 ) -> str:  # fmt: skip
-    """Identity of one sample: what was asked, of which model, how."""
+    """Identity of one sample: what was asked (the rendered messages' hash), of which model, how."""
     return stable_hash(
         {
             "suite": suite,
@@ -115,7 +115,7 @@ def sample_id(
             "repeat": repeat,
             "model": model,
             "sampling": sampling,
-            "messages": messages,
+            "prompt_sha256": prompt_sha256,
         }
     )[:32]
 

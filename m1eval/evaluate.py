@@ -25,11 +25,12 @@ from m1eval.model.retry import RetryPolicy
 from m1eval.progress import RunProgress
 from m1eval.protocols import Protocol
 from m1eval.provenance import git_state, package_versions
-from m1eval.records import INFRA_ERROR
+from m1eval.records import RETRIED_ON_RERUN
 from m1eval.runner import ExecutionStats, execute, plan_samples
 from m1eval.store import RunStore, read_samples_file
-from m1eval.suites.base import Suite
+from m1eval.suites.base import RunContext, Suite
 from m1eval.summary import summarize_suite
+from m1eval.tokenizers import resolve_tokenizer
 
 
 @dataclass
@@ -50,6 +51,8 @@ class ExecutionOptions:
     stall_timeout_s: float = 900.0
     api_key: str | None = None
     any_model: bool = False  # skip the check that /models lists the requested model
+    max_context: int | None = None  # the served model's context window, when /models omits it
+    tokenizer: str = "auto"  # for suites that measure prompts: auto, server, o200k, hf:NAME
     argv: list[str] | None = None
 
 
@@ -70,6 +73,8 @@ def run_evaluation(
     with server if server is not None else contextlib.nullcontext():
         if server is not None:
             config.base_url = server.base_url
+            if options.max_context is None:
+                options.max_context = server.n_ctx
         assert config.base_url is not None
         return asyncio.run(_run(config, suite, protocol, dataset, items, options))
 
@@ -97,8 +102,13 @@ async def _run(
             f"model '{config.model}' is not served at {config.base_url} (it serves: {listed}); "
             "pass --any-model if the server accepts names it does not list"
         )
+    context = await _run_context(config, suite, fingerprint, options)
+    await suite.prepare(context)
     manifest_sha = _file_sha(suite.manifest)
     identity = config.identity(dataset.content_sha256, manifest_sha)
+    identity["suite_options"] = suite.identity()
+    if context.tokenizer is not None:
+        identity["tokenizer"] = context.tokenizer.name
     config_hash = stable_hash(identity)
     run_id = validate_run_id(config.resolved_run_id(config_hash))
     run_dir = config.results_dir / run_id
@@ -114,7 +124,7 @@ async def _run(
         retry_ids = [
             p.sample_id
             for p in planned
-            if p.sample_id in done and done[p.sample_id]["outcome"] == INFRA_ERROR
+            if p.sample_id in done and done[p.sample_id]["outcome"] in RETRIED_ON_RERUN
         ]
         if retry_ids and options.retry_errors:
             store.drop(retry_ids)
@@ -129,6 +139,12 @@ async def _run(
             store, run_id, config, config_hash, identity, suite.manifest, protocol, dataset,
             fingerprint,
         )  # fmt: skip
+        manifest["run_context"] = {
+            "context_window": context.context_window,
+            "context_window_source": context.context_window_source,
+            "tokenizer": context.tokenizer.name if context.tokenizer is not None else None,
+            **context.notes,
+        }
         invocation: dict[str, Any] = {
             "started_at": started_at,
             "argv": options.argv,
@@ -162,6 +178,7 @@ async def _run(
                     executed = await execute(
                         pending, suite, client, store, config.concurrency,
                         on_record=lambda r: bar.advance(r.outcome, r.completion_tokens),
+                        system_prompt=config.system_prompt,
                     )  # fmt: skip
             status = "complete"
         except (KeyboardInterrupt, asyncio.CancelledError):
@@ -202,8 +219,12 @@ def build_summary(
     records: list[dict[str, Any]],
 ) -> dict[str, Any]:
     """``summary.json``: deterministic in the sample records (no timings, no timestamps)."""
-    suite_summary = summarize_suite(records, binary=suite.binary_scores)
     column = protocol.paper_column
+    suite_summary = summarize_suite(records, binary=suite.binary_scores)
+    suite_summary.update(suite.summarize(records))
+    rows = suite.manifest.paper.get("rows") or {}
+    for name, aggregate in (suite_summary.get("aggregates") or {}).items():
+        aggregate["paper"] = (rows.get(name) or {}).get(column) if column else None
     suite_summary["paper"] = {
         "column": column,
         "score": suite.manifest.paper_scores.get(column) if column else None,
@@ -264,6 +285,25 @@ def _manifest(
         "host": {"pid": os.getpid(), "python": sys.executable},
         "invocations": [_settled(i) for i in previous.get("invocations", [])],
     }
+
+
+async def _run_context(
+    config: RunConfig, suite: Suite, fingerprint: dict[str, Any], options: ExecutionOptions
+) -> RunContext:
+    """The deployment facts a suite may need: its context window and its tokenizer."""
+    context = RunContext()
+    served = {m.get("id"): m for m in fingerprint["models"]}
+    max_model_len = (served.get(config.model) or {}).get("max_model_len")
+    if options.max_context is not None:
+        context.context_window, context.context_window_source = options.max_context, "option"
+    elif isinstance(max_model_len, int):
+        context.context_window, context.context_window_source = max_model_len, "server"
+    if suite.needs_tokenizer:
+        assert config.base_url is not None
+        context.tokenizer = await resolve_tokenizer(
+            options.tokenizer, config.base_url, config.model, options.api_key
+        )
+    return context
 
 
 def _settled(invocation: dict[str, Any]) -> dict[str, Any]:

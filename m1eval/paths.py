@@ -30,3 +30,10 @@ def harness_configs_dir() -> Path:
 def smoke_data_dir() -> Path:
     """The package's own small ``smoke`` splits, laid out like a Hugging Face mirror."""
     return _PACKAGE / "smoke_data"
+
+
+def cache_dir() -> Path:
+    """Machine-wide cache for derived data (token counts); ``M1EVAL_CACHE_DIR`` overrides it."""
+    override = os.environ.get("M1EVAL_CACHE_DIR")
+    base = Path(override) if override else Path(os.environ.get("XDG_CACHE_HOME", "~/.cache"))
+    return (base if override else base / "m1eval").expanduser()

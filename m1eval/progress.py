@@ -16,7 +16,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
+from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED, SKIPPED
 
 LOG_INTERVAL_S = 10.0
 
@@ -25,7 +25,7 @@ class RunProgress:
     def __init__(self, description: str, total: int, done: int, enabled: bool = True) -> None:
         self.enabled = enabled
         self.tokens = 0
-        self.counts = {SCORED: 0, MODEL_FAILURE: 0, INFRA_ERROR: 0}
+        self.counts = {SCORED: 0, MODEL_FAILURE: 0, INFRA_ERROR: 0, SKIPPED: 0}
         self.started = time.perf_counter()
         self._progress: Progress | None = None
         self._task: Any = None
@@ -67,10 +67,11 @@ class RunProgress:
         return self
 
     def _outcomes(self) -> str:
-        return (
+        text = (
             f"ok {self.counts[SCORED]} · fail {self.counts[MODEL_FAILURE]} · "
             f"err {self.counts[INFRA_ERROR]}"
         )
+        return text + (f" · skip {self.counts[SKIPPED]}" if self.counts[SKIPPED] else "")
 
     def advance(self, outcome: str, completion_tokens: int | None) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1

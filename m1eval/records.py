@@ -8,7 +8,9 @@ from typing import Any
 SCORED = "scored"
 MODEL_FAILURE = "model_failure"  # truncated, no parsable answer, malformed tool call
 INFRA_ERROR = "infra_error"  # HTTP failure after retries, sandbox crash, simulator fault
-OUTCOMES = (SCORED, MODEL_FAILURE, INFRA_ERROR)
+SKIPPED = "skipped"  # not asked, by an explicit, recorded policy (prompt beyond the context)
+OUTCOMES = (SCORED, MODEL_FAILURE, INFRA_ERROR, SKIPPED)
+RETRIED_ON_RERUN = (INFRA_ERROR, SKIPPED)  # decided again by every invocation
 
 
 @dataclass

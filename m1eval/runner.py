@@ -2,14 +2,18 @@
 
 It knows nothing of any benchmark (the suite adapter builds messages and grades) and nothing
 of HTTP (the client does). Every planned sample ends as exactly one record in the store.
+Prompts are not held between planning and asking: a plan keeps each prompt's hash, and the
+messages are rebuilt when the sample is asked, so a run over 1M-token prompts needs memory
+for the prompts in flight only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,9 +21,15 @@ from m1eval.config import per_sample_seed, sample_id
 from m1eval.hashing import stable_hash
 from m1eval.model.client import ChatClient
 from m1eval.model.types import Completion, RequestFailed
-from m1eval.records import INFRA_ERROR, SampleRecord
+from m1eval.records import INFRA_ERROR, SKIPPED, SampleRecord
 from m1eval.store import RunStore
 from m1eval.suites.base import Grade, Item, Suite
+
+# A server's way of saying that the prompt does not fit its context window (vLLM, OpenAI,
+# llama.cpp): the sample is over-length by the server's own tokenizer, not an infra failure.
+_CONTEXT_OVERFLOW = re.compile(
+    r"context length|context window|maximum context|too long|exceed|max_model_len", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +37,6 @@ class PlannedSample:
     sample_id: str
     item: Item
     repeat: int
-    messages: list[dict[str, Any]]
     sampling: dict[str, Any]
     prompt_sha256: str
 
@@ -50,6 +59,13 @@ class ExecutionStats:
         return d
 
 
+def render_messages(suite: Suite, item: Item, system_prompt: str | None) -> list[dict[str, Any]]:
+    messages = suite.build_messages(item)
+    if system_prompt:
+        messages = [{"role": "system", "content": system_prompt}, *messages]
+    return messages
+
+
 def plan_samples(
     suite: Suite,
     items: list[Item],
@@ -61,17 +77,14 @@ def plan_samples(
 ) -> list[PlannedSample]:
     planned = []
     for item in items:
-        messages = suite.build_messages(item)
-        if system_prompt:
-            messages = [{"role": "system", "content": system_prompt}, *messages]
-        prompt_sha = stable_hash(messages)
+        prompt_sha = stable_hash(render_messages(suite, item, system_prompt))
         for repeat in range(repeats):
             params = dict(sampling)
             s = per_sample_seed(seed, item.item_id, repeat)
             if s is not None:
                 params["seed"] = s
-            sid = sample_id(suite.name, item.item_id, repeat, model, params, messages)
-            planned.append(PlannedSample(sid, item, repeat, messages, params, prompt_sha))
+            sid = sample_id(suite.name, item.item_id, repeat, model, params, prompt_sha)
+            planned.append(PlannedSample(sid, item, repeat, params, prompt_sha))
     return planned
 
 
@@ -81,10 +94,7 @@ def grade_completion(suite: Suite, item: Item, completion: Completion) -> Grade:
         return Grade.failure("truncated: the reasoning never closed, so there is no final answer")
     grade = suite.grade(item, completion.answer)
     if grade.error and completion.finish_reason == "length":
-        return Grade(
-            grade.outcome, grade.score, grade.extracted_answer, grade.gold, grade.vote_key,
-            f"truncated (finish_reason=length): {grade.error}", grade.details,
-        )  # fmt: skip
+        return replace(grade, error=f"truncated (finish_reason=length): {grade.error}")
     return grade
 
 
@@ -95,6 +105,7 @@ def make_record(
     grade: Grade | None,
     error: str | None,
     attempts: int | None,
+    outcome: str = INFRA_ERROR,
 ) -> SampleRecord:
     now = datetime.now(UTC).isoformat(timespec="seconds")
     rec = SampleRecord(
@@ -102,13 +113,14 @@ def make_record(
         suite=suite.name,
         item_id=planned.item.item_id,
         repeat=planned.repeat,
-        outcome=INFRA_ERROR if grade is None else grade.outcome,
+        outcome=outcome if grade is None else grade.outcome,
         score=None if grade is None else grade.score,
         prompt_sha256=planned.prompt_sha256,
         seed=planned.sampling.get("seed"),
         finished_at=now,
         error=error,
         attempts=attempts,
+        extra=dict(suite.tags(planned.item)),
     )
     if grade is not None:
         rec.extracted_answer = grade.extracted_answer
@@ -116,7 +128,7 @@ def make_record(
         rec.vote_key = grade.vote_key
         rec.error = grade.error
         if grade.details:
-            rec.extra = dict(grade.details)
+            rec.extra.update(grade.details)
     if completion is not None:
         for key in (
             "answer", "reasoning", "finish_reason", "prompt_tokens", "completion_tokens",
@@ -138,6 +150,7 @@ async def execute(
     store: RunStore,
     concurrency: int,
     on_record: Callable[[SampleRecord], None] | None = None,
+    system_prompt: str | None = None,
 ) -> ExecutionStats:
     """Ask the model for every pending sample with at most ``concurrency`` in flight."""
     stats = ExecutionStats()
@@ -152,7 +165,7 @@ async def execute(
                 planned = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            record = await _run_one(planned, suite, client)
+            record = await run_sample(planned, suite, client, system_prompt)
             store.append(record.to_dict())
             stats.executed += 1
             stats.completion_tokens += record.completion_tokens or 0
@@ -171,17 +184,68 @@ async def execute(
     return stats
 
 
-async def _run_one(planned: PlannedSample, suite: Suite, client: ChatClient) -> SampleRecord:
+async def run_sample(
+    planned: PlannedSample, suite: Suite, client: ChatClient, system_prompt: str | None = None
+) -> SampleRecord:
+    """Ask for one sample (one request, or two for a two-pass suite) and grade it."""
+    item = planned.item
+    reason = suite.skip_reason(item)
+    if reason is not None:
+        return make_record(planned, suite, None, None, reason, 0, outcome=SKIPPED)
+    messages = render_messages(suite, item, system_prompt)
+    if stable_hash(messages) != planned.prompt_sha256:
+        return make_record(
+            planned, suite, None, None,
+            "prompt changed between planning and asking (non-deterministic prompt builder)", 0,
+        )  # fmt: skip
     try:
-        completion = await client.complete(
-            planned.messages, planned.sampling, sample_id=planned.sample_id
-        )
+        messages, prepared = await suite.finalize_messages(item, messages)
+    except Exception as exc:  # a tokenizer endpoint that fails is an infra error
+        return make_record(planned, suite, None, None, f"preparing the prompt: {exc}", 0)
+    try:
+        completion = await client.complete(messages, planned.sampling, sample_id=planned.sample_id)
+        followup = None
+        if not completion.reasoning_truncated:
+            followup = suite.followup_messages(item, messages, completion.answer)
+        if followup is not None:
+            first = completion
+            completion = await client.complete(
+                followup, planned.sampling, sample_id=planned.sample_id
+            )
+            completion = _combine(first, completion)
+            prepared = {**prepared, "first_pass_answer": first.answer}
     except RequestFailed as failure:
+        if failure.status == 400 and _CONTEXT_OVERFLOW.search(failure.cause):
+            return make_record(
+                planned, suite, None, None, f"server rejected the prompt as too long: "
+                f"{failure.cause}", failure.attempts, outcome=SKIPPED,
+            )  # fmt: skip
         return make_record(planned, suite, None, None, failure.cause, failure.attempts)
     try:
-        grade = grade_completion(suite, planned.item, completion)
+        grade = grade_completion(suite, item, completion)
     except Exception as exc:  # a grader crash is the harness's fault, not the model's
         rec = make_record(planned, suite, completion, None, None, completion.attempts)
         rec.error = f"grader error: {type(exc).__name__}: {exc}"
         return rec
-    return make_record(planned, suite, completion, grade, None, completion.attempts)
+    rec = make_record(planned, suite, completion, grade, None, completion.attempts)
+    rec.extra.update(prepared)
+    return rec
+
+
+def _combine(first: Completion, second: Completion) -> Completion:
+    """Two passes as one sample: the second pass's answer; tokens, time and attempts summed."""
+
+    def total(a: int | None, b: int | None) -> int | None:
+        return None if a is None and b is None else (a or 0) + (b or 0)
+
+    return replace(
+        second,
+        reasoning="\n\n".join(t for t in (first.reasoning, second.reasoning) if t),
+        prompt_tokens=total(first.prompt_tokens, second.prompt_tokens),
+        completion_tokens=total(first.completion_tokens, second.completion_tokens),
+        reasoning_tokens=total(first.reasoning_tokens, second.reasoning_tokens),
+        ttft_s=first.ttft_s,
+        latency_s=first.latency_s + second.latency_s,
+        attempts=first.attempts + second.attempts,
+        reasoning_truncated=second.reasoning_truncated,
+    )

@@ -41,6 +41,29 @@ def bootstrap_ci(
     return (float(low), float(high))
 
 
+def stratified_bootstrap_ci(
+    groups: Sequence[Sequence[float]],
+    confidence: float = 0.95,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[float, float]:
+    """CI of the mean of group means, resampling items within each group.
+
+    For aggregates over strata of fixed size (MRCR's context bins), where every bin weighs the
+    same whatever its number of items.
+    """
+    rng = np.random.default_rng(seed)
+    totals = np.zeros(resamples)
+    for group in groups:
+        values = np.asarray(group, dtype=float)
+        idx = rng.integers(0, len(values), size=(resamples, len(values)))
+        totals += values[idx].mean(axis=1)
+    means = totals / len(groups)
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(means, [alpha, 1 - alpha])
+    return (float(low), float(high))
+
+
 def pass_at_k(n: int, c: int, k: int) -> float:
     """Unbiased pass@k for one item with ``c`` correct among ``n`` samples (Chen et al. 2021)."""
     if k > n:

@@ -8,11 +8,13 @@ and counted, and a run with any of them is marked incomplete.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, OUTCOMES, SCORED
 from m1eval.stats import bootstrap_ci, k_values, majority_vote, pass_at_k
+
+GRADED = (SCORED, MODEL_FAILURE)  # in the denominator: model failures count as 0
 
 
 def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> dict[str, Any]:
@@ -28,7 +30,7 @@ def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> d
     item_means: list[float] = []
     for item_id in sorted(by_item, key=_natural_key):
         samples = sorted(by_item[item_id], key=lambda r: r["repeat"])
-        graded = [r for r in samples if r["outcome"] in (SCORED, MODEL_FAILURE)]
+        graded = [r for r in samples if r["outcome"] in GRADED]
         scores = [float(r["score"] or 0.0) for r in graded]
         mean = sum(scores) / len(scores) if scores else None
         per_item[item_id] = {
@@ -42,8 +44,8 @@ def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> d
     graded_total = counts[SCORED] + counts[MODEL_FAILURE]
     score = 100 * sum(item_means) / len(item_means) if item_means else None
     low, high = bootstrap_ci(item_means) if item_means else (None, None)
-    non_infra = [r for r in recs if r["outcome"] != INFRA_ERROR]
-    truncated = sum(1 for r in non_infra if r.get("truncated"))
+    answered = [r for r in recs if r["outcome"] in GRADED]
+    truncated = sum(1 for r in answered if r.get("truncated"))
     repeats = max((len(v) for v in by_item.values()), default=0)
     out: dict[str, Any] = {
         "score": _round(score),
@@ -57,8 +59,8 @@ def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> d
         "denominator": graded_total,
         "outcomes": counts,
         "complete": counts[INFRA_ERROR] == 0,
-        "truncation_rate": _round(truncated / len(non_infra) if non_infra else None, 6),
-        "tokens": _token_totals(non_infra),
+        "truncation_rate": _round(truncated / len(answered) if answered else None, 6),
+        "tokens": _token_totals(answered),
         "per_item": per_item,
     }
     if binary and repeats > 1:
@@ -67,8 +69,25 @@ def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> d
     return out
 
 
+def summarize_groups(
+    records: Iterable[dict[str, Any]], key: Callable[[dict[str, Any]], str | None]
+) -> dict[str, dict[str, Any]]:
+    """The same summary per group of samples (difficulty, length, context bin, ...)."""
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in records:
+        name = key(r)
+        if name is not None:
+            groups[name].append(r)
+    out = {}
+    for name, recs in groups.items():
+        s = summarize_suite(recs, binary=False)
+        out[name] = {k: s[k] for k in ("score", "ci_low", "ci_high", "n_items", "n_samples",
+                                        "denominator", "outcomes")}  # fmt: skip
+    return out
+
+
 def _pass_at_k(by_item: dict[str, list[dict[str, Any]]]) -> dict[str, float]:
-    graded = {i: [r for r in rs if r["outcome"] != INFRA_ERROR] for i, rs in by_item.items()}
+    graded = {i: [r for r in rs if r["outcome"] in GRADED] for i, rs in by_item.items()}
     n_min = min((len(v) for v in graded.values()), default=0)
     if n_min < 1:
         return {}
@@ -86,7 +105,7 @@ def _maj_at_k(by_item: dict[str, list[dict[str, Any]]], k: int) -> dict[str, flo
     correct = 0
     counted = 0
     for rs in by_item.values():
-        first = [r for r in sorted(rs, key=lambda r: r["repeat"]) if r["outcome"] != INFRA_ERROR]
+        first = [r for r in sorted(rs, key=lambda r: r["repeat"]) if r["outcome"] in GRADED]
         first = first[:k]
         if not first:
             continue

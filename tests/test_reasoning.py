@@ -31,9 +31,14 @@ def test_separate_reasoning_field() -> None:
     assert (s.reasoning, s.answer, s.unclosed) == ("because", "\\boxed{3}", False)
 
 
-def test_plain_answer() -> None:
+def test_plain_answer_is_kept_byte_for_byte() -> None:
     s = split_reasoning("  \\boxed{3}  ")
-    assert (s.reasoning, s.answer) == ("", "\\boxed{3}")
+    assert (s.reasoning, s.answer) == ("", "  \\boxed{3}  ")
+
+
+def test_whitespace_after_reasoning_is_a_separator() -> None:
+    assert split_reasoning("<think>x</think>\n\nABC hello ").answer == "ABC hello "
+    assert split_reasoning("\n\nABC", reasoning_field="thought").answer == "ABC"
 
 
 def test_grader_ignores_boxes_in_reasoning() -> None:

@@ -66,7 +66,7 @@ def test_summary_denominators_are_explicit() -> None:
     s = summarize_suite(recs)
     # item 1: (1 + 0) / 2; item 2: 0 / 1 (the infra error is not evidence about the model)
     assert s["score"] == pytest.approx(25.0)
-    assert s["outcomes"] == {"scored": 2, "model_failure": 1, "infra_error": 1}
+    assert s["outcomes"] == {"scored": 2, "model_failure": 1, "infra_error": 1, "skipped": 0}
     assert s["denominator"] == 3
     assert s["complete"] is False
     assert s["n_items"] == 2 and s["n_samples"] == 4

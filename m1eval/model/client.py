@@ -156,6 +156,7 @@ class ChatClient:
                     f"HTTP {resp.status}: {_error_message(text)}",
                     retryable=resp.status in RETRYABLE_STATUS,
                     retry_after=parse_retry_after(resp.headers.get("Retry-After")),
+                    status=resp.status,
                 )
             ctype = resp.headers.get("Content-Type", "")
             if "text/event-stream" in ctype:

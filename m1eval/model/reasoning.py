@@ -26,7 +26,9 @@ def split_reasoning(content: str, reasoning_field: str = "") -> SplitText:
     """Split ``content`` into reasoning and answer.
 
     ``reasoning_field`` is the server's separate reasoning text, if any; tags in the content
-    are still honoured so that a server that streams both is handled.
+    are still honoured so that a server that streams both is handled. Whitespace between the
+    reasoning and the answer is a separator and is removed; an answer with no reasoning before
+    it is returned byte for byte (MRCR's grader, for one, looks at its very first character).
     """
     close_at = content.rfind(CLOSE)
     if close_at >= 0:
@@ -34,12 +36,14 @@ def split_reasoning(content: str, reasoning_field: str = "") -> SplitText:
         open_at = head.find(OPEN)
         inline = head[open_at + len(OPEN) :] if open_at >= 0 else head
         reasoning = _join(reasoning_field, inline.strip())
-        return SplitText(reasoning, content[close_at + len(CLOSE) :].strip(), False)
+        return SplitText(reasoning, content[close_at + len(CLOSE) :].lstrip(), False)
     stripped = content.lstrip()
     if stripped.startswith(OPEN):
         reasoning = _join(reasoning_field, stripped[len(OPEN) :].strip())
         return SplitText(reasoning, "", True)
-    return SplitText(reasoning_field.strip(), content.strip(), False)
+    if reasoning_field.strip():
+        return SplitText(reasoning_field.strip(), content.lstrip(), False)
+    return SplitText("", content, False)
 
 
 def _join(a: str, b: str) -> str:

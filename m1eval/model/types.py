@@ -37,9 +37,17 @@ class Completion:
 class RequestFailed(Exception):
     """A request that could not be completed; ``retryable`` says whether retrying may help."""
 
-    def __init__(self, cause: str, *, retryable: bool, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        cause: str,
+        *,
+        retryable: bool,
+        retry_after: float | None = None,
+        status: int | None = None,
+    ) -> None:
         super().__init__(cause)
         self.cause = cause
         self.retryable = retryable
         self.retry_after = retry_after
+        self.status = status  # HTTP status, when the server answered with an error
         self.attempts = 0

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from m1eval.data import LoadedDataset, load_rows
-from m1eval.errors import DataError
+from m1eval.errors import ConfigError, DataError
 from m1eval.manifests import SuiteManifest
 from m1eval.records import MODEL_FAILURE, SCORED
 
 
 @dataclass(frozen=True)
 class Item:
-    """One benchmark item; ``item_id`` is the dataset's own identifier, as a string."""
+    """One benchmark item; ``item_id`` is the dataset's own identifier, as a string.
+
+    ``row`` holds the fields a suite needs to grade and group the item; suites with very large
+    fields (long-context prompts) keep those out of ``row`` and read them on demand.
+    """
 
     item_id: str
     row: dict[str, Any]
@@ -40,18 +44,43 @@ class Grade:
         return cls(SCORED, score, **kw)
 
 
+@dataclass
+class RunContext:
+    """What a suite may need to know about the deployment it is run against."""
+
+    context_window: int | None = None  # tokens: --max-context, or the server's max_model_len
+    context_window_source: str | None = None
+    tokenizer: Any = None  # m1eval.tokenizers.Tokenizer, for suites that truncate prompts
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
 class Suite(ABC):
     """A benchmark: rows to items, an item to chat messages, a final answer to a grade."""
 
     #: whether summary metrics for binary scores (pass@k, maj@k) make sense
-    binary_scores: bool = True
+    binary_scores: ClassVar[bool] = True
+    #: suite options accepted from the command line, with their defaults
+    option_defaults: ClassVar[dict[str, Any]] = {}
+    #: whether prompts must be measured with the served model's tokenizer
+    needs_tokenizer: ClassVar[bool] = False
 
-    def __init__(self, manifest: SuiteManifest) -> None:
+    def __init__(self, manifest: SuiteManifest, options: dict[str, Any] | None = None) -> None:
         self.manifest = manifest
+        given = {k: v for k, v in (options or {}).items() if v is not None}
+        unknown = sorted(set(given) - set(self.option_defaults))
+        if unknown:
+            flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
+            raise ConfigError(f"{flags} does not apply to suite {manifest.name}")
+        from_manifest = {k: manifest.protocol[k] for k in self.option_defaults
+                         if k in manifest.protocol}  # fmt: skip
+        self.options: dict[str, Any] = {**self.option_defaults, **from_manifest, **given}
+        self.context = RunContext()
 
     @property
     def name(self) -> str:
         return self.manifest.name
+
+    # -- data ------------------------------------------------------------------------------
 
     def load(
         self, split: str | None, data_dir: str | Path | None
@@ -61,10 +90,10 @@ class Suite(ABC):
         return self.items(dataset.rows()), dataset
 
     def items(self, rows: list[dict[str, Any]]) -> list[Item]:
-        field = self.manifest.dataset.id_field
-        if field is None:
+        field_name = self.manifest.dataset.id_field
+        if field_name is None:
             raise DataError(f"{self.name}: the manifest names no dataset.id_field")
-        items = [Item(str(row[field]), row) for row in rows]
+        items = [Item(str(row[field_name]), row) for row in rows]
         seen: set[str] = set()
         for item in items:
             if item.item_id in seen:
@@ -72,10 +101,46 @@ class Suite(ABC):
             seen.add(item.item_id)
         return items
 
+    # -- run-time preparation ----------------------------------------------------------------
+
+    async def prepare(self, context: RunContext) -> None:
+        """Receive what the deployment tells about itself before anything is asked."""
+        self.context = context
+
+    def identity(self) -> dict[str, Any]:
+        """What besides the prompt decides this suite's answers (part of the config hash)."""
+        return dict(self.options)
+
+    # -- one item --------------------------------------------------------------------------
+
     @abstractmethod
     def build_messages(self, item: Item) -> list[dict[str, Any]]:
         """The chat messages for ``item`` (content as plain strings)."""
 
+    def skip_reason(self, item: Item) -> str | None:
+        """Why ``item`` is not to be asked at all under the suite's length policy, if it isn't."""
+        return None
+
+    async def finalize_messages(
+        self, item: Item, messages: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Last changes before sending (e.g. truncation), and what to record about them."""
+        return messages, {}
+
+    def followup_messages(
+        self, item: Item, messages: list[dict[str, Any]], first_answer: str
+    ) -> list[dict[str, Any]] | None:
+        """A second request built from the first answer (two-pass protocols), or None."""
+        return None
+
     @abstractmethod
     def grade(self, item: Item, answer: str) -> Grade:
         """Grade the final answer text (reasoning already removed)."""
+
+    def tags(self, item: Item) -> dict[str, Any]:
+        """Fields stored with every sample of ``item`` for breakdowns (difficulty, bin, ...)."""
+        return {}
+
+    def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Suite-specific summary sections (breakdowns, headline aggregates)."""
+        return {}

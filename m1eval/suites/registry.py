@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from m1eval.errors import ConfigError
 from m1eval.manifests import SuiteManifest, load_manifest
 from m1eval.suites.aime import AimeSuite
 from m1eval.suites.base import Suite
+from m1eval.suites.longbench_v2 import LongBenchV2Suite
+from m1eval.suites.mrcr import MrcrSuite
 
 ADAPTERS: dict[str, type[Suite]] = {
     "aime": AimeSuite,
+    "mrcr": MrcrSuite,
+    "longbench_v2": LongBenchV2Suite,
 }
 
 
-def get_suite(name_or_manifest: str | SuiteManifest) -> Suite:
+def get_suite(
+    name_or_manifest: str | SuiteManifest, options: dict[str, Any] | None = None
+) -> Suite:
     manifest = (
         name_or_manifest
         if isinstance(name_or_manifest, SuiteManifest)
@@ -24,4 +32,4 @@ def get_suite(name_or_manifest: str | SuiteManifest) -> Suite:
             f"suite manifest {manifest.path}: unknown adapter '{manifest.adapter}' "
             f"(known: {', '.join(sorted(ADAPTERS))})"
         )
-    return adapter(manifest)
+    return adapter(manifest, options)

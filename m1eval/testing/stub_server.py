@@ -194,30 +194,33 @@ def make_app(state: StubState) -> web.Application:
                 }
             )
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
-        await resp.prepare(request)
-        await resp.write(_chunk(config.model_id, {"role": "assistant"}))
-        n = max(1, config.chunks)
-        size = -(-len(text) // n)
-        pieces = [text[i : i + size] for i in range(0, len(text), size)]
-        for i, piece in enumerate(pieces):
-            if fault == "drop" and i == len(pieces) // 2:
-                assert request.transport is not None
-                request.transport.close()  # connection reset mid-stream
-                return resp
-            if fault == "malformed" and i == len(pieces) // 2:
-                await resp.write(b'data: {"choices": [{"delta": {"content": "x"\n\n')
-                continue
-            if fault == "stall" and i == len(pieces) // 2:
-                await asyncio.sleep(config.stall_s)
-            await resp.write(_chunk(config.model_id, {"content": piece}))
-        if fault != "nofinish":
-            await resp.write(_chunk(config.model_id, {}, "stop"))
-            if (body.get("stream_options") or {}).get("include_usage"):
-                event = {"id": "chatcmpl-stub", "choices": [], "usage": usage}
-                await resp.write(b"data: " + json.dumps(event).encode() + b"\n\n")
-        await resp.write(b"data: [DONE]\n\n")
-        await resp.write_eof()
-        return resp
+        try:
+            await resp.prepare(request)
+            await resp.write(_chunk(config.model_id, {"role": "assistant"}))
+            n = max(1, config.chunks)
+            size = -(-len(text) // n)
+            pieces = [text[i : i + size] for i in range(0, len(text), size)]
+            for i, piece in enumerate(pieces):
+                if fault == "drop" and i == len(pieces) // 2:
+                    assert request.transport is not None
+                    request.transport.close()  # connection reset mid-stream
+                    return resp
+                if fault == "malformed" and i == len(pieces) // 2:
+                    await resp.write(b'data: {"choices": [{"delta": {"content": "x"\n\n')
+                    continue
+                if fault == "stall" and i == len(pieces) // 2:
+                    await asyncio.sleep(config.stall_s)
+                await resp.write(_chunk(config.model_id, {"content": piece}))
+            if fault != "nofinish":
+                await resp.write(_chunk(config.model_id, {}, "stop"))
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    event = {"id": "chatcmpl-stub", "choices": [], "usage": usage}
+                    await resp.write(b"data: " + json.dumps(event).encode() + b"\n\n")
+            await resp.write(b"data: [DONE]\n\n")
+            await resp.write_eof()
+            return resp
+        except ConnectionResetError:
+            return resp  # the client hung up (it timed out on a stall): nothing to send
 
     app = web.Application()
     app.router.add_get("/v1/models", models)

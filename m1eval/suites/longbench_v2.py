@@ -1,0 +1,163 @@
+"""LongBench-v2: 503 multiple-choice questions over long documents.
+
+Prompts are the official templates byte for byte (``0shot.txt``; with ``--cot`` the two-pass
+``0shot_cot.txt`` then ``0shot_cot_ans.txt``), filled in the official order. A prompt longer
+than ``max_prompt_tokens`` of the served model's tokenizer keeps the first and last halves of
+its token ids, as the official ``query_llm`` does. The answer is read with the official
+``extract_answer``, from the final answer only.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, ClassVar
+
+from m1eval.data import LoadedDataset, load_rows
+from m1eval.errors import ConfigError
+from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
+from m1eval.suites.base import Grade, Item, Suite
+
+TEMPLATE_0SHOT = (
+    "Please read the following text and answer the question below.\n\n<text>\n$DOC$\n</text>\n\n"
+    "What is the correct answer to this question: $Q$\nChoices:\n(A) $C_A$\n(B) $C_B$\n"
+    "(C) $C_C$\n(D) $C_D$\n\n"
+    'Format your response as follows: "The correct answer is (insert answer here)".'
+)
+TEMPLATE_0SHOT_COT = (
+    "Please read the following text and answer the questions below.\n\n<text>\n$DOC$\n</text>\n\n"
+    "What is the correct answer to this question: $Q$\nChoices:\n(A) $C_A$\n(B) $C_B$\n"
+    "(C) $C_C$\n(D) $C_D$\n\nLet\u2019s think step by step:"
+)
+TEMPLATE_0SHOT_COT_ANS = (
+    "Please read the following text and answer the questions below.\n\n"
+    "The text is too long and omitted here.\n\n"
+    "What is the correct answer to this question: $Q$\nChoices:\n(A) $C_A$\n(B) $C_B$\n"
+    "(C) $C_C$\n(D) $C_D$\n\nLet\u2019s think step by step: $COT$\n\n"
+    "Based on the above, what is the single, most likely answer choice? "
+    'Format your response as follows: "The correct answer is (insert answer here)".'
+)
+CATEGORIES = {
+    "Overall": lambda r: True,
+    "Easy": lambda r: r.get("difficulty") == "easy",
+    "Hard": lambda r: r.get("difficulty") == "hard",
+    "Short": lambda r: r.get("length") == "short",
+    "Medium": lambda r: r.get("length") == "medium",
+    "Long": lambda r: r.get("length") == "long",
+}
+_ANSWER_PAREN = re.compile(r"The correct answer is \(([A-D])\)")
+_ANSWER_BARE = re.compile(r"The correct answer is ([A-D])")
+
+
+def extract_answer(response: str) -> str | None:
+    """The official ``extract_answer``: drop ``*``, then the first of two patterns."""
+    response = response.replace("*", "")
+    match = _ANSWER_PAREN.search(response)
+    if match:
+        return match.group(1)
+    match = _ANSWER_BARE.search(response)
+    return match.group(1) if match else None
+
+
+def fill(template: str, row: dict[str, Any], context: str, cot: str | None = None) -> str:
+    """Fill a template in the official order ($DOC$ first, $COT$ last)."""
+    prompt = (
+        template.replace("$DOC$", context.strip())
+        .replace("$Q$", row["question"].strip())
+        .replace("$C_A$", row["choice_A"].strip())
+        .replace("$C_B$", row["choice_B"].strip())
+        .replace("$C_C$", row["choice_C"].strip())
+        .replace("$C_D$", row["choice_D"].strip())
+    )
+    return prompt.replace("$COT$", cot) if cot is not None else prompt
+
+
+def truncate_middle(ids: list[int], limit: int) -> list[int]:
+    """Keep the first and last halves, exactly as the official code slices them."""
+    if len(ids) <= limit:
+        return ids
+    return ids[: limit // 2] + ids[-limit // 2 :]
+
+
+class LongBenchV2Suite(Suite):
+    option_defaults: ClassVar[dict[str, Any]] = {"cot": False, "max_prompt_tokens": 120_000}
+    needs_tokenizer: ClassVar[bool] = True
+
+    def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
+        super().__init__(manifest, options)
+        if int(self.options["max_prompt_tokens"]) < 2:
+            raise ConfigError("--max-prompt-tokens must be at least 2")
+        self._table: Any = None
+
+    def load(
+        self, split: str | None, data_dir: str | Path | None
+    ) -> tuple[list[Item], LoadedDataset]:
+        dataset = load_rows(self.manifest.dataset, split, data_dir)
+        (self._table,) = dataset.tables
+        light = [c for c in self._table.column_names if c != "context"]
+        rows = [dict(row, row_index=i) for i, row in enumerate(self._table.select_columns(light))]
+        return self.items(rows), dataset
+
+    def build_messages(self, item: Item) -> list[dict[str, Any]]:
+        template = TEMPLATE_0SHOT_COT if self.options["cot"] else TEMPLATE_0SHOT
+        context = self._table[item.row["row_index"]]["context"]
+        return [{"role": "user", "content": fill(template, item.row, context)}]
+
+    async def finalize_messages(
+        self, item: Item, messages: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        tokenizer = self.context.tokenizer
+        if tokenizer is None:
+            raise ConfigError("LongBench-v2 needs a tokenizer to measure prompts")
+        limit = int(self.options["max_prompt_tokens"])
+        prompt = messages[-1]["content"]
+        ids = await tokenizer.encode(prompt)
+        info: dict[str, Any] = {"prompt_tokens_full": len(ids), "prompt_truncated": False}
+        if len(ids) > limit:
+            prompt = await tokenizer.decode(truncate_middle(ids, limit))
+            info["prompt_truncated"] = True
+            messages = [*messages[:-1], {**messages[-1], "content": prompt}]
+        return messages, info
+
+    def followup_messages(
+        self, item: Item, messages: list[dict[str, Any]], first_answer: str
+    ) -> list[dict[str, Any]] | None:
+        if not self.options["cot"]:
+            return None
+        context = ""  # the answer template omits the document
+        prompt = fill(TEMPLATE_0SHOT_COT_ANS, item.row, context, cot=first_answer.strip())
+        return [*messages[:-1], {"role": "user", "content": prompt}]
+
+    def grade(self, item: Item, answer: str) -> Grade:
+        gold = item.row["answer"]
+        pred = extract_answer(answer)
+        if pred is None:
+            return Grade.failure('no "The correct answer is (X)" in the final answer', gold=gold)
+        return Grade.scored(1.0 if pred == gold else 0.0, extracted_answer=pred, gold=gold,
+                            vote_key=pred)  # fmt: skip
+
+    def tags(self, item: Item) -> dict[str, Any]:
+        return {k: item.row.get(k) for k in ("difficulty", "length", "domain", "sub_domain")}
+
+    def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        """Overall/Easy/Hard/Short/Medium/Long, with failed requests dropped and counted."""
+        out = {}
+        for name, keep in CATEGORIES.items():
+            recs = [r for r in records if keep(r.get("extra") or {})]
+            graded = [r for r in recs if r["outcome"] in (SCORED, MODEL_FAILURE)]
+            failed = [r for r in recs if r["outcome"] == INFRA_ERROR]
+            correct = sum(float(r["score"] or 0) for r in graded)
+            out[name] = {
+                "score": round(100 * correct / len(graded), 4) if graded else None,
+                "score_failures_as_wrong": (
+                    round(100 * correct / (len(graded) + len(failed)), 4) if recs else None
+                ),
+                "n": len(recs),
+                "n_infra_error": len(failed),
+            }
+        return {
+            "categories": out,
+            "protocol": "cot" if self.options["cot"] else "0shot",
+            "denominators": "score drops failed requests as the official result.py does; "
+            "score_failures_as_wrong counts them as wrong",
+        }

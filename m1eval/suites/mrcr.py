@@ -1,0 +1,209 @@
+"""OpenAI-MRCR: multi-round co-reference resolution over long conversations.
+
+Grading is the dataset card's ``grade``: 0 unless the final answer starts with the random
+string, else ``difflib.SequenceMatcher(None, response, answer).ratio()`` after removing that
+prefix from both. Items are binned by the o200k_base token count of prompt + answer; a prompt
+longer than the served model's context window is ``skipped`` (the card's behaviour), counted per
+bin, never dropped. Prompts are read from the memory-mapped dataset when asked, never held.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any, ClassVar
+
+from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
+from m1eval.errors import ConfigError
+from m1eval.fsutil import atomic_write_json
+from m1eval.paths import cache_dir
+from m1eval.records import SKIPPED
+from m1eval.stats import stratified_bootstrap_ci
+from m1eval.suites.base import Grade, Item, Suite
+from m1eval.summary import summarize_groups
+from m1eval.tokenizers import o200k_count
+
+# (low, high, label): the first bin is [4096, 8192], the others (low, high]
+BINS: tuple[tuple[int, int, str], ...] = (
+    (4096, 8192, "4K-8K"),
+    (8192, 16384, "8K-16K"),
+    (16384, 32768, "16K-32K"),
+    (32768, 65536, "32K-64K"),
+    (65536, 131072, "64K-128K"),
+    (131072, 262144, "128K-256K"),
+    (262144, 524288, "256K-512K"),
+    (524288, 1048576, "512K-1M"),
+)
+OUT_OF_RANGE = "out-of-range"
+AGGREGATES = {"128K": 131072, "1M": 1048576}
+CONVENTIONS = ("mean_up_to", "top_bin")
+LIGHT_COLUMNS = [
+    "answer", "random_string_to_prepend", "n_needles", "desired_msg_index", "total_messages",
+    "n_chars",
+]  # fmt: skip
+
+
+def grade(response: str, answer: str, random_string_to_prepend: str) -> float:
+    """The MRCR dataset card's grader, unchanged in meaning."""
+    if not response.startswith(random_string_to_prepend):
+        return 0.0
+    response = response.removeprefix(random_string_to_prepend)
+    answer = answer.removeprefix(random_string_to_prepend)
+    return float(SequenceMatcher(None, response, answer).ratio())
+
+
+def bin_label(n_tokens: int) -> str:
+    for low, high, label in BINS:
+        if (low <= n_tokens if low == BINS[0][0] else low < n_tokens) and n_tokens <= high:
+            return label
+    return OUT_OF_RANGE
+
+
+def count_message_tokens(messages: list[dict[str, Any]]) -> int:
+    """o200k_base tokens of the message contents (the card's ``n_tokens``)."""
+    return sum(o200k_count(m.get("content") or "") for m in messages)
+
+
+class MrcrSuite(Suite):
+    binary_scores: ClassVar[bool] = False
+    option_defaults: ClassVar[dict[str, Any]] = {"needles": 4}
+
+    def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
+        super().__init__(manifest, options)
+        if self.options["needles"] not in (2, 4, 8):
+            raise ConfigError(f"--needles must be 2, 4 or 8, got {self.options['needles']}")
+        self._tables: dict[str, Any] = {}
+
+    def file_groups(self, split: str) -> dict[str, list[str]]:
+        n = self.options["needles"]
+        if split == SMOKE_SPLIT:
+            return {"smoke": [f"{n}needle/{n}needle_smoke.parquet"]}
+        return {shard: [f"{n}needle/{n}needle_{shard}.parquet"] for shard in ("0", "1")}
+
+    def load(
+        self, split: str | None, data_dir: str | Path | None
+    ) -> tuple[list[Item], LoadedDataset]:
+        split = split or self.manifest.dataset.split
+        groups = self.file_groups(split)
+        dataset = load_rows(self.manifest.dataset, split, data_dir, file_groups=groups)
+        counts = self._token_counts(dataset, list(groups))
+        items = []
+        n = self.options["needles"]
+        for shard, table in zip(groups, dataset.tables, strict=True):
+            self._tables[shard] = table
+            for row_index, row in enumerate(table.select_columns(LIGHT_COLUMNS)):
+                item_id = f"{n}needle-{shard}-{row_index}"
+                prompt_tokens, answer_tokens = counts[item_id]
+                light = dict(row)
+                light.update(
+                    shard=shard,
+                    row_index=row_index,
+                    prompt_tokens_o200k=prompt_tokens,
+                    tokens_o200k=prompt_tokens + answer_tokens,
+                    bin=bin_label(prompt_tokens + answer_tokens),
+                )
+                items.append(Item(item_id, light))
+        return items, dataset
+
+    def _token_counts(self, dataset: LoadedDataset, shards: list[str]) -> dict[str, list[int]]:
+        """o200k counts per item, cached on disk by dataset content (counted once per machine)."""
+        n = self.options["needles"]
+        path = cache_dir() / "mrcr-tokens" / f"{n}needle-{dataset.content_sha256[:24]}.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            pass
+        counts: dict[str, list[int]] = {}
+        for shard, table in zip(shards, dataset.tables, strict=True):
+            view = table.select_columns(["prompt", "answer"])
+            row_index = 0
+            for batch in view.iter(batch_size=4):
+                for prompt, answer in zip(batch["prompt"], batch["answer"], strict=True):
+                    counts[f"{n}needle-{shard}-{row_index}"] = [
+                        count_message_tokens(json.loads(prompt)),
+                        o200k_count(answer),
+                    ]
+                    row_index += 1
+        atomic_write_json(path, counts)
+        return counts
+
+    def build_messages(self, item: Item) -> list[dict[str, Any]]:
+        # Sent exactly as given, consecutive same-role messages included.
+        table = self._tables[item.row["shard"]]
+        return json.loads(table[item.row["row_index"]]["prompt"])
+
+    def skip_reason(self, item: Item) -> str | None:
+        window = self.context.context_window
+        n = item.row["prompt_tokens_o200k"]
+        if window is not None and n > window:
+            return (
+                f"prompt has {n} o200k tokens, more than the context window of {window} "
+                f"({self.context.context_window_source})"
+            )
+        return None
+
+    def grade(self, item: Item, answer: str) -> Grade:
+        gold = item.row["answer"]
+        prefix = item.row["random_string_to_prepend"]
+        if not answer:
+            return Grade.failure("empty final answer", gold=None)
+        return Grade.scored(
+            grade(answer, gold, prefix),
+            details={"prefix_ok": answer.startswith(prefix)},
+        )
+
+    def tags(self, item: Item) -> dict[str, Any]:
+        return {
+            "bin": item.row["bin"],
+            "n_needles": item.row["n_needles"],
+            "tokens_o200k": item.row["tokens_o200k"],
+        }
+
+    def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        bins = summarize_groups(records, key=lambda r: (r.get("extra") or {}).get("bin"))
+        ordered = {label: bins[label] for _, _, label in BINS if label in bins}
+        if OUT_OF_RANGE in bins:
+            ordered[OUT_OF_RANGE] = bins[OUT_OF_RANGE]
+        for b in ordered.values():
+            b["skipped"] = b["outcomes"].get(SKIPPED, 0)
+        return {
+            "bins": ordered,
+            "aggregates": self._aggregates(records),
+            "headline_convention": self.manifest.protocol.get("headline_convention"),
+            "binning": "o200k_base tokens of prompt + answer",
+        }
+
+    def _aggregates(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        per_bin: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for r in records:
+            if r["outcome"] in ("scored", "model_failure"):
+                per_bin[r["extra"]["bin"]][r["item_id"]].append(float(r["score"] or 0.0))
+        means = {b: [sum(v) / len(v) for v in items.values()] for b, items in per_bin.items()}
+        headline = self.manifest.protocol.get("headline_convention", "mean_up_to")
+        out: dict[str, Any] = {}
+        for name, limit in AGGREGATES.items():
+            in_scope = [label for low, high, label in BINS if high <= limit]
+            top = in_scope[-1]
+            entry: dict[str, Any] = {"headline": headline}
+            for convention, labels in (("mean_up_to", in_scope), ("top_bin", [top])):
+                scored = [b for b in labels if means.get(b)]
+                groups = [means[b] for b in scored]
+                score = sum(sum(g) / len(g) for g in groups) / len(groups) if groups else None
+                low, high = stratified_bootstrap_ci(groups) if groups else (None, None)
+                entry[convention] = {
+                    "description": (
+                        f"mean of the bin means of {labels[0]} .. {labels[-1]}"
+                        if convention == "mean_up_to"
+                        else f"the single bin {top}"
+                    ),
+                    "score": None if score is None else round(100 * score, 4),
+                    "ci_low": None if low is None else round(100 * low, 4),
+                    "ci_high": None if high is None else round(100 * high, 4),
+                    "bins_scored": len(scored),
+                    "bins_expected": len(labels),
+                }
+            entry["score"] = entry[headline]["score"]
+            out[name] = entry
+        return out
