@@ -52,6 +52,7 @@ class ExecutionOptions:
     api_key: str | None = None
     any_model: bool = False  # skip the check that /models lists the requested model
     max_context: int | None = None  # the served model's context window, when /models omits it
+    max_context_source: str = "--max-context"
     tokenizer: str = "auto"  # for suites that measure prompts: auto, server, o200k, hf:NAME
     argv: list[str] | None = None
 
@@ -75,6 +76,7 @@ def run_evaluation(
             config.base_url = server.base_url
             if options.max_context is None:
                 options.max_context = server.n_ctx
+                options.max_context_source = "embedded server n_ctx"
         assert config.base_url is not None
         return asyncio.run(_run(config, suite, protocol, dataset, items, options))
 
@@ -295,9 +297,11 @@ async def _run_context(
     served = {m.get("id"): m for m in fingerprint["models"]}
     max_model_len = (served.get(config.model) or {}).get("max_model_len")
     if options.max_context is not None:
-        context.context_window, context.context_window_source = options.max_context, "option"
+        context.context_window = options.max_context
+        context.context_window_source = options.max_context_source
     elif isinstance(max_model_len, int):
-        context.context_window, context.context_window_source = max_model_len, "server"
+        context.context_window = max_model_len
+        context.context_window_source = "server max_model_len"
     if suite.needs_tokenizer:
         assert config.base_url is not None
         context.tokenizer = await resolve_tokenizer(

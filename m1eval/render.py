@@ -26,7 +26,8 @@ def _fmt(x: float | None, digits: int = 1) -> str:
 def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = None) -> None:
     console = _console()
     table = Table(title=f"{summary['run_id']} · {summary['model']}", title_justify="left")
-    for col in ("suite", "score", "95% CI", "paper", "items", "samples", "ok/fail/err", "trunc"):
+    for col in ("suite", "score", "95% CI", "paper", "items", "samples", "ok/fail/err/skip",
+                "trunc"):  # fmt: skip
         table.add_column(col, justify="left" if col == "suite" else "right")
     for name, s in summary["suites"].items():
         o = s["outcomes"]
@@ -38,11 +39,12 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
             f"{_fmt(paper.get('score'))}",
             str(s["n_items"]),
             str(s["n_samples"]),
-            f"{o['scored']}/{o['model_failure']}/{o['infra_error']}",
+            f"{o['scored']}/{o['model_failure']}/{o['infra_error']}/{o.get('skipped', 0)}",
             "—" if s["truncation_rate"] is None else f"{100 * s['truncation_rate']:.0f}%",
         )
     console.print(table)
     for name, s in summary["suites"].items():
+        _print_breakdowns(console, name, s)
         extra = {**s.get("pass_at_k", {}), **s.get("maj_at_k", {})}
         if extra:
             console.print(f"{name}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in extra.items()))
@@ -68,6 +70,40 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
                 f"[yellow]{name}: {s['outcomes']['infra_error']} infra errors are not in the "
                 "score; rerun the same command to retry them[/yellow]"
             )
+
+
+def _print_breakdowns(console: Console, name: str, s: dict[str, Any]) -> None:
+    """Suite-specific sections: MRCR context bins and aggregates, LongBench-v2 categories."""
+    if s.get("bins"):
+        table = Table(title=f"{name}: by context bin (o200k tokens)", title_justify="left")
+        for col in ("bin", "score", "95% CI", "items", "scored", "skipped", "err"):
+            table.add_column(col, justify="left" if col == "bin" else "right")
+        for label, b in s["bins"].items():
+            o = b["outcomes"]
+            table.add_row(label, _fmt(b["score"]), f"{_fmt(b['ci_low'])}–{_fmt(b['ci_high'])}",
+                          str(b["n_items"]), str(o["scored"] + o["model_failure"]),
+                          str(o["skipped"]), str(o["infra_error"]))  # fmt: skip
+        console.print(table)
+    for agg_name, agg in (s.get("aggregates") or {}).items():
+        parts = []
+        for convention in ("mean_up_to", "top_bin"):
+            c = agg[convention]
+            mark = "*" if convention == agg["headline"] else ""
+            parts.append(
+                f"{convention}{mark} {_fmt(c['score'])} [{_fmt(c['ci_low'])}, {_fmt(c['ci_high'])}]"
+                f" ({c['bins_scored']}/{c['bins_expected']} bins)"
+            )
+        console.print(
+            f"{name} {agg_name}: " + "   ".join(parts) + f"   paper {_fmt(agg.get('paper'))}"
+        )
+    if s.get("categories"):
+        table = Table(title=f"{name}: {s.get('protocol', '')}", title_justify="left")
+        for col in ("category", "score", "failures as wrong", "n", "failed requests"):
+            table.add_column(col, justify="left" if col == "category" else "right")
+        for cat, c in s["categories"].items():
+            table.add_row(cat, _fmt(c["score"]), _fmt(c["score_failures_as_wrong"]), str(c["n"]),
+                          str(c["n_infra_error"]))  # fmt: skip
+        console.print(table)
 
 
 def print_run_list(runs: list[Path]) -> None:
