@@ -100,7 +100,10 @@ def _print_breakdowns(console: Console, name: str, s: dict[str, Any]) -> None:
         table = Table(title=f"{name}: {s.get('protocol', '')}", title_justify="left")
         for col in ("category", "score", "failures as wrong", "n", "failed requests"):
             table.add_column(col, justify="left" if col == "category" else "right")
-        for cat, c in s["categories"].items():
+        order = ["Overall", "Easy", "Hard", "Short", "Medium", "Long"]
+        cats = sorted(s["categories"].items(), key=lambda kv: order.index(kv[0])
+                      if kv[0] in order else len(order))  # fmt: skip
+        for cat, c in cats:
             table.add_row(cat, _fmt(c["score"]), _fmt(c["score_failures_as_wrong"]), str(c["n"]),
                           str(c["n_infra_error"]))  # fmt: skip
         console.print(table)
