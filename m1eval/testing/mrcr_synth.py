@@ -20,7 +20,14 @@ SUBJECTS = (
     "tapirs", "lighthouses", "glaciers", "accordions", "street food", "comets", "beekeeping",
     "typewriters", "tides", "origami", "night trains", "moss", "volcanoes", "chess clocks",
 )  # fmt: skip
-WORDS = ()
+WORDS = (
+    "silver", "morning", "quiet", "river", "stone", "ancient", "lantern", "window", "harbor",
+    "meadow", "whisper", "thunder", "ember", "velvet", "orchard", "compass", "feather",
+    "canyon", "marble", "shadow", "willow", "breeze", "copper", "hollow", "saffron", "granite",
+    "ripple", "summit", "cobalt", "ember", "tundra", "drift", "anchor", "prairie", "echo",
+    "bramble", "lantern", "quartz", "juniper", "horizon", "cinder", "pebble", "maple",
+    "starlight", "ribbon", "vapor", "dune",
+)  # fmt: skip
 ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
 
 

@@ -57,7 +57,9 @@ class StubConfig:
     reasoning: bool = True
     chunks: int = 3
     model_id: str = "stub-model"
-    max_model_len: int = 32768
+    max_model_len: int | None = 32768
+    max_prompt_chars: int | None = None  # longer prompts get vLLM's 400 "maximum context length"
+    record_bodies: bool = False  # keep every request body (tests that inspect what was sent)
 
 
 class StubState:
@@ -67,6 +69,7 @@ class StubState:
         self.requests = 0
         self.faults_injected: Counter[str] = Counter()
         self.log: list[tuple[str, str]] = []  # (sample id, "ok" or fault name)
+        self.bodies: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
     def snapshot(self) -> dict[str, Any]:
@@ -82,13 +85,15 @@ class StubState:
 def reply_text(config: StubConfig, sample_id: str, prompt: str) -> str:
     """The deterministic reply for one sample."""
     gold = next((a for key, a in config.answers.items() if key in prompt), None)
-    if gold is None:
-        value = int(_unit(config.seed, sample_id, "value") * 1000)
-    elif _unit(config.seed, sample_id, "correct") < config.correct_rate:
-        value = int(gold)
+    correct = _unit(config.seed, sample_id, "correct") < config.correct_rate
+    if gold is not None and not gold.lstrip("-").isdigit():
+        answer = gold if correct else gold[: len(gold) // 2]  # free text (MRCR): verbatim or cut
     else:
-        value = int(gold) + 1
-    answer = f"The answer is \\boxed{{{value}}}."
+        if gold is None:
+            value = int(_unit(config.seed, sample_id, "value") * 1000)
+        else:
+            value = int(gold) if correct else int(gold) + 1
+        answer = f"The answer is \\boxed{{{value}}}."
     if config.reasoning:
         return f"<think>Let me think about it step by step.</think>{answer}"
     return answer
@@ -133,11 +138,8 @@ def make_app(state: StubState) -> web.Application:
             {
                 "object": "list",
                 "data": [
-                    {
-                        "id": config.model_id,
-                        "object": "model",
-                        "max_model_len": config.max_model_len,
-                    }
+                    {"id": config.model_id, "object": "model"}
+                    | ({"max_model_len": config.max_model_len} if config.max_model_len else {})
                 ],
             }
         )
@@ -155,6 +157,18 @@ def make_app(state: StubState) -> web.Application:
         fault = choose_fault(config, sample_id, attempt)
         if any(s in _prompt_text(body) for s in config.fail_prompts):
             fault = "http500"
+        if config.record_bodies:
+            with state.lock:
+                state.bodies.append(body)
+        if (
+            config.max_prompt_chars is not None
+            and len(_prompt_text(body)) > config.max_prompt_chars
+        ):
+            message = (
+                f"This model's maximum context length is {config.max_model_len} tokens. However, "
+                "you requested more tokens in the messages. Please reduce the length."
+            )
+            return web.json_response({"error": {"message": message}}, status=400)
         with state.lock:
             state.log.append((sample_id, fault or "ok"))
             if fault:

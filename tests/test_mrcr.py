@@ -1,0 +1,179 @@
+"""OpenAI-MRCR: the card's grader, o200k binning, the over-length policy, and runs on
+self-made parquet in the exact upstream schema (m1eval.testing.mrcr_synth)."""
+
+from __future__ import annotations
+
+import json
+from difflib import SequenceMatcher
+from pathlib import Path
+
+import pytest
+
+from m1eval.model.reasoning import split_reasoning
+from m1eval.suites import get_suite
+from m1eval.suites.mrcr import bin_label, count_message_tokens, grade
+from m1eval.testing.mrcr_synth import make_mirror, make_row, write_parquet
+from m1eval.testing.stub_server import StubConfig, StubServer
+from m1eval.tokenizers import o200k_count
+
+from .conftest import only_run_dir, read_jsonl
+
+
+def test_grade_hand_checked() -> None:
+    assert grade("ABCxyz", "ABCxyz", "ABC") == 1.0
+    assert grade("ABCxy", "ABCxyz", "ABC") == pytest.approx(0.8)  # 2*2/(2+3)
+    assert grade("xyz", "ABCxyz", "ABC") == 0.0  # missing prefix
+    assert grade(" ABCxyz", "ABCxyz", "ABC") == 0.0  # leading whitespace: no stripping
+    assert grade("abcxyz", "ABCxyz", "ABC") == 0.0  # case matters
+
+
+def test_grade_keeps_difflib_autojunk_default() -> None:
+    # With autojunk (the default the card uses) a character that makes up >1% of a 200+
+    # character answer is junk: these two near-identical answers score 0, not 0.997.
+    a, b = "ab" * 150, "ba" * 150
+    assert grade("P" + a, "P" + b, "P") == 0.0
+    assert SequenceMatcher(None, a, b, autojunk=False).ratio() > 0.99
+
+
+def test_grade_sees_the_final_answer_not_the_reasoning() -> None:
+    response = "<think>I should write ABC then the poem</think>\n\nABCxyz"
+    assert grade(split_reasoning(response).answer, "ABCxyz", "ABC") == 1.0
+    response = "<think>ABCxyz</think>Sure! ABCxyz"
+    assert grade(split_reasoning(response).answer, "ABCxyz", "ABC") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("tokens", "label"),
+    [(4095, "out-of-range"), (4096, "4K-8K"), (8192, "4K-8K"), (8193, "8K-16K"),
+     (131072, "64K-128K"), (131073, "128K-256K"), (1048576, "512K-1M"),
+     (1048577, "out-of-range")],
+)  # fmt: skip
+def test_bin_boundaries(tokens: int, label: str) -> None:
+    assert bin_label(tokens) == label
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("hf")
+    make_mirror(root, sizes=[4500, 12000, 40000], needles=(2, 4), seed=3)
+    return root
+
+
+def test_items_are_binned_by_prompt_plus_answer(mirror: Path, tmp_path: Path, monkeypatch):
+    monkeypatch.setenv("M1EVAL_CACHE_DIR", str(tmp_path / "cache"))
+    suite = get_suite("mrcr")
+    items, dataset = suite.load(None, mirror)
+    assert [i.item_id for i in items] == [f"4needle-{s}-{r}" for s in "01" for r in range(3)]
+    assert dataset.source == "mirror" and dataset.revision == suite.manifest.dataset.revision
+    for item in items:
+        messages = suite.build_messages(item)
+        expected = count_message_tokens(messages) + o200k_count(item.row["answer"])
+        assert item.row["tokens_o200k"] == expected
+        assert item.row["bin"] == bin_label(expected)
+    assert {i.row["bin"] for i in items} == {"4K-8K", "8K-16K", "32K-64K"}
+    # counted once: a second load reads the cache instead of tokenizing again
+    monkeypatch.setattr("m1eval.suites.mrcr.o200k_count", lambda _: 1 / 0)
+    again, _ = get_suite("mrcr").load(None, mirror)
+    assert [i.row["tokens_o200k"] for i in again] == [i.row["tokens_o200k"] for i in items]
+
+
+def test_needles_option_selects_files(mirror: Path) -> None:
+    items, _ = get_suite("mrcr", {"needles": 2}).load(None, mirror)
+    assert items[0].item_id == "2needle-0-0" and items[0].row["n_needles"] == 2
+
+
+def _run(cli, url: str, results: Path, mirror: Path, *extra: str):
+    return cli("run", "--suite", "mrcr", "--base-url", url, "--model", "stub-model",
+               "--data-dir", mirror, "--results-dir", results, "--no-progress",
+               "--retry-base-delay", "0.01", "--content-format", "string", *extra)  # fmt: skip
+
+
+def test_over_length_prompts_are_skipped_and_counted_per_bin(cli, mirror: Path, tmp_path: Path):
+    items, _ = get_suite("mrcr").load(None, mirror)
+    answers = {i.row["random_string_to_prepend"]: i.row["answer"] for i in items}
+    config = StubConfig(max_model_len=32768, answers=answers, correct_rate=1.0,
+                        reasoning=False, record_bodies=True)  # fmt: skip
+    with StubServer(config) as server:
+        res = _run(cli, server.base_url, tmp_path, mirror)
+        bodies = server.state.bodies
+    assert res.code == 0, res.err
+    samples = read_jsonl(only_run_dir(tmp_path) / "samples.jsonl")
+    assert len(samples) == 6  # nothing dropped
+    skipped = [s for s in samples if s["outcome"] == "skipped"]
+    assert {s["extra"]["bin"] for s in skipped} == {"32K-64K"}
+    assert all("over" not in s["error"] and "context window of 32768" in s["error"]
+               for s in skipped)  # fmt: skip
+    assert len(bodies) == 4  # the two long prompts were never sent
+    summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["suites"]["mrcr"]
+    assert summary["outcomes"]["skipped"] == 2 and summary["outcomes"]["scored"] == 4
+    assert summary["bins"]["32K-64K"]["skipped"] == 2
+    assert summary["bins"]["32K-64K"]["score"] is None
+    assert summary["bins"]["4K-8K"]["score"] == 100.0  # the stub answers perfectly
+    agg = summary["aggregates"]["128K"]
+    assert agg["mean_up_to"]["score"] == 100.0
+    assert agg["mean_up_to"]["bins_scored"] == 2 and agg["mean_up_to"]["bins_expected"] == 5
+    assert agg["top_bin"]["score"] is None and agg["headline"] == "mean_up_to"
+    assert agg["paper"] == 73.4  # m1-80k: the paper column MiniMax-M1-80k
+    # messages went out exactly as stored, consecutive same-role messages included
+    sent = {json.dumps(b["messages"]) for b in bodies}
+    first = get_suite("mrcr")
+    first_items, _ = first.load(None, mirror)
+    assert json.dumps(first.build_messages(first_items[0])) in sent
+
+
+def test_max_context_option_and_server_rejection(cli, mirror: Path, tmp_path: Path) -> None:
+    config = StubConfig(max_model_len=None, max_prompt_chars=100_000)
+    with StubServer(config) as server:
+        # no window known: everything is sent; the server refuses the longest prompts
+        res = _run(cli, server.base_url, tmp_path / "a", mirror)
+        assert res.code == 0, res.err
+        samples = read_jsonl(only_run_dir(tmp_path / "a") / "samples.jsonl")
+        refused = [s for s in samples if s["outcome"] == "skipped"]
+        assert refused and all("server rejected the prompt as too long" in s["error"]
+                               for s in refused)  # fmt: skip
+        assert server.state.requests == 6
+        # --max-context decides before sending
+        res = _run(cli, server.base_url, tmp_path / "b", mirror, "--max-context", "10000")
+        assert res.code == 0, res.err
+        samples = read_jsonl(only_run_dir(tmp_path / "b") / "samples.jsonl")
+        assert sum(s["outcome"] == "skipped" for s in samples) == 4
+        assert all("(--max-context)" in s["error"] for s in samples if s["outcome"] == "skipped")
+
+
+def test_consecutive_same_role_messages_are_kept(cli, tmp_path: Path) -> None:
+    import random
+
+    row = make_row(random.Random(1), 4500, 2)
+    messages = json.loads(row["prompt"])
+    messages.insert(1, {"role": "user", "content": "and make it rhyme"})
+    row["prompt"] = json.dumps(messages)
+    repo = tmp_path / "hf" / "openai" / "mrcr"
+    for shard in ("0", "1"):
+        write_parquet(repo / "4needle" / f"4needle_{shard}.parquet", [row])
+    with StubServer(StubConfig(record_bodies=True)) as server:
+        assert _run(cli, server.base_url, tmp_path / "r", tmp_path / "hf").code == 0
+        sent = server.state.bodies[0]["messages"]
+    assert sent == messages
+    assert sent[0]["role"] == sent[1]["role"] == "user"
+
+
+def test_grade_command(cli, mirror: Path, tmp_path: Path) -> None:
+    items, _ = get_suite("mrcr").load(None, mirror)
+    a, b, c = items[:3]
+    rows = [
+        {"item_id": a.item_id, "response": a.row["answer"]},
+        {"item_id": b.item_id, "response": "<think>hmm</think>\n" + b.row["answer"]},
+        {"item_id": c.item_id, "response": " " + c.row["answer"]},
+    ]
+    responses = tmp_path / "r.jsonl"
+    responses.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "graded.jsonl"
+    res = cli("grade", "--suite", "mrcr", "--responses", responses, "--out", out,
+              "--data-dir", mirror)  # fmt: skip
+    assert res.code == 0, res.err
+    assert [g["score"] for g in read_jsonl(out)] == [1.0, 1.0, 0.0]
+    wrong = tmp_path / "w.jsonl"
+    wrong.write_text(json.dumps({"item_id": "8needle-0-0", "response": "x"}) + "\n")
+    res = cli("grade", "--suite", "mrcr", "--responses", wrong, "--out", out,
+              "--data-dir", mirror)  # fmt: skip
+    assert res.code == 2 and "'8needle-0-0' is not in mrcr" in res.err
