@@ -68,6 +68,41 @@ def test_run_embedded_end_to_end(cli, shared_hf: Path, tmp_path: Path) -> None:
     assert len(load(run)) == 4
 
 
+def test_mrcr_smoke_on_embedded(cli, tmp_path: Path) -> None:
+    res = cli("run", "--suite", "mrcr", "--split", "smoke", "--limit", "1", "--max-tokens", "32",
+              "--results-dir", tmp_path, "--no-progress")  # fmt: skip
+    assert res.code == 0, res.err
+    [sample] = read_jsonl(only_run_dir(tmp_path) / "samples.jsonl")
+    assert sample["outcome"] in ("scored", "model_failure")
+    assert sample["extra"]["bin"] == "4K-8K"
+    assert sample["served_model"] == EMBEDDED_MODEL_ID
+    summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["suites"]["mrcr"]
+    assert list(summary["bins"]) == ["4K-8K"]
+    assert "4K-8K" in res.out and "128K" in res.out
+
+
+def test_mrcr_over_length_on_embedded(cli, tmp_path: Path) -> None:
+    # the embedded context window (8192) is the policy's input; --max-context overrides it
+    res = cli("run", "--suite", "mrcr", "--split", "smoke", "--max-context", "4096",
+              "--results-dir", tmp_path, "--no-progress")  # fmt: skip
+    assert res.code == 0, res.err
+    samples = read_jsonl(only_run_dir(tmp_path) / "samples.jsonl")
+    assert [s["outcome"] for s in samples] == ["skipped", "skipped"]
+
+
+def test_longbench_smoke_on_embedded_with_server_tokenizer(cli, tmp_path: Path) -> None:
+    res = cli("run", "--suite", "longbench-v2", "--split", "smoke", "--max-tokens", "24",
+              "--max-prompt-tokens", "80", "--results-dir", tmp_path, "--no-progress")  # fmt: skip
+    assert res.code == 0, res.err
+    run = only_run_dir(tmp_path)
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["run_context"]["tokenizer"] == f"server:llama.cpp:{EMBEDDED_MODEL_ID}"
+    samples = read_jsonl(run / "samples.jsonl")
+    assert len(samples) == 4 and all(s["extra"]["prompt_truncated"] for s in samples)
+    cats = json.loads((run / "summary.json").read_text())["suites"]["longbench-v2"]["categories"]
+    assert cats["Overall"]["n"] == 4 and cats["Easy"]["n"] == 2 and cats["Long"]["n"] == 1
+
+
 def test_serve_embedded_in_foreground() -> None:
     port = free_port()
     proc = subprocess.Popen(

@@ -47,13 +47,31 @@ def _text(rng: random.Random, n_words: int) -> str:
     return "\n".join(lines)
 
 
-def make_row(rng: random.Random, target_tokens: int, n_needles: int) -> dict[str, Any]:
-    """One row whose prompt is about ``target_tokens`` o200k tokens long."""
+def make_row(
+    rng: random.Random,
+    target_tokens: int,
+    n_needles: int,
+    pool: list[tuple[str, int]] | None = None,
+) -> dict[str, Any]:
+    """One row whose prompt is about ``target_tokens`` o200k tokens long.
+
+    With ``pool`` (answers made once by :func:`answer_pool`), answers are drawn from it, which
+    makes million-token rows quick to build.
+    """
     fmt, subject = rng.choice(FORMATS), rng.choice(SUBJECTS)
     needle_ask = f"write a {fmt} about {subject}"
     words_per_answer = rng.randint(60, 160)
-    # ~1.1 tokens per word in these answers, plus the ask
-    n_turns = max(n_needles + 1, round(target_tokens / (words_per_answer * 1.1 + 12)))
+    picked: list[str] = []
+    if pool:
+        total = 30  # the final request
+        while total < target_tokens or len(picked) < n_needles + 1:
+            text, tokens = rng.choice(pool)
+            picked.append(text)
+            total += tokens + 7  # the answer and its "write a ... about ..." ask
+        n_turns = len(picked)
+    else:
+        # ~1.1 tokens per word in these answers, plus the ask
+        n_turns = max(n_needles + 1, round(target_tokens / (words_per_answer * 1.1 + 12)))
     needle_turns = sorted(rng.sample(range(n_turns), n_needles))
     messages: list[dict[str, str]] = []
     needle_answers: list[int] = []
@@ -66,7 +84,8 @@ def make_row(rng: random.Random, target_tokens: int, n_needles: int) -> dict[str
                 other = (rng.choice(FORMATS), rng.choice(SUBJECTS))
             ask = f"write a {other[0]} about {other[1]}"
         messages.append({"role": "user", "content": ask})
-        messages.append({"role": "assistant", "content": _text(rng, words_per_answer)})
+        content = picked[turn] if pool else _text(rng, words_per_answer)
+        messages.append({"role": "assistant", "content": content})
         if turn in needle_turns:
             needle_answers.append(len(messages) - 1)
     k = rng.randint(1, n_needles)
@@ -88,6 +107,14 @@ def make_row(rng: random.Random, target_tokens: int, n_needles: int) -> dict[str
         "total_messages": len(messages),
         "n_chars": sum(len(m["content"]) for m in messages),
     }
+
+
+def answer_pool(rng: random.Random, size: int = 400) -> list[tuple[str, int]]:
+    """Answers with their o200k token counts, for :func:`make_row` to draw from."""
+    from m1eval.tokenizers import o200k_count
+
+    texts = [_text(rng, rng.randint(60, 160)) for _ in range(size)]
+    return [(t, o200k_count(t)) for t in texts]
 
 
 def write_parquet(path: Path, rows: list[dict[str, Any]]) -> None:

@@ -1,0 +1,174 @@
+"""LongBench-v2: official templates, truncation, answer extraction, the two-pass CoT protocol,
+and the category breakdown, on self-made items in the upstream JSON schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from m1eval.model.reasoning import split_reasoning
+from m1eval.suites import get_suite
+from m1eval.suites.longbench_v2 import (
+    TEMPLATE_0SHOT,
+    TEMPLATE_0SHOT_COT,
+    extract_answer,
+    fill,
+    truncate_middle,
+)
+from m1eval.testing.stub_server import StubConfig, StubServer
+from m1eval.tokenizers import o200k_count
+
+from .conftest import only_run_dir, read_jsonl
+
+ROW = {
+    "question": " What is X? ", "choice_A": "a ", "choice_B": "b", "choice_C": "c", "choice_D": "d",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("response", "letter"),
+    [
+        ("The correct answer is (B)", "B"),
+        ("The correct answer is **(C)**", "C"),  # markdown bold is removed first
+        ("**The correct answer is C**", "C"),  # the bare form, second pattern
+        ("The correct answer is (A). Wait, the correct answer is (B)", "A"),  # first match
+        ("I think it's (B)", None),
+        ("The correct answer is (E)", None),
+        ("the correct answer is (B)", None),  # case-sensitive, as upstream
+    ],
+)
+def test_extract_answer_official_cases(response: str, letter: str | None) -> None:
+    assert extract_answer(response) == letter
+
+
+def test_reasoning_that_mentions_another_letter_first_is_not_graded() -> None:
+    response = "<think>The correct answer is (A)... no.</think>The correct answer is (D)"
+    assert extract_answer(split_reasoning(response).answer) == "D"
+
+
+def test_template_bytes() -> None:
+    prompt = fill(TEMPLATE_0SHOT, ROW, "  The doc.  ")
+    assert prompt == (
+        "Please read the following text and answer the question below.\n\n"
+        "<text>\nThe doc.\n</text>\n\n"
+        "What is the correct answer to this question: What is X?\n"
+        "Choices:\n(A) a\n(B) b\n(C) c\n(D) d\n\n"
+        'Format your response as follows: "The correct answer is (insert answer here)".'
+    )
+    cot = fill(TEMPLATE_0SHOT_COT, ROW, "The doc.")
+    assert cot.endswith("(D) d\n\nLet\u2019s think step by step:")  # the curly apostrophe
+    assert "questions below" in cot
+
+
+def test_fill_order_is_official_doc_first() -> None:
+    # $DOC$ is filled first, so placeholders inside the document are filled too, as upstream.
+    prompt = fill(TEMPLATE_0SHOT, ROW, "see $Q$ and $C_A$")
+    assert "see What is X? and a" in prompt
+
+
+def test_truncate_middle_slices_like_upstream() -> None:
+    ids = list(range(10))
+    assert truncate_middle(ids, 4) == [0, 1, 8, 9]
+    assert truncate_middle(ids, 5) == [0, 1, 7, 8, 9]  # ids[:5//2] + ids[-5//2:]
+    assert truncate_middle(ids, 10) == ids
+
+
+def _run(cli, url: str, results: Path, *extra: str):
+    return cli("run", "--suite", "longbench-v2", "--split", "smoke", "--base-url", url,
+               "--model", "stub-model", "--results-dir", results, "--no-progress",
+               "--content-format", "string", "--retry-base-delay", "0.01", *extra)  # fmt: skip
+
+
+def test_truncation_keeps_head_and_tail_in_o200k(cli, tmp_path: Path) -> None:
+    with StubServer(StubConfig(record_bodies=True)) as server:  # no /tokenize: o200k fallback
+        res = _run(cli, server.base_url, tmp_path, "--max-prompt-tokens", "60")
+        bodies = server.state.bodies
+    assert res.code == 0, res.err
+    run = only_run_dir(tmp_path)
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["run_context"]["tokenizer"] == "o200k_base"
+    assert manifest["identity"]["tokenizer"] == "o200k_base"
+    for body in bodies:
+        prompt = body["messages"][0]["content"]
+        assert prompt.startswith("Please read the following text")
+        assert prompt.endswith('"The correct answer is (insert answer here)".')
+        assert abs(o200k_count(prompt) - 60) <= 2  # decode/re-encode may merge at the seam
+    samples = read_jsonl(run / "samples.jsonl")
+    assert all(s["extra"]["prompt_truncated"] for s in samples)
+    assert all(s["extra"]["prompt_tokens_full"] > 60 for s in samples)
+
+
+def test_cot_is_two_passes(cli, tmp_path: Path) -> None:
+    answers = {"Quay Road": "The correct answer is (B)"}
+    config = StubConfig(record_bodies=True, answers=answers, correct_rate=1.0)
+    with StubServer(config) as server:
+        res = _run(cli, server.base_url, tmp_path, "--cot", "--limit", "1")
+        bodies = server.state.bodies
+    assert res.code == 0, res.err
+    first, second = (b["messages"][0]["content"] for b in bodies)
+    assert first.endswith("Let\u2019s think step by step:") and "<text>" in first
+    assert "The text is too long and omitted here." in second and "<text>" not in second
+    # $COT$ is the first pass's final answer, reasoning removed
+    assert (
+        "Let\u2019s think step by step: The correct answer is (B)\n\nBased on the above" in second
+    )
+    [sample] = read_jsonl(only_run_dir(tmp_path) / "samples.jsonl")
+    assert sample["score"] == 1.0 and sample["extracted_answer"] == "B"
+    assert sample["extra"]["first_pass_answer"] == "The correct answer is (B)"
+    assert sample["attempts"] == 2
+    summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())
+    assert summary["suites"]["longbench-v2"]["protocol"] == "cot"
+
+
+def test_categories_and_failed_requests(cli, tmp_path: Path) -> None:
+    answers = {
+        "Quay Road": "The correct answer is (B)",  # easy, short: right
+        "nesting pairs": "The correct answer is (A)",  # hard, medium: wrong (gold B)
+        "alan-miskei": "no idea",  # easy, long: no answer -> model_failure
+    }
+    config = StubConfig(answers=answers, correct_rate=1.0, fail_prompts=("pipeline(data)",))
+    with StubServer(config) as server:
+        res = _run(cli, server.base_url, tmp_path, "--max-attempts", "1")
+    assert res.code == 4  # one failed request
+    s = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["suites"]["longbench-v2"]
+    cats = s["categories"]
+    assert cats["Overall"] == {"score": pytest.approx(100 / 3, abs=1e-3),
+                               "score_failures_as_wrong": 25.0, "n": 4,
+                               "n_infra_error": 1}  # fmt: skip
+    assert cats["Easy"]["score"] == 50.0 and cats["Hard"]["score"] == 0.0
+    assert cats["Hard"]["score_failures_as_wrong"] == 0.0 and cats["Hard"]["n_infra_error"] == 1
+    assert cats["Short"]["score"] == 100.0 and cats["Short"]["score_failures_as_wrong"] == 50.0
+    assert s["outcomes"] == {"scored": 2, "model_failure": 1, "infra_error": 1, "skipped": 0}
+
+
+def test_grade_command(cli, tmp_path: Path) -> None:
+    rows = [
+        {"item_id": "lb-smoke-001", "response": "<think>(A)?</think>The correct answer is **(B)**"},
+        {"item_id": "lb-smoke-002", "response": "The correct answer is C"},
+        {"item_id": "lb-smoke-003", "response": "Mountains."},
+    ]
+    responses = tmp_path / "r.jsonl"
+    responses.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "g.jsonl"
+    res = cli("grade", "--suite", "longbench-v2", "--split", "smoke", "--responses", responses,
+              "--out", out)  # fmt: skip
+    assert res.code == 0, res.err
+    graded = read_jsonl(out)
+    assert [(g["score"], g["outcome"], g["extracted_answer"]) for g in graded] == [
+        (1.0, "scored", "B"), (0.0, "scored", "C"), (0.0, "model_failure", None),
+    ]  # fmt: skip
+
+
+def test_options_apply_only_to_their_suite(cli) -> None:
+    res = cli("run", "--suite", "aime24", "--cot")
+    assert res.code == 2 and "--cot does not apply to suite aime24" in res.err
+    res = cli("run", "--suite", "longbench-v2", "--needles", "8")
+    assert res.code == 2 and "--needles does not apply to suite longbench-v2" in res.err
+
+
+def test_suite_items() -> None:
+    items, _ = get_suite("longbench-v2").load("smoke", None)
+    assert [i.item_id for i in items] == [f"lb-smoke-00{i}" for i in range(1, 5)]
+    assert "context" not in items[0].row  # documents are read when asked, not held
