@@ -95,9 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the served model's context window in tokens (default: the server's max_model_len)",
     )  # fmt: skip
     run.add_argument(
-        "--tokenizer", default="auto",
-        help="tokenizer for prompt truncation: auto, server, o200k or hf:NAME (LongBench-v2)",
-    )  # fmt: skip
+        "--tokenizer",
+        help="tokenizer for prompt truncation: auto, server, o200k or hf:NAME (LongBench-v2; "
+        "default: the protocol's, else auto)",
+    )
     _suite_options(run)
     run.add_argument(
         "--any-model", action="store_true", help="do not require /models to list --model"
@@ -207,7 +208,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         api_key=os.environ.get(args.api_key_env) or None,
         any_model=args.any_model,
         max_context=args.max_context,
-        tokenizer=args.tokenizer,
+        tokenizer=args.tokenizer or protocol.tokenizer,
         argv=["m1eval", *argv],
     )
     outcome = run_evaluation(config, suite, protocol, options)

@@ -98,13 +98,16 @@ def load_rows(
     split: str | None = None,
     data_dir: str | Path | None = None,
     file_groups: dict[str, list[str]] | None = None,
+    builder_kwargs: dict[str, Any] | None = None,
 ) -> LoadedDataset:
     """Load ``split`` (default: the manifest's split) of the suite's dataset.
 
     ``file_groups`` names groups of data files inside the repository (``{"0":
     ["4needle/4needle_0.parquet"]}``), each loaded as its own table, for datasets whose rows
     are addressed by file (MRCR); without it the split is loaded the usual way.
+    ``builder_kwargs`` go to the ``datasets`` builder (MRCR reads parquet a few rows at a time).
     """
+    extra = builder_kwargs or {}
     split = split or spec.split
     mirror = resolve_data_dir(data_dir)
     if split == SMOKE_SPLIT:
@@ -114,10 +117,10 @@ def load_rows(
     else:
         location, source, revision = Path(spec.repo_id), "hub", spec.revision
     if source == "hub":
-        tables = _load_hub(spec, split, file_groups)
+        tables = _load_hub(spec, split, file_groups, extra)
     else:
         tables = _load_local(location, split, spec, mirror if source == "mirror" else None,
-                             file_groups)  # fmt: skip
+                             file_groups, extra)  # fmt: skip
     if not any(len(t) for t in tables):
         raise DataError(f"dataset {spec.repo_id} split '{split}' has no rows")
     columns = set(tables[0].column_names)
@@ -162,6 +165,7 @@ def _load_local(
     spec: DatasetSpec,
     mirror: Path | None,
     file_groups: dict[str, list[str]] | None,
+    extra: dict[str, Any],
 ) -> list[Any]:
     if not location.is_dir():
         where = f"under --data-dir {mirror}" if mirror else "in the package"
@@ -181,7 +185,7 @@ def _load_local(
                 raise DataError(f"dataset {spec.repo_id}: missing file {absent[0]}")
             kind = Path(paths[0]).suffix.lstrip(".")
             kind = {"jsonl": "json"}.get(kind, kind)
-            tables.append(datasets.load_dataset(kind, data_files=paths, split="train"))
+            tables.append(datasets.load_dataset(kind, data_files=paths, split="train", **extra))
         return tables
     except DataError:
         raise
@@ -195,14 +199,21 @@ def _load_local(
         ) from None
 
 
-def _load_hub(spec: DatasetSpec, split: str, file_groups: dict[str, list[str]] | None) -> list[Any]:
+def _load_hub(
+    spec: DatasetSpec,
+    split: str,
+    file_groups: dict[str, list[str]] | None,
+    extra: dict[str, Any],
+) -> list[Any]:
     datasets = _datasets()
     try:
         if file_groups is None:
-            return [datasets.load_dataset(spec.repo_id, revision=spec.revision, split=split)]
+            return [
+                datasets.load_dataset(spec.repo_id, revision=spec.revision, split=split, **extra)
+            ]
         return [
             datasets.load_dataset(
-                spec.repo_id, revision=spec.revision, data_files=files, split="train"
+                spec.repo_id, revision=spec.revision, data_files=files, split="train", **extra
             )
             for files in file_groups.values()
         ]

@@ -207,7 +207,7 @@ async def _run(
 
 
 def _final_records(store: RunStore, planned: list) -> list[dict[str, Any]]:
-    records, _, _ = read_samples_file(store.samples_path)
+    records, _, _ = read_samples_file(store.samples_path, keep_text=False)
     return [records[p.sample_id] for p in planned if p.sample_id in records]
 
 

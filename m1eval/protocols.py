@@ -27,6 +27,7 @@ class Protocol:
     content_format: str = "string"
     system_prompt: str | None = None
     paper_column: str | None = None
+    tokenizer: str = "auto"  # for suites that measure prompts: auto, server, o200k, hf:NAME
     path: Path | None = field(default=None, compare=False)
 
 
@@ -66,5 +67,6 @@ def load_protocol(name_or_path: str) -> Protocol:
         content_format=fmt,
         system_prompt=raw.get("system_prompt"),
         paper_column=raw.get("paper_column"),
+        tokenizer=str(raw.get("tokenizer") or "auto"),
         path=path,
     )

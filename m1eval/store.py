@@ -78,8 +78,8 @@ class RunStore:
                 f"run directory {self.run_dir} is in use by another m1eval process"
             ) from None
 
-    def _read_samples(self, repair: bool) -> dict[str, dict[str, Any]]:
-        records, good_bytes, torn = read_samples_file(self.samples_path)
+    def _read_samples(self, repair: bool, keep_text: bool = False) -> dict[str, dict[str, Any]]:
+        records, good_bytes, torn = read_samples_file(self.samples_path, keep_text=keep_text)
         if torn and repair:
             with open(self.samples_path, "r+b") as fh:
                 fh.truncate(good_bytes)
@@ -105,7 +105,7 @@ class RunStore:
         drop = set(sample_ids)
         if not drop:
             return
-        records = self._read_samples(repair=False)
+        records = self._read_samples(repair=False, keep_text=True)
         kept = [r for sid, r in records.items() if sid not in drop]
         if self._fh is not None:
             self._fh.close()
@@ -138,11 +138,18 @@ class RunStore:
         self.close()
 
 
-def read_samples_file(path: Path) -> tuple[dict[str, dict[str, Any]], int, bool]:
+TEXT_FIELDS = ("answer", "reasoning")  # the bulk of a record; summaries never need them
+
+
+def read_samples_file(
+    path: Path, keep_text: bool = True
+) -> tuple[dict[str, dict[str, Any]], int, bool]:
     """Parse a samples file: (records by sample_id, bytes of valid records, needs repair?).
 
     A later line for the same ``sample_id`` replaces an earlier one. Only the final line may be
     incomplete (a crash mid-write); a corrupt line elsewhere is an error, never skipped.
+    Without ``keep_text`` the answer and reasoning texts are dropped as lines are read, so
+    memory stays small for runs of many 80K-token generations.
     """
     records: dict[str, dict[str, Any]] = {}
     if not path.exists():
@@ -162,6 +169,9 @@ def read_samples_file(path: Path) -> tuple[dict[str, dict[str, Any]], int, bool]
             if last:
                 return records, pos, True  # torn tail: cut it off
             raise RunStateError(f"{path} line {lineno} is corrupt; refusing to guess") from None
+        if not keep_text:
+            for key in TEXT_FIELDS:
+                obj.pop(key, None)
         records[obj["sample_id"]] = obj
         if last:
             return records, len(data), True  # complete record without its newline

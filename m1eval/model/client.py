@@ -39,12 +39,22 @@ class ClientSettings:
     # Whole-request deadline grows with the budget: 80K tokens at a slow 10 tok/s is 2.2 h.
     min_request_timeout_s: float = 600.0
     seconds_per_token: float = 0.1
+    # Prefill of a long prompt happens before the first byte comes back: both the silence
+    # allowed and the deadline grow with the prompt (a 1M-token prompt is ~4 MB of JSON).
+    prefill_seconds_per_mb: float = 120.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_connections: int = 512
     extra_body: dict[str, Any] = field(default_factory=dict)
 
-    def request_timeout(self, max_tokens: int | None) -> float:
-        return self.min_request_timeout_s + self.seconds_per_token * (max_tokens or 0)
+    def request_timeout(self, max_tokens: int | None, prompt_bytes: int = 0) -> float:
+        return (
+            self.min_request_timeout_s
+            + self.seconds_per_token * (max_tokens or 0)
+            + self.prefill_allowance(prompt_bytes)
+        )
+
+    def prefill_allowance(self, prompt_bytes: int) -> float:
+        return self.prefill_seconds_per_mb * prompt_bytes / 1e6
 
 
 def render_messages(messages: list[dict[str, Any]], content_format: str) -> list[dict[str, Any]]:
@@ -118,20 +128,21 @@ class ChatClient:
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
         headers = {SAMPLE_ID_HEADER: sample_id} if sample_id else None
         policy = self.settings.retry
-        deadline = self.settings.request_timeout(sampling.get("max_tokens"))
+        deadline = self.settings.request_timeout(sampling.get("max_tokens"), len(data))
+        stall = self.settings.stall_timeout_s + self.settings.prefill_allowance(len(data))
         attempt = 0
         while True:
             attempt += 1
             try:
                 async with asyncio.timeout(deadline):
-                    completion = await self._attempt(data, headers)
+                    completion = await self._attempt(data, headers, stall)
                 completion.attempts = attempt
                 return completion
             except RequestFailed as failure:
                 error = failure
             except aiohttp.ServerTimeoutError:
                 error = RequestFailed(
-                    f"server sent nothing for {self.settings.stall_timeout_s:.0f} s",
+                    f"server sent nothing for {stall:.0f} s",
                     retryable=True,
                 )
             except TimeoutError:
@@ -146,10 +157,17 @@ class ChatClient:
             self.retries += 1
             await asyncio.sleep(policy.delay(attempt, error.retry_after, self._rng))
 
-    async def _attempt(self, data: bytes, headers: dict[str, str] | None) -> Completion:
+    async def _attempt(
+        self, data: bytes, headers: dict[str, str] | None, stall_s: float
+    ) -> Completion:
         assert self._session is not None, "use ChatClient as an async context manager"
         started = time.perf_counter()
-        async with self._session.post(self.url, data=data, headers=headers) as resp:
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=self.settings.connect_timeout_s, sock_read=stall_s
+        )
+        async with self._session.post(
+            self.url, data=data, headers=headers, timeout=timeout
+        ) as resp:
             if resp.status != 200:
                 text = (await resp.text(errors="replace"))[:300]
                 raise RequestFailed(

@@ -87,7 +87,11 @@ class MrcrSuite(Suite):
     ) -> tuple[list[Item], LoadedDataset]:
         split = split or self.manifest.dataset.split
         groups = self.file_groups(split)
-        dataset = load_rows(self.manifest.dataset, split, data_dir, file_groups=groups)
+        # a few rows per parquet batch: converting a file of 1M-token prompts must not hold it
+        dataset = load_rows(
+            self.manifest.dataset, split, data_dir, file_groups=groups,
+            builder_kwargs={"batch_size": 4},
+        )  # fmt: skip
         counts = self._token_counts(dataset, list(groups))
         items = []
         n = self.options["needles"]
