@@ -107,3 +107,11 @@ def test_parts_content_format_is_sent_as_list() -> None:
         assert payload["temperature"] == 1.0 and payload["stream"] is True
         [r] = asyncio.run(_complete_many(settings, ["p"]))
     assert not isinstance(r, RequestFailed)
+
+
+def test_timeouts_grow_with_budget_and_prompt_size() -> None:
+    s = ClientSettings(base_url="http://x/v1", model="m")
+    # an 80K-token budget and a ~1M-token prompt (4 MB of JSON)
+    assert s.request_timeout(81920, 4_000_000) == pytest.approx(600 + 8192 + 480)
+    assert s.prefill_allowance(4_000_000) == pytest.approx(480)
+    assert s.request_timeout(None) == 600

@@ -85,3 +85,14 @@ def test_drop_rewrites_without_the_dropped(tmp_path: Path) -> None:
     store.append(_rec(3))
     store.close()
     assert sorted(read_samples_file(tmp_path / "run" / "samples.jsonl")[0]) == ["s0", "s2", "s3"]
+
+
+def test_records_can_be_read_without_their_texts(tmp_path: Path) -> None:
+    path = tmp_path / "samples.jsonl"
+    record = {**_rec(0), "answer": "x" * 1000, "reasoning": "y" * 1000}
+    path.write_text(json.dumps(record) + "\n")
+    slim, _, _ = read_samples_file(path, keep_text=False)
+    assert "answer" not in slim["s0"] and "reasoning" not in slim["s0"]
+    assert slim["s0"]["score"] == 1.0
+    full, _, _ = read_samples_file(path)
+    assert full["s0"]["answer"] == "x" * 1000
