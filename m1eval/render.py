@@ -173,19 +173,25 @@ def print_items(suite: str, per_item: dict[str, dict[str, Any]]) -> None:
     _console().print(table)
 
 
+def _paper_cell(manifest: Any, column: str) -> str:
+    rows = manifest.paper.get("rows") or {}
+    if rows:
+        return "  ".join(f"{_fmt((v or {}).get(column))} ({k})" for k, v in rows.items())
+    return _fmt(manifest.paper_scores.get(column))
+
+
 def print_suites(manifests: list[Any]) -> None:
     console = _console()
     table = Table(title="suites", title_justify="left")
     for col in ("suite", "title", "dataset", "protocol", "MiniMax-M1-80k", "MiniMax-M1-40k"):
         table.add_column(col)
     for m in manifests:
-        scores = m.paper_scores
         table.add_row(
             m.name,
             m.title,
             f"{m.dataset.repo_id} ({m.dataset.split})",
             str(m.paper.get("metric", "")),
-            _fmt(scores.get("MiniMax-M1-80k")),
-            _fmt(scores.get("MiniMax-M1-40k")),
+            _paper_cell(m, "MiniMax-M1-80k"),
+            _paper_cell(m, "MiniMax-M1-40k"),
         )
     console.print(table)
