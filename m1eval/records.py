@@ -10,7 +10,6 @@ MODEL_FAILURE = "model_failure"  # truncated, no parsable answer, malformed tool
 INFRA_ERROR = "infra_error"  # HTTP failure after retries, sandbox crash, simulator fault
 SKIPPED = "skipped"  # not asked, by an explicit, recorded policy (prompt beyond the context)
 OUTCOMES = (SCORED, MODEL_FAILURE, INFRA_ERROR, SKIPPED)
-RETRIED_ON_RERUN = (INFRA_ERROR, SKIPPED)  # decided again by every invocation
 
 
 @dataclass
