@@ -47,10 +47,18 @@ def _suite_options(parser: argparse.ArgumentParser) -> None:
         "--max-prompt-tokens", type=_positive_int,
         help="LongBench-v2 truncation limit in the served model's tokens (120000)",
     )  # fmt: skip
+    group.add_argument("--release", help="LiveCodeBench release (release_v6)")
+    group.add_argument("--start-date", help="LiveCodeBench: first contest date (2024-08-01)")
+    group.add_argument("--end-date", help="LiveCodeBench: last contest date (2025-05-01)")
+    group.add_argument(
+        "--sandbox-workers", type=_positive_int, help="sandbox containers (default: CPU count)"
+    )
 
 
 def suite_options(args: argparse.Namespace) -> dict[str, Any]:
-    return {"needles": args.needles, "cot": args.cot, "max_prompt_tokens": args.max_prompt_tokens}
+    names = ("needles", "cot", "max_prompt_tokens", "release", "start_date", "end_date",
+             "sandbox_workers")  # fmt: skip
+    return {name: getattr(args, name) for name in names}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -127,6 +135,17 @@ def build_parser() -> argparse.ArgumentParser:
     res_show.add_argument("--items", action="store_true", help="per-item pass rates too")
 
     sub.add_parser("suites", help="list the suites and their paper numbers")
+
+    sandbox = sub.add_parser("sandbox", help="the Docker sandbox for model-written code")
+    sandbox_sub = sandbox.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    build = sandbox_sub.add_parser("build", help="build the sandbox image (no registry needed)")
+    build.add_argument("--mirror", default="http://deb.debian.org/debian", help="Debian mirror")
+    build.add_argument("--release", default="bookworm", help="Debian release")
+    build.add_argument(
+        "--from-registry", action="store_true", help="build FROM python:3.11-slim instead"
+    )
+    build.add_argument("--force", action="store_true", help="rebuild even if the image exists")
+    sandbox_sub.add_parser("status", help="is the daemon reachable, is the image there")
     return parser
 
 
@@ -159,6 +178,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return _cmd_results(args)
     if args.command == "suites":
         return _cmd_suites()
+    if args.command == "sandbox":
+        return _cmd_sandbox(args)
     raise ConfigError(f"unknown command {args.command}")
 
 
@@ -261,6 +282,24 @@ def _cmd_results(args: argparse.Namespace) -> int:
     if not (run_dir / "manifest.json").is_file():
         raise ConfigError(f"no run '{args.run}' (looked for {run_dir}/manifest.json)")
     print_run(run_dir, as_json=args.json, items=args.items)
+    return 0
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    from m1eval.sandbox.image import IMAGE, build_image, docker_client, image_exists
+
+    client = docker_client()
+    exists = image_exists(client)
+    if args.action == "status":
+        version = client.version().get("Version")
+        print(f"docker daemon {version}; image {IMAGE}: {'present' if exists else 'missing'}")
+        return 0 if exists else 1
+    if exists and not args.force:
+        print(f"{IMAGE} already exists (--force rebuilds it)")
+        return 0
+    image_id = build_image(mirror=args.mirror, release=args.release,
+                           from_registry=args.from_registry)  # fmt: skip
+    print(f"built {IMAGE} ({image_id[:19]})")
     return 0
 
 

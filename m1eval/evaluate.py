@@ -106,6 +106,25 @@ async def _run(
         )
     context = await _run_context(config, suite, fingerprint, options)
     await suite.prepare(context)
+    try:
+        return await _run_prepared(
+            config, suite, protocol, dataset, items, options, fingerprint, context
+        )
+    finally:
+        await suite.close()
+
+
+async def _run_prepared(
+    config: RunConfig,
+    suite: Suite,
+    protocol: Protocol,
+    dataset: LoadedDataset,
+    items: list,
+    options: ExecutionOptions,
+    fingerprint: dict[str, Any],
+    context: RunContext,
+) -> RunOutcome:
+    assert config.base_url is not None
     manifest_sha = _file_sha(suite.manifest)
     identity = config.identity(dataset.content_sha256, manifest_sha)
     identity["suite_options"] = suite.identity()

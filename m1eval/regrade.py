@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_jsonl
 from m1eval.model.reasoning import split_reasoning
-from m1eval.suites.base import Grade, Suite
+from m1eval.suites.base import Grade, RunContext, Suite
 
 
 def read_responses(path: Path) -> list[dict[str, Any]]:
@@ -47,6 +48,16 @@ def grade_responses(
     split: str | None = None,
     data_dir: str | Path | None = None,
 ) -> list[dict[str, Any]]:
+    return asyncio.run(_grade_responses(suite, responses_path, out_path, split, data_dir))
+
+
+async def _grade_responses(
+    suite: Suite,
+    responses_path: Path,
+    out_path: Path,
+    split: str | None,
+    data_dir: str | Path | None,
+) -> list[dict[str, Any]]:
     responses = read_responses(responses_path)
     loaded_items, dataset = suite.load(split, data_dir)
     items = {item.item_id: item for item in loaded_items}
@@ -58,22 +69,28 @@ def grade_responses(
             f"{suite.name} split '{dataset.split}' ({len(unknown)} unknown id(s) in all)"
         )
     rows = []
-    for r in responses:
-        split_text = split_reasoning(r["response"])
-        item = items[r["item_id"]]
-        if split_text.unclosed:
-            grade = Grade.failure("truncated: the reasoning never closed")
-        else:
-            grade = suite.grade(item, split_text.answer)
-        rows.append(
-            {
-                "item_id": r["item_id"],
-                "score": grade.score,
-                "outcome": grade.outcome,
-                "extracted_answer": grade.extracted_answer,
-                "gold": grade.gold,
-                "error": grade.error,
-            }
-        )
+    await suite.prepare(RunContext())
+    try:
+        for r in responses:
+            split_text = split_reasoning(r["response"])
+            item = items[r["item_id"]]
+            if split_text.unclosed:
+                grade = Grade.failure("truncated: the reasoning never closed")
+            else:
+                grade = await suite.grade_async(item, split_text.answer)
+            rows.append(_row(r, grade))
+    finally:
+        await suite.close()
     atomic_write_jsonl(out_path, rows)
     return rows
+
+
+def _row(r: dict[str, Any], grade: Grade) -> dict[str, Any]:
+    return {
+        "item_id": r["item_id"],
+        "score": grade.score,
+        "outcome": grade.outcome,
+        "extracted_answer": grade.extracted_answer,
+        "gold": grade.gold,
+        "error": grade.error,
+    }

@@ -88,11 +88,11 @@ def plan_samples(
     return planned
 
 
-def grade_completion(suite: Suite, item: Item, completion: Completion) -> Grade:
+async def grade_completion(suite: Suite, item: Item, completion: Completion) -> Grade:
     """Grade the final answer; a cut-off generation with no answer is a model failure."""
     if completion.reasoning_truncated:
         return Grade.failure("truncated: the reasoning never closed, so there is no final answer")
-    grade = suite.grade(item, completion.answer)
+    grade = await suite.grade_async(item, completion.answer)
     if grade.error and completion.finish_reason == "length":
         return replace(grade, error=f"truncated (finish_reason=length): {grade.error}")
     return grade
@@ -222,10 +222,10 @@ async def run_sample(
             )  # fmt: skip
         return make_record(planned, suite, None, None, failure.cause, failure.attempts)
     try:
-        grade = grade_completion(suite, item, completion)
-    except Exception as exc:  # a grader crash is the harness's fault, not the model's
+        grade = await grade_completion(suite, item, completion)
+    except Exception as exc:  # a grader or sandbox failure is the harness's, not the model's
         rec = make_record(planned, suite, completion, None, None, completion.attempts)
-        rec.error = f"grader error: {type(exc).__name__}: {exc}"
+        rec.error = f"grading failed: {type(exc).__name__}: {exc}"
         return rec
     rec = make_record(planned, suite, completion, grade, None, completion.attempts)
     rec.extra.update(prepared)

@@ -24,6 +24,32 @@ def shared_hf() -> Path:
     return SHARED_HF
 
 
+def sandbox_problem() -> str | None:
+    """Why the Docker sandbox cannot be used here, or None when it can."""
+    try:
+        from m1eval.sandbox.image import docker_client, image_exists
+
+        if not image_exists(docker_client()):
+            return "sandbox image missing (m1eval sandbox build)"
+    except Exception as exc:
+        return f"no Docker daemon ({exc})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def sandbox_pool() -> Iterator[object]:
+    """A real pool of sandbox workers. CI sets M1EVAL_REQUIRE_SANDBOX=1: no silent skips."""
+    problem = sandbox_problem()
+    if problem is not None:
+        if os.environ.get("M1EVAL_REQUIRE_SANDBOX"):
+            pytest.fail(f"the sandbox is required here: {problem}")
+        pytest.skip(problem)
+    from m1eval.sandbox.pool import SandboxPool
+
+    with SandboxPool(2) as pool:
+        yield pool
+
+
 def embedded_available() -> bool:
     return (
         importlib.util.find_spec("llama_cpp") is not None

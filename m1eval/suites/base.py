@@ -137,6 +137,14 @@ class Suite(ABC):
     def grade(self, item: Item, answer: str) -> Grade:
         """Grade the final answer text (reasoning already removed)."""
 
+    async def grade_async(self, item: Item, answer: str) -> Grade:
+        """Grading entry point of the runner; suites that execute code override it."""
+        return self.grade(item, answer)
+
+    async def close(self) -> None:
+        """Release what :meth:`prepare` acquired (sandbox workers, ...)."""
+        return None
+
     def tags(self, item: Item) -> dict[str, Any]:
         """Fields stored with every sample of ``item`` for breakdowns (difficulty, bin, ...)."""
         return {}

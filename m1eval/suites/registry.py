@@ -8,6 +8,7 @@ from m1eval.errors import ConfigError
 from m1eval.manifests import SuiteManifest, load_manifest
 from m1eval.suites.aime import AimeSuite
 from m1eval.suites.base import Suite
+from m1eval.suites.livecodebench import LiveCodeBenchSuite
 from m1eval.suites.longbench_v2 import LongBenchV2Suite
 from m1eval.suites.mrcr import MrcrSuite
 
@@ -15,6 +16,7 @@ ADAPTERS: dict[str, type[Suite]] = {
     "aime": AimeSuite,
     "mrcr": MrcrSuite,
     "longbench_v2": LongBenchV2Suite,
+    "livecodebench": LiveCodeBenchSuite,
 }
 
 

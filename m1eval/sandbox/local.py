@@ -1,0 +1,49 @@
+"""The unsandboxed baseline: one plain subprocess per program, on the host.
+
+The same agent code runs each test in a fresh forked process with the same rlimits, so its
+verdicts match the sandbox's; what it lacks is the container (no network, read-only root,
+pids and memory cgroups). It exists to measure what the sandbox costs and for trusted code;
+never point it at model output you have not read.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from m1eval.sandbox.pool import AGENT
+
+
+class SubprocessRunner:
+    def __init__(self, test_memory_mb: int = 1024, max_output_bytes: int = 32 * 1024 * 1024):
+        self.limits = {"memory_mb": test_memory_mb, "max_output_bytes": max_output_bytes}
+
+    def run_program(
+        self,
+        base: dict[str, Any],
+        inputs: list[str],
+        accept: Callable[[int, dict[str, Any]], bool],
+    ) -> list[dict[str, Any]]:
+        proc = subprocess.Popen(
+            [sys.executable, "-I", str(AGENT), "--stdio"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None
+        results: list[dict[str, Any]] = []
+        try:
+            for i, text in enumerate(inputs):
+                proc.stdin.write(json.dumps({**base, **self.limits, "input": text}).encode())
+                proc.stdin.write(b"\n")
+                proc.stdin.flush()
+                line = proc.stdout.readline()
+                result = json.loads(line) if line else {"status": "agent_error"}
+                results.append(result)
+                if not accept(i, result):
+                    break
+        finally:
+            proc.stdin.close()
+            proc.wait(timeout=30)
+        return results

@@ -1,0 +1,154 @@
+"""LiveCodeBench code generation, graded by running the programs in the Docker sandbox.
+
+Data: the raw ``test*.jsonl`` files of ``livecodebench/code_generation_lite`` (its loading
+script no longer runs under ``datasets`` >= 4); ``release_v6`` is test.jsonl .. test6.jsonl.
+Problems are kept if ``start_date <= contest_date <= end_date`` (the paper's window by default).
+Prompts are the official chat style; the last fenced block of the final answer is the program.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
+from m1eval.errors import ConfigError, DataError
+from m1eval.graders.lcb import extract_code, grade_program, problem_from_row
+from m1eval.suites.base import Grade, Item, RunContext, Suite
+from m1eval.summary import summarize_groups
+
+SYSTEM_MESSAGE = (
+    "You are an expert Python programmer. You will be given a question (problem specification) "
+    "and will generate a correct Python program that matches the specification and passes all "
+    "tests."
+)
+FORMAT_WITH_STARTER_CODE = (
+    "You will use the following starter code to write the solution to the problem and enclose "
+    "your code within delimiters."
+)
+FORMAT_WITHOUT_STARTER_CODE = (
+    "Read the inputs from stdin solve the problem and write the answer to stdout (do not "
+    "directly test on the sample inputs). Enclose your code within delimiters as follows. "
+    "Ensure that when the python program runs, it reads the inputs, runs the algorithm and "
+    "writes output to STDOUT."
+)
+RELEASE_FILES = {
+    f"release_v{n}": ["test.jsonl"] + [f"test{i}.jsonl" for i in range(2, n + 1)]
+    for n in range(1, 7)
+}
+LIGHT_COLUMNS = ["question_id", "question_title", "question_content", "platform", "contest_id",
+                 "contest_date", "starter_code", "difficulty"]  # fmt: skip
+
+
+def user_prompt(question_content: str, starter_code: str) -> str:
+    prompt = f"### Question:\n{question_content}\n\n"
+    if starter_code:
+        prompt += f"### Format: {FORMAT_WITH_STARTER_CODE}\n"
+        prompt += f"```python\n{starter_code}\n```\n\n"
+    else:
+        prompt += f"### Format: {FORMAT_WITHOUT_STARTER_CODE}\n"
+        prompt += "```python\n# YOUR CODE HERE\n```\n\n"
+    prompt += "### Answer: (use the provided format with backticks)\n\n"
+    return prompt
+
+
+def _date(text: str, what: str) -> datetime:
+    try:
+        return datetime.fromisoformat(str(text))
+    except ValueError:
+        raise ConfigError(f"{what} must be a date like 2024-08-01, got {text!r}") from None
+
+
+class LiveCodeBenchSuite(Suite):
+    option_defaults: ClassVar[dict[str, Any]] = {
+        "release": "release_v6",
+        "start_date": "2024-08-01",
+        "end_date": "2025-05-01",
+        "sandbox_workers": None,
+    }
+
+    def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
+        super().__init__(manifest, options)
+        if self.options["release"] not in RELEASE_FILES:
+            raise ConfigError(f"--release must be one of {', '.join(RELEASE_FILES)}")
+        self._start = _date(self.options["start_date"], "--start-date")
+        self._end = _date(self.options["end_date"], "--end-date")
+        self._table: Any = None
+        self._pool: Any = None
+
+    def identity(self) -> dict[str, Any]:
+        return {k: v for k, v in self.options.items() if k != "sandbox_workers"}
+
+    def load(
+        self, split: str | None, data_dir: str | Path | None
+    ) -> tuple[list[Item], LoadedDataset]:
+        split = split or self.manifest.dataset.split
+        files = ["smoke.jsonl"] if split == SMOKE_SPLIT else RELEASE_FILES[self.options["release"]]
+        dataset = load_rows(self.manifest.dataset, split, data_dir, file_groups={"all": files})
+        (self._table,) = dataset.tables
+        items = []
+        for i, row in enumerate(self._table.select_columns(LIGHT_COLUMNS)):
+            when = _date(row["contest_date"], "contest_date")
+            if self._start <= when <= self._end:
+                items.append(Item(str(row["question_id"]), {**row, "row_index": i}))
+        if not items:
+            raise DataError(
+                f"no LiveCodeBench problem dated {self.options['start_date']} .. "
+                f"{self.options['end_date']} in {self.options['release']} ({split})"
+            )
+        return items, dataset
+
+    def build_messages(self, item: Item) -> list[dict[str, Any]]:
+        row = item.row
+        return [
+            {"role": "system", "content": SYSTEM_MESSAGE},
+            {"role": "user", "content": user_prompt(row["question_content"],
+                                                    row.get("starter_code") or "")},
+        ]  # fmt: skip
+
+    async def prepare(self, context: RunContext) -> None:
+        await super().prepare(context)
+        from m1eval.sandbox.pool import SandboxPool
+
+        pool = SandboxPool(self.options["sandbox_workers"])
+        self._pool = await asyncio.to_thread(pool.start)
+        context.notes["sandbox"] = {"image": pool.image, "workers": pool.size,
+                                    "limits": pool.limits.__dict__}  # fmt: skip
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await asyncio.to_thread(self._pool.close)
+            self._pool = None
+
+    def grade(self, item: Item, answer: str) -> Grade:
+        raise RuntimeError("LiveCodeBench grades through the sandbox: use grade_async")
+
+    async def grade_async(self, item: Item, answer: str) -> Grade:
+        code = extract_code(answer)
+        if not code.strip():
+            return Grade.failure("no fenced code block in the final answer")
+        if self._pool is None:
+            raise RuntimeError("the sandbox is not started (prepare() was not called)")
+        row = self._table[item.row["row_index"]]
+        problem = problem_from_row(row)
+        verdict = await asyncio.to_thread(grade_program, self._pool, code, problem)
+        return Grade.scored(
+            1.0 if verdict.passed else 0.0,
+            extracted_answer=code,
+            vote_key=None,
+            details=verdict.summary(),
+        )
+
+    def tags(self, item: Item) -> dict[str, Any]:
+        return {"difficulty": item.row.get("difficulty"), "platform": item.row.get("platform"),
+                "contest_date": str(item.row.get("contest_date"))}  # fmt: skip
+
+    def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        by = summarize_groups(records, key=lambda r: (r.get("extra") or {}).get("difficulty"))
+        return {
+            "by_difficulty": {k: by[k] for k in ("easy", "medium", "hard") if k in by},
+            "window": [self.options["start_date"], self.options["end_date"]],
+            "release": self.options["release"],
+        }

@@ -1,0 +1,156 @@
+"""LiveCodeBench grading semantics against hand-checked cases and upstream edge cases.
+
+These run programs through the unsandboxed subprocess runner (same agent, same verdicts) so
+that the grader's rules are tested without Docker; test_sandbox.py runs them in containers.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import pickle
+import zlib
+
+import pytest
+
+from m1eval.errors import DataError
+from m1eval.graders.lcb import (
+    Problem,
+    call_result_matches,
+    decode_test_cases,
+    extract_code,
+    grade_program,
+    problem_from_row,
+    stdout_matches,
+)
+from m1eval.sandbox.local import SubprocessRunner
+
+RUNNER = SubprocessRunner()
+
+
+def _compressed(tests: list[dict]) -> str:
+    return base64.b64encode(zlib.compress(pickle.dumps(json.dumps(tests)))).decode()
+
+
+def test_decode_plain_and_compressed_test_cases() -> None:
+    tests = [{"input": "1\n", "output": "2\n", "testtype": "stdin"}]
+    assert decode_test_cases(json.dumps(tests)) == tests
+    assert decode_test_cases(_compressed(tests)) == tests
+    assert decode_test_cases("") == []
+
+
+def test_compressed_test_cases_cannot_run_code() -> None:
+    class Evil:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    payload = base64.b64encode(zlib.compress(pickle.dumps(Evil()))).decode()
+    with pytest.raises(DataError, match=r"refusing to load builtins\.print"):
+        decode_test_cases(payload)
+
+
+@pytest.mark.parametrize(
+    ("answer", "code"),
+    [
+        ("```python\nprint(1)\n```", "print(1)"),
+        ("first\n```python\nprint(1)\n```\nthen\n```python\nprint(2)\n```\n", "print(2)"),
+        ("no code", ""),
+        ("```python\nunclosed", ""),
+    ],
+)
+def test_extract_last_fenced_block(answer: str, code: str) -> None:
+    assert extract_code(answer) == code
+
+
+@pytest.mark.parametrize(
+    ("output", "expected", "ok"),
+    [
+        ("5\n", "5", True),
+        ("5   \n\n", "5\n", True),  # trailing whitespace and blank lines
+        ("  1 2  \n3", "1 2\n3", True),
+        ("0.50", "0.5", True),  # Decimal-equal
+        ("1.0 2", "1 2.00", True),
+        ("1e2", "100", True),  # Decimal('1e2') == 100
+        ("1  2", "1 2", True),  # tokens compared as Decimals
+        ("YES", "yes", False),
+        ("1\n2", "1 2", False),  # line counts differ
+        ("0.333333", "0.333334", False),  # no tolerance: exact Decimals
+        ("", "0", False),
+    ],
+)
+def test_stdout_comparison(output: str, expected: str, ok: bool) -> None:
+    assert stdout_matches(output, expected) is ok
+
+
+def test_call_comparison() -> None:
+    assert call_result_matches("[1, 2]", "[1, 2]")
+    assert not call_result_matches("[1, 2]", "[2, 1]")
+    assert call_result_matches("true", "1")  # Python ==: True == 1
+    assert not call_result_matches("1.0000001", "1")
+    assert not call_result_matches("garbage", "1")
+
+
+def _stdio(outputs: list[str], inputs: list[str]) -> Problem:
+    return Problem(inputs, outputs, None)
+
+
+def test_stdio_program_reads_stdin_buffer() -> None:
+    problem = _stdio(["3\n", "7\n"], ["1 2\n", "3 4\n"])
+    code = "import sys\na, b = map(int, sys.stdin.buffer.read().split())\nprint(a + b)"
+    verdict = grade_program(RUNNER, code, problem)
+    assert verdict.passed and len(verdict.tests) == 2
+
+
+def test_stops_at_first_failing_test() -> None:
+    problem = _stdio(["1", "999", "3"], ["1", "2", "3"])
+    verdict = grade_program(RUNNER, "print(input())", problem)
+    assert not verdict.passed
+    assert [t.status for t in verdict.tests] == ["ok", "wrong_answer"]
+    assert verdict.summary()["first_failure"]["test"] == 1
+
+
+def test_import_block_is_prepended_and_exit_is_not_failure() -> None:
+    # no imports written: LiveCodeBench's import block provides gcd and sys
+    code = "a, b = map(int, input().split())\nprint(gcd(a, b))\nsys.exit(3)"
+    assert grade_program(RUNNER, code, _stdio(["6"], ["12 18"])).passed
+
+
+def test_main_guard_runs() -> None:
+    code = "def main():\n    print(int(input()) * 2)\n\nif __name__ == '__main__':\n    main()"
+    assert grade_program(RUNNER, code, _stdio(["4"], ["2"])).passed
+
+
+def test_call_based_with_starter_code_and_tuples() -> None:
+    row = {
+        "public_test_cases": json.dumps([{"input": "[1, 2]\n3", "output": "[3, [1, 2]]",
+                                          "testtype": "functional"}]),
+        "private_test_cases": _compressed([{"input": "[]\n0", "output": "[0, []]",
+                                            "testtype": "functional"}]),
+        "metadata": json.dumps({"func_name": "pack"}),
+    }  # fmt: skip
+    problem = problem_from_row(row)
+    assert problem.mode == "call" and problem.fn_name == "pack" and len(problem.inputs) == 2
+    code = (
+        "class Solution:\n"
+        "    def pack(self, nums: List[int], k: int):\n"
+        "        return (sum(nums) + k - k, tuple(nums))\n"
+    )
+    verdict = grade_program(RUNNER, code, problem)
+    assert verdict.passed, verdict.tests
+
+
+def test_runtime_error_and_timeout_are_failures() -> None:
+    problem = _stdio(["1"], ["1"])
+    crash = grade_program(RUNNER, "raise ValueError('boom')", problem)
+    assert not crash.passed and crash.tests[0].status == "runtime_error"
+    assert "ValueError: boom" in crash.tests[0].error
+    slow = grade_program(RUNNER, "import time\ntime.sleep(5)", problem, timeout_s=1)
+    assert not slow.passed and slow.tests[0].status == "timeout"
+
+
+def test_functional_problem_needs_func_name() -> None:
+    row = {"public_test_cases": json.dumps([{"input": "1", "output": "1",
+                                             "testtype": "functional"}]),
+           "private_test_cases": "", "metadata": "{}"}  # fmt: skip
+    with pytest.raises(DataError, match="func_name"):
+        problem_from_row(row)

@@ -1,0 +1,86 @@
+"""``m1eval run --suite livecodebench`` end to end: stub model answers, sandboxed grading."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from m1eval.suites import get_suite
+from m1eval.suites.livecodebench import SYSTEM_MESSAGE, user_prompt
+from m1eval.testing.stub_server import StubConfig, StubServer
+
+from .conftest import embedded_available, only_run_dir, read_jsonl
+
+ANSWERS = {
+    "Print A + B": "Here it is.\n```python\na, b = map(int, input().split())\nprint(a + b)\n```",
+    "largest element": "```python\nclass Solution:\n    def largest(self, nums):\n"
+                       "        return min(nums)\n```",  # wrong on purpose
+    "divided by 2": "```python\nimport sys\nd = sys.stdin.buffer.read().split()\n"
+                    "for x in d[1:]:\n    print(int(x) / 2)\n```",
+}  # fmt: skip
+
+
+def test_prompt_is_the_official_chat_style() -> None:
+    suite = get_suite("livecodebench")
+    items, _ = suite.load("smoke", None)
+    system, user = suite.build_messages(items[0])
+    assert system == {"role": "system", "content": SYSTEM_MESSAGE}
+    assert user["content"].startswith("### Question:\nYou are given two integers A and B.")
+    assert "```python\n# YOUR CODE HERE\n```\n\n### Answer: (use the provided format with " \
+           "backticks)\n\n" in user["content"]  # fmt: skip
+    with_starter = user_prompt("Q", "class Solution:\n    pass")
+    assert "### Format: You will use the following starter code" in with_starter
+    assert "```python\nclass Solution:\n    pass\n```\n\n### Answer:" in with_starter
+
+
+def test_window_filters_by_contest_date() -> None:
+    items, _ = get_suite("livecodebench").load("smoke", None)
+    assert [i.item_id for i in items] == ["smoke_abc001_a", "smoke_lc_9001", "smoke_abc002_b"]
+    wider, _ = get_suite("livecodebench", {"start_date": "2023-01-01"}).load("smoke", None)
+    assert len(wider) == 4
+
+
+def test_run_grades_in_the_sandbox(cli, sandbox_pool, tmp_path: Path) -> None:
+    config = StubConfig(answers=ANSWERS, correct_rate=1.0)
+    with StubServer(config) as server:
+        res = cli("run", "--suite", "livecodebench", "--split", "smoke", "--repeats", "2",
+                  "--base-url", server.base_url, "--model", "stub-model", "--results-dir",
+                  tmp_path, "--no-progress", "--sandbox-workers", "2")  # fmt: skip
+    assert res.code == 0, res.err
+    run = only_run_dir(tmp_path)
+    samples = read_jsonl(run / "samples.jsonl")
+    scores = {s["item_id"]: s["score"] for s in samples}
+    assert scores == {"smoke_abc001_a": 1.0, "smoke_lc_9001": 0.0, "smoke_abc002_b": 1.0}
+    wrong = next(s for s in samples if s["item_id"] == "smoke_lc_9001")
+    assert wrong["extra"]["first_failure"]["status"] == "wrong_answer"
+    assert wrong["extra"]["tests_run"] == 1 and wrong["extra"]["tests_total"] == 3
+    summary = json.loads((run / "summary.json").read_text())["suites"]["livecodebench"]
+    assert summary["pass_at_k"]["pass@1"] == summary["score"]
+    assert summary["by_difficulty"]["medium"]["score"] == 0.0
+    assert summary["by_difficulty"]["easy"]["score"] == 100.0
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["run_context"]["sandbox"]["workers"] == 2
+
+
+def test_sandbox_failure_is_an_infra_error(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    with StubServer(StubConfig(answers=ANSWERS, correct_rate=1.0)) as server:
+        res = cli("run", "--suite", "livecodebench", "--split", "smoke", "--repeats", "1",
+                  "--base-url", server.base_url, "--model", "stub-model", "--results-dir",
+                  tmp_path / "r", "--no-progress")  # fmt: skip
+    assert res.code == 5
+    assert res.err.startswith("m1eval: error: cannot reach the Docker daemon")
+    assert not (tmp_path / "r").exists()  # nothing half-written
+
+
+def test_embedded_model_through_the_sandbox(cli, sandbox_pool, tmp_path: Path) -> None:
+    if not embedded_available():
+        import pytest
+
+        pytest.skip("embedded model not installed")
+    res = cli("run", "--suite", "livecodebench", "--split", "smoke", "--repeats", "1",
+              "--max-tokens", "256", "--results-dir", tmp_path, "--no-progress")  # fmt: skip
+    assert res.code == 0, res.err
+    samples = read_jsonl(only_run_dir(tmp_path) / "samples.jsonl")
+    assert len(samples) == 3
+    assert all(s["outcome"] in ("scored", "model_failure") for s in samples)
