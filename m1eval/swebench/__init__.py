@@ -1,0 +1,1 @@
+"""SWE-bench Verified: instances, predictions and grading with the official swebench package."""

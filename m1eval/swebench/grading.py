@@ -1,0 +1,151 @@
+"""Grading predictions with the official ``swebench`` harness (5.x), in Docker.
+
+For each prediction, ``swebench.harness.utils.make_test_spec`` builds the test spec from the
+instance row and ``swebench.harness.run_evaluation.run_instance`` does the rest, exactly as
+the official harness: it starts the instance image, applies the patch (git apply, then its
+fallbacks), runs the instance's eval script and grades the log with the repository's parser
+(resolved iff every FAIL_TO_PASS and PASS_TO_PASS test passes). Its logs and per-instance
+``report.json`` are kept under the run directory; their verdicts are merged into our records.
+
+Outcomes: an empty patch or one that does not apply is a ``model_failure``; a missing image, a
+container error or a failure swebench itself classifies as environmental is an
+``infra_error``; everything else is ``scored`` (1 if resolved).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
+from m1eval.sandbox.errors import SandboxError
+from m1eval.sandbox.image import docker_client
+
+DEFAULT_TIMEOUT_S = 1800
+_CWD_LOCK = threading.Lock()
+
+
+@dataclass
+class InstanceResult:
+    instance_id: str
+    outcome: str
+    resolved: bool
+    error: str | None = None
+    report: dict[str, Any] = field(default_factory=dict)
+    log_dir: str | None = None
+
+    @property
+    def score(self) -> float:
+        return 1.0 if self.resolved else 0.0
+
+
+def swebench_version() -> str:
+    return metadata.version("swebench")
+
+
+def missing_images(client: Any, instances: list[dict[str, Any]]) -> list[str]:
+    import docker.errors
+
+    missing = []
+    for image in sorted({i["image"] for i in instances}):
+        try:
+            client.images.get(image)
+        except docker.errors.ImageNotFound:
+            missing.append(image)
+    return missing
+
+
+def grade_predictions(
+    instances: dict[str, dict[str, Any]],
+    predictions: list[dict[str, Any]],
+    run_id: str,
+    log_root: Path,
+    max_workers: int = 4,
+    timeout_s: int = DEFAULT_TIMEOUT_S,
+    allow_missing_images: bool = False,
+) -> list[InstanceResult]:
+    """Grade every prediction; ``log_root`` receives swebench's ``logs/run_evaluation`` tree."""
+    client = docker_client()
+    wanted = [instances[p["instance_id"]] for p in predictions if (p["model_patch"] or "").strip()]
+    missing = missing_images(client, wanted)
+    if missing and not allow_missing_images:
+        raise SandboxError(
+            f"{len(missing)} instance image(s) missing, e.g. {missing[0]}: pull them from the "
+            "swebench namespace (or build them), or pass --skip-missing-images"
+        )
+    log_root.mkdir(parents=True, exist_ok=True)
+
+    def one(pred: dict[str, Any]) -> InstanceResult:
+        inst = instances[pred["instance_id"]]
+        if not (pred["model_patch"] or "").strip():
+            return InstanceResult(pred["instance_id"], MODEL_FAILURE, False, "empty patch")
+        if inst["image"] in missing:
+            return InstanceResult(pred["instance_id"], INFRA_ERROR, False,
+                                  f"instance image {inst['image']} is missing")  # fmt: skip
+        return _run_one(client, inst, pred, run_id, log_root, timeout_s)
+
+    # swebench writes under the relative path logs/run_evaluation: run it from log_root.
+    with _CWD_LOCK, _working_directory(log_root), ThreadPoolExecutor(max_workers) as ex:
+        return list(ex.map(one, predictions))
+
+
+def _run_one(
+    client: Any, inst: dict[str, Any], pred: dict[str, Any], run_id: str, log_root: Path,
+    timeout_s: int,
+) -> InstanceResult:  # fmt: skip
+    from swebench.harness.constants import APPLY_PATCH_FAIL, LOG_INSTANCE, RUN_EVALUATION_LOG_DIR
+    from swebench.harness.run_evaluation import run_instance
+    from swebench.harness.utils import make_test_spec
+
+    iid = inst["instance_id"]
+    spec = make_test_spec(inst)
+    model = pred.get("model_name_or_path", "None").replace("/", "__")
+    log_dir = log_root / RUN_EVALUATION_LOG_DIR / run_id / model / iid
+    try:
+        out = run_instance(spec, pred, client, run_id, timeout=timeout_s)
+    except Exception as exc:  # swebench raises on some container failures
+        return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {exc}", log_dir=str(log_dir))
+    if out is None:
+        log = _read(log_dir / LOG_INSTANCE)
+        if APPLY_PATCH_FAIL in log:
+            return InstanceResult(iid, MODEL_FAILURE, False, "patch does not apply",
+                                  log_dir=str(log_dir))  # fmt: skip
+        if "timed out after" in log:
+            return InstanceResult(iid, SCORED, False, f"tests timed out after {timeout_s} s",
+                                  log_dir=str(log_dir))  # fmt: skip
+        last = next((ln for ln in reversed(log.strip().splitlines()) if ln.strip()), "")
+        return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {last[-300:] or 'no log'}",
+                              log_dir=str(log_dir))  # fmt: skip
+    _, report = out
+    entry = report[iid]
+    if entry.get("infra_failure"):
+        reason = entry.get("infra_failure_reason", "environment failure")
+        return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {reason}", entry,
+                              str(log_dir))  # fmt: skip
+    if not entry.get("patch_successfully_applied"):
+        return InstanceResult(iid, MODEL_FAILURE, False, "no test results (patch or tests "
+                              "did not run)", entry, str(log_dir))  # fmt: skip
+    return InstanceResult(iid, SCORED, bool(entry.get("resolved")), None, entry, str(log_dir))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def _working_directory(path: Path):  # type: ignore[no-untyped-def]
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
