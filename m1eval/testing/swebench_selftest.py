@@ -141,7 +141,7 @@ def instance(base_commit: str | None = None) -> dict[str, Any]:
         "FAIL_TO_PASS": json.dumps([f"{TEST_FILE}::test_clamp_high"]),
         "PASS_TO_PASS": json.dumps(
             [f"{TEST_FILE}::test_add", f"{TEST_FILE}::test_mean", f"{TEST_FILE}::test_clamp_low"]
-        ),  # fmt: skip
+        ),
         "environment_setup_commit": base_commit,
         "difficulty": "<15 min fix",
         "eval_script": eval_script(base_commit),
