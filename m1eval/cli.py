@@ -53,11 +53,17 @@ def _suite_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--sandbox-workers", type=_positive_int, help="sandbox containers (default: CPU count)"
     )
+    group.add_argument("--subset", choices=["all", "m1-486"], help="SWE-bench instances (all)")
+    group.add_argument("--patch-samples", type=_positive_int, help="SWE-bench repair samples (4)")
+    group.add_argument("--repos-dir", help="SWE-bench: local clones DIR/<owner>__<name>")
+    group.add_argument("--swe-timeout", type=_positive_int, help="SWE-bench test timeout (1800 s)")
+    group.add_argument("--swe-workers", type=_positive_int, help="SWE-bench grading containers")
 
 
 def suite_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("needles", "cot", "max_prompt_tokens", "release", "start_date", "end_date",
-             "sandbox_workers")  # fmt: skip
+             "sandbox_workers", "subset", "patch_samples", "repos_dir", "swe_timeout",
+             "swe_workers")  # fmt: skip
     return {name: getattr(args, name) for name in names}
 
 
@@ -146,6 +152,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--force", action="store_true", help="rebuild even if the image exists")
     sandbox_sub.add_parser("status", help="is the daemon reachable, is the image there")
+
+    swe = sub.add_parser("swe-bench", help="grade SWE-bench predictions with the swebench harness")
+    swe_sub = swe.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    actions = (
+        ("grade", "grade a predictions file"),
+        ("validate-gold", "grade the gold patches on this infrastructure"),
+    )
+    for action, text in actions:
+        cmd = swe_sub.add_parser(action, help=text)
+        if action == "grade":
+            cmd.add_argument(
+                "--predictions", required=True, type=Path,
+                help="JSONL: instance_id, model_name_or_path, model_patch",
+            )  # fmt: skip
+        cmd.add_argument("--split", help="dataset split (test; 'smoke' for the self-made one)")
+        cmd.add_argument("--data-dir")
+        cmd.add_argument("--subset", choices=["all", "m1-486"], default="all")
+        cmd.add_argument("--instances", help="comma-separated instance ids (default: all)")
+        cmd.add_argument("--results-dir", default="results")
+        cmd.add_argument("--run-id")
+        cmd.add_argument("--max-workers", type=_positive_int, default=4)
+        cmd.add_argument("--timeout", type=_positive_int, default=1800, help="seconds per instance")
+        cmd.add_argument("--skip-missing-images", action="store_true",
+                         help="grade what has an image; the rest are infra errors")  # fmt: skip
+    swe_sub.add_parser("build-selftest", help="build the self-made instance's image (offline)")
     return parser
 
 
@@ -180,6 +211,10 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return _cmd_suites()
     if args.command == "sandbox":
         return _cmd_sandbox(args)
+    if args.command == "swe-bench":
+        from m1eval.swebench.commands import swe_bench_command
+
+        return swe_bench_command(args)
     raise ConfigError(f"unknown command {args.command}")
 
 

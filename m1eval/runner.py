@@ -202,8 +202,24 @@ async def run_sample(
         messages, prepared = await suite.finalize_messages(item, messages)
     except Exception as exc:  # a tokenizer endpoint that fails is an infra error
         return make_record(planned, suite, None, None, f"preparing the prompt: {exc}", 0)
+    solve = getattr(suite, "solve", None)
     try:
-        completion = await client.complete(messages, planned.sampling, sample_id=planned.sample_id)
+        if solve is not None:  # a multi-step pipeline (the SWE-bench scaffold)
+
+            def ask(msgs: list[dict[str, Any]]) -> Any:
+                return client.complete(msgs, planned.sampling, sample_id=planned.sample_id)
+
+            try:
+                completion = await solve(item, ask)
+            except RequestFailed:
+                raise
+            except Exception as exc:  # repository checkout and friends: infra
+                return make_record(planned, suite, None, None,
+                                   f"pipeline failed: {type(exc).__name__}: {exc}", 0)  # fmt: skip
+        else:
+            completion = await client.complete(
+                messages, planned.sampling, sample_id=planned.sample_id
+            )
         followup = None
         if not completion.reasoning_truncated:
             followup = suite.followup_messages(item, messages, completion.answer)

@@ -11,12 +11,14 @@ from m1eval.suites.base import Suite
 from m1eval.suites.livecodebench import LiveCodeBenchSuite
 from m1eval.suites.longbench_v2 import LongBenchV2Suite
 from m1eval.suites.mrcr import MrcrSuite
+from m1eval.suites.swe_bench import SweBenchSuite
 
 ADAPTERS: dict[str, type[Suite]] = {
     "aime": AimeSuite,
     "mrcr": MrcrSuite,
     "longbench_v2": LongBenchV2Suite,
     "livecodebench": LiveCodeBenchSuite,
+    "swe_bench": SweBenchSuite,
 }
 
 

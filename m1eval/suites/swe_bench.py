@@ -1,0 +1,170 @@
+"""SWE-bench Verified: the Agentless-style scaffold writes a patch per instance; the official
+swebench harness grades it in the instance's Docker image.
+
+``--subset m1-486`` drops the 14 instances the MiniMax-M1 report excluded; every summary
+reports the score over all instances of the run and over the 486 side by side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, ClassVar
+
+from m1eval.data import LoadedDataset, load_rows
+from m1eval.errors import ConfigError
+from m1eval.fsutil import atomic_write_jsonl
+from m1eval.model.types import Completion
+from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
+from m1eval.suites.base import Grade, Item, RunContext, Suite
+from m1eval.summary import summarize_suite
+
+SUBSETS = ("all", "m1-486")
+
+
+class SweBenchSuite(Suite):
+    binary_scores: ClassVar[bool] = True
+    option_defaults: ClassVar[dict[str, Any]] = {
+        "subset": "all",
+        "patch_samples": 4,
+        "repos_dir": None,
+        "swe_timeout": 1800,
+        "swe_workers": 4,
+    }
+
+    def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
+        super().__init__(manifest, options)
+        if self.options["subset"] not in SUBSETS:
+            raise ConfigError(f"--subset must be one of {', '.join(SUBSETS)}")
+        self.excluded: set[str] = set(manifest.protocol.get("excluded_instances") or [])
+        self._rows: dict[str, dict[str, Any]] = {}
+        self._grading: asyncio.Semaphore | None = None
+        self._client: Any = None
+
+    def identity(self) -> dict[str, Any]:
+        return {k: self.options[k] for k in ("subset", "patch_samples")}
+
+    def load(
+        self, split: str | None, data_dir: str | Path | None
+    ) -> tuple[list[Item], LoadedDataset]:
+        dataset = load_rows(self.manifest.dataset, split, data_dir)
+        rows = dataset.rows()
+        self._rows = {r["instance_id"]: r for r in rows}
+        items = self.items(rows)
+        if self.options["subset"] == "m1-486":
+            items = [i for i in items if i.item_id not in self.excluded]
+        return items, dataset
+
+    def build_messages(self, item: Item) -> list[dict[str, Any]]:
+        # The identity of what is asked; the scaffold builds its own prompts from it.
+        return [{"role": "user", "content": item.row["problem_statement"]}]
+
+    async def prepare(self, context: RunContext) -> None:
+        await super().prepare(context)
+        from m1eval.sandbox.image import docker_client
+
+        self._client = await asyncio.to_thread(docker_client)
+        self._grading = asyncio.Semaphore(int(self.options["swe_workers"]))
+        from m1eval.swebench.grading import swebench_version
+
+        context.notes["swebench"] = swebench_version()
+
+    def artifacts_dir(self) -> Path:
+        run_dir = self.context.notes.get("run_dir")
+        return Path(run_dir) / "swe-bench" if run_dir else Path("swe-bench-artifacts")
+
+    async def solve(self, item: Item, ask: Any) -> Completion:
+        """Run the scaffold on a fresh working copy; the answer is the selected patch."""
+        from m1eval.swebench.repo import checkout
+        from m1eval.swebench.scaffold import cleanup, run_scaffold
+
+        repos = self.options["repos_dir"]
+        root = await asyncio.to_thread(
+            checkout, item.row, Path(repos) if repos else None, self._client
+        )
+        try:
+            result = await run_scaffold(
+                item.row, root, ask, int(self.options["patch_samples"]),
+                self.artifacts_dir() / item.item_id,
+            )  # fmt: skip
+        finally:
+            cleanup(root)
+        done = result.completions
+        total = sum((c.completion_tokens or 0) for c in done)
+        return replace(
+            done[-1],
+            answer=result.patch,
+            reasoning=f"{len(done)} requests; {result.error or 'patch selected'}",
+            prompt_tokens=sum((c.prompt_tokens or 0) for c in done) or None,
+            completion_tokens=total,
+            reasoning_tokens=sum((c.reasoning_tokens or 0) for c in done) or None,
+            latency_s=sum(c.latency_s for c in done),
+            attempts=sum(c.attempts for c in done),
+            reasoning_truncated=False,
+        )
+
+    def grade(self, item: Item, answer: str) -> Grade:
+        raise RuntimeError("SWE-bench grades in Docker: use grade_async")
+
+    async def grade_async(self, item: Item, answer: str) -> Grade:
+        from m1eval.swebench.grading import grade_predictions
+
+        if not answer.strip():
+            return Grade.failure("empty patch")
+        assert self._grading is not None, "prepare() first"
+        pred = {"instance_id": item.item_id, "model_name_or_path": "m1eval",
+                "model_patch": answer}  # fmt: skip
+        log_root = self.artifacts_dir() / "harness"
+        async with self._grading:
+            [res] = await asyncio.to_thread(
+                grade_predictions, {item.item_id: item.row}, [pred],
+                "m1eval", log_root, 1, int(self.options["swe_timeout"]),
+            )  # fmt: skip
+        if res.outcome == INFRA_ERROR:
+            raise RuntimeError(res.error or "swebench harness failure")
+        if res.outcome == MODEL_FAILURE:
+            return Grade.failure(res.error or "not graded")
+        return Grade.scored(res.score, details=_report_details(res.report))
+
+    def tags(self, item: Item) -> dict[str, Any]:
+        return {"repo": item.row.get("repo"), "m1_excluded": item.item_id in self.excluded}
+
+    def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        out = subsets_summary(records, self.excluded)
+        self._write_predictions(records)
+        return out
+
+    def _write_predictions(self, records: list[dict[str, Any]]) -> None:
+        base = self.artifacts_dir()
+        rows = []
+        for r in sorted(records, key=lambda r: r["item_id"]):
+            patch_file = base / r["item_id"] / "final.patch"
+            patch = patch_file.read_text() if patch_file.exists() else ""
+            rows.append({"instance_id": r["item_id"], "model_name_or_path":
+                         r.get("served_model") or "m1eval", "model_patch": patch})  # fmt: skip
+        if rows and base.exists():
+            atomic_write_jsonl(base.parent / "predictions.jsonl", rows)
+
+
+def _report_details(report: dict[str, Any]) -> dict[str, Any]:
+    status = report.get("tests_status") or {}
+    return {
+        "resolved": report.get("resolved"),
+        "fail_to_pass_failed": len((status.get("FAIL_TO_PASS") or {}).get("failure", [])),
+        "pass_to_pass_failed": len((status.get("PASS_TO_PASS") or {}).get("failure", [])),
+    }
+
+
+def subsets_summary(records: list[dict[str, Any]], excluded: set[str]) -> dict[str, Any]:
+    """Resolved rate over every instance of the run and over the paper's 486, side by side."""
+    kept = [r for r in records if r["item_id"] not in excluded]
+    out = {}
+    for name, recs in (("all", records), ("m1-486", kept)):
+        s = summarize_suite(recs, binary=False)
+        resolved = sum(1 for r in recs if r["outcome"] == SCORED and (r["score"] or 0) >= 1)
+        out[name] = {
+            "score": s["score"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
+            "n_instances": s["n_items"], "resolved": resolved, "outcomes": s["outcomes"],
+        }  # fmt: skip
+    return {"subsets": out, "excluded_by_paper": sorted(excluded)}

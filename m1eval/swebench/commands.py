@@ -1,0 +1,121 @@
+"""``m1eval swe-bench grade | validate-gold | build-selftest``."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from m1eval import __version__
+from m1eval.errors import ConfigError
+from m1eval.fsutil import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from m1eval.hashing import stable_hash
+from m1eval.provenance import git_state, package_versions
+from m1eval.records import MODEL_FAILURE, SampleRecord
+from m1eval.swebench.grading import InstanceResult, grade_predictions, swebench_version
+from m1eval.swebench.predictions import read_predictions
+
+
+def swe_bench_command(args: argparse.Namespace) -> int:
+    if args.action == "build-selftest":
+        from m1eval.sandbox.image import docker_client
+        from m1eval.testing.swebench_selftest import build_image
+
+        print(f"built {build_image(docker_client())}")
+        return 0
+    from m1eval.suites import get_suite
+
+    suite = get_suite("swe-bench", {"subset": args.subset})
+    items, dataset = suite.load(args.split, args.data_dir)
+    instances = {i.item_id: i.row for i in items}
+    if args.instances:
+        wanted = [s.strip() for s in args.instances.split(",") if s.strip()]
+        unknown = [w for w in wanted if w not in instances]
+        if unknown:
+            raise ConfigError(f"unknown instance id {unknown[0]!r} (or not in --subset)")
+        instances = {w: instances[w] for w in wanted}
+    if args.action == "grade":
+        every_id = {r["instance_id"] for r in dataset.rows(["instance_id"])}
+        predictions = [p for p in read_predictions(args.predictions, every_id)
+                       if p["instance_id"] in instances]  # fmt: skip
+        label = str(args.predictions)
+    else:
+        predictions = [{"instance_id": iid, "model_name_or_path": "gold",
+                        "model_patch": row["patch"]} for iid, row in instances.items()]  # fmt: skip
+        label = "gold"
+    run_id = (
+        args.run_id
+        or f"swe-bench-{args.action}-"
+        + stable_hash([label, sorted(instances), [p["model_patch"] for p in predictions]])[:10]
+    )
+    run_dir = Path(args.results_dir) / run_id
+    started = datetime.now(UTC).isoformat(timespec="seconds")
+    results = grade_predictions(
+        instances, predictions, run_id, run_dir / "harness", args.max_workers, args.timeout,
+        allow_missing_images=args.skip_missing_images,
+    )  # fmt: skip
+    records = _records(instances, predictions, results)
+    from m1eval.suites.swe_bench import subsets_summary
+
+    summary = {
+        "run_id": run_id,
+        "suites": {"swe-bench": subsets_summary(records, suite.excluded)},
+        "swebench_version": swebench_version(),
+        "predictions": label,
+    }
+    atomic_write_jsonl(run_dir / "samples.jsonl", records)
+    atomic_write_json(run_dir / "summary.json", summary)
+    atomic_write_json(run_dir / "manifest.json", {
+        "run_id": run_id, "status": "complete", "m1eval_version": __version__,
+        "created_at": started, "ended_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": f"swe-bench {args.action}", "predictions": label,
+        "dataset": dataset.describe(), "swebench_version": swebench_version(),
+        "identity": {"model": label, "protocol": f"swe-bench-{args.action}"},
+        "config_hash": stable_hash([label, sorted(instances)]),
+        "packages": package_versions(), "git": git_state(),
+        "options": {"subset": args.subset, "timeout": args.timeout,
+                    "max_workers": args.max_workers},
+    })  # fmt: skip
+    _print(summary["suites"]["swe-bench"], run_dir)
+    if args.action == "validate-gold":
+        failing = [r for r in records if not (r["score"] or 0) >= 1]
+        lines = [f"{r['item_id']}\t{r['outcome']}\t{r['error'] or 'not resolved'}"
+                 for r in failing]  # fmt: skip
+        atomic_write_text(run_dir / "gold_failures.txt", "".join(x + "\n" for x in lines))
+        print(f"{len(failing)} of {len(records)} gold patches do not resolve here "
+              f"-> {run_dir / 'gold_failures.txt'}")  # fmt: skip
+    return 0
+
+
+def _records(
+    instances: dict[str, dict[str, Any]],
+    predictions: list[dict[str, Any]],
+    results: list[InstanceResult],
+) -> list[dict[str, Any]]:
+    by_id = {r.instance_id: r for r in results}
+    patches = {p["instance_id"]: p for p in predictions}
+    out = []
+    for iid in instances:
+        pred = patches.get(iid)
+        res = by_id.get(iid)
+        patch = (pred or {}).get("model_patch") or ""
+        rec = SampleRecord(
+            sample_id=stable_hash([iid, patch])[:32], suite="swe-bench", item_id=iid, repeat=0,
+            outcome=res.outcome if res else MODEL_FAILURE,
+            score=(res.score if res and res.outcome != "infra_error" else None) if res else 0.0,
+            answer=patch, error=(res.error if res else "no prediction for this instance"),
+            served_model=(pred or {}).get("model_name_or_path"),
+            extra={"report": res.report if res else {}, "log_dir": res.log_dir if res else None},
+        )  # fmt: skip
+        out.append(rec.to_dict())
+    return out
+
+
+def _print(s: dict[str, Any], run_dir: Path) -> None:
+    for name, sub in s["subsets"].items():
+        o = sub["outcomes"]
+        print(f"{name:>7}: {sub['resolved']}/{sub['n_instances']} resolved "
+              f"({(sub['score'] or 0):.1f}%)  model_failure {o['model_failure']}  "
+              f"infra_error {o['infra_error']}")  # fmt: skip
+    print(f"results: {run_dir}")
