@@ -172,6 +172,18 @@ def parse_files(text: str, known: set[str], n: int = TOP_FILES) -> list[str]:
     return out[:n]
 
 
+def keyword_files(root: Path, tree: list[str], problem: str, n: int = TOP_FILES) -> list[str]:
+    """Files ranked by how many of the issue's identifiers they mention (a fallback)."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]{2,}", problem)}
+    scored = []
+    for rel in tree:
+        text = (root / rel).read_text(errors="replace").lower()
+        hits = sum(1 for w in words if w in text or w in rel.lower())
+        if hits:
+            scored.append((-hits, rel))
+    return [rel for _, rel in sorted(scored)[:n]]
+
+
 def skeleton(source: str) -> str:
     """Class and function signatures with line numbers (bodies elided)."""
     try:
@@ -317,8 +329,13 @@ async def run_scaffold(
     reply = await ask([{"role": "user", "content": prompt}])
     result.completions.append(reply)
     files = parse_files(reply.answer, set(tree))
-    atomic_write_json(artifacts / "1_files.json",
-                      {"prompt": prompt, "response": reply.answer, "files": files})  # fmt: skip
+    fallback = not files
+    if fallback:  # the model named no file of the repository: rank by the issue's words
+        files = keyword_files(root, tree, problem)
+    atomic_write_json(artifacts / "1_files.json", {
+        "prompt": prompt, "response": reply.answer, "files": files,
+        "fallback": "ranked by words of the issue" if fallback else None,
+    })  # fmt: skip
     if not files:
         result.error = "file localization named no file of the repository"
         _finish(artifacts, result)

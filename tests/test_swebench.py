@@ -1,0 +1,235 @@
+"""SWE-bench Verified: real data, predictions, official swebench grading in Docker on a
+self-made instance built offline, and the Agentless-style scaffold's stages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from m1eval.sandbox.errors import SandboxError
+from m1eval.suites import get_suite
+from m1eval.swebench.grading import grade_predictions
+from m1eval.swebench.repo import checkout
+from m1eval.swebench.scaffold import (
+    Candidate,
+    apply_edits,
+    parse_edits,
+    parse_files,
+    parse_locations,
+    regions,
+    select,
+    skeleton,
+)
+from m1eval.testing import swebench_selftest as selftest
+from m1eval.testing.stub_server import StubConfig, StubServer
+
+from .conftest import embedded_available, only_run_dir, read_jsonl, sandbox_problem
+
+EXCLUDED_14 = {
+    "astropy__astropy-7606", "astropy__astropy-8707", "astropy__astropy-8872",
+    "django__django-10097", "matplotlib__matplotlib-20488", "psf__requests-2317",
+    "psf__requests-2931", "psf__requests-5414", "pylint-dev__pylint-6528",
+    "pylint-dev__pylint-7277", "sphinx-doc__sphinx-10435", "sphinx-doc__sphinx-7985",
+    "sphinx-doc__sphinx-8269", "sphinx-doc__sphinx-8475",
+}  # fmt: skip
+CORRECT_EDIT = (
+    "```python\n### calcpkg/ops.py\n<<<<<<< SEARCH\n    if x > hi:\n        return x\n=======\n"
+    "    if x > hi:\n        return hi\n>>>>>>> REPLACE\n```"
+)
+WRONG_PATCH = selftest.GOLD_PATCH.replace("+        return hi", "+        return lo")
+UNAPPLIABLE_PATCH = (
+    "diff --git a/calcpkg/missing.py b/calcpkg/missing.py\n--- a/calcpkg/missing.py\n"
+    "+++ b/calcpkg/missing.py\n@@ -1,3 +1,3 @@\n def f():\n-    return 1\n+    return 2\n"
+    " # end\n"
+)
+
+
+# -- data -----------------------------------------------------------------------------------
+
+
+def test_real_verified_and_the_486_subset(shared_hf: Path) -> None:
+    items, data = get_suite("swe-bench").load(None, shared_hf)
+    assert len(items) == 500 and data.matches_pin is True
+    ids = {i.item_id for i in items}
+    assert ids >= EXCLUDED_14
+    subset, _ = get_suite("swe-bench", {"subset": "m1-486"}).load(None, shared_hf)
+    assert len(subset) == 486
+    assert {i.item_id for i in subset} == ids - EXCLUDED_14
+
+
+# -- predictions ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("row", "needle"),
+    [
+        ({"instance_id": "nope__nope-1", "model_patch": ""}, "unknown instance_id 'nope__nope-1'"),
+        ({"instance_id": selftest.INSTANCE_ID, "model_patch": "just text"}, "not a unified diff"),
+        ({"model_patch": ""}, "missing 'instance_id'"),
+        ({"instance_id": selftest.INSTANCE_ID, "model_patch": 5}, "must be a string or null"),
+    ],
+)
+def test_malformed_predictions_are_one_line_errors(cli, tmp_path: Path, row: dict, needle: str):
+    preds = tmp_path / "preds.jsonl"
+    preds.write_text(json.dumps(row) + "\n")
+    res = cli("swe-bench", "grade", "--predictions", preds, "--split", "smoke",
+              "--results-dir", tmp_path / "r")  # fmt: skip
+    assert res.code == 2, res.err
+    assert res.err.count("\n") == 1 and needle in res.err
+    assert not (tmp_path / "r").exists()
+
+
+def test_no_docker_daemon_is_a_one_line_error(cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
+    res = cli("swe-bench", "validate-gold", "--split", "smoke", "--results-dir", tmp_path / "r")
+    assert res.code == 5 and res.err.count("\n") == 1
+    assert "cannot reach the Docker daemon" in res.err
+
+
+def test_missing_image_is_a_one_line_error(tmp_path: Path) -> None:
+    if sandbox_problem() and "no Docker daemon" in sandbox_problem():
+        pytest.skip("no Docker daemon")
+    inst = {**selftest.instance(), "image": "m1eval-swebench-missing:0"}
+    pred = {"instance_id": inst["instance_id"], "model_name_or_path": "m",
+            "model_patch": selftest.GOLD_PATCH}  # fmt: skip
+    with pytest.raises(SandboxError, match=r"instance image.*missing.*m1eval-swebench-missing"):
+        grade_predictions({inst["instance_id"]: inst}, [pred], "t", tmp_path)
+
+
+# -- grading with swebench, in Docker --------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def selftest_image(sandbox_pool) -> str:
+    """The self-made instance image (built offline with debootstrap when missing)."""
+    from m1eval.sandbox.image import docker_client
+
+    return selftest.build_image(docker_client())
+
+
+def test_swebench_grades_gold_wrong_empty_and_unappliable(selftest_image, tmp_path: Path):
+    inst = selftest.instance()
+    iid = inst["instance_id"]
+    preds = [
+        {"instance_id": iid, "model_name_or_path": name, "model_patch": patch}
+        for name, patch in (("gold", selftest.GOLD_PATCH), ("wrong", WRONG_PATCH),
+                            ("empty", ""), ("unappliable", UNAPPLIABLE_PATCH))
+    ]  # fmt: skip
+    results = grade_predictions({iid: inst}, preds, "t", tmp_path, max_workers=2, timeout_s=300)
+    got = {p["model_name_or_path"]: (r.outcome, r.resolved, r.error)
+           for p, r in zip(preds, results, strict=True)}  # fmt: skip
+    assert got["gold"] == ("scored", True, None)
+    assert got["wrong"] == ("scored", False, None)
+    assert got["empty"] == ("model_failure", False, "empty patch")
+    assert got["unappliable"] == ("model_failure", False, "patch does not apply")
+    gold = results[0]
+    assert gold.report["tests_status"]["FAIL_TO_PASS"]["success"] == [
+        "tests/test_ops.py::test_clamp_high"
+    ]
+    assert (Path(gold.log_dir) / "report.json").exists()  # swebench's own report is kept
+
+
+def test_validate_gold_writes_the_failing_list(cli, selftest_image, tmp_path: Path) -> None:
+    res = cli("swe-bench", "validate-gold", "--split", "smoke", "--results-dir", tmp_path,
+              "--timeout", "300")  # fmt: skip
+    assert res.code == 0, res.err
+    run = only_run_dir(tmp_path)
+    assert (run / "gold_failures.txt").read_text() == ""
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["suites"]["swe-bench"]["subsets"]["all"]["resolved"] == 1
+    assert summary["swebench_version"] == "5.0.2"
+
+
+# -- the scaffold ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    clones = tmp_path / "clones"
+    selftest.make_repo(clones / "m1eval__calcpkg")
+    work = checkout(selftest.instance(), clones)
+    yield work
+
+
+def test_scaffold_parsers_and_edits(repo: Path) -> None:
+    tree = ["calcpkg/__init__.py", "calcpkg/ops.py", "tests/test_ops.py"]
+    assert parse_files("I think\n```\n./calcpkg/ops.py\nnot/a/file.py\n```", set(tree)) == [
+        "calcpkg/ops.py"
+    ]
+    skel = skeleton((repo / "calcpkg/ops.py").read_text())
+    assert "def clamp(x, lo, hi): ..." in skel and "return" not in skel
+    locs = parse_locations("```\ncalcpkg/ops.py\nfunction: clamp\nline: 4\n```", tree)
+    assert locs == {"calcpkg/ops.py": ["function: clamp", "line: 4"]}
+    spans = regions((repo / "calcpkg/ops.py").read_text(), ["function: clamp"])
+    assert spans and spans[0][0] <= 11 <= spans[0][1]
+    edits = parse_edits(CORRECT_EDIT)
+    assert [e.path for e in edits] == ["calcpkg/ops.py"]
+    assert apply_edits(repo, edits) == ("ok", "")
+    broken = parse_edits(CORRECT_EDIT.replace("return hi", "return hi)"))
+    assert apply_edits(repo, broken)[0] == "syntax_error"
+    missing = parse_edits(CORRECT_EDIT.replace("return x\n=", "return y\n="))
+    assert apply_edits(repo, missing)[0] == "search_not_found"
+    assert apply_edits(repo, [])[0] == "no_edits"
+
+
+def test_selection_is_a_majority_over_normalized_patches() -> None:
+    a1, a2 = Candidate(0, "p1", "ok", normalized="A"), Candidate(1, "p1'", "ok", normalized="A")
+    b = Candidate(2, "p2", "ok", normalized="B")
+    bad = Candidate(3, "", "syntax_error")
+    assert select([b, a1, bad, a2]) is a1
+    assert select([b, a1]) is b  # a tie goes to the first
+    assert select([bad]) is None
+
+
+def _run_swe(cli, url: str, results: Path, *extra: str):
+    return cli("run", "--suite", "swe-bench", "--split", "smoke", "--base-url", url, "--model",
+               "stub-model", "--results-dir", results, "--no-progress", "--patch-samples", "3",
+               "--content-format", "string", *extra)  # fmt: skip
+
+
+def test_scaffold_to_resolution_with_a_scripted_model(cli, selftest_image, tmp_path: Path):
+    answers = {
+        "Repository Structure": "```\ncalcpkg/ops.py\n```",
+        "Skeleton of Relevant Files": "```\ncalcpkg/ops.py\nfunction: clamp\n```",
+        "SEARCH/REPLACE": CORRECT_EDIT,
+    }
+    with StubServer(StubConfig(answers=answers, correct_rate=1.0, reasoning=False)) as server:
+        res = _run_swe(cli, server.base_url, tmp_path)
+        requests = server.state.requests
+    assert res.code == 0, res.err
+    assert requests == 2 + 3  # two localization stages, three repair samples
+    run = only_run_dir(tmp_path)
+    [sample] = read_jsonl(run / "samples.jsonl")
+    assert sample["outcome"] == "scored" and sample["score"] == 1.0
+    assert sample["answer"].startswith("diff --git a/calcpkg/ops.py b/calcpkg/ops.py")
+    stages = run / "swe-bench" / selftest.INSTANCE_ID
+    selection = json.loads((stages / "4_selection.json").read_text())
+    assert selection["chosen"] == 0 and [c["status"] for c in selection["candidates"]] == [
+        "ok", "ok", "ok"]  # fmt: skip
+    preds = read_jsonl(run / "predictions.jsonl")
+    assert (
+        preds[0]["instance_id"] == selftest.INSTANCE_ID and "return hi" in preds[0]["model_patch"]
+    )
+    summary = json.loads((run / "summary.json").read_text())["suites"]["swe-bench"]
+    assert summary["subsets"]["all"]["resolved"] == 1
+
+
+def test_scaffold_stages_on_the_embedded_model(cli, selftest_image, tmp_path: Path) -> None:
+    if not embedded_available():
+        pytest.skip("embedded model not installed")
+    res = cli("run", "--suite", "swe-bench", "--split", "smoke", "--patch-samples", "2",
+              "--max-tokens", "192", "--results-dir", tmp_path, "--no-progress")  # fmt: skip
+    assert res.code == 0, res.err
+    run = only_run_dir(tmp_path)
+    stages = run / "swe-bench" / selftest.INSTANCE_ID
+    names = sorted(p.name for p in stages.iterdir())
+    assert names == ["1_files.json", "2_elements.json", "3_repair_0.json", "3_repair_1.json",
+                     "4_selection.json", "final.patch"]  # fmt: skip
+    for name in names[:-1]:
+        stage = json.loads((stages / name).read_text())
+        assert "response" in stage or "candidates" in stage
+    [sample] = read_jsonl(run / "samples.jsonl")
+    assert sample["outcome"] in ("scored", "model_failure")
+    assert (run / "predictions.jsonl").exists()
