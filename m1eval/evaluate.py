@@ -133,7 +133,7 @@ async def _run_prepared(
     config_hash = stable_hash(identity)
     run_id = validate_run_id(config.resolved_run_id(config_hash))
     run_dir = config.results_dir / run_id
-    context.notes["run_dir"] = str(run_dir)
+    context.notes["run_dir"] = str(run_dir.resolve())
 
     planned = plan_samples(
         suite, items, config.repeats, config.model, config.sampling, config.seed,

@@ -14,8 +14,6 @@ container error or a failure swebench itself classifies as environmental is an
 
 from __future__ import annotations
 
-import contextlib
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -28,7 +26,17 @@ from m1eval.sandbox.errors import SandboxError
 from m1eval.sandbox.image import docker_client
 
 DEFAULT_TIMEOUT_S = 1800
-_CWD_LOCK = threading.Lock()
+_LOG_ROOT_LOCK = threading.Lock()
+_RELATIVE_LOG_DIR = Path("logs/run_evaluation")
+# swebench names its container and its logger after the instance (and run id): two gradings
+# of one instance at the same time would remove each other's container and mix their logs.
+_INSTANCE_LOCKS: dict[str, threading.Lock] = {}
+_INSTANCE_LOCKS_GUARD = threading.Lock()
+
+
+def _instance_lock(instance_id: str) -> threading.Lock:
+    with _INSTANCE_LOCKS_GUARD:
+        return _INSTANCE_LOCKS.setdefault(instance_id, threading.Lock())
 
 
 @dataclass
@@ -90,25 +98,35 @@ def grade_predictions(
                                   f"instance image {inst['image']} is missing")  # fmt: skip
         return _run_one(client, inst, pred, run_id, log_root, timeout_s)
 
-    # swebench writes under the relative path logs/run_evaluation: run it from log_root.
-    with _CWD_LOCK, _working_directory(log_root), ThreadPoolExecutor(max_workers) as ex:
+    _use_log_root(log_root)
+    with ThreadPoolExecutor(max_workers) as ex:
         return list(ex.map(one, predictions))
+
+
+def _use_log_root(log_root: Path) -> None:
+    """swebench writes under its module constant RUN_EVALUATION_LOG_DIR, a path relative to
+    the working directory; point it at ``log_root`` instead of changing directory."""
+    import swebench.harness.run_evaluation as run_evaluation
+
+    with _LOG_ROOT_LOCK:
+        run_evaluation.RUN_EVALUATION_LOG_DIR = (log_root / _RELATIVE_LOG_DIR).resolve()
 
 
 def _run_one(
     client: Any, inst: dict[str, Any], pred: dict[str, Any], run_id: str, log_root: Path,
     timeout_s: int,
 ) -> InstanceResult:  # fmt: skip
-    from swebench.harness.constants import APPLY_PATCH_FAIL, LOG_INSTANCE, RUN_EVALUATION_LOG_DIR
+    from swebench.harness.constants import APPLY_PATCH_FAIL, LOG_INSTANCE
     from swebench.harness.run_evaluation import run_instance
     from swebench.harness.utils import make_test_spec
 
     iid = inst["instance_id"]
     spec = make_test_spec(inst)
     model = pred.get("model_name_or_path", "None").replace("/", "__")
-    log_dir = log_root / RUN_EVALUATION_LOG_DIR / run_id / model / iid
+    log_dir = (log_root / _RELATIVE_LOG_DIR).resolve() / run_id / model / iid
     try:
-        out = run_instance(spec, pred, client, run_id, timeout=timeout_s)
+        with _instance_lock(iid):
+            out = run_instance(spec, pred, client, run_id, timeout=timeout_s)
     except Exception as exc:  # swebench raises on some container failures
         return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {exc}", log_dir=str(log_dir))
     if out is None:
@@ -139,13 +157,3 @@ def _read(path: Path) -> str:
         return path.read_text(errors="replace")
     except OSError:
         return ""
-
-
-@contextlib.contextmanager
-def _working_directory(path: Path):  # type: ignore[no-untyped-def]
-    before = Path.cwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(before)
