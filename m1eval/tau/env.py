@@ -1,0 +1,140 @@
+"""A tau-bench domain: a fresh database, tool dispatch with official-style errors, the reward.
+
+Data is read in the plain JSON form of ``../shared/data/tau_bench`` (``<domain>/data/*.json``,
+``wiki.md``, ``tools.json``, ``tasks_test.json``). The reward is tau-bench's: 1 only if the
+final database equals the one obtained by replaying the task's gold actions on a fresh copy, and
+every required output appears (case-insensitive, commas removed from the reply) in what the
+agent told the user.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import os
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from m1eval.errors import DataError
+from m1eval.hashing import stable_hash
+from m1eval.tau import airline, retail
+
+DOMAINS = {"airline": airline, "retail": retail}
+DATA_FILES = {"airline": ("flights", "reservations", "users"),
+              "retail": ("orders", "products", "users")}  # fmt: skip
+RESPOND = "respond"
+TAU_DIR_ENV = "M1EVAL_TAU_DIR"
+
+
+def default_tau_dir() -> Path:
+    override = os.environ.get(TAU_DIR_ENV)
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tau_bench"
+
+
+@dataclass(frozen=True)
+class DomainData:
+    domain: str
+    root: Path
+    wiki: str
+    tools: list[dict[str, Any]]
+    tasks: list[dict[str, Any]]
+
+    def fresh_db(self) -> dict[str, Any]:
+        return copy.deepcopy(_db(str(self.root), self.domain))
+
+
+@cache
+def _db(root: str, domain: str) -> dict[str, Any]:
+    return {name: json.loads((Path(root) / domain / "data" / f"{name}.json").read_text())
+            for name in DATA_FILES[domain]}  # fmt: skip
+
+
+def load_domain(domain: str, tau_dir: str | Path | None = None) -> DomainData:
+    if domain not in DOMAINS:
+        raise DataError(f"unknown TAU-bench domain {domain!r} (airline or retail)")
+    root = Path(tau_dir) if tau_dir else default_tau_dir()
+    base = root / domain
+    try:
+        return DomainData(
+            domain=domain,
+            root=root,
+            wiki=(base / "wiki.md").read_text(),
+            tools=json.loads((base / "tools.json").read_text()),
+            tasks=json.loads((base / "tasks_test.json").read_text()),
+        )
+    except FileNotFoundError as exc:
+        raise DataError(
+            f"TAU-bench {domain} data not found under {root} ({exc.filename}); pass --data-dir "
+            f"DIR where DIR/{domain}/ holds data/*.json, wiki.md, tools.json, tasks_test.json"
+        ) from None
+
+
+class Env:
+    """One episode's database and the tools that act on it."""
+
+    def __init__(self, data: DomainData) -> None:
+        self.data = data
+        self.module = DOMAINS[data.domain]
+        self.db = data.fresh_db()
+
+    def step(self, name: str, kwargs: Any) -> str:
+        """Run a tool; a bad call returns an error string, as tau-bench's env does."""
+        tool = self.module.TOOLS.get(name)
+        if tool is None:
+            return f"Unknown action {name}"
+        if not isinstance(kwargs, dict):
+            return "Error: arguments must be a JSON object"
+        try:
+            inspect.signature(tool).bind(self.db, **kwargs)
+        except TypeError as exc:
+            return f"Error: {exc}"
+        try:
+            return tool(data=self.db, **kwargs)
+        except Exception as exc:  # wrong types, missing ids deep inside a tool
+            return f"Error: {exc}"
+
+    def db_hash(self) -> str:
+        return stable_hash(self.db)
+
+
+def replay(data: DomainData, actions: list[dict[str, Any]]) -> tuple[list[str | None], Env]:
+    """Execute actions in order on a fresh database; ``respond`` yields None."""
+    env = Env(data)
+    out: list[str | None] = []
+    for action in actions:
+        if action["name"] == RESPOND:
+            out.append(None)
+        else:
+            out.append(env.step(action["name"], action.get("kwargs", {})))
+    return out, env
+
+
+@dataclass
+class Reward:
+    reward: float
+    db_match: bool
+    outputs: dict[str, bool] = field(default_factory=dict)
+
+
+def reward(data: DomainData, task: dict[str, Any], final_db_hash: str,
+           replies: list[str]) -> Reward:  # fmt: skip
+    """tau-bench's reward for an episode that ended within the step limit."""
+    gold = Env(data)
+    terminate = set(DOMAINS[data.domain].TERMINATE_TOOLS)
+    for action in task["actions"]:
+        if action["name"] not in terminate and action["name"] != RESPOND:
+            gold.step(action["name"], action["kwargs"])
+    db_match = gold.db_hash() == final_db_hash
+    value = 1.0 if db_match else 0.0
+    outputs: dict[str, bool] = {}
+    for output in task.get("outputs") or []:
+        found = any(output.lower() in reply.lower().replace(",", "") for reply in replies)
+        outputs[output] = found
+        if not found:
+            value = 0.0
+    return Reward(value, db_match, outputs)
