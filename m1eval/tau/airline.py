@@ -116,8 +116,8 @@ def list_all_airports(data: Data) -> str:
 def search_direct_flight(data: Data, origin: str, destination: str, date: str) -> str:
     results = []
     for flight in data["flights"].values():
-        if (flight["origin"] == origin and flight["destination"] == destination
-                and date in flight["dates"] and flight["dates"][date]["status"] == "available"):  # fmt: skip
+        on_route = flight["origin"] == origin and flight["destination"] == destination
+        if on_route and date in flight["dates"] and flight["dates"][date]["status"] == "available":
             results.append({k: v for k, v in flight.items() if k != "dates"})
             results[-1].update(flight["dates"][date])
     return json.dumps(results)
