@@ -58,12 +58,25 @@ def _suite_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--repos-dir", help="SWE-bench: local clones DIR/<owner>__<name>")
     group.add_argument("--swe-timeout", type=_positive_int, help="SWE-bench test timeout (1800 s)")
     group.add_argument("--swe-workers", type=_positive_int, help="SWE-bench grading containers")
+    group.add_argument("--max-steps", type=_positive_int, help="TAU-bench step limit (40)")
+    group.add_argument("--no-m1-prompt", dest="m1_prompt", action="store_false", default=None,
+                       help="TAU-bench: without the paper's extra system prompt")  # fmt: skip
+    group.add_argument(
+        "--all-tool-calls",
+        dest="first_tool_call_only",
+        action="store_false",
+        default=None,
+        help="TAU-bench: execute every tool call of a turn",
+    )
+    group.add_argument("--user-base-url", help="TAU-bench user simulator endpoint (default: same)")
+    group.add_argument("--user-model", help="TAU-bench user simulator model (the paper: gpt-4.1)")
 
 
 def suite_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("needles", "cot", "max_prompt_tokens", "release", "start_date", "end_date",
              "sandbox_workers", "subset", "patch_samples", "repos_dir", "swe_timeout",
-             "swe_workers")  # fmt: skip
+             "swe_workers", "max_steps", "m1_prompt", "first_tool_call_only", "user_base_url",
+             "user_model")  # fmt: skip
     return {name: getattr(args, name) for name in names}
 
 
@@ -81,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--protocol", help="harness config (default m1-80k; 'embedded' for it)")
     run.add_argument("--limit", type=_positive_int, help="first N items only")
-    run.add_argument("--repeats", type=_positive_int, help="samples per item (default: suite's)")
+    run.add_argument("--repeats", "--trials", type=_positive_int,
+                     help="samples per item (default: suite's); TAU-bench trials")  # fmt: skip
     run.add_argument("--max-tokens", type=_positive_int)
     run.add_argument("--temperature", type=float)
     run.add_argument("--top-p", type=float)
@@ -177,6 +191,15 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--skip-missing-images", action="store_true",
                          help="grade what has an image; the rest are infra errors")  # fmt: skip
     swe_sub.add_parser("build-selftest", help="build the self-made instance's image (offline)")
+
+    tau = sub.add_parser("tau", help="TAU-bench environment tools")
+    tau_sub = tau.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    replay = tau_sub.add_parser("replay", help="execute actions on a fresh database")
+    replay.add_argument("--domain", required=True, choices=["airline", "retail"])
+    replay.add_argument("--actions", required=True, type=Path,
+                        help='JSON list: [{"name": ..., "kwargs": {...}}]')  # fmt: skip
+    replay.add_argument("--data-dir", help="tau-bench data (DIR/<domain>/...)")
+    replay.add_argument("--dump-db", type=Path, help="write the final database as JSON")
     return parser
 
 
@@ -211,6 +234,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return _cmd_suites()
     if args.command == "sandbox":
         return _cmd_sandbox(args)
+    if args.command == "tau":
+        return _cmd_tau(args)
     if args.command == "swe-bench":
         from m1eval.swebench.commands import swe_bench_command
 
@@ -335,6 +360,31 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     image_id = build_image(mirror=args.mirror, release=args.release,
                            from_registry=args.from_registry)  # fmt: skip
     print(f"built {IMAGE} ({image_id[:19]})")
+    return 0
+
+
+def _cmd_tau(args: argparse.Namespace) -> int:
+    from m1eval.errors import DataError
+    from m1eval.fsutil import atomic_write_json
+    from m1eval.suites.tau_bench import find_tau_dir
+    from m1eval.tau.env import load_domain, replay
+
+    data = load_domain(args.domain, find_tau_dir(args.domain, args.data_dir))
+    try:
+        actions = json.loads(args.actions.read_text())
+    except FileNotFoundError:
+        raise DataError(f"actions file {args.actions} does not exist") from None
+    except ValueError:
+        raise DataError(f"actions file {args.actions} is not valid JSON") from None
+    if not isinstance(actions, list) or not all(
+        isinstance(a, dict) and isinstance(a.get("name"), str) for a in actions
+    ):
+        raise DataError(f'{args.actions}: expected a list of {{"name": ..., "kwargs": {{...}}}}')
+    observations, env = replay(data, actions)
+    for obs in observations:
+        print(json.dumps(obs))
+    if args.dump_db:
+        atomic_write_json(args.dump_db, env.db)
     return 0
 
 

@@ -70,7 +70,7 @@ def run_evaluation(
     items, dataset = suite.load(config.split, config.data_dir)
     if config.limit is not None:
         items = items[: config.limit]
-    server = EmbeddedServer() if config.embedded else None
+    server = EmbeddedServer(chat_format=suite.embedded_chat_format) if config.embedded else None
     with server if server is not None else contextlib.nullcontext():
         if server is not None:
             config.base_url = server.base_url
@@ -317,6 +317,8 @@ async def _run_context(
 ) -> RunContext:
     """The deployment facts a suite may need: its context window and its tokenizer."""
     context = RunContext()
+    context.notes["base_url"] = config.base_url
+    context.notes["model"] = config.model
     served = {m.get("id"): m for m in fingerprint["models"]}
     max_model_len = (served.get(config.model) or {}).get("max_model_len")
     if options.max_context is not None:

@@ -206,8 +206,9 @@ async def run_sample(
     try:
         if solve is not None:  # a multi-step pipeline (the SWE-bench scaffold)
 
-            def ask(msgs: list[dict[str, Any]]) -> Any:
-                return client.complete(msgs, planned.sampling, sample_id=planned.sample_id)
+            def ask(msgs: list[dict[str, Any]], **extra: Any) -> Any:
+                params = {**planned.sampling, **extra}
+                return client.complete(msgs, params, sample_id=planned.sample_id)
 
             try:
                 completion = await solve(item, ask)

@@ -193,6 +193,7 @@ class _Accumulator:
         "reasoning_deltas",
         "served_model",
         "started",
+        "tool_calls",
         "ttft",
         "usage",
     )
@@ -207,6 +208,7 @@ class _Accumulator:
         self.usage: dict[str, Any] | None = None
         self.ttft: float | None = None
         self.served_model: str | None = None
+        self.tool_calls: dict[int, dict[str, Any]] = {}
 
     def add(self, event: dict[str, Any]) -> None:
         if "error" in event and not event.get("choices"):
@@ -228,10 +230,27 @@ class _Accumulator:
             if thought:
                 self.reasoning.append(thought)
                 self.reasoning_deltas += 1
-            if (text or thought) and self.ttft is None:
+            for call in delta.get("tool_calls") or ():
+                self._add_tool_call(call)
+            if (text or thought or delta.get("tool_calls")) and self.ttft is None:
                 self.ttft = time.perf_counter() - self.started
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
+
+    def _add_tool_call(self, call: dict[str, Any]) -> None:
+        """Streamed tool calls arrive in pieces keyed by index; whole ones have no index."""
+        index = call.get("index", len(self.tool_calls))
+        slot = self.tool_calls.setdefault(
+            index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+        )
+        if call.get("id"):
+            slot["id"] = call["id"]
+        fn = call.get("function") or {}
+        if fn.get("name"):
+            slot["function"]["name"] += fn["name"]
+        args = fn.get("arguments")
+        if args:
+            slot["function"]["arguments"] += args if isinstance(args, str) else json.dumps(args)
 
     def finish(self) -> Completion:
         content = "".join(self.content)
@@ -263,6 +282,7 @@ class _Accumulator:
             latency_s=time.perf_counter() - self.started,
             attempts=1,
             served_model=self.served_model,
+            tool_calls=[self.tool_calls[i] for i in sorted(self.tool_calls)] or None,
         )
 
 

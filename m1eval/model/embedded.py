@@ -56,11 +56,14 @@ class EmbeddedServer:
         n_ctx: int = DEFAULT_CONTEXT,
         threads: int | None = None,
         startup_timeout_s: float = 180.0,
+        chat_format: str | None = None,
     ) -> None:
         self.port = port or free_port()
         self.n_ctx = n_ctx
         self.threads = threads or max(1, os.cpu_count() or 1)
         self.startup_timeout_s = startup_timeout_s
+        # None: the GGUF's own chat template; "chatml-function-calling" for tool calls
+        self.chat_format = chat_format
         self.process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 (lives as long as the server)
             prefix="m1eval-embedded-", suffix=".log"
@@ -82,7 +85,7 @@ class EmbeddedServer:
             "--verbose", "False",
             # By default a new request interrupts the one being streamed; queue them instead.
             "--interrupt_requests", "False",
-        ]  # fmt: skip
+        ] + (["--chat_format", self.chat_format] if self.chat_format else [])  # fmt: skip
 
     def start(self) -> EmbeddedServer:
         if importlib.util.find_spec("llama_cpp") is None:

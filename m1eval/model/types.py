@@ -22,6 +22,7 @@ class Completion:
     latency_s: float
     attempts: int
     served_model: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None  # OpenAI format, arguments as JSON text
 
     @property
     def truncated(self) -> bool:

@@ -63,6 +63,8 @@ class Suite(ABC):
     option_defaults: ClassVar[dict[str, Any]] = {}
     #: whether prompts must be measured with the served model's tokenizer
     needs_tokenizer: ClassVar[bool] = False
+    #: llama.cpp chat format the embedded server needs for this suite (tool calling)
+    embedded_chat_format: ClassVar[str | None] = None
 
     def __init__(self, manifest: SuiteManifest, options: dict[str, Any] | None = None) -> None:
         self.manifest = manifest

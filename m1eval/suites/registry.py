@@ -12,6 +12,7 @@ from m1eval.suites.livecodebench import LiveCodeBenchSuite
 from m1eval.suites.longbench_v2 import LongBenchV2Suite
 from m1eval.suites.mrcr import MrcrSuite
 from m1eval.suites.swe_bench import SweBenchSuite
+from m1eval.suites.tau_bench import TauBenchSuite
 
 ADAPTERS: dict[str, type[Suite]] = {
     "aime": AimeSuite,
@@ -19,6 +20,7 @@ ADAPTERS: dict[str, type[Suite]] = {
     "longbench_v2": LongBenchV2Suite,
     "livecodebench": LiveCodeBenchSuite,
     "swe_bench": SweBenchSuite,
+    "tau_bench": TauBenchSuite,
 }
 
 

@@ -1,0 +1,186 @@
+"""TAU-bench airline and retail: a tool-calling agent, a simulated user, tau-bench's reward.
+
+Each sample is one episode (``--trials N`` episodes per task give pass^k). The user simulator
+is an LLM behind its own endpoint (``--user-base-url``, ``--user-model``; the paper used
+GPT-4.1), defaulting to the evaluated endpoint; its requests and tokens are counted apart from
+the agent's, and its failures are infra errors. Every trajectory is written to
+``results/<run>/tau/<task>-<sample>.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, ClassVar
+
+from m1eval.data import LoadedDataset
+from m1eval.errors import ConfigError
+from m1eval.fsutil import atomic_write_json
+from m1eval.model.types import Completion, RequestFailed
+from m1eval.stats import k_values, pass_hat_k
+from m1eval.suites.base import Grade, Item, RunContext, Suite
+from m1eval.tau.env import DomainData, load_domain
+from m1eval.tau.episode import M1_SYSTEM_PROMPT, UserSimulatorError, run_episode
+
+
+class TauBenchSuite(Suite):
+    binary_scores: ClassVar[bool] = False
+    embedded_chat_format: ClassVar[str | None] = "chatml-function-calling"
+    option_defaults: ClassVar[dict[str, Any]] = {
+        "max_steps": 40,
+        "m1_prompt": True,
+        "first_tool_call_only": True,
+        "user_base_url": None,
+        "user_model": None,
+        "user_api_key_env": "OPENAI_API_KEY",
+    }
+
+    def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
+        super().__init__(manifest, options)
+        self.domain = str(manifest.protocol.get("domain", ""))
+        if self.domain not in ("airline", "retail"):
+            raise ConfigError(f"suite manifest {manifest.path}: protocol.domain must be set")
+        self._data: DomainData | None = None
+        self._user_client: Any = None
+        self.user_requests = 0
+        self.user_tokens = 0
+
+    def identity(self) -> dict[str, Any]:
+        keep = ("max_steps", "m1_prompt", "first_tool_call_only", "user_model")
+        return {k: self.options[k] for k in keep}
+
+    def load(
+        self, split: str | None, data_dir: str | Path | None
+    ) -> tuple[list[Item], LoadedDataset]:
+        data = load_domain(self.domain, find_tau_dir(self.domain, data_dir))
+        self._data = data
+        digest = hashlib.sha256()
+        for rel in ("wiki.md", "tools.json", "tasks_test.json"):
+            digest.update((data.root / self.domain / rel).read_bytes())
+        for path in sorted((data.root / self.domain / "data").glob("*.json")):
+            digest.update(path.read_bytes())
+        loaded = LoadedDataset(
+            tables=(), repo_id=self.manifest.dataset.repo_id,
+            revision=self.manifest.dataset.revision, split="test", source="local",
+            location=str(data.root / self.domain), content_sha256=digest.hexdigest(),
+            pinned_sha256=self.manifest.dataset.content_sha256,
+        )  # fmt: skip
+        items = [Item(str(i), {"task": task}) for i, task in enumerate(data.tasks)]
+        return items, loaded
+
+    def build_messages(self, item: Item) -> list[dict[str, Any]]:
+        assert self._data is not None
+        return [{"role": "system", "content": self._data.wiki},
+                {"role": "user", "content": item.row["task"]["instruction"]}]  # fmt: skip
+
+    async def prepare(self, context: RunContext) -> None:
+        await super().prepare(context)
+        from m1eval.model.client import ChatClient, ClientSettings
+
+        base_url = self.options["user_base_url"] or context.notes.get("base_url")
+        model = self.options["user_model"] or context.notes.get("model")
+        if not base_url or not model:
+            raise ConfigError("the user simulator needs --user-base-url and --user-model")
+        api_key = os.environ.get(self.options["user_api_key_env"] or "") or None
+        self._user_client = await ChatClient(
+            ClientSettings(base_url=base_url, model=model, api_key=api_key)
+        ).__aenter__()
+        context.notes["user_simulator"] = {"base_url": base_url, "model": model}
+
+    async def close(self) -> None:
+        if self._user_client is not None:
+            await self._user_client.__aexit__(None, None, None)
+            self._user_client = None
+
+    async def solve(self, item: Item, ask: Any) -> Completion:
+        assert self._data is not None and self._user_client is not None
+        completions: list[Completion] = []
+
+        async def agent(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict:
+            c = await ask(messages, tools=tools)
+            completions.append(c)
+            return {"content": c.answer, "tool_calls": c.tool_calls}
+
+        async def user(messages: list[dict[str, Any]]) -> str:
+            try:
+                c = await self._user_client.complete(messages, {"temperature": 1.0})
+            except RequestFailed as exc:
+                raise UserSimulatorError(f"user simulator: {exc.cause}") from None
+            self.user_requests += 1
+            self.user_tokens += c.completion_tokens or 0
+            return c.answer
+
+        task = item.row["task"]
+        episode = await run_episode(
+            self._data, task, agent, user, int(self.options["max_steps"]),
+            M1_SYSTEM_PROMPT if self.options["m1_prompt"] else None,
+            bool(self.options["first_tool_call_only"]),
+        )  # fmt: skip
+        summary = episode.summary()
+        run_dir = self.context.notes.get("run_dir")
+        if run_dir:
+            key = hashlib.sha256(json.dumps(episode.messages, default=str).encode()).hexdigest()
+            atomic_write_json(Path(run_dir) / "tau" / f"{item.item_id}-{key[:10]}.json", {
+                "task_index": item.item_id, "task": task, **summary,
+                "trajectory": episode.messages, "user_messages": episode.user_messages,
+            })  # fmt: skip
+        last = completions[-1] if completions else None
+        return Completion(
+            answer=json.dumps(summary),
+            reasoning="\n\n".join(c.reasoning for c in completions if c.reasoning),
+            finish_reason=last.finish_reason if last else None,
+            reasoning_truncated=False,
+            prompt_tokens=sum(c.prompt_tokens or 0 for c in completions) or None,
+            completion_tokens=sum(c.completion_tokens or 0 for c in completions),
+            reasoning_tokens=sum(c.reasoning_tokens or 0 for c in completions) or None,
+            usage_source=last.usage_source if last else "stream",
+            ttft_s=completions[0].ttft_s if completions else None,
+            latency_s=sum(c.latency_s for c in completions),
+            attempts=sum(c.attempts for c in completions),
+            served_model=last.served_model if last else None,
+        )
+
+    def grade(self, item: Item, answer: str) -> Grade:
+        summary = json.loads(answer)
+        return Grade.scored(float(summary["reward"]), details=summary)
+
+    def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
+        by_task: dict[str, list[float]] = {}
+        ended: dict[str, int] = {}
+        dropped = malformed = 0
+        for r in records:
+            if r["outcome"] not in ("scored", "model_failure"):
+                continue
+            by_task.setdefault(r["item_id"], []).append(float(r["score"] or 0))
+            extra = r.get("extra") or {}
+            ended[extra.get("ended_by", "?")] = ended.get(extra.get("ended_by", "?"), 0) + 1
+            dropped += int(extra.get("dropped_tool_calls") or 0)
+            malformed += int(extra.get("malformed_tool_calls") or 0)
+        n_min = min((len(v) for v in by_task.values()), default=0)
+        pass_k = {}
+        for k in k_values(n_min) if n_min else []:
+            vals = [pass_hat_k(len(v), sum(1 for x in v if x >= 1), k) for v in by_task.values()]
+            pass_k[f"pass^{k}"] = round(100 * sum(vals) / len(vals), 4)
+        return {
+            "pass_hat_k": pass_k, "ended_by": ended, "dropped_tool_calls": dropped,
+            "malformed_tool_calls": malformed,
+            "user_simulator": {"requests": self.user_requests, "completion_tokens":
+                               self.user_tokens, **(self.context.notes.get("user_simulator")
+                                                    or {})},
+            "protocol": {k: self.options[k] for k in ("max_steps", "m1_prompt",
+                                                      "first_tool_call_only")},
+        }  # fmt: skip
+
+
+def find_tau_dir(domain: str, data_dir: str | Path | None) -> Path | None:
+    """``--data-dir`` itself, or a ``tau_bench`` folder in or beside it (so the HF mirror's
+    ``--data-dir`` works too); None: ``M1EVAL_TAU_DIR`` or the default location."""
+    if data_dir is None:
+        return None
+    base = Path(data_dir)
+    for candidate in (base, base / "tau_bench", base.parent / "tau_bench"):
+        if (candidate / domain / "wiki.md").is_file():
+            return candidate
+    return base

@@ -1,0 +1,161 @@
+"""One TAU-bench episode: the tool-calling agent, the simulated user, the step limit, the reward.
+
+The loop is tau-bench's ``ToolCallingAgent.solve``: the user speaks first; each agent turn is
+either a tool call (executed, its observation returned as a ``tool`` message) or a reply to the
+user (answered by the user simulator). Only the first tool call of a turn is executed, as in
+tau-bench (``first_tool_call_only``; dropped calls are counted). The episode ends when the user
+says ``###STOP###``, a terminating tool is called, or the step limit is reached (reward 0).
+Malformed tool-call arguments are a recorded model failure for that step; the agent sees an
+error observation and the episode goes on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from m1eval.tau.env import RESPOND, DomainData, Env, reward
+
+STOP = "###STOP###"
+M1_SYSTEM_PROMPT = (
+    "- In each round, you need to carefully examine the tools provided to you to determine if "
+    "any can be used.\n- You must adhere to all of the policies. Pay attention to the details "
+    "in the terms. Solutions for most situations can be found within these policies."
+)
+FIRST_USER_MESSAGE = "Hi! How can I help you today?"
+
+# (messages, tools) -> assistant message {"content": ..., "tool_calls": [...]}
+AgentStep = Callable[[list[dict[str, Any]], list[dict[str, Any]]], Awaitable[dict[str, Any]]]
+# (messages) -> the user's next message
+UserStep = Callable[[list[dict[str, Any]]], Awaitable[str]]
+
+
+class UserSimulatorError(Exception):
+    """The user simulator failed (an HTTP failure, an empty reply): an infra error."""
+
+
+def user_system_prompt(instruction: str | None) -> str:
+    shown = ("\n\nInstruction: " + instruction + "\n") if instruction is not None else ""
+    return (
+        f"You are a user interacting with an agent.{shown}\n"
+        "Rules:\n"
+        "- Just generate one line at a time to simulate the user's message.\n"
+        "- Do not give away all the instruction at once. Only provide the information that is "
+        "necessary for the current step.\n"
+        "- Do not hallucinate information that is not provided in the instruction. For example, "
+        "if the agent asks for the order id but it is not mentioned in the instruction, do not "
+        "make up an order id, just say you do not remember or have it.\n"
+        "- If the instruction goal is satisified, generate '###STOP###' as a standalone message "
+        "without anything else to end the conversation.\n"
+        "- Do not repeat the exact instruction in the conversation. Instead, use your own words "
+        "to convey the same information.\n"
+        "- Try to make the conversation as natural as possible, and stick to the personalities "
+        "in the instruction."
+    )
+
+
+@dataclass
+class Episode:
+    reward: float = 0.0
+    done: bool = False
+    ended_by: str = "step_limit"  # user_stop, terminate_tool, step_limit
+    steps: int = 0
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    dropped_tool_calls: int = 0
+    malformed_tool_calls: int = 0
+    db_match: bool | None = None
+    outputs: dict[str, bool] = field(default_factory=dict)
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    user_messages: list[dict[str, Any]] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "reward": self.reward, "ended_by": self.ended_by, "steps": self.steps,
+            "actions": len(self.actions), "dropped_tool_calls": self.dropped_tool_calls,
+            "malformed_tool_calls": self.malformed_tool_calls, "db_match": self.db_match,
+            "outputs": self.outputs,
+        }  # fmt: skip
+
+
+class SimulatedUser:
+    """tau-bench's LLM user: its own system prompt and message history."""
+
+    def __init__(self, instruction: str, step: UserStep) -> None:
+        self.messages: list[dict[str, Any]] = [
+            {"role": "system", "content": user_system_prompt(instruction)},
+            {"role": "user", "content": FIRST_USER_MESSAGE},
+        ]
+        self._step = step
+
+    async def next(self, agent_says: str | None = None) -> str:
+        if agent_says is not None:
+            self.messages.append({"role": "user", "content": agent_says})
+        reply = await self._step(self.messages)
+        if not reply or not reply.strip():
+            raise UserSimulatorError("the user simulator returned an empty message")
+        self.messages.append({"role": "assistant", "content": reply})
+        return reply
+
+
+async def run_episode(
+    data: DomainData,
+    task: dict[str, Any],
+    agent: AgentStep,
+    user_step: UserStep,
+    max_steps: int = 30,
+    extra_system_prompt: str | None = None,
+    first_tool_call_only: bool = True,
+) -> Episode:
+    env = Env(data)
+    terminate = set(env.module.TERMINATE_TOOLS)
+    user = SimulatedUser(task["instruction"], user_step)
+    system = data.wiki + ("\n" + extra_system_prompt if extra_system_prompt else "")
+    ep = Episode()
+    first = await user.next()
+    ep.messages = [{"role": "system", "content": system}, {"role": "user", "content": first}]
+    replies: list[str] = []
+    for _ in range(max_steps):
+        ep.steps += 1
+        message = await agent(ep.messages, data.tools)
+        calls = message.get("tool_calls") or []
+        if calls:
+            if first_tool_call_only and len(calls) > 1:
+                ep.dropped_tool_calls += len(calls) - 1
+                calls = calls[:1]
+            assistant = {"role": "assistant", "content": message.get("content") or "",
+                         "tool_calls": calls}  # fmt: skip
+            ep.messages.append(assistant)
+            for call in calls:
+                name = call["function"]["name"]
+                raw = call["function"].get("arguments") or "{}"
+                try:
+                    kwargs = json.loads(raw) if isinstance(raw, str) else raw
+                except json.JSONDecodeError as exc:
+                    ep.malformed_tool_calls += 1
+                    observation = f"Error: malformed tool call arguments ({exc.msg})"
+                else:
+                    ep.actions.append({"name": name, "kwargs": kwargs})
+                    observation = env.step(name, kwargs)
+                ep.messages.append({"role": "tool", "tool_call_id": call.get("id") or name,
+                                    "name": name, "content": observation})  # fmt: skip
+                if name in terminate:
+                    ep.done, ep.ended_by = True, "terminate_tool"
+            if ep.done:
+                break
+            continue
+        content = message.get("content") or ""
+        ep.actions.append({"name": RESPOND, "kwargs": {"content": content}})
+        replies.append(content)
+        reply = await user.next(content)
+        ep.messages.append({"role": "assistant", "content": content})
+        ep.messages.append({"role": "user", "content": reply})
+        if STOP in reply:
+            ep.done, ep.ended_by = True, "user_stop"
+            break
+    ep.user_messages = user.messages
+    if ep.done:
+        result = reward(data, task, env.db_hash(), replies)
+        ep.reward, ep.db_match, ep.outputs = result.reward, result.db_match, result.outputs
+    return ep
