@@ -70,13 +70,14 @@ def _suite_options(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--user-base-url", help="TAU-bench user simulator endpoint (default: same)")
     group.add_argument("--user-model", help="TAU-bench user simulator model (the paper: gpt-4.1)")
+    group.add_argument("--user-max-tokens", type=_positive_int, help="TAU-bench: per user turn")
 
 
 def suite_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("needles", "cot", "max_prompt_tokens", "release", "start_date", "end_date",
              "sandbox_workers", "subset", "patch_samples", "repos_dir", "swe_timeout",
              "swe_workers", "max_steps", "m1_prompt", "first_tool_call_only", "user_base_url",
-             "user_model")  # fmt: skip
+             "user_model", "user_max_tokens")  # fmt: skip
     return {name: getattr(args, name) for name in names}
 
 

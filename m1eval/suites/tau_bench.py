@@ -35,6 +35,7 @@ class TauBenchSuite(Suite):
         "user_base_url": None,
         "user_model": None,
         "user_api_key_env": "OPENAI_API_KEY",
+        "user_max_tokens": 1024,  # one line of dialogue; keeps a runaway simulator bounded
     }
 
     def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
@@ -48,7 +49,7 @@ class TauBenchSuite(Suite):
         self.user_tokens = 0
 
     def identity(self) -> dict[str, Any]:
-        keep = ("max_steps", "m1_prompt", "first_tool_call_only", "user_model")
+        keep = ("max_steps", "m1_prompt", "first_tool_call_only", "user_model", "user_max_tokens")
         return {k: self.options[k] for k in keep}
 
     def load(
@@ -105,7 +106,8 @@ class TauBenchSuite(Suite):
 
         async def user(messages: list[dict[str, Any]]) -> str:
             try:
-                c = await self._user_client.complete(messages, {"temperature": 1.0})
+                params = {"temperature": 1.0, "max_tokens": int(self.options["user_max_tokens"])}
+                c = await self._user_client.complete(messages, params)
             except RequestFailed as exc:
                 raise UserSimulatorError(f"user simulator: {exc.cause}") from None
             self.user_requests += 1

@@ -1,0 +1,225 @@
+"""TAU-bench: the tools against the official gold replays, tau-bench's reward, the episode
+loop with scripted agents and users, bad tool calls, and episodes on the embedded model."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from m1eval.suites import get_suite
+from m1eval.tau.env import load_domain, replay
+from m1eval.tau.episode import STOP, run_episode, user_system_prompt
+from m1eval.testing.stub_server import StubConfig, StubServer
+
+from .conftest import embedded_available, only_run_dir, read_jsonl
+
+TAU = Path(__file__).resolve().parents[2] / "shared" / "data" / "tau_bench"
+
+
+@pytest.fixture(scope="module", params=["airline", "retail"])
+def domain(request):
+    if not (TAU / request.param / "wiki.md").exists():
+        pytest.skip(f"tau-bench data not found at {TAU}")
+    return load_domain(request.param, TAU)
+
+
+def test_every_gold_replay_matches(domain) -> None:
+    gold = json.loads((TAU / domain.domain / "gold_replay.json").read_text())
+    assert len(gold) == len(domain.tasks) == {"airline": 50, "retail": 115}[domain.domain]
+    checked = 0
+    for task, expected in zip(domain.tasks, gold, strict=True):
+        observations, _ = replay(domain, task["actions"])
+        assert observations == expected["observations"], task["task_id"]
+        checked += len(observations)
+    assert checked > 100
+
+
+def _tool_call(i: int, name: str, kwargs: dict | str) -> dict:
+    args = kwargs if isinstance(kwargs, str) else json.dumps(kwargs)
+    return {"id": f"call_{i}", "type": "function", "function": {"name": name, "arguments": args}}
+
+
+def scripted(actions: list[dict], final: str = "All done.", per_turn: int = 1):
+    """An agent that replays ``actions`` (``per_turn`` calls a turn), then replies ``final``."""
+    todo = [a for a in actions if a["name"] != "respond"]
+    turn = {"n": 0}
+
+    async def agent(messages, tools):
+        start = turn["n"] * per_turn
+        turn["n"] += 1
+        batch = todo[start : start + per_turn]
+        if batch:
+            calls = [_tool_call(start + j, a["name"], a["kwargs"]) for j, a in enumerate(batch)]
+            return {"content": "", "tool_calls": calls}
+        return {"content": final, "tool_calls": None}
+
+    async def user(messages):
+        return STOP if len(messages) > 2 else "Hi, I need some help."
+
+    return agent, user
+
+
+async def _run_all(domain) -> list[float]:
+    rewards = []
+    for task in domain.tasks:
+        agent, user = scripted(task["actions"], "Done: " + " ".join(task.get("outputs") or []))
+        episode = await run_episode(domain, task, agent, user, max_steps=60)
+        rewards.append(episode.reward)
+    return rewards
+
+
+def test_scripted_gold_agent_scores_one_everywhere(domain) -> None:
+    import asyncio
+
+    rewards = asyncio.run(_run_all(domain))
+    assert rewards == [1.0] * len(domain.tasks)
+
+
+def _write_task(domain):
+    """A task, a database write among its gold actions, and a text argument of that write."""
+    readonly = ("get_", "find_", "list_", "search_", "calculate", "think", "respond",
+                "transfer_to_human_agents")  # fmt: skip
+    for task in domain.tasks:
+        for i, action in enumerate(task["actions"]):
+            if action["name"].startswith(readonly):
+                continue
+            for key, value in action["kwargs"].items():
+                if isinstance(value, str) and not key.endswith("_id"):
+                    return task, i, key
+    raise AssertionError("no write with a text argument")
+
+
+def test_a_single_wrong_write_scores_zero(domain) -> None:
+    import asyncio
+
+    task, i, key = _write_task(domain)
+    actions = copy.deepcopy(task["actions"])
+    actions[i]["kwargs"][key] += " (changed)"
+    agent, user = scripted(actions, "Done: " + " ".join(task.get("outputs") or []))
+    episode = asyncio.run(run_episode(domain, task, agent, user, max_steps=60))
+    assert episode.reward == 0.0 and episode.db_match is False
+
+
+def test_required_outputs_are_checked_without_commas() -> None:
+    import asyncio
+
+    data = load_domain("retail", TAU) if (TAU / "retail").exists() else pytest.skip("no data")
+    task = next(t for t in data.tasks if t.get("outputs"))
+    said = " ".join(o.upper() for o in task["outputs"])
+    agent, user = scripted(task["actions"], f"Here you go: {said}")
+    assert asyncio.run(run_episode(data, task, agent, user, max_steps=60)).reward == 1.0
+    agent, user = scripted(task["actions"], "Here you go.")
+    episode = asyncio.run(run_episode(data, task, agent, user, max_steps=60))
+    assert episode.reward == 0.0 and episode.db_match is True
+    assert not all(episode.outputs.values())
+
+
+def test_step_limit_bad_calls_and_first_call_only() -> None:
+    import asyncio
+
+    data = load_domain("airline", TAU) if (TAU / "airline").exists() else pytest.skip("no data")
+    task = data.tasks[0]
+    calls = [
+        _tool_call(0, "no_such_tool", {}),
+        _tool_call(1, "get_user_details", {"user_id": 42}),  # wrong type
+        _tool_call(2, "get_reservation_details", {"reservation_id": "NOPE00"}),  # missing id
+        _tool_call(3, "get_user_details", "{not json"),
+    ]
+    turns = iter([{"content": "", "tool_calls": [c, _tool_call(9, "think", {"thought": "x"})]}
+                  for c in calls])  # fmt: skip
+
+    async def agent(messages, tools):
+        return next(turns)
+
+    async def user(messages):
+        return "Hello."
+
+    episode = asyncio.run(run_episode(data, task, agent, user, max_steps=4))
+    observations = [m["content"] for m in episode.messages if m["role"] == "tool"]
+    assert observations[0] == "Unknown action no_such_tool"
+    assert observations[1] == "Error: user not found"
+    assert observations[2] == "Error: reservation not found"
+    assert observations[3].startswith("Error: malformed tool call arguments")
+    assert episode.ended_by == "step_limit" and episode.reward == 0.0
+    assert episode.dropped_tool_calls == 4 and episode.malformed_tool_calls == 1
+
+
+def test_user_prompt_is_tau_benchs() -> None:
+    prompt = user_system_prompt("You want a refund.")
+    assert prompt.startswith("You are a user interacting with an agent.\n\nInstruction: You want")
+    assert "generate '###STOP###' as a standalone message" in prompt
+
+
+def test_replay_command(cli, tmp_path: Path) -> None:
+    if not (TAU / "airline").exists():
+        pytest.skip("no data")
+    actions = tmp_path / "a.json"
+    actions.write_text(json.dumps([
+        {"name": "send_certificate", "kwargs": {"user_id": "mia_li_3668", "amount": 100}},
+        {"name": "respond", "kwargs": {"content": "done"}},
+    ]))  # fmt: skip
+    db = tmp_path / "db.json"
+    res = cli("tau", "replay", "--domain", "airline", "--actions", actions, "--data-dir", TAU,
+              "--dump-db", db)  # fmt: skip
+    assert res.code == 0, res.err
+    lines = [json.loads(x) for x in res.out.splitlines()]
+    assert lines == ["Certificate certificate_3221322 added to user mia_li_3668 with amount 100.",
+                     None]  # fmt: skip
+    assert "certificate_3221322" in json.loads(db.read_text())["users"]["mia_li_3668"][
+        "payment_methods"]  # fmt: skip
+    actions.write_text("{oops")
+    bad = cli("tau", "replay", "--domain", "airline", "--actions", actions, "--data-dir", TAU)
+    assert bad.code == 2 and "not valid JSON" in bad.err
+
+
+def test_user_simulator_failure_is_an_infra_error(cli, tmp_path: Path) -> None:
+    if not (TAU / "airline").exists():
+        pytest.skip("no data")
+    failing_user = StubConfig(fail_prompts=("You are a user interacting with an agent",))
+    with StubServer(StubConfig()) as agent_server, StubServer(failing_user) as user_server:
+        res = cli("run", "--suite", "tau-bench-airline", "--limit", "1", "--base-url",
+                  agent_server.base_url, "--model", "stub-model", "--user-base-url",
+                  user_server.base_url, "--user-model", "stub-model", "--max-attempts", "2",
+                  "--retry-base-delay", "0.01", "--results-dir", tmp_path, "--no-progress",
+                  "--data-dir", TAU)  # fmt: skip
+        agent_requests = agent_server.state.requests
+    assert res.code == 4
+    [sample] = read_jsonl(only_run_dir(tmp_path) / "samples.jsonl")
+    assert sample["outcome"] == "infra_error" and "user simulator" in sample["error"]
+    assert agent_requests == 0  # the user speaks first; the agent was never asked
+
+
+def test_pass_hat_k_summary() -> None:
+    suite = get_suite("tau-bench-retail")
+    trials = (("0", [1, 1, 0]), ("1", [1, 1, 1]))
+    recs = [
+        {"item_id": i, "repeat": r, "outcome": "scored", "score": s, "extra": {}}
+        for i, scores in trials
+        for r, s in enumerate(scores)
+    ]
+    summary = suite.summarize(recs)
+    # task 0: C(2,k)/C(3,k); task 1: 1
+    assert summary["pass_hat_k"]["pass^1"] == pytest.approx(100 * (2 / 3 + 1) / 2, abs=1e-3)
+    assert summary["pass_hat_k"]["pass^2"] == pytest.approx(100 * (1 / 3 + 1) / 2, abs=1e-3)
+    assert summary["pass_hat_k"]["pass^3"] == pytest.approx(50.0)
+
+
+def test_episode_on_the_embedded_model(cli, tmp_path: Path) -> None:
+    if not embedded_available() or not (TAU / "retail").exists():
+        pytest.skip("embedded model or tau-bench data missing")
+    res = cli("run", "--suite", "tau-bench-retail", "--limit", "1", "--max-steps", "2",
+              "--max-tokens", "32", "--user-max-tokens", "32", "--results-dir", tmp_path,
+              "--no-progress", "--data-dir", TAU)  # fmt: skip
+    assert res.code in (0, 4), res.err
+    run = only_run_dir(tmp_path)
+    [sample] = read_jsonl(run / "samples.jsonl")
+    if sample["outcome"] == "scored":
+        [trajectory] = list((run / "tau").glob("0-*.json"))
+        episode = json.loads(trajectory.read_text())
+        assert episode["steps"] <= 2 and episode["trajectory"][0]["role"] == "system"
+        assert episode["user_messages"][0]["role"] == "system"
+    summary = json.loads((run / "summary.json").read_text())["suites"]["tau-bench-retail"]
+    assert summary["user_simulator"]["model"] == "smollm2-135m-instruct"
