@@ -201,6 +201,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help='JSON list: [{"name": ..., "kwargs": {...}}]')  # fmt: skip
     replay.add_argument("--data-dir", help="tau-bench data (DIR/<domain>/...)")
     replay.add_argument("--dump-db", type=Path, help="write the final database as JSON")
+
+    data_cmd = sub.add_parser("data", help="benchmark data that is not on the Hugging Face hub")
+    data_sub = data_cmd.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    pull = data_sub.add_parser("pull", help="write tau-bench's data in its plain JSON form")
+    pull.add_argument("--suite", required=True, choices=["tau-bench"])
+    pull.add_argument("--out", type=Path, default=Path("data/tau_bench"))
+    pull.add_argument("--source", type=Path, help="a local tau-bench checkout (else download)")
+    pull.add_argument("--rev", default="59a200c", help="upstream commit (default: the pin)")
     return parser
 
 
@@ -237,6 +245,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return _cmd_sandbox(args)
     if args.command == "tau":
         return _cmd_tau(args)
+    if args.command == "data":
+        return _cmd_data_pull(args)
     if args.command == "swe-bench":
         from m1eval.swebench.commands import swe_bench_command
 
@@ -386,6 +396,20 @@ def _cmd_tau(args: argparse.Namespace) -> int:
         print(json.dumps(obs))
     if args.dump_db:
         atomic_write_json(args.dump_db, env.db)
+    return 0
+
+
+def _cmd_data_pull(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from m1eval.tau.pull import convert, describe, download
+
+    if args.source is not None:
+        convert(args.source, args.out)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            convert(download(args.rev, Path(tmp)), args.out)
+    print(f"wrote {args.out} ({describe(args.out)})")
     return 0
 
 

@@ -223,3 +223,66 @@ def test_episode_on_the_embedded_model(cli, tmp_path: Path) -> None:
         assert episode["user_messages"][0]["role"] == "system"
     summary = json.loads((run / "summary.json").read_text())["suites"]["tau-bench-retail"]
     assert summary["user_simulator"]["model"] == "smollm2-135m-instruct"
+
+
+def _fake_upstream(root: Path) -> Path:
+    """A tau-bench checkout in the upstream layout, rendered from the shared JSON form, whose
+    Python files would stop the test if they were ever executed."""
+    for domain in ("airline", "retail"):
+        src = TAU / domain
+        env = root / "tau_bench" / "envs" / domain
+        (env / "data").mkdir(parents=True)
+        (env / "tools").mkdir()
+        for path in (src / "data").glob("*.json"):
+            (env / "data" / path.name).write_bytes(path.read_bytes())
+        (env / "wiki.md").write_bytes((src / "wiki.md").read_bytes())
+        tasks = json.loads((src / "tasks_test.json").read_text())
+        rendered = []
+        for t in tasks:
+            actions = ", ".join(f"Action(name={a['name']!r}, kwargs={a['kwargs']!r})"
+                                for a in t["actions"])  # fmt: skip
+            rendered.append(f"    Task(annotator={t.get('annotator', '')!r}, "
+                            f"user_id={t['user_id']!r}, instruction={t['instruction']!r}, "
+                            f"actions=[{actions}], outputs={t.get('outputs', [])!r}),")  # fmt: skip
+        (env / "tasks_test.py").write_text(
+            "from tau_bench.types import Action, Task\n"
+            "raise SystemExit('tasks file executed')\n"
+            "TASKS_TEST = [\n" + "\n".join(rendered) + "\n]\n"
+        )
+        tools = json.loads((src / "tools.json").read_text())
+        names = []
+        for i, tool in enumerate(tools):
+            name = f"Tool{i}"
+            names.append(name)
+            (env / "tools" / f"tool_{i}.py").write_text(
+                "raise SystemExit('tool file executed')\n"
+                f"class {name}:\n    @staticmethod\n    def invoke(data):\n"
+                "        raise SystemExit\n"
+                f"    @staticmethod\n    def get_info():\n        return {tool!r}\n"
+            )
+        (env / "tools" / "__init__.py").write_text(
+            "\n".join(f"from .tool_{i} import Tool{i}" for i in range(len(tools)))
+            + f"\nALL_TOOLS = [{', '.join(names)}]\n"
+        )
+    return root
+
+
+def test_data_pull_parses_upstream_without_executing_it(cli, tmp_path: Path) -> None:
+    if not (TAU / "airline").exists():
+        pytest.skip("no data")
+    source = _fake_upstream(tmp_path / "tau-bench")
+    out = tmp_path / "out"
+    res = cli("data", "pull", "--suite", "tau-bench", "--source", source, "--out", out)
+    assert res.code == 0, res.err
+    assert "airline: 50 tasks, retail: 115 tasks" in res.out
+    for domain in ("airline", "retail"):
+        for rel in ("tools.json", "wiki.md", "data/users.json"):
+            assert (out / domain / rel).read_bytes() == (TAU / domain / rel).read_bytes() or \
+                json.loads((out / domain / rel).read_text()) == json.loads(
+                    (TAU / domain / rel).read_text())  # fmt: skip
+        pulled = json.loads((out / domain / "tasks_test.json").read_text())
+        shared = json.loads((TAU / domain / "tasks_test.json").read_text())
+        keys = ("user_id", "instruction", "actions", "outputs")
+        assert [{k: t[k] for k in keys} for t in pulled] == [
+            {k: t.get(k, []) for k in keys} for t in shared
+        ]
