@@ -210,6 +210,8 @@ async def run_sample(
                 params = {**planned.sampling, **extra}
                 return client.complete(msgs, params, sample_id=planned.sample_id)
 
+            ask.sample_id = planned.sample_id  # type: ignore[attr-defined]
+
             try:
                 completion = await solve(item, ask)
             except RequestFailed:

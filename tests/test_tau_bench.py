@@ -286,3 +286,20 @@ def test_data_pull_parses_upstream_without_executing_it(cli, tmp_path: Path) -> 
         assert [{k: t[k] for k in keys} for t in pulled] == [
             {k: t.get(k, []) for k in keys} for t in shared
         ]
+
+
+def test_user_cache_is_per_episode_and_survives_a_restart(tmp_path: Path) -> None:
+    from m1eval.tau.user_cache import UserCache
+
+    path = tmp_path / "tau" / "user_cache.jsonl"
+    cache = UserCache(path)
+    messages = [{"role": "system", "content": "be a user"}]
+    k1 = cache.key("sample-a", "gpt-4.1", {"temperature": 1.0}, messages)
+    k2 = cache.key("sample-b", "gpt-4.1", {"temperature": 1.0}, messages)
+    assert k1 != k2  # two trials never share a reply
+    cache.put(k1, "Hi, I want a refund.")
+    with path.open("a") as fh:
+        fh.write('{"key": "torn')  # a crash mid-write
+    reopened = UserCache(path)
+    assert reopened.get(k1) == "Hi, I want a refund." and reopened.get(k2) is None
+    assert reopened.hits == 1

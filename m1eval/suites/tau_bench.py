@@ -23,6 +23,7 @@ from m1eval.stats import k_values, pass_hat_k
 from m1eval.suites.base import Grade, Item, RunContext, Suite
 from m1eval.tau.env import DomainData, load_domain
 from m1eval.tau.episode import M1_SYSTEM_PROMPT, UserSimulatorError, run_episode
+from m1eval.tau.user_cache import UserCache
 
 
 class TauBenchSuite(Suite):
@@ -45,8 +46,10 @@ class TauBenchSuite(Suite):
             raise ConfigError(f"suite manifest {manifest.path}: protocol.domain must be set")
         self._data: DomainData | None = None
         self._user_client: Any = None
+        self._user_cache: UserCache | None = None
         self.user_requests = 0
         self.user_tokens = 0
+        self.user_prompt_tokens = 0
 
     def identity(self) -> dict[str, Any]:
         keep = ("max_steps", "m1_prompt", "first_tool_call_only", "user_model", "user_max_tokens")
@@ -89,6 +92,9 @@ class TauBenchSuite(Suite):
             ClientSettings(base_url=base_url, model=model, api_key=api_key)
         ).__aenter__()
         context.notes["user_simulator"] = {"base_url": base_url, "model": model}
+        run_dir = context.notes.get("run_dir")
+        self._user_cache = UserCache(Path(run_dir) / "tau" / "user_cache.jsonl" if run_dir
+                                     else None)  # fmt: skip
 
     async def close(self) -> None:
         if self._user_client is not None:
@@ -104,14 +110,25 @@ class TauBenchSuite(Suite):
             completions.append(c)
             return {"content": c.answer, "tool_calls": c.tool_calls}
 
+        sample_id = str(getattr(ask, "sample_id", ""))
+        cache = self._user_cache or UserCache(None)
+        user_model = self._user_client.settings.model
+
         async def user(messages: list[dict[str, Any]]) -> str:
+            params = {"temperature": 1.0, "max_tokens": int(self.options["user_max_tokens"])}
+            key = cache.key(sample_id, user_model, params, messages)
+            cached = cache.get(key)
+            if cached is not None:
+                return cached
             try:
-                params = {"temperature": 1.0, "max_tokens": int(self.options["user_max_tokens"])}
                 c = await self._user_client.complete(messages, params)
             except RequestFailed as exc:
                 raise UserSimulatorError(f"user simulator: {exc.cause}") from None
             self.user_requests += 1
             self.user_tokens += c.completion_tokens or 0
+            self.user_prompt_tokens += c.prompt_tokens or 0
+            if c.answer.strip():
+                cache.put(key, c.answer)
             return c.answer
 
         task = item.row["task"]
@@ -168,9 +185,13 @@ class TauBenchSuite(Suite):
         return {
             "pass_hat_k": pass_k, "ended_by": ended, "dropped_tool_calls": dropped,
             "malformed_tool_calls": malformed,
-            "user_simulator": {"requests": self.user_requests, "completion_tokens":
-                               self.user_tokens, **(self.context.notes.get("user_simulator")
-                                                    or {})},
+            "user_simulator": {
+                "requests": self.user_requests,
+                "cache_hits": self._user_cache.hits if self._user_cache else 0,
+                "prompt_tokens": self.user_prompt_tokens,
+                "completion_tokens": self.user_tokens,
+                **(self.context.notes.get("user_simulator") or {}),
+            },
             "protocol": {k: self.options[k] for k in ("max_steps", "m1_prompt",
                                                       "first_tool_call_only")},
         }  # fmt: skip
