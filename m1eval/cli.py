@@ -202,6 +202,15 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--data-dir", help="tau-bench data (DIR/<domain>/...)")
     replay.add_argument("--dump-db", type=Path, help="write the final database as JSON")
 
+    prof = sub.add_parser("profile", help="compute profiles")
+    prof_sub = prof.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    flops = prof_sub.add_parser("flops", help="analytic FLOPs of long generations (CPU)")
+    flops.add_argument("--convention", default="paper-figure",
+                       choices=["paper-figure", "config", "standard", "mla-absorbed"])  # fmt: skip
+    flops.add_argument("--lengths", help="comma-separated generation lengths in tokens")
+    flops.add_argument("--format", choices=["table", "json"], default="table")
+    flops.add_argument("--results-dir", default="results")
+
     data_cmd = sub.add_parser("data", help="benchmark data that is not on the Hugging Face hub")
     data_sub = data_cmd.add_subparsers(dest="action", required=True, parser_class=_Parser)
     pull = data_sub.add_parser("pull", help="write tau-bench's data in its plain JSON form")
@@ -247,6 +256,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return _cmd_tau(args)
     if args.command == "data":
         return _cmd_data_pull(args)
+    if args.command == "profile":
+        return _cmd_profile_flops(args)
     if args.command == "swe-bench":
         from m1eval.swebench.commands import swe_bench_command
 
@@ -396,6 +407,32 @@ def _cmd_tau(args: argparse.Namespace) -> int:
         print(json.dumps(obs))
     if args.dump_db:
         atomic_write_json(args.dump_db, env.db)
+    return 0
+
+
+def _cmd_profile_flops(args: argparse.Namespace) -> int:
+    from m1eval.fsutil import atomic_write_json
+    from m1eval.profiler.flops import DEFAULT_LENGTHS, MODELS, cost, load_config, plot, profile
+
+    lengths = DEFAULT_LENGTHS
+    if args.lengths:
+        try:
+            lengths = tuple(int(x) for x in args.lengths.split(",") if x.strip())
+        except ValueError:
+            raise ConfigError(f"--lengths must be integers, got {args.lengths!r}") from None
+        if not lengths or min(lengths) < 1:
+            raise ConfigError("--lengths must be positive integers")
+    result = profile(args.convention, lengths)
+    out_dir = Path(args.results_dir) / f"profile-flops-{args.convention}"
+    atomic_write_json(out_dir / "flops.json", result)
+    plot({m: cost(load_config(m), args.convention) for m in MODELS}, out_dir / "flops.png",
+         args.convention, max(max(lengths), 131072))  # fmt: skip
+    if args.format == "json":
+        print(json.dumps({"convention": result["convention"], "models": result["models"]}))
+        return 0
+    from m1eval.render import print_flops
+
+    print_flops(result, out_dir)
     return 0
 
 

@@ -195,3 +195,19 @@ def print_suites(manifests: list[Any]) -> None:
             _paper_cell(m, "MiniMax-M1-40k"),
         )
     console.print(table)
+
+
+def print_flops(result: dict[str, Any], out_dir: Path) -> None:
+    console = _console()
+    lengths = list(next(iter(result["models"].values())))
+    table = Table(title=f"cumulative FLOPs to generate L tokens ({result['convention']})",
+                  title_justify="left")  # fmt: skip
+    table.add_column("model")
+    for n in lengths:
+        table.add_column(f"{int(n) / 1024:g}K", justify="right")
+    for model, row in result["models"].items():
+        table.add_row(model, *(f"{row[n]:.3e}" for n in lengths))
+    for name, row in (result.get("ratios") or {}).items():
+        table.add_row(name, *(f"{row[n]:.3f}" for n in lengths))
+    console.print(table)
+    console.print(f"results: {out_dir} (flops.json, flops.png)")

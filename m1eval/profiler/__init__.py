@@ -1,0 +1,1 @@
+"""Compute profiles: the analytic FLOPs model of long generations."""
