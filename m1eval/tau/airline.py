@@ -17,6 +17,25 @@ CITIES = ["San Francisco", "New York", "Los Angeles", "Chicago", "Dallas", "Denv
           "Charlotte", "Minneapolis", "Detroit", "Philadelphia", "New York"]  # fmt: skip
 
 
+def _price_flight(data: Data, flight: dict, cabin: str, passengers: int) -> str | None:
+    """Check a flight can be booked for ``passengers`` in ``cabin``; set its price and route."""
+    number = flight["flight_number"]
+    if number not in data["flights"]:
+        return f"Error: flight {number} not found"
+    flight_data = data["flights"][number]
+    if flight["date"] not in flight_data["dates"]:
+        return f"Error: flight {number} not found on date {flight['date']}"
+    on_date = flight_data["dates"][flight["date"]]
+    if on_date["status"] != "available":
+        return f"Error: flight {number} not available on date {flight['date']}"
+    if on_date["available_seats"][cabin] < passengers:
+        return f"Error: not enough seats on flight {number}"
+    flight["price"] = on_date["prices"][cabin]
+    flight["origin"] = flight_data["origin"]
+    flight["destination"] = flight_data["destination"]
+    return None
+
+
 def book_reservation(
     data: Data, user_id: str, origin: str, destination: str, flight_type: str, cabin: str,
     flights: list, passengers: list, payment_methods: list, total_baggages: int,
@@ -41,20 +60,9 @@ def book_reservation(
     }  # fmt: skip
     total_price = 0
     for flight in reservation["flights"]:
-        number = flight["flight_number"]
-        if number not in data["flights"]:
-            return f"Error: flight {number} not found"
-        flight_data = data["flights"][number]
-        if flight["date"] not in flight_data["dates"]:
-            return f"Error: flight {number} not found on date {flight['date']}"
-        on_date = flight_data["dates"][flight["date"]]
-        if on_date["status"] != "available":
-            return f"Error: flight {number} not available on date {flight['date']}"
-        if on_date["available_seats"][cabin] < len(passengers):
-            return f"Error: not enough seats on flight {number}"
-        flight["price"] = on_date["prices"][cabin]
-        flight["origin"] = flight_data["origin"]
-        flight["destination"] = flight_data["destination"]
+        error = _price_flight(data, flight, cabin, len(passengers))
+        if error:
+            return error
         total_price += flight["price"] * len(passengers)
     if insurance == "yes":
         total_price += 30 * len(passengers)
@@ -219,20 +227,9 @@ def update_reservation_flights(data: Data, reservation_id: str, cabin: str, flig
             flight["origin"] = same[0]["origin"]
             flight["destination"] = same[0]["destination"]
             continue
-        number = flight["flight_number"]
-        if number not in data["flights"]:
-            return f"Error: flight {number} not found"
-        flight_data = data["flights"][number]
-        if flight["date"] not in flight_data["dates"]:
-            return f"Error: flight {number} not found on date {flight['date']}"
-        on_date = flight_data["dates"][flight["date"]]
-        if on_date["status"] != "available":
-            return f"Error: flight {number} not available on date {flight['date']}"
-        if on_date["available_seats"][cabin] < n:
-            return f"Error: not enough seats on flight {number}"
-        flight["price"] = on_date["prices"][cabin]
-        flight["origin"] = flight_data["origin"]
-        flight["destination"] = flight_data["destination"]
+        error = _price_flight(data, flight, cabin, n)
+        if error:
+            return error
         total_price += flight["price"] * n
     total_price -= sum(f["price"] for f in reservation["flights"]) * n
     error = _payment(data, reservation, payment_id, total_price)
