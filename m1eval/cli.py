@@ -210,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     flops.add_argument("--lengths", help="comma-separated generation lengths in tokens")
     flops.add_argument("--format", choices=["table", "json"], default="table")
     flops.add_argument("--results-dir", default="results")
+    latency = prof_sub.add_parser("latency", help="lightning vs softmax attention latency (GPU)")
+    latency.add_argument(
+        "--from", dest="source", type=Path,
+        help="render a saved attention_latency.json instead of measuring",
+    )  # fmt: skip
+    latency.add_argument("--results-dir", default="results")
 
     data_cmd = sub.add_parser("data", help="benchmark data that is not on the Hugging Face hub")
     data_sub = data_cmd.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -257,7 +263,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "data":
         return _cmd_data_pull(args)
     if args.command == "profile":
-        return _cmd_profile_flops(args)
+        return _cmd_profile_flops(args) if args.action == "flops" else _cmd_profile_latency(args)
     if args.command == "swe-bench":
         from m1eval.swebench.commands import swe_bench_command
 
@@ -433,6 +439,43 @@ def _cmd_profile_flops(args: argparse.Namespace) -> int:
     from m1eval.render import print_flops
 
     print_flops(result, out_dir)
+    return 0
+
+
+def _cmd_profile_latency(args: argparse.Namespace) -> int:
+    import shutil
+
+    from m1eval.profiler.report import floors, load, plot
+
+    out_dir = Path(args.results_dir) / "profile-latency"
+    if args.source is None:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is None or not torch.cuda.is_available():
+            raise ConfigError(
+                "measuring needs a CUDA GPU with PyTorch, Triton and fla-core; run "
+                "benchmarks/attention_latency.py there and pass its JSON with --from"
+            )
+        import os
+
+        from m1eval.profiler import latency
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["OUT"] = str(out_dir)
+        latency.main()
+        source = out_dir / "attention_latency.json"
+    else:
+        source = args.source
+    result = load(source)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if source.resolve() != (out_dir / "attention_latency.json").resolve():
+        shutil.copyfile(source, out_dir / "attention_latency.json")
+    plot(result, out_dir / "latency.png")
+    from m1eval.render import print_latency
+
+    print_latency(result, floors(result), out_dir)
     return 0
 
 

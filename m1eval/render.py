@@ -211,3 +211,34 @@ def print_flops(result: dict[str, Any], out_dir: Path) -> None:
         table.add_row(name, *(f"{row[n]:.3f}" for n in lengths))
     console.print(table)
     console.print(f"results: {out_dir} (flops.json, flops.png)")
+
+
+def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) -> None:
+    console = _console()
+    c = result["ceilings"]
+    console.print(f"{result['device']}: matmul {c['matmul_tflops']:.0f} TFLOP/s, "
+                  f"copy {c['copy_gbps']:.0f} GB/s (measured in the same run)")  # fmt: skip
+    table = Table(title="per layer, M1 shapes (64 heads x 128; 8 KV heads), bf16",
+                  title_justify="left")  # fmt: skip
+    for col in ("context", "softmax decode µs", "KV floor µs", "x floor",
+                "lightning prefill ms", "TFLOP/s"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for r in rows:
+        if r["context"] is None:
+            continue
+        table.add_row(f"{r['context']:,}", f"{r['softmax_decode_s'] * 1e6:.1f}",
+                      f"{r['softmax_floor_s'] * 1e6:.1f}", f"{r['softmax_vs_floor']:.2f}",
+                      _fmt((r["lightning_prefill_s"] or 0) * 1e3, 2),
+                      _fmt(r["lightning_prefill_tflops"], 0))  # fmt: skip
+    console.print(table)
+    light = rows[-1]
+    console.print(f"lightning decode: {light['lightning_decode_s'] * 1e6:.1f} µs per layer per "
+                  f"token (state floor {light['lightning_floor_s'] * 1e6:.1f} µs, "
+                  f"{light['lightning_vs_floor']:.2f}x), independent of the context")  # fmt: skip
+    d = result["decode_100k"]
+    console.print(
+        f"100K-token decode, attention only: M1 stack (70 lightning + 10 softmax) "
+        f"{d['m1_stack_s']:.0f} s vs all-softmax {d['all_softmax_s']:.0f} s: latency "
+        f"ratio {d['latency_ratio']:.3f}, FLOPs ratio {d['flops_ratio']:.3f}"
+    )
+    console.print(f"results: {out_dir} (attention_latency.json, latency.png)")

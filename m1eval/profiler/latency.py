@@ -1,0 +1,299 @@
+"""GPU latency of lightning vs softmax attention at MiniMax-M1 shapes (64 heads of dim 128;
+8 KV heads in softmax layers; bf16), from 1K to 128K tokens of context.
+
+Prefill: lightning through flash-linear-attention's ``chunk_simple_gla`` (per-head constant
+decay, MiniMax's slopes, no 1/sqrt(d) scale); softmax through PyTorch SDPA (flash and cuDNN
+backends). Decode: one token per step under CUDA graphs (20 steps a graph); lightning as fla's
+fused recurrent step and as two plain PyTorch ops; softmax as SDPA over the KV cache.
+Every number comes with its floor from ceilings measured in the same run (a bf16 matrix
+product, a device-to-device copy). Then the per-step decode times are integrated over a 100K
+generation for M1's attention stack (70 lightning + 10 softmax) and an all-softmax stack.
+
+Runs on a CUDA GPU (here through the device tool: ``python benchmarks/attention_latency.py``);
+writes ``$OUT/attention_latency.json`` (or ./) and prints a table. ``m1eval profile latency
+--from FILE`` renders a saved result with its plot on any machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from m1eval.profiler.lightning import (
+    decay,
+    decode_state_bytes,
+    integrate_decode,
+    recurrent,
+    relative_error,
+    softmax_decode_bytes,
+)
+
+H, D, KVH = 64, 128, 8
+CONTEXTS = [1024, 2048, 4096, 8192, 16384, 32768, 65536, 102400, 131072]
+DEV = "cuda"
+
+
+def events_time(fn, reps: int = 10, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    for _ in range(reps):
+        a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        a.record()
+        fn()
+        b.record()
+        torch.cuda.synchronize()
+        times.append(a.elapsed_time(b) / 1e3)
+    return float(np.median(times))
+
+
+def graph_step_time(step, steps_per_graph: int = 20, replays: int = 50) -> float:
+    """Seconds per ``step()`` call, replayed from a CUDA graph holding ``steps_per_graph``."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            step()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(steps_per_graph):
+            step()
+    return events_time(graph.replay, reps=replays, warmup=5) / steps_per_graph
+
+
+def ceilings() -> dict[str, float]:
+    n = 8192
+    a = torch.randn(n, n, device=DEV, dtype=torch.bfloat16)
+    b = torch.randn(n, n, device=DEV, dtype=torch.bfloat16)
+    t = events_time(lambda: a @ b)
+    x = torch.randn(1 << 29, device=DEV, dtype=torch.bfloat16)  # 1 GiB
+    y = torch.empty_like(x)
+    tc = events_time(lambda: y.copy_(x))
+    return {"matmul_tflops": 2 * n**3 / t / 1e12,
+            "copy_gbps": 2 * x.numel() * 2 / tc / 1e9}  # fmt: skip
+
+
+def softmax_decode(ctx: int, backend) -> float:
+    from torch.nn.attention import sdpa_kernel
+
+    q = torch.randn(1, H, 1, D, device=DEV, dtype=torch.bfloat16)
+    k = torch.randn(1, KVH, ctx, D, device=DEV, dtype=torch.bfloat16)
+    v = torch.randn(1, KVH, ctx, D, device=DEV, dtype=torch.bfloat16)
+    out = torch.empty(1, H, 1, D, device=DEV, dtype=torch.bfloat16)
+    with sdpa_kernel([backend]):
+
+        def step():
+            out.copy_(torch.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True))
+
+        return graph_step_time(step)
+
+
+def lightning_decode_torch(lam: torch.Tensor) -> float:
+    s = torch.randn(H, D, D, device=DEV, dtype=torch.float32) * 0.01
+    q, k, v = (torch.randn(H, D, device=DEV, dtype=torch.float32) for _ in range(3))
+    o = torch.empty(H, 1, D, device=DEV)
+
+    def step():
+        s.mul_(lam[:, None, None]).baddbmm_(k[:, :, None], v[:, None, :])
+        torch.bmm(q[:, None, :], s, out=o)
+
+    return graph_step_time(step)
+
+
+def _triton_decode_kernel():
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def step(s_ptr, q_ptr, k_ptr, v_ptr, lam_ptr, o_ptr, D: tl.constexpr, BV: tl.constexpr):
+        """One decode step for one head and BV state columns: S = lam*S + k^T v; o = q S.
+        Reads and writes the fp32 state once: the state-traffic floor."""
+        h = tl.program_id(0)
+        cols = tl.program_id(1) * BV + tl.arange(0, BV)
+        rows = tl.arange(0, D)
+        ptrs = s_ptr + h * D * D + rows[:, None] * D + cols[None, :]
+        state = tl.load(ptrs)
+        k = tl.load(k_ptr + h * D + rows).to(tl.float32)
+        v = tl.load(v_ptr + h * D + cols).to(tl.float32)
+        q = tl.load(q_ptr + h * D + rows).to(tl.float32)
+        state = state * tl.load(lam_ptr + h) + k[:, None] * v[None, :]
+        tl.store(ptrs, state)
+        tl.store(o_ptr + h * D + cols, tl.sum(q[:, None] * state, axis=0))
+
+    return step
+
+
+def lightning_decode_triton(lam: torch.Tensor) -> tuple[float, float]:
+    """A fused Triton step (one pass over the state); returns (seconds, relative error vs the
+    two-op PyTorch step on the same inputs)."""
+    kernel = _triton_decode_kernel()
+    bv = 32
+    s = torch.randn(H, D, D, device=DEV, dtype=torch.float32) * 0.01
+    q, k, v = (torch.randn(H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
+    o = torch.empty(H, D, device=DEV, dtype=torch.float32)
+    ref_state = s.clone() * lam[:, None, None] + k.float()[:, :, None] * v.float()[:, None, :]
+    ref_out = torch.einsum("hk,hkv->hv", q.float(), ref_state)
+    check = s.clone()
+    kernel[(H, D // bv)](check, q, k, v, lam, o, D=D, BV=bv)
+    err = float((o - ref_out).norm() / ref_out.norm())
+
+    def step():
+        kernel[(H, D // bv)](s, q, k, v, lam, o, D=D, BV=bv)
+
+    return graph_step_time(step), err
+
+
+def lightning_decode_fla(g_gamma: torch.Tensor, steps: int = 20) -> float:
+    """fla's fused recurrent step, chained: each step reads the state the previous one wrote
+    (no copies), as a decode loop that swaps state buffers would."""
+    from fla.ops.simple_gla import fused_recurrent_simple_gla
+
+    q, k, v = (torch.randn(1, 1, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
+    state = torch.randn(1, H, D, D, device=DEV, dtype=torch.float32) * 0.01
+
+    def chain():
+        s = state
+        for _ in range(steps):
+            _, s = fused_recurrent_simple_gla(
+                q, k, v, g_gamma=g_gamma, scale=1.0, initial_state=s, output_final_state=True
+            )
+
+    return graph_step_time(chain, steps_per_graph=1) / steps
+
+
+def lightning_prefill(ctx: int, g_gamma: torch.Tensor) -> float:
+    from fla.ops.simple_gla import chunk_simple_gla
+
+    q, k, v = (torch.randn(1, ctx, H, D, device=DEV, dtype=torch.bfloat16) * 0.1
+               for _ in range(3))  # fmt: skip
+    return events_time(lambda: chunk_simple_gla(q, k, v, g_gamma=g_gamma, scale=1.0), reps=5)
+
+
+def softmax_prefill(ctx: int, backend) -> float:
+    from torch.nn.attention import sdpa_kernel
+
+    q = torch.randn(1, H, ctx, D, device=DEV, dtype=torch.bfloat16)
+    k = torch.randn(1, KVH, ctx, D, device=DEV, dtype=torch.bfloat16)
+    v = torch.randn(1, KVH, ctx, D, device=DEV, dtype=torch.bfloat16)
+    with sdpa_kernel([backend]):
+        return events_time(lambda: torch.nn.functional.scaled_dot_product_attention(
+            q, k, v, is_causal=True, enable_gqa=True), reps=3)  # fmt: skip
+
+
+def numerics(g_gamma: torch.Tensor, lam: np.ndarray) -> dict[str, float]:
+    from fla.ops.simple_gla import chunk_simple_gla
+
+    t = 1024
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((H, t, D)) * 0.1 for _ in range(3))
+    ref, _ = recurrent(q, k, v, lam)
+    to_gpu = [torch.tensor(x.transpose(1, 0, 2)[None], device=DEV, dtype=torch.bfloat16)
+              for x in (q, k, v)]  # fmt: skip
+    out = chunk_simple_gla(*to_gpu, g_gamma=g_gamma, scale=1.0)
+    out = out[0] if isinstance(out, tuple) else out
+    got = out[0].float().cpu().numpy().transpose(1, 0, 2)
+    return {"chunk_simple_gla_bf16_vs_fp64": relative_error(got, ref)}
+
+
+def safe(fn, *args):
+    try:
+        return fn(*args), None
+    except Exception as exc:  # a backend that does not support a shape is a result too
+        return None, f"{type(exc).__name__}: {str(exc)[:160]}"
+
+
+def main() -> None:
+    from torch.nn.attention import SDPBackend
+
+    props = torch.cuda.get_device_properties(0)
+    result: dict = {"device": props.name, "torch": torch.__version__, "time": time.time()}
+    ceil = ceilings()
+    result["ceilings"] = ceil
+    bw = ceil["copy_gbps"] * 1e9
+    lam_np = decay(0, 80, H)
+    lam = torch.tensor(lam_np, device=DEV, dtype=torch.float32)
+    g_gamma = torch.log(lam)
+    result["numerics"], err = safe(numerics, g_gamma, lam_np)
+    result["numerics_error"] = err
+    light_torch = lightning_decode_torch(lam)
+    light_fla, fla_err = safe(lightning_decode_fla, g_gamma)
+    triton_res, triton_err = safe(lightning_decode_triton, lam)
+    light_triton, triton_rel = triton_res if triton_res else (None, None)
+    state_floor = decode_state_bytes() / bw
+    result["lightning_decode"] = {
+        "torch_s": light_torch, "fla_s": light_fla, "fla_error": fla_err,
+        "triton_s": light_triton, "triton_error": triton_err, "triton_rel_err": triton_rel,
+        "floor_s": state_floor,
+    }  # fmt: skip
+    rows = []
+    for ctx in CONTEXTS:
+        row = {"context": ctx, "kv_floor_s": softmax_decode_bytes(ctx) / bw}
+        for name, backend in (("flash", SDPBackend.FLASH_ATTENTION),
+                              ("cudnn", SDPBackend.CUDNN_ATTENTION)):  # fmt: skip
+            row[f"softmax_decode_{name}_s"], row[f"softmax_decode_{name}_error"] = safe(
+                softmax_decode, ctx, backend)  # fmt: skip
+        row["lightning_prefill_s"], row["lightning_prefill_error"] = safe(
+            lightning_prefill, ctx, g_gamma)  # fmt: skip
+        row["softmax_prefill_flash_s"], row["softmax_prefill_error"] = safe(
+            softmax_prefill, ctx, SDPBackend.FLASH_ATTENTION)  # fmt: skip
+        rows.append(row)
+        torch.cuda.empty_cache()
+    result["rows"] = rows
+    best_soft = {r["context"]: min(x for x in (r["softmax_decode_flash_s"],
+                                               r["softmax_decode_cudnn_s"]) if x)
+                 for r in rows}  # fmt: skip
+    light = min(x for x in (light_torch, light_fla, light_triton) if x)
+    total = 100 * 1024
+    m1 = integrate_decode({c: 70 * light + 10 * s for c, s in best_soft.items()}, total)
+    dense = integrate_decode({c: 80 * s for c, s in best_soft.items()}, total)
+    flops_m1 = 70 * 4 * H * D * D * total + 10 * 2 * H * 2 * D * total * (total + 1) / 2
+    flops_dense = 80 * 2 * H * 2 * D * total * (total + 1) / 2
+    result["decode_100k"] = {
+        "m1_stack_s": m1, "all_softmax_s": dense,
+        "latency_ratio": m1 / dense, "flops_ratio": flops_m1 / flops_dense,
+    }  # fmt: skip
+    out = Path(os.environ.get("OUT", "."))
+    (out / "attention_latency.json").write_text(json.dumps(result, indent=2))
+    print(
+        f"device {props.name}; matmul {ceil['matmul_tflops']:.0f} TFLOP/s, "
+        f"copy {ceil['copy_gbps']:.0f} GB/s; numerics {result['numerics']} {err or ''}"
+    )
+    print(
+        f"lightning decode: torch {light_torch * 1e6:.1f} us, fla "
+        f"{(light_fla or 0) * 1e6:.1f} us {fla_err or ''}, floor {state_floor * 1e6:.1f} us"
+    )
+    print("context  sdpa-flash us  sdpa-cudnn us  kv-floor us  light-prefill ms  soft-prefill ms")
+    for r in rows:
+
+        def us(x):
+            return f"{x * 1e6:13.1f}" if x else f"{'-':>13}"
+
+        def ms(x):
+            return f"{x * 1e3:16.2f}" if x else f"{'-':>16}"
+
+        print(
+            f"{r['context']:7d} {us(r['softmax_decode_flash_s'])} "
+            f"{us(r['softmax_decode_cudnn_s'])} {us(r['kv_floor_s'])} "
+            f"{ms(r['lightning_prefill_s'])} {ms(r['softmax_prefill_flash_s'])}"
+        )
+    d = result["decode_100k"]
+    print(
+        f"100K decode, attention only: M1 stack {d['m1_stack_s']:.2f} s, all-softmax "
+        f"{d['all_softmax_s']:.2f} s, latency ratio {d['latency_ratio']:.3f}, "
+        f"FLOPs ratio {d['flops_ratio']:.3f}"
+    )
+    for r in rows:
+        for key, val in r.items():
+            if key.endswith("_error") and val:
+                print(f"  {r['context']} {key}: {val}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Lightning attention as MiniMax defines it: decay, slopes, and reference computations.
+
+Per head h of H, the slope is s_h = 2^(-8(h+1)/H); layer l of L scales it by
+(1 - l/(L-1) + 1e-5); the per-step decay is exp(-s). The recurrence has no 1/sqrt(d) scale:
+
+    S_t = decay · S_{t-1} + k_t^T v_t        o_t = q_t S_t
+
+``recurrent`` is the float64 reference; ``chunked`` computes the same with the intra-chunk /
+inter-chunk split the fast kernels use, so the two can be checked against each other on the
+CPU; the GPU benchmark checks its kernels against ``recurrent``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def slopes(n_heads: int = 64) -> np.ndarray:
+    return np.array([2.0 ** (-8.0 * (h + 1) / n_heads) for h in range(n_heads)])
+
+
+def layer_slopes(layer: int, n_layers: int, n_heads: int = 64) -> np.ndarray:
+    scale = 1.0 - layer / (n_layers - 1) + 1e-5 if n_layers > 1 else 1.0 + 1e-5
+    return slopes(n_heads) * scale
+
+
+def decay(layer: int, n_layers: int, n_heads: int = 64) -> np.ndarray:
+    return np.exp(-layer_slopes(layer, n_layers, n_heads))
+
+
+def recurrent(q: np.ndarray, k: np.ndarray, v: np.ndarray, lam: np.ndarray,
+              state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """q, k, v: [H, T, d]; lam: [H]. Returns (o [H, T, d], final state [H, d, d])."""
+    h, t, d = q.shape
+    s = np.zeros((h, d, d)) if state is None else state.astype(np.float64).copy()
+    out = np.empty((h, t, v.shape[-1]))
+    for i in range(t):
+        s = lam[:, None, None] * s + np.einsum("hk,hv->hkv", k[:, i], v[:, i])
+        out[:, i] = np.einsum("hk,hkv->hv", q[:, i], s)
+    return out, s
+
+
+def chunked(q: np.ndarray, k: np.ndarray, v: np.ndarray, lam: np.ndarray,
+            chunk: int = 64) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The chunkwise form: within a chunk a decay-masked q·k^T, across chunks a carried state."""
+    h, t, d = q.shape
+    s = np.zeros((h, d, v.shape[-1]))
+    out = np.empty((h, t, v.shape[-1]))
+    log_lam = np.log(lam)
+    for start in range(0, t, chunk):
+        qc, kc, vc = (x[:, start : start + chunk].astype(np.float64) for x in (q, k, v))
+        n = qc.shape[1]
+        idx = np.arange(n)
+        # decay from position j to position i (i >= j): lam^(i-j)
+        diff = idx[:, None] - idx[None, :]
+        mask = np.where(diff >= 0, np.exp(log_lam[:, None, None] * np.maximum(diff, 0)), 0.0)
+        intra = np.einsum("hid,hjd->hij", qc, kc) * mask
+        within = np.einsum("hij,hjv->hiv", intra, vc)
+        carried = np.einsum("hid,hdv->hiv", qc * np.exp(log_lam[:, None, None]
+                                                        * (idx + 1)[None, :, None]), s)  # fmt: skip
+        out[:, start : start + n] = within + carried
+        # state after the chunk: lam^n · S + sum_j lam^(n-1-j) k_j^T v_j
+        weights = np.exp(log_lam[:, None] * (n - 1 - idx)[None, :])
+        s = np.exp(log_lam * n)[:, None, None] * s + np.einsum("hj,hjk,hjv->hkv", weights, kc, vc)
+    return out, s
+
+
+def relative_error(out: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.linalg.norm(out - ref) / max(np.linalg.norm(ref), 1e-300))
+
+
+def decode_state_bytes(n_heads: int = 64, d: int = 128, state_bytes: int = 4) -> int:
+    """Bytes a lightning decode step must move: read and write the [H, d, d] state."""
+    return 2 * n_heads * d * d * state_bytes
+
+
+def softmax_decode_bytes(context: int, kv_heads: int = 8, d: int = 128, elem: int = 2) -> int:
+    """Bytes a softmax decode step must move: read K and V of the whole context once."""
+    return 2 * kv_heads * context * d * elem
+
+
+def integrate_decode(step_s: dict[int, float], total: int) -> float:
+    """Seconds to decode ``total`` tokens, one at each context 1..total, given per-step times
+    measured at some contexts (linear interpolation between them, constant beyond the ends)."""
+    xs = sorted(step_s)
+    contexts = np.arange(1, total + 1)
+    return float(np.interp(contexts, xs, [step_s[x] for x in xs]).sum())

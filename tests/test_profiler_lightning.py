@@ -1,0 +1,100 @@
+"""Lightning attention's definition and the latency harness's bookkeeping, on the CPU."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from m1eval.profiler.lightning import (
+    chunked,
+    decay,
+    decode_state_bytes,
+    integrate_decode,
+    layer_slopes,
+    recurrent,
+    relative_error,
+    slopes,
+    softmax_decode_bytes,
+)
+from m1eval.profiler.report import floors, load
+
+H100_RESULT = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / \
+    "attention_latency_h100.json"  # fmt: skip
+
+
+def test_minimax_slopes_and_decay() -> None:
+    s = slopes(64)
+    assert s[0] == pytest.approx(2 ** (-8 / 64)) and s[-1] == pytest.approx(2**-8)
+    assert np.all(np.diff(s) < 0)
+    first, last = layer_slopes(0, 80), layer_slopes(79, 80)
+    assert first == pytest.approx(s * (1 + 1e-5))
+    assert last == pytest.approx(s * 1e-5)  # the last layer barely decays
+    assert decay(0, 80) == pytest.approx(np.exp(-s * (1 + 1e-5)))
+
+
+@pytest.mark.parametrize(("t", "chunk"), [(1, 4), (37, 8), (64, 64), (130, 32)])
+def test_chunked_equals_the_recurrence(t: int, chunk: int) -> None:
+    rng = np.random.default_rng(t)
+    q, k, v = (rng.standard_normal((4, t, 16)) * 0.3 for _ in range(3))
+    lam = decay(5, 80, 4)
+    ref, ref_state = recurrent(q, k, v, lam)
+    out, state = chunked(q, k, v, lam, chunk)
+    assert relative_error(out, ref) < 1e-12 and relative_error(state, ref_state) < 1e-12
+
+
+def test_no_scale_in_the_recurrence() -> None:
+    q = np.ones((1, 1, 4))
+    k = np.ones((1, 1, 4))
+    v = np.ones((1, 1, 4))
+    out, _ = recurrent(q, k, v, np.array([0.5]))
+    assert out[0, 0, 0] == 4.0  # q·k = 4, not 4/sqrt(4)
+
+
+def test_byte_floors() -> None:
+    assert decode_state_bytes() == 2 * 64 * 128 * 128 * 4  # ~8.4 MB of fp32 state, read+write
+    assert softmax_decode_bytes(100 * 1024) == 2 * 8 * 102400 * 128 * 2  # ~419 MB of bf16 KV
+
+
+def test_integrate_decode() -> None:
+    assert integrate_decode({1: 2.0}, 1000) == pytest.approx(2000.0)
+    # a step cost growing linearly with the context integrates to the triangle
+    assert integrate_decode({1: 1.0, 1001: 1001.0}, 1000) == pytest.approx(1000 * 1001 / 2)
+
+
+def test_saved_h100_result_against_floors() -> None:
+    result = load(H100_RESULT)
+    assert result["device"].startswith("NVIDIA H100")
+    rows = floors(result)
+    at_100k = next(r for r in rows if r["context"] == 102400)
+    assert at_100k["softmax_vs_floor"] < 1.3  # softmax decode is KV-read bound
+    light = rows[-1]
+    assert math.isclose(light["lightning_floor_s"],
+                        decode_state_bytes() / (result["ceilings"]["copy_gbps"] * 1e9))  # fmt: skip
+    assert result["decode_100k"]["latency_ratio"] > result["decode_100k"]["flops_ratio"]
+
+
+def test_latency_command_renders_a_saved_result(cli, tmp_path: Path) -> None:
+    res = cli("profile", "latency", "--from", H100_RESULT, "--results-dir", tmp_path)
+    assert res.code == 0, res.err
+    assert "latency ratio" in res.out and "102,400" in res.out
+    assert (tmp_path / "profile-latency" / "latency.png").stat().st_size > 10_000
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"device": "x"}))
+    res = cli("profile", "latency", "--from", bad, "--results-dir", tmp_path)
+    assert res.code == 2 and "not a latency result" in res.err
+
+
+def test_measuring_without_a_gpu_is_a_clear_error(cli, tmp_path: Path) -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            pytest.skip("a GPU is present")
+    except ImportError:
+        pass
+    res = cli("profile", "latency", "--results-dir", tmp_path)
+    assert res.code == 2 and "needs a CUDA GPU" in res.err
