@@ -267,7 +267,9 @@ def main() -> None:
     )
     print(
         f"lightning decode: torch {light_torch * 1e6:.1f} us, fla "
-        f"{(light_fla or 0) * 1e6:.1f} us {fla_err or ''}, floor {state_floor * 1e6:.1f} us"
+        f"{(light_fla or 0) * 1e6:.1f} us {fla_err or ''}, fused triton "
+        f"{(light_triton or 0) * 1e6:.1f} us (rel err {triton_rel}) {triton_err or ''}, "
+        f"floor {state_floor * 1e6:.1f} us"
     )
     print("context  sdpa-flash us  sdpa-cudnn us  kv-floor us  light-prefill ms  soft-prefill ms")
     for r in rows:
