@@ -157,6 +157,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("suites", help="list the suites and their paper numbers")
 
+    cmp_ = sub.add_parser("compare", help="paired regression gate between two runs")
+    cmp_.add_argument("base", help="baseline run directory")
+    cmp_.add_argument("cand", help="candidate run directory")
+    cmp_.add_argument("--alpha", type=float, default=0.05, help="after Holm correction")
+    cmp_.add_argument("--min-effect", type=float, default=1.0, help="score points")
+    cmp_.add_argument("--json", action="store_true")
+
     sandbox = sub.add_parser("sandbox", help="the Docker sandbox for model-written code")
     sandbox_sub = sandbox.add_subparsers(dest="action", required=True, parser_class=_Parser)
     build = sandbox_sub.add_parser("build", help="build the sandbox image (no registry needed)")
@@ -258,6 +265,8 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return _cmd_suites()
     if args.command == "sandbox":
         return _cmd_sandbox(args)
+    if args.command == "compare":
+        return _cmd_compare(args)
     if args.command == "tau":
         return _cmd_tau(args)
     if args.command == "data":
@@ -491,6 +500,18 @@ def _cmd_data_pull(args: argparse.Namespace) -> int:
             convert(download(args.rev, Path(tmp)), args.out)
     print(f"wrote {args.out} ({describe(args.out)})")
     return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from m1eval.compare import compare
+    from m1eval.render import print_compare
+
+    result = compare(args.base, args.cand, args.alpha, args.min_effect)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print_compare(result)
+    return 1 if result["regression"] else 0
 
 
 def _cmd_suites() -> int:

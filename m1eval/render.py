@@ -242,3 +242,25 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
         f"ratio {d['latency_ratio']:.3f}, FLOPs ratio {d['flops_ratio']:.3f}"
     )
     console.print(f"results: {out_dir} (attention_latency.json, latency.png)")
+
+
+def print_compare(result: dict[str, Any]) -> None:
+    console = _console()
+    table = Table(title=f"{result['base']} -> {result['cand']} (Holm, alpha {result['alpha']})",
+                  title_justify="left")  # fmt: skip
+    for col in ("test", "method", "items", "base", "cand", "effect", "p (adj.)", "verdict"):
+        table.add_column(col, justify="left" if col in ("test", "method", "verdict") else "right")
+    for t in result["tests"]:
+        verdict = ("REGRESSION" if t["regression"] else
+                   "significant" if t["significant"] else "no significant change")  # fmt: skip
+        table.add_row(t["name"], t["method"], str(t["n_items"]), f"{t['base']:.1f}",
+                      f"{t['cand']:.1f}", f"{t['effect']:+.1f}", f"{t['p_adjusted']:.3g}",
+                      verdict)  # fmt: skip
+    console.print(table)
+    for t in result["tests"]:
+        if t["flips"] and (t["significant"] or len(t["flips"]) <= 20):
+            shown = ", ".join(f"{f['item_id']} {f['base']:g}->{f['cand']:g}"
+                              for f in t["flips"][:20])  # fmt: skip
+            console.print(f"{t['name']} flipped: {shown}")
+    for note in result["drift"]:
+        console.print(f"[yellow]drift: {note}[/yellow]")

@@ -1,0 +1,176 @@
+"""``m1eval compare BASE CAND``: a paired regression gate between two runs.
+
+Only items present in both runs are compared. With one sample per item and 0/1 scores the test
+is McNemar's (exact, on the discordant items); otherwise a paired bootstrap over items of the
+difference of per-item means. One test per suite and per MRCR context bin, Holm-corrected
+together. A regression is a significant drop larger than ``--min-effect`` points; only that
+makes the exit code 1. Drift in the configuration, the dataset or the server is reported too.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from math import comb
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from m1eval.errors import DataError
+from m1eval.results import find_runs, read_manifest
+from m1eval.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
+from m1eval.store import SAMPLES, read_samples_file
+
+GRADED = ("scored", "model_failure")
+
+
+@dataclass
+class Comparison:
+    name: str
+    method: str
+    n_items: int
+    base: float
+    cand: float
+    p_value: float
+    p_adjusted: float = 1.0
+    flips: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def effect(self) -> float:
+        return self.cand - self.base
+
+    def to_dict(self, alpha: float, min_effect: float) -> dict[str, Any]:
+        return {
+            "name": self.name, "method": self.method, "n_items": self.n_items,
+            "base": round(self.base, 4), "cand": round(self.cand, 4),
+            "effect": round(self.effect, 4), "p_value": self.p_value,
+            "p_adjusted": self.p_adjusted,
+            "significant": self.p_adjusted < alpha,
+            "regression": self.p_adjusted < alpha and self.effect < -min_effect,
+            "flips": self.flips,
+        }  # fmt: skip
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Two-sided exact McNemar p-value for b and c discordant pairs."""
+    n = b + c
+    if n == 0:
+        return 1.0
+    tail = sum(comb(n, i) for i in range(min(b, c) + 1)) / 2**n
+    return min(1.0, 2 * tail)
+
+
+def paired_bootstrap(diffs: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
+                     seed: int = BOOTSTRAP_SEED) -> float:  # fmt: skip
+    """Two-sided p-value that the mean paired difference is zero (items resampled)."""
+    if len(diffs) == 0 or np.allclose(diffs, 0):
+        return 1.0
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, len(diffs), size=(resamples, len(diffs)))
+    means = diffs[idx].mean(axis=1)
+    below = (np.sum(means <= 0) + 1) / (resamples + 1)
+    above = (np.sum(means >= 0) + 1) / (resamples + 1)
+    return float(min(1.0, 2 * min(below, above)))
+
+
+def holm(tests: list[Comparison]) -> None:
+    order = sorted(range(len(tests)), key=lambda i: tests[i].p_value)
+    running = 0.0
+    for rank, i in enumerate(order):
+        adjusted = min(1.0, (len(tests) - rank) * tests[i].p_value)
+        running = max(running, adjusted)
+        tests[i].p_adjusted = running
+
+
+def _load(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    runs = find_runs(path)
+    if len(runs) != 1:
+        raise DataError(f"{path} names {len(runs)} runs; name exactly one run directory")
+    records, _, _ = read_samples_file(runs[0] / SAMPLES, keep_text=False)
+    if not records:
+        raise DataError(f"run {runs[0]} has no samples")
+    return read_manifest(runs[0]), list(records.values())
+
+
+def _per_item(records: list[dict[str, Any]], key) -> dict[str, dict[str, list[float]]]:  # type: ignore[no-untyped-def]
+    groups: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for r in records:
+        if r["outcome"] in GRADED:
+            groups[key(r)][r["item_id"]].append(float(r["score"] or 0.0))
+    return groups
+
+
+def _test(
+    name: str, base: dict[str, list[float]], cand: dict[str, list[float]]
+) -> Comparison | None:
+    common = sorted(set(base) & set(cand))
+    if not common:
+        return None
+    b_means = np.array([np.mean(base[i]) for i in common])
+    c_means = np.array([np.mean(cand[i]) for i in common])
+    single = all(len(base[i]) == 1 and len(cand[i]) == 1 for i in common)
+    binary = all(v in (0.0, 1.0) for i in common for v in base[i] + cand[i])
+    if single and binary:
+        worse = int(np.sum((b_means == 1) & (c_means == 0)))
+        better = int(np.sum((b_means == 0) & (c_means == 1)))
+        method, p = "mcnemar", mcnemar_exact(worse, better)
+    else:
+        method, p = "paired-bootstrap", paired_bootstrap(c_means - b_means)
+    flips = [
+        {"item_id": i, "base": round(float(b), 4), "cand": round(float(c), 4)}
+        for i, b, c in zip(common, b_means, c_means, strict=True)
+        if abs(c - b) >= 0.5
+    ]
+    return Comparison(name, method, len(common), 100 * float(b_means.mean()),
+                100 * float(c_means.mean()), p, flips=flips)  # fmt: skip
+
+
+def compare(base_path: str | Path, cand_path: str | Path, alpha: float = 0.05,
+            min_effect: float = 1.0) -> dict[str, Any]:  # fmt: skip
+    base_manifest, base_records = _load(base_path)
+    cand_manifest, cand_records = _load(cand_path)
+    tests: list[Comparison] = []
+    by_suite_b = _per_item(base_records, lambda r: r["suite"])
+    by_suite_c = _per_item(cand_records, lambda r: r["suite"])
+    for suite in sorted(set(by_suite_b) & set(by_suite_c)):
+        t = _test(suite, by_suite_b[suite], by_suite_c[suite])
+        if t:
+            tests.append(t)
+
+    def bin_key(r: dict[str, Any]) -> str:
+        return f"{r['suite']}/{(r.get('extra') or {}).get('bin', '')}"
+
+    bins_b, bins_c = _per_item(base_records, bin_key), _per_item(cand_records, bin_key)
+    for name in sorted(set(bins_b) & set(bins_c)):
+        if name.endswith("/"):
+            continue  # not a binned suite
+        t = _test(name, bins_b[name], bins_c[name])
+        if t:
+            tests.append(t)
+    if not tests:
+        raise DataError("the two runs share no graded item")
+    holm(tests)
+    rows = [t.to_dict(alpha, min_effect) for t in tests]
+    return {
+        "base": str(base_path), "cand": str(cand_path), "alpha": alpha,
+        "min_effect": min_effect, "correction": "holm", "tests": rows,
+        "regression": any(r["regression"] for r in rows),
+        "drift": _drift(base_manifest, cand_manifest),
+    }  # fmt: skip
+
+
+def _drift(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
+    notes = []
+    pairs = (
+        ("config hash", base.get("config_hash"), cand.get("config_hash")),
+        ("dataset content", (base.get("dataset") or {}).get("content_sha256"),
+         (cand.get("dataset") or {}).get("content_sha256")),
+        ("server fingerprint", (base.get("endpoint") or {}).get("hash"),
+         (cand.get("endpoint") or {}).get("hash")),
+        ("m1eval version", base.get("m1eval_version"), cand.get("m1eval_version")),
+    )  # fmt: skip
+    for what, a, b in pairs:
+        if a != b:
+            notes.append(f"{what} differs: {str(a)[:16]} -> {str(b)[:16]}")
+    return notes

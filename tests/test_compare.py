@@ -1,0 +1,99 @@
+"""The regression gate: exact tests on hand-checked cases, no false alarm between two runs that
+differ only by seed, a loud failure with the flip list when the grader is broken."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from m1eval.compare import Comparison, holm, mcnemar_exact, paired_bootstrap
+from m1eval.testing.stub_server import StubConfig, StubServer
+
+from .conftest import only_run_dir
+
+ANSWERS = {"$7 + 5$": "12", "divisors": "9", "$2^{10}$": "24", "consecutive": "21",
+           "$3^4$": "81"}  # fmt: skip
+
+
+def test_mcnemar_exact_hand_values() -> None:
+    assert mcnemar_exact(0, 0) == 1.0
+    assert mcnemar_exact(10, 0) == pytest.approx(2 / 1024)
+    assert mcnemar_exact(5, 5) == 1.0
+    assert mcnemar_exact(3, 1) == pytest.approx(2 * 5 / 16)  # P(X<=1), n=4
+
+
+def test_paired_bootstrap() -> None:
+    assert paired_bootstrap(np.zeros(10)) == 1.0
+    assert paired_bootstrap(np.full(30, -0.5)) < 0.001
+    noisy = np.array([0.1, -0.1] * 15)
+    assert paired_bootstrap(noisy) > 0.5
+
+
+def test_holm_correction() -> None:
+    tests = [Comparison(str(i), "m", 1, 0, 0, p) for i, p in enumerate((0.01, 0.04, 0.03))]
+    holm(tests)
+    assert [t.p_adjusted for t in tests] == pytest.approx([0.03, 0.06, 0.06])
+
+
+def _run(cli, tmp_path: Path, name: str, seed: int, repeats: int = 8) -> Path:
+    with StubServer(StubConfig(answers=ANSWERS, correct_rate=0.5)) as server:
+        res = cli("run", "--suite", "aime24", "--split", "smoke", "--base-url", server.base_url,
+                  "--model", "stub-model", "--repeats", str(repeats), "--seed", str(seed),
+                  "--results-dir", tmp_path / name, "--no-progress")  # fmt: skip
+    assert res.code == 0, res.err
+    return only_run_dir(tmp_path / name)
+
+
+def test_two_seeds_are_not_a_regression(cli, tmp_path: Path) -> None:
+    base, cand = _run(cli, tmp_path, "a", 1), _run(cli, tmp_path, "b", 2)
+    res = cli("compare", base, cand, "--json")
+    assert res.code == 0, res.out
+    out = json.loads(res.out)
+    [t] = out["tests"]
+    assert t["method"] == "paired-bootstrap" and t["n_items"] == 5
+    assert not t["significant"] and not out["regression"]
+    assert any("config hash differs" in d for d in out["drift"])  # the seed is configuration
+
+
+def _break_grader(run: Path, dest: Path) -> Path:
+    shutil.copytree(run, dest)
+    lines = []
+    for line in (dest / "samples.jsonl").read_text().splitlines():
+        rec = json.loads(line)
+        if rec["outcome"] == "scored":
+            rec["score"] = 0.0
+        lines.append(json.dumps(rec))
+    (dest / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    return dest
+
+
+def test_a_broken_grader_fails_the_gate_with_its_flips(cli, tmp_path: Path) -> None:
+    with StubServer(StubConfig(answers=ANSWERS, correct_rate=0.8)) as server:
+        res = cli("run", "--suite", "aime24", "--split", "smoke", "--base-url", server.base_url,
+                  "--model", "stub-model", "--repeats", "8", "--results-dir", tmp_path / "a",
+                  "--no-progress")  # fmt: skip
+    assert res.code == 0, res.err
+    base = only_run_dir(tmp_path / "a")
+    cand = _break_grader(base, tmp_path / "broken")  # every answer now graded 0
+    res = cli("compare", base, cand)
+    assert res.code == 1, res.out
+    assert "REGRESSION" in res.out and "flipped:" in res.out
+    out = json.loads(cli("compare", base, cand, "--json").out)
+    [t] = out["tests"]
+    assert t["effect"] < -50 and t["significant"] and len(t["flips"]) == 5
+    assert not out["drift"]  # same run, regraded: no drift
+    # a smaller drop than --min-effect is not a regression, however significant
+    assert cli("compare", base, cand, "--min-effect", "99").code == 0
+
+
+def test_mcnemar_path_and_bad_input(cli, tmp_path: Path) -> None:
+    base = _run(cli, tmp_path, "a", 1, repeats=1)
+    same = cli("compare", base, base, "--json")
+    [t] = json.loads(same.out)["tests"]
+    assert same.code == 0 and t["method"] == "mcnemar" and t["p_value"] == 1.0
+    missing = cli("compare", base, tmp_path / "nope")
+    assert missing.code == 2 and missing.err.startswith("m1eval: error:")
