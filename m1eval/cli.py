@@ -157,6 +157,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("suites", help="list the suites and their paper numbers")
 
+    report = sub.add_parser("report", help="Markdown and HTML leaderboard of runs")
+    report.add_argument("runs", nargs="+", help="run directories (or a results dir / glob)")
+    report.add_argument("--out", type=Path, default=Path("reports/latest"))
+
     cmp_ = sub.add_parser("compare", help="paired regression gate between two runs")
     cmp_.add_argument("base", help="baseline run directory")
     cmp_.add_argument("cand", help="candidate run directory")
@@ -267,6 +271,12 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
         return _cmd_sandbox(args)
     if args.command == "compare":
         return _cmd_compare(args)
+    if args.command == "report":
+        from m1eval.reporting.leaderboard import build_report
+
+        out = build_report(args.runs, args.out)
+        print(f"report: {out / 'report.md'} and {out / 'index.html'}")
+        return 0
     if args.command == "tau":
         return _cmd_tau(args)
     if args.command == "data":

@@ -1,0 +1,1 @@
+"""Leaderboards from ``results/``: Markdown and a static HTML page, with verdicts and plots."""
