@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--stall-timeout", type=float, default=900.0, help="seconds of silence")
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
+    run.add_argument("--serving-fingerprint", type=Path,
+                     help="the file `m1eval serve vllm --fingerprint-out` wrote")  # fmt: skip
+    run.add_argument("--serving-profile", help="the vLLM profile of a server m1eval did not start")
     run.add_argument(
         "--max-context", type=_positive_int,
         help="the served model's context window in tokens (default: the server's max_model_len)",
@@ -142,8 +145,17 @@ def build_parser() -> argparse.ArgumentParser:
     _suite_options(grade)
 
     serve = sub.add_parser("serve", help="run a model server in the foreground")
-    serve.add_argument("what", choices=["embedded"])
+    serve.add_argument("what", choices=["embedded", "vllm"])
     serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--profile", default="generic", help="harness_configs/vllm/NAME.yaml")
+    serve.add_argument("--model", help="override the profile's model")
+    serve.add_argument("--revision", help="the model revision served (recorded)")
+    serve.add_argument("--vllm-bin", default="vllm")
+    serve.add_argument("--fingerprint-out", type=Path, help="write the serving fingerprint")
+    serve.add_argument("--startup-timeout", type=float, default=3600.0)
+    serve.add_argument("--dry-run", action="store_true", help="print the command only")
+    serve.add_argument("extra", nargs="*", help="more vLLM flags (after --)")
 
     res = sub.add_parser("results", help="list or show runs")
     res_sub = res.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -337,6 +349,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         any_model=args.any_model,
         max_context=args.max_context,
         tokenizer=args.tokenizer or protocol.tokenizer,
+        serving=_serving(args),
         argv=["m1eval", *argv],
     )
     outcome = run_evaluation(config, suite, protocol, options)
@@ -346,6 +359,20 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         print_summary(outcome.summary, outcome.run_dir, outcome.stats)
     complete = all(s["complete"] for s in outcome.summary["suites"].values())
     return 0 if complete else EXIT_INCOMPLETE
+
+
+def _serving(args: argparse.Namespace) -> dict[str, Any] | None:
+    if args.serving_fingerprint:
+        try:
+            return json.loads(args.serving_fingerprint.read_text())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read {args.serving_fingerprint}: {exc}") from None
+    if args.serving_profile:
+        from m1eval.serving.vllm import load_profile
+
+        p = load_profile(args.serving_profile)
+        return {"declared_profile": p.name, "model": p.model, "args": p.args}
+    return None
 
 
 def _cmd_grade(args: argparse.Namespace) -> int:
@@ -366,8 +393,29 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 def _cmd_serve(args: argparse.Namespace) -> int:
     import time
 
+    if args.what == "vllm":
+        import shlex
+
+        from m1eval.serving import vllm
+
+        profile = vllm.load_profile(args.profile)
+        cmd = vllm.build_command(profile, args.vllm_bin, args.model, args.host, args.port,
+                                 list(args.extra))  # fmt: skip
+        if args.dry_run:
+            print(shlex.join(cmd))
+            return 0
+        version = vllm.vllm_version(args.vllm_bin)
+        vllm.check_version(profile, version)
+        base_url = f"http://{args.host}:{args.port}/v1"
+        return vllm.serve(profile, cmd, version, base_url, args.fingerprint_out, args.revision,
+                          args.startup_timeout)  # fmt: skip
+
+    import signal
+
     from m1eval.model.embedded import EMBEDDED_MODEL_ID, EmbeddedServer
 
+    # a launcher that stops us with SIGTERM must not leave the llama.cpp server behind
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     with EmbeddedServer(port=args.port) as server:
         print(f"serving {EMBEDDED_MODEL_ID} at {server.base_url} (Ctrl-C to stop)", flush=True)
         while server.process is not None and server.process.poll() is None:

@@ -54,6 +54,7 @@ class ExecutionOptions:
     max_context: int | None = None  # the served model's context window, when /models omits it
     max_context_source: str = "--max-context"
     tokenizer: str = "auto"  # for suites that measure prompts: auto, server, o200k, hf:NAME
+    serving: dict[str, Any] | None = None  # the serving fingerprint, when known
     argv: list[str] | None = None
 
 
@@ -164,6 +165,7 @@ async def _run_prepared(
             store, run_id, config, config_hash, identity, suite.manifest, protocol, dataset,
             fingerprint,
         )  # fmt: skip
+        manifest["serving"] = options.serving
         manifest["run_context"] = {
             "context_window": context.context_window,
             "context_window_source": context.context_window_source,

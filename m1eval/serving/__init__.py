@@ -1,0 +1,1 @@
+"""Launching model servers and recording what served the numbers."""
