@@ -37,9 +37,41 @@ def test_report_of_runs(cli, tmp_path: Path) -> None:
     assert "[^1]:" in md  # deviations are footnotes
     page = (out / "index.html").read_text()
     assert "<table>" in page and "data:image/png;base64," in page and "mrcr (1M)" in page
+    # every sample of every run is one click from the leaderboard, escaped and accounted for
+    run_pages = sorted((out / "runs").glob("*/samples-1.html"))
+    assert len(run_pages) == 2
+    for run_page in run_pages:
+        assert f'href="runs/{run_page.parent.name}/index.html"' in page
+        text = run_page.read_text()
+        assert text.count("<details>") == int(text.split(" of ")[1].split("<")[0])
+        assert "<script" not in text.lower()
     # the same runs load as one tidy frame for a leaderboard pivot
     df = load(tmp_path / "results" / "*")
     pivot = df.groupby(["model", "suite"])["score"].mean().unstack()
     assert set(pivot.columns) == {"aime24", "mrcr"}
     bad = cli("report", str(tmp_path / "nothing"), "--out", out)
     assert bad.code == 2 and "no run found" in bad.err
+
+
+def test_sample_pages_are_paged_and_escaped(tmp_path: Path) -> None:
+    """A run too big for one page splits into PAGE_SIZE pages, none dropped; model text is
+    shown as text, never as markup."""
+    import json
+
+    from m1eval.reporting.samples import PAGE_SIZE, write_sample_pages
+    from m1eval.store import SAMPLES
+
+    run = tmp_path / "run-big"
+    run.mkdir()
+    n = PAGE_SIZE * 2 + 7
+    with (run / SAMPLES).open("w") as f:
+        for i in range(n):
+            rec = {"sample_id": f"q{i}:0", "item_id": f"q{i:04d}", "repeat": 0, "score": 1.0,
+                   "outcome": "scored", "answer": "<script>alert(1)</script>"}  # fmt: skip
+            f.write(json.dumps(rec) + "\n")
+    pages = write_sample_pages(run, tmp_path / "out")
+    assert [p.name for p in pages] == ["samples-1.html", "samples-2.html", "samples-3.html"]
+    texts = [p.read_text() for p in pages]
+    assert sum(t.count("<details>") for t in texts) == n
+    assert all("<script>" not in t and "&lt;script&gt;" in t for t in texts)
+    assert f"{n} samples: scored {n}" in (tmp_path / "out" / "run-big" / "index.html").read_text()

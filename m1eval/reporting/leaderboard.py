@@ -11,6 +11,7 @@ from typing import Any
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_text
 from m1eval.manifests import load_manifest
+from m1eval.reporting.samples import write_sample_pages
 from m1eval.reporting.verdict import verdict
 from m1eval.results import find_runs, read_manifest, read_summary
 
@@ -110,14 +111,14 @@ def plot_png(rows: list[dict[str, Any]]) -> bytes:
     return buf.getvalue()
 
 
-def html_page(rows: list[dict[str, Any]], md: str) -> str:
+def html_page(rows: list[dict[str, Any]], md: str, runs: list[str] | None = None) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("m1eval.reporting", "templates"),
                       autoescape=select_autoescape())  # fmt: skip
     png = base64.b64encode(plot_png(rows)).decode()
-    return env.get_template("leaderboard.html").render(rows=rows, plot=png, fmt=_fmt,
-                                                       escape=html.escape)  # fmt: skip
+    template = env.get_template("leaderboard.html")
+    return template.render(rows=rows, plot=png, fmt=_fmt, escape=html.escape, runs=runs or [])
 
 
 def build_report(paths: list[str], out: Path) -> Path:
@@ -127,5 +128,7 @@ def build_report(paths: list[str], out: Path) -> Path:
     rows = [row for run in runs for row in rows_for(run)]
     md = markdown(rows)
     atomic_write_text(out / "report.md", md)
-    atomic_write_text(out / "index.html", html_page(rows, md))
+    atomic_write_text(out / "index.html", html_page(rows, md, [r.name for r in runs]))
+    for run in runs:
+        write_sample_pages(run, out / "runs")
     return out
