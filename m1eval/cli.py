@@ -460,15 +460,14 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
 
 def _cmd_tau(args: argparse.Namespace) -> int:
     from m1eval.errors import DataError
-    from m1eval.fsutil import atomic_write_json
+    from m1eval.fsutil import atomic_write_json, read_user_text
     from m1eval.suites.tau_bench import find_tau_dir
     from m1eval.tau.env import load_domain, replay
 
     data = load_domain(args.domain, find_tau_dir(args.domain, args.data_dir))
+    text = read_user_text(args.actions, "actions file")
     try:
-        actions = json.loads(args.actions.read_text())
-    except FileNotFoundError:
-        raise DataError(f"actions file {args.actions} does not exist") from None
+        actions = json.loads(text)
     except ValueError:
         raise DataError(f"actions file {args.actions} is not valid JSON") from None
     if not isinstance(actions, list) or not all(

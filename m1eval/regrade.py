@@ -8,19 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from m1eval.errors import DataError
-from m1eval.fsutil import atomic_write_jsonl
+from m1eval.fsutil import atomic_write_jsonl, read_user_text
 from m1eval.model.reasoning import split_reasoning
 from m1eval.suites.base import Grade, RunContext, Suite
 
 
 def read_responses(path: Path) -> list[dict[str, Any]]:
     """Parse a responses JSONL file; any malformed line is an error naming the line."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"responses file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read responses file {path}: {exc}") from None
+    text = read_user_text(path, "responses file")
     out = []
     for lineno, line in enumerate(text.splitlines(), start=1):
         if not line.strip():

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from m1eval.errors import DataError
-from m1eval.fsutil import atomic_write_jsonl
+from m1eval.fsutil import atomic_write_jsonl, read_user_text
 
 
 def is_unified_diff(patch: str) -> bool:
@@ -23,12 +23,7 @@ def is_unified_diff(patch: str) -> bool:
 
 
 def read_predictions(path: Path, known_ids: set[str]) -> list[dict[str, Any]]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DataError(f"predictions file {path} does not exist") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"cannot read predictions file {path}: {exc}") from None
+    text = read_user_text(path, "predictions file")
     if path.suffix == ".json" and text.lstrip().startswith("["):
         try:
             rows = json.loads(text)
