@@ -172,6 +172,18 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="Markdown and HTML leaderboard of runs")
     report.add_argument("runs", nargs="+", help="run directories (or a results dir / glob)")
     report.add_argument("--out", type=Path, default=Path("reports/latest"))
+    report.add_argument(
+        "--latency",
+        type=Path,
+        metavar="JSON",
+        help="a saved attention-latency result to plot (m1eval profile latency)",
+    )
+    report.add_argument(
+        "--flops-convention",
+        default="paper-figure",
+        choices=("paper-figure", "config", "standard", "mla-absorbed"),
+        help="FLOPs counting convention of the FLOPs curves",
+    )
 
     cmp_ = sub.add_parser("compare", help="paired regression gate between two runs")
     cmp_.add_argument("base", help="baseline run directory")
@@ -286,7 +298,7 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "report":
         from m1eval.reporting.leaderboard import build_report
 
-        out = build_report(args.runs, args.out)
+        out = build_report(args.runs, args.out, args.latency, args.flops_convention)
         print(f"report: {out / 'report.md'} and {out / 'index.html'}")
         return 0
     if args.command == "tau":

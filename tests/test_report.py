@@ -32,11 +32,19 @@ def test_report_of_runs(cli, tmp_path: Path) -> None:
     res = cli("report", str(tmp_path / "results"), "--out", out)
     assert res.code == 0, res.err
     md = (out / "report.md").read_text()
-    assert "| stub-model | aime24 |" in md and "86.0" in md  # the m1-80k column's number
-    assert "mrcr (128K)" in md and "73.4" in md
-    assert "[^1]:" in md  # deviations are footnotes
+    board = md.split("## Runs")[0]
+    assert "| suite | paper | stub-model |" in board  # the model is a column
+    assert "| aime24 | 86.0 (MiniMax-M1-80k) |" in board  # the m1-80k column's number
+    assert "| mrcr (128K) | 73.4 (MiniMax-M1-80k) |" in board
+    assert "| stub-model | aime24-" in md and "[^1]:" in md  # deviations are footnotes
+    usage = md.split("## Tokens, latency and throughput")[1].split("## Plots")[0]
+    assert usage.count("| aime24-") == 1 and usage.count("| mrcr-") == 1
+    plots = {p.name for p in (out / "plots").iterdir()}
+    assert plots == {"score_vs_paper.png", "mrcr_bins.png", "reasoning_lengths.png",
+                     "flops.png"}  # fmt: skip
+    assert all(f"](plots/{name})" in md for name in plots)
     page = (out / "index.html").read_text()
-    assert "<table>" in page and "data:image/png;base64," in page and "mrcr (1M)" in page
+    assert page.count("data:image/png;base64,") == 4 and "mrcr (1M)" in page
     # every sample of every run is one click from the leaderboard, escaped and accounted for
     run_pages = sorted((out / "runs").glob("*/samples-1.html"))
     assert len(run_pages) == 2
@@ -75,3 +83,51 @@ def test_sample_pages_are_paged_and_escaped(tmp_path: Path) -> None:
     assert sum(t.count("<details>") for t in texts) == n
     assert all("<script>" not in t and "&lt;script&gt;" in t for t in texts)
     assert f"{n} samples: scored {n}" in (tmp_path / "out" / "run-big" / "index.html").read_text()
+
+
+def test_leaderboard_columns_and_lines() -> None:
+    """Models are columns; a model run twice on one suite gets a column per run; each line
+    lists every paper number its cells were judged against."""
+    from m1eval.reporting.leaderboard import label_columns, paper_text, pivot
+
+    def row(model: str, run: str, suite: str, column: str | None, paper: float | None) -> dict:
+        return {"model": model, "run": run, "suite": suite, "paper_column": column,
+                "paper": paper, "score": 50.0}  # fmt: skip
+
+    rows = [row("a", "r1", "aime24", "MiniMax-M1-80k", 86.0),
+            row("a", "r1", "mrcr", "MiniMax-M1-80k", None),
+            row("b", "r2", "aime24", "MiniMax-M1-40k", 83.3),
+            row("b", "r3", "aime24", None, None),
+            row("c", "r4", "aime24", "MiniMax-M1-80k", 86.0),
+            row("c", "r5", "mrcr", "MiniMax-M1-80k", None)]  # fmt: skip
+    columns = label_columns(rows)
+    assert columns == ["a", "b (r2)", "b (r3)", "c"]  # c's two runs cover different suites
+    lines = pivot(rows, columns)
+    assert [line["suite"] for line in lines] == ["aime24", "mrcr"]
+    assert set(lines[0]["cells"]) == {"a", "b (r2)", "b (r3)", "c"}
+    assert paper_text(lines[0]) == "86.0 (MiniMax-M1-80k); 83.3 (MiniMax-M1-40k)"
+    assert paper_text(lines[1]) == "—"
+
+
+def test_report_refuses_a_bad_latency_file(cli, tmp_path: Path) -> None:
+    with StubServer(StubConfig(answers={}, correct_rate=0.0)) as server:
+        res = cli(
+            "run",
+            "--suite",
+            "aime24",
+            "--split",
+            "smoke",
+            "--base-url",
+            server.base_url,
+            "--model",
+            "stub-model",
+            "--results-dir",
+            tmp_path / "results",
+            "--no-progress",
+        )
+        assert res.code == 0, res.err
+    bad = tmp_path / "latency.json"
+    bad.write_text('{"device": "x"}')
+    res = cli("report", str(tmp_path / "results"), "--out", tmp_path / "out", "--latency", bad)
+    assert res.code == 2 and "not a latency result" in res.err
+    assert not (tmp_path / "out").exists()  # nothing half-written

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from m1eval.errors import DataError
 from m1eval.profiler.lightning import decode_state_bytes, softmax_decode_bytes
@@ -51,7 +51,8 @@ def floors(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def plot(result: dict[str, Any], path: Path) -> None:
+def plot(result: dict[str, Any], path: Path | BinaryIO) -> None:
+    """Decode and prefill per layer against context, saved as PNG to a path or a stream."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -83,6 +84,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
     b.legend(fontsize=8)
     b.grid(alpha=0.3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
+    if isinstance(path, Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, format="png")
     plt.close(fig)

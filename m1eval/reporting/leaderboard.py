@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import base64
-import html
-import io
 from pathlib import Path
 from typing import Any
 
 from m1eval.errors import DataError
-from m1eval.fsutil import atomic_write_text
+from m1eval.fsutil import atomic_write_bytes, atomic_write_text
 from m1eval.manifests import load_manifest
 from m1eval.reporting.samples import write_sample_pages
 from m1eval.reporting.verdict import verdict
@@ -48,11 +46,47 @@ def rows_for(run_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _fmt(x: float | None) -> str:
-    return "—" if x is None else f"{x:.1f}"
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
 
 
-def markdown(rows: list[dict[str, Any]]) -> str:
+def label_columns(rows: list[dict[str, Any]]) -> list[str]:
+    """Give every row a ``column``: its model, or ``model (run)`` where one model has several
+    runs of the same suite; returns the columns in first-seen order."""
+    runs_of: dict[tuple[str, str], set[str]] = {}
+    for r in rows:
+        runs_of.setdefault((str(r["model"]), r["suite"]), set()).add(r["run"])
+    split = {model for (model, _), runs in runs_of.items() if len(runs) > 1}
+    for r in rows:
+        model = str(r["model"])
+        r["column"] = f"{model} ({r['run']})" if model in split else model
+    return list(dict.fromkeys(r["column"] for r in rows))
+
+
+def pivot(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str, Any]]:
+    """The leaderboard: one line per suite, one cell per model. Each cell's verdict is against
+    the paper column of its own protocol; the line lists every paper number its cells used."""
+    lines: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        line = lines.setdefault(r["suite"], {"suite": r["suite"], "papers": {}, "cells": {}})
+        line["cells"][r["column"]] = r
+        if r["paper"] is not None:
+            line["papers"][r["paper_column"] or "paper"] = r["paper"]
+    return list(lines.values())
+
+
+def paper_text(line: dict[str, Any]) -> str:
+    return "; ".join(f"{_fmt(v)} ({k})" for k, v in line["papers"].items()) or "—"
+
+
+def _cell(r: dict[str, Any] | None) -> str:
+    if r is None:
+        return "—"
+    return f"{_fmt(r['score'])} [{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])}] {r['verdict']}"
+
+
+def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
+             plots: dict[str, str]) -> str:  # fmt: skip
     notes: list[str] = []
 
     def note(text: str) -> str:
@@ -60,22 +94,42 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             notes.append(text)
         return f"[^{notes.index(text) + 1}]"
 
-    lines = [
-        "# MiniMax-M1 Table 2 reproduction", "",
-        "| model | suite | score | 95% CI | paper | verdict | scored / fail / err / skip | "
-        "truncated |",
-        "|---|---|---|---|---|---|---|---|",
-    ]  # fmt: skip
+    columns = list(dict.fromkeys(r["column"] for r in rows))
+    lines = ["# MiniMax-M1 Table 2 reproduction", "", "## Leaderboard", "",
+             "| suite | paper | " + " | ".join(c.replace("|", "\\|") for c in columns) + " |",
+             "|---|---|" + "---|" * len(columns)]  # fmt: skip
+    for line in pivot(rows, columns):
+        cells = " | ".join(_cell(line["cells"].get(c)) for c in columns)
+        lines.append(f"| {line['suite']} | {paper_text(line)} | {cells} |")
+    lines += ["", "Cells: score [95% CI] verdict.", "", "## Runs", "",
+              "| model | run | suite | score | 95% CI | paper | verdict | "
+              "scored / fail / err / skip | truncated |",
+              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         o = r["outcomes"]
         marks = "".join(note(d) for d in r["deviations"])
         trunc = "—" if r["truncation_rate"] is None else f"{100 * r['truncation_rate']:.0f}%"
         lines.append(
-            f"| {r['model']} | {r['suite']}{marks} | {_fmt(r['score'])} | "
+            f"| {r['model']} | {r['run']} | {r['suite']}{marks} | {_fmt(r['score'])} | "
             f"{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])} | {_fmt(r['paper'])} | {r['verdict']} | "
             f"{o.get('scored', 0)} / {o.get('model_failure', 0)} / {o.get('infra_error', 0)} / "
             f"{o.get('skipped', 0)} | {trunc} |"
         )
+    lines += ["", "## Tokens, latency and throughput", "",
+              "| run | suite | answered | truncated | mean completion tok | mean reasoning tok | "
+              "median latency s | p95 latency s | median TTFT s | tok/s per request | "
+              "run tok/s |", "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    for u in usage:
+        trunc = "—" if u["truncation_rate"] is None else f"{100 * u['truncation_rate']:.0f}%"
+        lines.append(
+            f"| {u['run']} | {u['suite']} | {u['answered']} | {trunc} | "
+            f"{_fmt(u['mean_completion_tokens'], 0)} | {_fmt(u['mean_reasoning_tokens'], 0)} | "
+            f"{_fmt(u['median_latency_s'], 2)} | {_fmt(u['p95_latency_s'], 2)} | "
+            f"{_fmt(u['median_ttft_s'], 2)} | {_fmt(u['tokens_per_s_per_request'])} | "
+            f"{_fmt(u['run_tokens_per_s'])} |"
+        )
+    lines += ["", "## Plots", ""]
+    lines += [f"![{title}]({path})" for title, path in plots.items()]
     lines += ["", "Verdicts compare the paper's number with our 95% interval (widened by the "
               "paper's sampling error where known); intervals wider than 20 points are "
               "inconclusive.", ""]  # fmt: skip
@@ -83,52 +137,80 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_png(rows: list[dict[str, Any]]) -> bytes:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.5), dpi=100)
-    ys = range(len(rows))
-    for y, r in zip(ys, rows, strict=True):
-        if r["score"] is not None:
-            err = [[r["score"] - (r["ci_low"] or r["score"])],
-                   [(r["ci_high"] or r["score"]) - r["score"]]]  # fmt: skip
-            ax.errorbar(r["score"], y, xerr=err, fmt="o", color="tab:blue",
-                        label="ours (95% CI)" if y == 0 else None)  # fmt: skip
-        if r["paper"] is not None:
-            ax.plot(r["paper"], y, "D", color="tab:orange", label="paper" if y == 0 else None)
-    ax.set_yticks(list(ys), [f"{r['suite']} · {r['model']}" for r in rows], fontsize=8)
-    ax.set_xlim(0, 100)
-    ax.set_xlabel("score")
-    ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return buf.getvalue()
+PLOT_TITLES = {
+    "score_vs_paper": "score against the paper, 95% intervals",
+    "mrcr_bins": "OpenAI-MRCR score per context bin",
+    "reasoning_lengths": "completion lengths and truncation per suite",
+    "flops": "generation FLOPs: lightning attention against softmax models",
+    "latency": "measured attention latency per layer",
+}
 
 
-def html_page(rows: list[dict[str, Any]], md: str, runs: list[str] | None = None) -> str:
+def build_report(paths: list[str], out: Path, latency_result: Path | None = None,
+                 flops_convention: str = "paper-figure") -> Path:  # fmt: skip
+    from m1eval.reporting import plots
+    from m1eval.reporting.usage import run_throughput, suite_usage
+
+    runs = [r for p in paths for r in find_runs(p)]
+    if not runs:
+        raise DataError(f"no run found in {', '.join(paths)}")
+    latency = None
+    if latency_result is not None:
+        from m1eval.profiler.report import load
+
+        latency = load(latency_result)
+    rows = [row for run in runs for row in rows_for(run)]
+    columns = label_columns(rows)
+    column_of_run = {r["run"]: r["column"] for r in rows}
+    usages: dict[str, list[Any]] = {}
+    usage_rows = []
+    for run in runs:
+        throughput = run_throughput(run)
+        for suite, u in suite_usage(run).items():
+            u.run = column_of_run.get(run.name, run.name)
+            usages.setdefault(suite, []).append(u)
+            usage_rows.append({**u.to_row(), "run": run.name, "run_tokens_per_s": throughput})
+    pngs = {"score_vs_paper": plots.score_vs_paper(rows, columns)}
+    mrcr = {column_of_run[run.name]: s["bins"] for run in runs
+            for name, s in read_summary(run)["suites"].items() if s.get("bins")}  # fmt: skip
+    if mrcr:
+        pngs["mrcr_bins"] = plots.mrcr_bins(mrcr)
+    if any(u.lengths for us in usages.values() for u in us):
+        pngs["reasoning_lengths"] = plots.reasoning_lengths(usages)
+    pngs["flops"] = plots.flops_curves(flops_convention)
+    if latency is not None:
+        pngs["latency"] = plots.latency(latency)
+    for name, png in pngs.items():
+        atomic_write_bytes(out / "plots" / f"{name}.png", png)
+    md = markdown(rows, usage_rows, {PLOT_TITLES[n]: f"plots/{n}.png" for n in pngs})
+    atomic_write_text(out / "report.md", md)
+    page = html_page(rows, columns, usage_rows, pngs, [r.name for r in runs], latency)
+    atomic_write_text(out / "index.html", page)
+    for run in runs:
+        write_sample_pages(run, out / "runs")
+    return out
+
+
+def html_page(rows: list[dict[str, Any]], columns: list[str], usage: list[dict[str, Any]],
+              pngs: dict[str, bytes], runs: list[str],
+              latency: dict[str, Any] | None = None) -> str:  # fmt: skip
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("m1eval.reporting", "templates"),
                       autoescape=select_autoescape())  # fmt: skip
-    png = base64.b64encode(plot_png(rows)).decode()
+    images = [(PLOT_TITLES[n], base64.b64encode(png).decode()) for n, png in pngs.items()]
+    notes: list[str] = list(dict.fromkeys(d for r in rows for d in r["deviations"]))
     template = env.get_template("leaderboard.html")
-    return template.render(rows=rows, plot=png, fmt=_fmt, escape=html.escape, runs=runs or [])
-
-
-def build_report(paths: list[str], out: Path) -> Path:
-    runs = [r for p in paths for r in find_runs(p)]
-    if not runs:
-        raise DataError(f"no run found in {', '.join(paths)}")
-    rows = [row for run in runs for row in rows_for(run)]
-    md = markdown(rows)
-    atomic_write_text(out / "report.md", md)
-    atomic_write_text(out / "index.html", html_page(rows, md, [r.name for r in runs]))
-    for run in runs:
-        write_sample_pages(run, out / "runs")
-    return out
+    return template.render(
+        rows=rows,
+        columns=columns,
+        lines=pivot(rows, columns),
+        usage=usage,
+        images=images,
+        runs=runs,
+        fmt=_fmt,
+        paper_text=paper_text,
+        notes=notes,
+        note_of={n: i + 1 for i, n in enumerate(notes)},
+        device=(latency or {}).get("device"),
+    )
