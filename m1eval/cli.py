@@ -71,13 +71,16 @@ def _suite_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--user-base-url", help="TAU-bench user simulator endpoint (default: same)")
     group.add_argument("--user-model", help="TAU-bench user simulator model (the paper: gpt-4.1)")
     group.add_argument("--user-max-tokens", type=_positive_int, help="TAU-bench: per user turn")
+    group.add_argument("--lm-eval-include", action="append", metavar="PATH",
+                       help="lm-eval: a folder of task YAMLs to search (repeatable)")  # fmt: skip
+    group.add_argument("--num-fewshot", type=int, help="lm-eval: few-shot examples (the task's)")
 
 
 def suite_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("needles", "cot", "max_prompt_tokens", "release", "start_date", "end_date",
              "sandbox_workers", "subset", "patch_samples", "repos_dir", "swe_timeout",
              "swe_workers", "max_steps", "m1_prompt", "first_tool_call_only", "user_base_url",
-             "user_model", "user_max_tokens")  # fmt: skip
+             "user_model", "user_max_tokens", "lm_eval_include", "num_fewshot")  # fmt: skip
     return {name: getattr(args, name) for name in names}
 
 
@@ -87,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     run = sub.add_parser("run", help="evaluate a model on a suite")
-    run.add_argument("--suite", required=True, help="suite name (see `m1eval suites`)")
+    run.add_argument("--suite", required=True,
+                     help="suite name (see `m1eval suites`), or lm-eval:TASK")  # fmt: skip
     run.add_argument("--model", help="model name on the server, or 'embedded' (the default)")
     run.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     run.add_argument(

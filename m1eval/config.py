@@ -60,7 +60,7 @@ class RunConfig:
     def resolved_run_id(self, config_hash: str) -> str:
         if self.run_id:
             return self.run_id
-        return f"{self.suite}-{slug(self.model)}-{self.protocol}-{config_hash[:8]}"
+        return f"{slug(self.suite)}-{slug(self.model)}-{self.protocol}-{config_hash[:8]}"
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -27,6 +27,17 @@ ADAPTERS: dict[str, type[Suite]] = {
 def get_suite(
     name_or_manifest: str | SuiteManifest, options: dict[str, Any] | None = None
 ) -> Suite:
+    if isinstance(name_or_manifest, str) and name_or_manifest.startswith("lm-eval:"):
+        from m1eval.lmeval.suite import LmEvalSuite
+
+        return LmEvalSuite(name_or_manifest, options)
+    lm_eval_only = {k: v for k, v in (options or {}).items()
+                    if k in ("lm_eval_include", "num_fewshot") and v is not None}  # fmt: skip
+    if lm_eval_only:
+        flags = ", ".join("--" + k.replace("_", "-") for k in lm_eval_only)
+        raise ConfigError(f"{flags} applies to lm-eval:<task> suites only")
+    options = {k: v for k, v in (options or {}).items()
+               if k not in ("lm_eval_include", "num_fewshot")}  # fmt: skip
     manifest = (
         name_or_manifest
         if isinstance(name_or_manifest, SuiteManifest)
