@@ -592,6 +592,14 @@ def _cmd_suites() -> int:
     from m1eval.render import print_suites
 
     manifests: list[Any] = [load_manifest(name) for name in available_suites()]
+    try:  # the bundled lm-eval tasks, where lm-eval is installed
+        from m1eval.lmeval.suite import LmEvalSuite
+        from m1eval.lmeval.tasks import bundled_dir
+
+        for path in sorted(bundled_dir().glob("*.yaml")):
+            manifests.append(LmEvalSuite(f"lm-eval:{path.stem}").manifest)
+    except ConfigError:
+        pass
     print_suites(manifests)
     return 0
 

@@ -165,7 +165,7 @@ async def execute(
                 planned = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            record = await run_sample(planned, suite, client, system_prompt)
+            record = await run_sample(planned, suite, client, system_prompt, store.log_prompt)
             store.append(record.to_dict())
             stats.executed += 1
             stats.completion_tokens += record.completion_tokens or 0
@@ -185,9 +185,14 @@ async def execute(
 
 
 async def run_sample(
-    planned: PlannedSample, suite: Suite, client: ChatClient, system_prompt: str | None = None
+    planned: PlannedSample,
+    suite: Suite,
+    client: ChatClient,
+    system_prompt: str | None = None,
+    log_prompt: Callable[[str, list[dict[str, Any]]], None] | None = None,
 ) -> SampleRecord:
-    """Ask for one sample (one request, or two for a two-pass suite) and grade it."""
+    """Ask for one sample (one request, or two for a two-pass suite) and grade it;
+    ``log_prompt`` receives the messages as sent (after any truncation)."""
     item = planned.item
     reason = suite.skip_reason(item)
     if reason is not None:
@@ -202,6 +207,8 @@ async def run_sample(
         messages, prepared = await suite.finalize_messages(item, messages)
     except Exception as exc:  # a tokenizer endpoint that fails is an infra error
         return make_record(planned, suite, None, None, f"preparing the prompt: {exc}", 0)
+    if log_prompt is not None:
+        log_prompt(planned.prompt_sha256, messages)
     solve = getattr(suite, "solve", None)
     try:
         if solve is not None:  # a multi-step pipeline (the SWE-bench scaffold)

@@ -24,6 +24,8 @@ from m1eval.fsutil import atomic_write_json, atomic_write_jsonl
 MANIFEST = "manifest.json"
 SAMPLES = "samples.jsonl"
 SUMMARY = "summary.json"
+PROMPTS = "prompts.jsonl"  # the messages sent, once per prompt hash, for reading samples back
+PROMPT_KEEP_CHARS = 32_000  # per message: longer contents keep their head and tail
 FSYNC_INTERVAL_S = 1.0
 
 
@@ -33,6 +35,8 @@ class RunStore:
         self._fh: Any = None
         self._lock_fh: Any = None
         self._last_fsync = 0.0
+        self._prompts_fh: Any = None
+        self._prompts_seen: set[str] = set()
 
     @property
     def manifest_path(self) -> Path:
@@ -65,6 +69,8 @@ class RunStore:
         self._lock()
         done = self._read_samples(repair=True)
         self._fh = open(self.samples_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._prompts_seen = set(read_prompts(self.run_dir))
+        _cut_torn_tail(self.run_dir / PROMPTS)
         return done
 
     def _lock(self) -> None:
@@ -100,6 +106,21 @@ class RunStore:
             os.fsync(self._fh.fileno())
             self._last_fsync = now
 
+    def log_prompt(self, prompt_sha256: str, messages: list[dict[str, Any]]) -> None:
+        """Keep the messages of a prompt (once per hash) for the report's sample pages.
+
+        A convenience copy, not the record of truth (that is the hash in every sample): very
+        long contents keep only their head and tail, and a torn last line is skipped on read.
+        """
+        if prompt_sha256 in self._prompts_seen:
+            return
+        self._prompts_seen.add(prompt_sha256)
+        if self._prompts_fh is None:
+            self._prompts_fh = open(self.run_dir / PROMPTS, "a", encoding="utf-8")  # noqa: SIM115
+        row = {"prompt_sha256": prompt_sha256, "messages": [shorten_message(m) for m in messages]}
+        self._prompts_fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._prompts_fh.flush()
+
     def drop(self, sample_ids: Iterable[str]) -> None:
         """Remove records (to re-attempt them), rewriting ``samples.jsonl`` atomically."""
         drop = set(sample_ids)
@@ -113,6 +134,9 @@ class RunStore:
         self._fh = open(self.samples_path, "a", encoding="utf-8")  # noqa: SIM115
 
     def close(self) -> None:
+        if self._prompts_fh is not None:
+            self._prompts_fh.close()
+            self._prompts_fh = None
         if self._fh is not None:
             self._fh.flush()
             os.fsync(self._fh.fileno())
@@ -136,6 +160,54 @@ class RunStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def shorten_message(message: dict[str, Any], keep: int = PROMPT_KEEP_CHARS) -> dict[str, Any]:
+    """The message with a text content longer than ``keep`` characters cut to its head and
+    tail around a note of how much was left out."""
+    content = message.get("content")
+    if isinstance(content, list):  # list-of-parts content: the text parts joined
+        content = "".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    if not isinstance(content, str):
+        return {"role": message.get("role"), "content": json.dumps(content, ensure_ascii=False)}
+    if len(content) > keep:
+        half = keep // 2
+        content = (f"{content[:half]}\n[… {len(content) - 2 * half:,} characters left out "
+                   f"here …]\n{content[-half:]}")  # fmt: skip
+    return {"role": message.get("role"), "content": content}
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Drop a last line a kill left without its newline, so appends start on a fresh line."""
+    try:
+        fh = open(path, "r+b")  # noqa: SIM115
+    except FileNotFoundError:
+        return
+    with fh:
+        size = fh.seek(0, os.SEEK_END)
+        if size == 0:
+            return
+        fh.seek(size - 1)
+        if fh.read(1) == b"\n":
+            return
+        fh.seek(0)
+        fh.truncate(fh.read().rfind(b"\n") + 1)
+
+
+def read_prompts(run_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """``{prompt_sha256: messages}`` from a run's prompts file (empty when it has none)."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    try:
+        with open(run_dir / PROMPTS, encoding="utf-8") as fh:
+            for line in fh:
+                try:
+                    row = json.loads(line)
+                    out[row["prompt_sha256"]] = row["messages"]
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn line from a killed run
+    except FileNotFoundError:
+        pass
+    return out
 
 
 TEXT_FIELDS = ("answer", "reasoning")  # the bulk of a record; summaries never need them

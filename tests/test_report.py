@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from m1eval.reporting.verdict import verdict
@@ -53,6 +54,17 @@ def test_report_of_runs(cli, tmp_path: Path) -> None:
         text = run_page.read_text()
         assert text.count("<details>") == int(text.split(" of ")[1].split("<")[0])
         assert "<script" not in text.lower()
+        # the prompt is shown once per item, the repeats refer back to it
+        n_items = len(
+            {
+                json.loads(line)["item_id"]
+                for line in (tmp_path / "results" / run_page.parent.name / "samples.jsonl").open()
+            }
+        )
+        assert text.count("<b>prompt</b> (sha256") == n_items
+        assert text.count("<b>prompt</b>: as above") == text.count("<details>") - n_items
+    aime_page = next(p for p in run_pages if p.parent.name.startswith("aime24")).read_text()
+    assert "What is $7 + 5$?" in aime_page or "7 + 5" in aime_page
     # the same runs load as one tidy frame for a leaderboard pivot
     df = load(tmp_path / "results" / "*")
     pivot = df.groupby(["model", "suite"])["score"].mean().unstack()
@@ -131,3 +143,29 @@ def test_report_refuses_a_bad_latency_file(cli, tmp_path: Path) -> None:
     res = cli("report", str(tmp_path / "results"), "--out", tmp_path / "out", "--latency", bad)
     assert res.code == 2 and "not a latency result" in res.err
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_prompt_log_keeps_heads_and_tails(tmp_path: Path) -> None:
+    from m1eval.store import RunStore, read_prompts, shorten_message
+
+    long = "a" * 50_000 + "MIDDLE" + "z" * 50_000
+    short = shorten_message({"role": "user", "content": long}, keep=1000)
+    assert short["content"].startswith("a" * 500) and short["content"].endswith("z" * 500)
+    assert "100,006" not in short["content"] and "99,006 characters left out" in short["content"]
+    parts = shorten_message({"role": "user", "content": [{"type": "text", "text": "hi"}]})
+    assert parts == {"role": "user", "content": "hi"}
+    store = RunStore(tmp_path / "run")
+    store.open("cfg")
+    store.log_prompt("sha-1", [{"role": "user", "content": "first"}])
+    store.log_prompt("sha-1", [{"role": "user", "content": "again"}])  # once per hash
+    store.close()
+    with (tmp_path / "run" / "prompts.jsonl").open("a") as fh:
+        fh.write('{"prompt_sha256": "sha-2", "mess')  # torn by a kill
+    assert read_prompts(tmp_path / "run") == {"sha-1": [{"role": "user", "content": "first"}]}
+    store = RunStore(tmp_path / "run")
+    store.open("cfg")  # a resumed run does not log a known prompt twice
+    store.log_prompt("sha-1", [{"role": "user", "content": "first"}])
+    store.log_prompt("sha-3", [{"role": "user", "content": "third"}])  # after the torn line
+    store.close()
+    assert (tmp_path / "run" / "prompts.jsonl").read_text().count("sha-1") == 1
+    assert set(read_prompts(tmp_path / "run")) == {"sha-1", "sha-3"}
