@@ -211,3 +211,16 @@ def test_m1eval_model_under_lm_eval_cli(tmp_path: Path) -> None:
     result = next((tmp_path / "out").rglob("results_*.json"))
     scores = json.loads(result.read_text())["results"]["tiny_arith"]
     assert scores["exact_match,boxed"] == 1.0
+
+
+def test_lm_eval_runs_in_the_report(cli, tmp_path: Path) -> None:
+    with StubServer(StubConfig(answers=MATH_ANSWERS, correct_rate=0.6)) as server:
+        res = cli("run", "--suite", "lm-eval:m1_math500", "--split", "smoke", "--base-url",
+                  server.base_url, "--model", "stub-model", "--results-dir", tmp_path / "r",
+                  "--no-progress")  # fmt: skip
+        assert res.code == 0, res.err
+    res = cli("report", tmp_path / "r", "--out", tmp_path / "report")
+    assert res.code == 0, res.err
+    md = (tmp_path / "report" / "report.md").read_text()
+    assert "| lm-eval:m1_math500 | 96.8 (MiniMax-M1-80k) |" in md
+    assert "(avg@4) at T=1.0" in md  # the task's deviation, footnoted

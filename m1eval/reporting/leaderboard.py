@@ -21,12 +21,15 @@ def rows_for(run_dir: Path) -> list[dict[str, Any]]:
     model = (manifest.get("identity") or {}).get("model") or summary.get("model")
     rows = []
     for suite, s in summary["suites"].items():
+        recorded = manifest.get("suite") or {}
         try:
             m = load_manifest(suite)
             deviations = list(m.deviations)
             paper_items = m.paper.get("n_items")
-        except Exception:
+        except Exception:  # lm-eval tasks, or a suite this checkout does not have
             deviations, paper_items = [], None
+        if recorded.get("name") == suite and recorded.get("deviations") is not None:
+            deviations = list(recorded["deviations"])  # as the run was made
         paper = s.get("paper") or {}
         entries = [(suite, s.get("score"), s.get("ci_low"), s.get("ci_high"), paper.get("score"))]
         for name, agg in (s.get("aggregates") or {}).items():  # MRCR: 128K and 1M
