@@ -224,3 +224,14 @@ def test_lm_eval_runs_in_the_report(cli, tmp_path: Path) -> None:
     md = (tmp_path / "report" / "report.md").read_text()
     assert "| lm-eval:m1_math500 | 96.8 (MiniMax-M1-80k) |" in md
     assert "(avg@4) at T=1.0" in md  # the task's deviation, footnoted
+
+
+def test_m1eval_model_refuses_log_likelihood_requests() -> None:
+    """Multiple-choice-by-likelihood tasks cannot run on a chat endpoint: a clear refusal."""
+    from m1eval.errors import ConfigError
+    from m1eval.lmeval.model import M1evalLM
+
+    lm = M1evalLM(base_url="http://127.0.0.1:9/v1", model="m")
+    for call in (lm.loglikelihood, lm.loglikelihood_rolling):
+        with pytest.raises(ConfigError, match="no log-probabilities"):
+            call([])

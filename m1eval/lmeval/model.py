@@ -27,6 +27,7 @@ from typing import Any
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
+from m1eval.errors import ConfigError
 from m1eval.lmeval.suite import stop_at
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.model.types import RequestFailed
@@ -114,7 +115,8 @@ class M1evalLM(LM):
             return list(await asyncio.gather(*(one(*job) for job in jobs)))
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[Any]:
-        raise NotImplementedError(
+        """Refused by design: chat endpoints cannot score a given continuation."""
+        raise ConfigError(
             "m1eval talks to chat-completions endpoints, which give no log-probabilities of "
             "given continuations; run generate_until tasks"
         )
