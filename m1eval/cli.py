@@ -15,11 +15,12 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from m1eval import __version__
+from m1eval import __version__, boundedjson
 from m1eval.errors import ConfigError, M1EvalError
 
 EXIT_INCOMPLETE = 4
 EXIT_INTERRUPTED = 130
+EXIT_UNEXPECTED = 1
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,6 +54,8 @@ def _suite_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--sandbox-workers", type=_positive_int, help="sandbox containers (default: CPU count)"
     )
+    group.add_argument("--sandbox-output-mb", type=_positive_int,
+                       help="LiveCodeBench: output cap per test, MiB (4); more fails the test")
     group.add_argument("--subset", choices=["all", "m1-486"], help="SWE-bench instances (all)")
     group.add_argument("--patch-samples", type=_positive_int, help="SWE-bench repair samples (4)")
     group.add_argument("--repos-dir", help="SWE-bench: local clones DIR/<owner>__<name>")
@@ -78,7 +81,7 @@ def _suite_options(parser: argparse.ArgumentParser) -> None:
 
 def suite_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("needles", "cot", "max_prompt_tokens", "release", "start_date", "end_date",
-             "sandbox_workers", "subset", "patch_samples", "repos_dir", "swe_timeout",
+             "sandbox_workers", "sandbox_output_mb", "subset", "patch_samples", "repos_dir", "swe_timeout",
              "swe_workers", "max_steps", "m1_prompt", "first_tool_call_only", "user_base_url",
              "user_model", "user_max_tokens", "lm_eval_include", "num_fewshot")  # fmt: skip
     return {name: getattr(args, name) for name in names}
@@ -268,6 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # model text may hold lone surrogates
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     logging.basicConfig(level=logging.WARNING, format="m1eval: warning: %(message)s")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     args = build_parser().parse_args(argv)
@@ -282,6 +289,13 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a defect of ours: still one line, the traceback on request
+        if os.environ.get("M1EVAL_DEBUG"):
+            raise
+        text = " ".join(str(exc).split())[:300]
+        print(f"m1eval: error: unexpected {type(exc).__name__}: {text} (set M1EVAL_DEBUG=1 "
+              "for the traceback)", file=sys.stderr)  # fmt: skip
+        return EXIT_UNEXPECTED
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
@@ -380,7 +394,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
 def _serving(args: argparse.Namespace) -> dict[str, Any] | None:
     if args.serving_fingerprint:
         try:
-            return json.loads(args.serving_fingerprint.read_text())
+            return boundedjson.loads(args.serving_fingerprint.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ConfigError(f"cannot read {args.serving_fingerprint}: {exc}") from None
     if args.serving_profile:
@@ -483,9 +497,9 @@ def _cmd_tau(args: argparse.Namespace) -> int:
     data = load_domain(args.domain, find_tau_dir(args.domain, args.data_dir))
     text = read_user_text(args.actions, "actions file")
     try:
-        actions = json.loads(text)
-    except ValueError:
-        raise DataError(f"actions file {args.actions} is not valid JSON") from None
+        actions = boundedjson.loads(text, max_depth=32)
+    except ValueError as exc:
+        raise DataError(f"actions file {args.actions}: {exc}") from None
     if not isinstance(actions, list) or not all(
         isinstance(a, dict) and isinstance(a.get("name"), str) for a in actions
     ):

@@ -25,3 +25,14 @@ class EndpointError(M1EvalError):
 
 class RunStateError(M1EvalError):
     """An existing run directory conflicts with the requested run."""
+
+
+class InfraFault(M1EvalError):
+    """A failure proven independent of the model's output: a daemon or image that is missing,
+    a worker that died while running a known-good probe, a dataset row that cannot be decoded.
+
+    Graders raise it (or a subclass) for those causes only. Anything else that goes wrong
+    while grading a model's output is that output's failure (see :mod:`m1eval.outcomes`).
+    """
+
+    exit_code = 5

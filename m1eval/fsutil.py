@@ -29,9 +29,25 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     _fsync_dir(path.parent)
 
 
+def encode_text(text: str) -> bytes:
+    """``text`` as UTF-8; characters UTF-8 cannot hold (lone surrogates, which a server's JSON
+    may well contain) are written as ``\\uXXXX`` escapes instead of raising. In JSON text the
+    escape reads back as the same character."""
+    return text.encode("utf-8", "backslashreplace")
+
+
+def unencodable_chars(text: str) -> int:
+    """How many characters of ``text`` UTF-8 cannot hold (lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return sum(1 for ch in text if "\ud800" <= ch <= "\udfff")
+    return 0
+
+
 def atomic_write_text(path: Path, text: str) -> None:
     """Write ``text`` (UTF-8) to ``path`` through a temporary file, fsync and rename."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    atomic_write_bytes(path, encode_text(text))
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:

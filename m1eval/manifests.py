@@ -69,6 +69,8 @@ def parse_manifest(path: Path) -> SuiteManifest:
         raise ConfigError(f"malformed YAML in {path}{where}: {_first_line(exc)}") from None
     except OSError as exc:
         raise ConfigError(f"cannot read suite manifest {path}: {exc.strerror}") from None
+    except (RecursionError, ValueError) as exc:
+        raise ConfigError(f"unreadable suite manifest {path}: {type(exc).__name__}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"suite manifest {path} must be a mapping, got {type(raw).__name__}")
 

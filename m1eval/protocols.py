@@ -49,6 +49,8 @@ def load_protocol(name_or_path: str) -> Protocol:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
         raise ConfigError(f"malformed YAML in {path}{where}: {problem}") from None
+    except (RecursionError, ValueError) as exc:
+        raise ConfigError(f"unreadable protocol {path}: {type(exc).__name__}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"harness config {path} must be a mapping")
     sampling = raw.get("sampling") or {}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
+from m1eval import boundedjson
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_jsonl, read_user_text
 from m1eval.model.reasoning import split_reasoning
+from m1eval.outcomes import InfraFailure, grade_output
+from m1eval.records import INFRA_ERROR
 from m1eval.suites.base import Grade, RunContext, Suite
 
 
@@ -17,13 +19,11 @@ def read_responses(path: Path) -> list[dict[str, Any]]:
     """Parse a responses JSONL file; any malformed line is an error naming the line."""
     text = read_user_text(path, "responses file")
     out = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, line in boundedjson.jsonl_lines(text):
         try:
-            obj = json.loads(line)
-        except ValueError:
-            raise DataError(f"{path} line {lineno}: not valid JSON") from None
+            obj = boundedjson.loads(line, max_depth=16)
+        except ValueError as exc:
+            raise DataError(f"{path} line {lineno}: {exc}") from None
         if not isinstance(obj, dict):
             raise DataError(f"{path} line {lineno}: expected a JSON object")
         if "item_id" not in obj or not isinstance(obj["item_id"], str | int):
@@ -70,9 +70,9 @@ async def _grade_responses(
             split_text = split_reasoning(r["response"])
             item = items[r["item_id"]]
             if split_text.unclosed:
-                grade = Grade.failure("truncated: the reasoning never closed")
+                grade: Grade | InfraFailure = Grade.failure("truncated: the reasoning never closed")
             else:
-                grade = await suite.grade_async(item, split_text.answer)
+                grade = await grade_output(suite, item, split_text.answer)
             rows.append(_row(r, grade))
     finally:
         await suite.close()
@@ -80,7 +80,10 @@ async def _grade_responses(
     return rows
 
 
-def _row(r: dict[str, Any], grade: Grade) -> dict[str, Any]:
+def _row(r: dict[str, Any], grade: Grade | InfraFailure) -> dict[str, Any]:
+    if isinstance(grade, InfraFailure):
+        return {"item_id": r["item_id"], "score": None, "outcome": INFRA_ERROR,
+                "extracted_answer": None, "gold": None, "error": grade.cause}  # fmt: skip
     return {
         "item_id": r["item_id"],
         "score": grade.score,

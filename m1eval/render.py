@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from m1eval.results import read_manifest, read_summary
@@ -25,9 +26,10 @@ def _fmt(x: float | None, digits: int = 1) -> str:
 
 def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = None) -> None:
     console = _console()
-    table = Table(title=f"{summary['run_id']} · {summary['model']}", title_justify="left")
-    for col in ("suite", "score", "95% CI", "paper", "items", "samples", "ok/fail/err/skip",
-                "trunc"):  # fmt: skip
+    title = escape(f"{summary['run_id']} · {summary['model']}")  # a server's text is not markup
+    table = Table(title=title, title_justify="left")
+    for col in ("suite", "score", "95% CI", "err as 0", "paper", "items", "samples",
+                "ok/fail/err/skip", "trunc"):  # fmt: skip
         table.add_column(col, justify="left" if col == "suite" else "right")
     for name, s in summary["suites"].items():
         o = s["outcomes"]
@@ -36,6 +38,7 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
             name,
             f"{_fmt(s['score'])} {s['metric']}",
             f"{_fmt(s['ci_low'])}–{_fmt(s['ci_high'])}",
+            _fmt((s.get("conservative") or {}).get("score")),
             f"{_fmt(paper.get('score'))}",
             str(s["n_items"]),
             str(s["n_samples"]),
@@ -68,7 +71,8 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
         if not s["complete"]:
             console.print(
                 f"[yellow]{name}: {s['outcomes']['infra_error']} infra errors are not in the "
-                "score; rerun the same command to retry them[/yellow]"
+                "score (\"err as 0\" counts them as wrong); rerun the same command to retry "
+                "them[/yellow]"
             )
 
 

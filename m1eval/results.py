@@ -15,8 +15,11 @@ import json
 from pathlib import Path
 from typing import Any
 
+from m1eval import boundedjson
 from m1eval.errors import DataError
 from m1eval.store import MANIFEST, SAMPLES, SUMMARY, read_samples_file
+
+RUN_FILE_MAX_DEPTH = 100
 
 RUN_COLUMNS = ("run_id", "model", "protocol", "config_hash", "base_url", "run_status")
 
@@ -46,7 +49,7 @@ def find_runs(path_or_glob: str | Path) -> list[Path]:
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
     try:
-        return json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
+        return _json_object(run_dir / MANIFEST)
     except FileNotFoundError:
         return {}
     except ValueError as exc:
@@ -55,7 +58,7 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
     try:
-        return json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))
+        return _json_object(run_dir / SUMMARY)
     except FileNotFoundError:
         return None
     except ValueError as exc:
@@ -96,3 +99,11 @@ def load(path_or_glob: str | Path) -> Any:
         if col in df.columns:
             df[col] = df[col].astype("string")
     return df
+
+
+def _json_object(path: Path) -> dict[str, Any]:
+    """A run's JSON file, parsed within bounds; ``ValueError`` unless it holds an object."""
+    value = boundedjson.loads(path.read_text(encoding="utf-8"), max_depth=RUN_FILE_MAX_DEPTH)
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value

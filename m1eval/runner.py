@@ -21,6 +21,8 @@ from m1eval.config import per_sample_seed, sample_id
 from m1eval.hashing import stable_hash
 from m1eval.model.client import ChatClient
 from m1eval.model.types import Completion, RequestFailed
+from m1eval.errors import M1EvalError
+from m1eval.outcomes import InfraFailure, describe, grade_output
 from m1eval.records import INFRA_ERROR, SKIPPED, SampleRecord
 from m1eval.store import RunStore
 from m1eval.suites.base import Grade, Item, Suite
@@ -88,14 +90,12 @@ def plan_samples(
     return planned
 
 
-async def grade_completion(suite: Suite, item: Item, completion: Completion) -> Grade:
+async def grade_completion(suite: Suite, item: Item, completion: Completion
+                           ) -> Grade | InfraFailure:  # fmt: skip
     """Grade the final answer; a cut-off generation with no answer is a model failure."""
     if completion.reasoning_truncated:
         return Grade.failure("truncated: the reasoning never closed, so there is no final answer")
-    grade = await suite.grade_async(item, completion.answer)
-    if grade.error and completion.finish_reason == "length":
-        return replace(grade, error=f"truncated (finish_reason=length): {grade.error}")
-    return grade
+    return await grade_output(suite, item, completion.answer, completion.finish_reason)
 
 
 def make_record(
@@ -223,9 +223,15 @@ async def run_sample(
                 completion = await solve(item, ask)
             except RequestFailed:
                 raise
-            except Exception as exc:  # repository checkout and friends: infra
+            except M1EvalError as exc:  # classified by the harness: checkout, image, simulator
                 return make_record(planned, suite, None, None,
-                                   f"pipeline failed: {type(exc).__name__}: {exc}", 0)  # fmt: skip
+                                   f"pipeline could not run: {describe(exc)}", 0)  # fmt: skip
+            except Exception as exc:  # noqa: BLE001 - the outcome rule: the output's failure
+                return make_record(
+                    planned, suite, None, Grade.failure(
+                        f"the pipeline failed on the model's output: {describe(exc)}"),
+                    None, 0,
+                )  # fmt: skip
         else:
             completion = await client.complete(
                 messages, planned.sampling, sample_id=planned.sample_id
@@ -247,11 +253,10 @@ async def run_sample(
                 f"{failure.cause}", failure.attempts, outcome=SKIPPED,
             )  # fmt: skip
         return make_record(planned, suite, None, None, failure.cause, failure.attempts)
-    try:
-        grade = await grade_completion(suite, item, completion)
-    except Exception as exc:  # a grader or sandbox failure is the harness's, not the model's
+    grade = await grade_completion(suite, item, completion)
+    if isinstance(grade, InfraFailure):  # proven independent of the output: asked again later
         rec = make_record(planned, suite, completion, None, None, completion.attempts)
-        rec.error = f"grading failed: {type(exc).__name__}: {exc}"
+        rec.error = f"grading could not run: {grade.cause}"
         return rec
     rec = make_record(planned, suite, completion, grade, None, completion.attempts)
     rec.extra.update(prepared)

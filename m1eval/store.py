@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from m1eval.errors import RunStateError
-from m1eval.fsutil import atomic_write_json, atomic_write_jsonl
+from m1eval.fsutil import atomic_write_json, atomic_write_jsonl, encode_text, unencodable_chars
 
 MANIFEST = "manifest.json"
 SAMPLES = "samples.jsonl"
@@ -68,7 +68,7 @@ class RunStore:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._lock()
         done = self._read_samples(repair=True)
-        self._fh = open(self.samples_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._fh = open(self.samples_path, "ab")  # noqa: SIM115
         self._prompts_seen = set(read_prompts(self.run_dir))
         _cut_torn_tail(self.run_dir / PROMPTS)
         return done
@@ -99,7 +99,13 @@ class RunStore:
 
     def append(self, record: dict[str, Any]) -> None:
         assert self._fh is not None, "RunStore.open() first"
-        self._fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+        line = json.dumps(record, ensure_ascii=False)
+        escaped = unencodable_chars(line)
+        if escaped:  # lone surrogates from the server: kept as \uXXXX escapes, and counted
+            extra = record.get("extra") if isinstance(record.get("extra"), dict) else {}
+            record = {**record, "extra": {**extra, "escaped_chars": escaped}}
+            line = json.dumps(record, ensure_ascii=False)
+        self._fh.write(encode_text(line + "\n"))
         self._fh.flush()
         now = time.monotonic()
         if now - self._last_fsync >= FSYNC_INTERVAL_S:
@@ -116,9 +122,9 @@ class RunStore:
             return
         self._prompts_seen.add(prompt_sha256)
         if self._prompts_fh is None:
-            self._prompts_fh = open(self.run_dir / PROMPTS, "a", encoding="utf-8")  # noqa: SIM115
+            self._prompts_fh = open(self.run_dir / PROMPTS, "ab")  # noqa: SIM115
         row = {"prompt_sha256": prompt_sha256, "messages": [shorten_message(m) for m in messages]}
-        self._prompts_fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+        self._prompts_fh.write(encode_text(json.dumps(row, ensure_ascii=False) + "\n"))
         self._prompts_fh.flush()
 
     def drop(self, sample_ids: Iterable[str]) -> None:
@@ -131,7 +137,7 @@ class RunStore:
         if self._fh is not None:
             self._fh.close()
         atomic_write_jsonl(self.samples_path, kept)
-        self._fh = open(self.samples_path, "a", encoding="utf-8")  # noqa: SIM115
+        self._fh = open(self.samples_path, "ab")  # noqa: SIM115
 
     def close(self) -> None:
         if self._prompts_fh is not None:
@@ -237,7 +243,7 @@ def read_samples_file(
             obj = json.loads(line)
             if not isinstance(obj, dict) or "sample_id" not in obj:
                 raise ValueError("not a sample record")
-        except ValueError:
+        except (ValueError, RecursionError):
             if last:
                 return records, pos, True  # torn tail: cut it off
             raise RunStateError(f"{path} line {lineno} is corrupt; refusing to guess") from None
@@ -256,5 +262,5 @@ def _read_json(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
-    except (OSError, ValueError) as exc:
-        raise RunStateError(f"cannot read {path}: {exc}") from None
+    except (OSError, ValueError, RecursionError) as exc:
+        raise RunStateError(f"cannot read {path}: {type(exc).__name__}: {exc}"[:300]) from None

@@ -2,7 +2,9 @@
 
 Denominators are explicit: ``model_failure`` samples score 0 and stay in the denominator;
 ``infra_error`` samples are not evidence about the model, so they are left out of the score
-and counted, and a run with any of them is marked incomplete.
+and counted, and a run with any of them is marked incomplete. Beside the score stands the
+conservative score, with every infra error counted as 0: errors can never raise it, so a
+reader comparing the two sees at once how much the errors could have moved the number.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> d
     graded_total = counts[SCORED] + counts[MODEL_FAILURE]
     score = 100 * sum(item_means) / len(item_means) if item_means else None
     low, high = bootstrap_ci(item_means) if item_means else (None, None)
+    conservative = _conservative(by_item)
     answered = [r for r in recs if r["outcome"] in GRADED]
     truncated = sum(1 for r in answered if r.get("truncated"))
     repeats = max((len(v) for v in by_item.values()), default=0)
@@ -59,6 +62,7 @@ def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> d
         "denominator": graded_total,
         "outcomes": counts,
         "complete": counts[INFRA_ERROR] == 0,
+        "conservative": conservative,
         "truncation_rate": _round(truncated / len(answered) if answered else None, 6),
         "tokens": _token_totals(answered),
         "per_item": per_item,
@@ -67,6 +71,25 @@ def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> d
         out["pass_at_k"] = _pass_at_k(by_item)
         out["maj_at_k"] = _maj_at_k(by_item, repeats)
     return out
+
+
+def _conservative(by_item: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """The score with infra errors counted as 0 (skips stay out: they are a recorded policy)."""
+    means = []
+    for samples in by_item.values():
+        counted = [r for r in samples if r["outcome"] in (*GRADED, INFRA_ERROR)]
+        if counted:
+            means.append(sum(float(r["score"] or 0.0) if r["outcome"] in GRADED else 0.0
+                             for r in counted) / len(counted))  # fmt: skip
+    low, high = bootstrap_ci(means) if means else (None, None)
+    return {
+        "score": _round(100 * sum(means) / len(means) if means else None),
+        "ci_low": _round(None if low is None else 100 * low),
+        "ci_high": _round(None if high is None else 100 * high),
+        "denominator": sum(
+            1 for rs in by_item.values() for r in rs if r["outcome"] in (*GRADED, INFRA_ERROR)
+        ),
+    }
 
 
 def summarize_groups(
@@ -82,7 +105,7 @@ def summarize_groups(
     for name, recs in groups.items():
         s = summarize_suite(recs, binary=False)
         out[name] = {k: s[k] for k in ("score", "ci_low", "ci_high", "n_items", "n_samples",
-                                        "denominator", "outcomes")}  # fmt: skip
+                                        "denominator", "outcomes", "conservative")}  # fmt: skip
     return out
 
 

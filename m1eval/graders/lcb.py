@@ -17,15 +17,20 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import pickle
 import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from m1eval import boundedjson
 from m1eval.errors import DataError
 
 TIMEOUT_S = 6
+DEFAULT_MAX_TEST_DATA_MB = 256
+CASES_MAX_DEPTH = 8
+RESULT_MAX_DEPTH = 200  # nesting of a call-based return value the host will read back
 
 
 class _PlainDataUnpickler(pickle.Unpickler):
@@ -39,24 +44,57 @@ class _PlainDataUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from test data")
 
 
+def max_test_data_bytes() -> int:
+    """Cap on one field of test data once decompressed (``M1EVAL_MAX_TEST_DATA_MB``)."""
+    return int(os.environ.get("M1EVAL_MAX_TEST_DATA_MB", DEFAULT_MAX_TEST_DATA_MB)) << 20
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
+    """zlib-decompress ``data``, refusing output beyond ``limit`` bytes (a zip bomb)."""
+    inflater = zlib.decompressobj()
+    out = inflater.decompress(data, limit + 1)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise DataError(f"compressed test cases expand beyond {limit >> 20} MiB")
+    return out + inflater.flush()
+
+
 def decode_test_cases(raw: str) -> list[dict[str, Any]]:
-    """Test cases from their JSON form, or from the compressed base64/zlib/pickle form."""
+    """Test cases from their JSON form, or from the compressed base64/zlib/pickle form.
+
+    LiveCodeBench's form is ``json.loads(pickle.loads(zlib.decompress(b64decode(raw))))``:
+    the pickle holds one JSON string. Anything else (containers, which can share references
+    and explode when walked) is refused, and so is a field that inflates past the cap.
+    """
     if not raw:
         return []
+    if not isinstance(raw, str):
+        raise DataError(f"test cases are a {type(raw).__name__}, not a string")
+    limit = max_test_data_bytes()
     try:
-        cases = json.loads(raw)
-    except json.JSONDecodeError:
+        cases = boundedjson.loads(raw, max_depth=CASES_MAX_DEPTH, max_chars=limit)
+    except boundedjson.JSONBoundsError:
         try:
-            payload = _PlainDataUnpickler(
-                io.BytesIO(zlib.decompress(base64.b64decode(raw.encode("utf-8"))))
-            ).load()
-        except (pickle.UnpicklingError, zlib.error, ValueError, EOFError) as exc:
-            raise DataError(f"undecodable test cases: {exc}") from None
+            packed = _inflate(base64.b64decode(raw.encode("utf-8")), limit)
+            payload = _PlainDataUnpickler(io.BytesIO(packed)).load()
+        except (pickle.UnpicklingError, zlib.error, ValueError, EOFError, TypeError,
+                IndexError, KeyError, AttributeError, RecursionError,
+                MemoryError) as exc:  # fmt: skip
+            raise DataError(f"undecodable test cases: {type(exc).__name__}: {exc}"[:300]) from None
         if isinstance(payload, bytes):
-            payload = payload.decode("utf-8")
-        cases = json.loads(payload) if isinstance(payload, str) else payload
+            payload = payload.decode("utf-8", "replace")
+        if not isinstance(payload, str):
+            raise DataError(f"compressed test cases hold a {type(payload).__name__}, "
+                            "not a JSON string")  # fmt: skip
+        try:
+            cases = boundedjson.loads(payload, max_depth=CASES_MAX_DEPTH, max_chars=limit)
+        except boundedjson.JSONBoundsError as exc:
+            raise DataError(f"undecodable test cases: {exc}") from None
     if not isinstance(cases, list):
         raise DataError("test cases are not a list")
+    for i, case in enumerate(cases):
+        if not (isinstance(case, dict) and isinstance(case.get("input"), str)
+                and isinstance(case.get("output"), str)):  # fmt: skip
+            raise DataError(f"test case {i} is not an object with string input and output")
     return cases
 
 
@@ -88,18 +126,33 @@ def stdout_matches(output: str, expected: str) -> bool:
         if g == w:
             continue
         dg, dw = _decimals(g), _decimals(w)
-        if dg is None or dw is None or dg != dw:
+        if dg is None or dw is None or not _decimals_equal(dg, dw):
             return False
     return True
 
 
-def call_result_matches(result_json: str, expected: str) -> bool:
+def _decimals_equal(got: list[Decimal], want: list[Decimal]) -> bool:
+    """``got == want``; a comparison Decimal refuses (a signalling NaN) is a mismatch, as the
+    exception it raises fails the test in LiveCodeBench's own grader."""
     try:
-        got = json.loads(result_json)
-        want = json.loads(expected)
-    except (json.JSONDecodeError, TypeError):
+        return got == want
+    except (InvalidOperation, ArithmeticError):
         return False
-    return bool(got == want)
+
+
+def call_result_matches(result_json: str, expected: str) -> bool:
+    """Whether the program's return value equals the expected one. The value is the model's:
+    one that cannot be read back within bounds (too deep, digits beyond Python's limit, not
+    JSON) does not match."""
+    try:
+        got = boundedjson.loads(result_json, max_depth=RESULT_MAX_DEPTH)
+        want = json.loads(expected)
+    except (ValueError, TypeError, RecursionError):
+        return False
+    try:
+        return bool(got == want)
+    except (RecursionError, ArithmeticError):
+        return False
 
 
 @dataclass
@@ -147,15 +200,21 @@ class Problem:
 
 
 def problem_from_row(row: dict[str, Any]) -> Problem:
+    """The tests of a dataset row; :class:`DataError` for a row that is not in the schema."""
     tests = decode_test_cases(row.get("public_test_cases") or "") + decode_test_cases(
         row.get("private_test_cases") or ""
     )
     metadata = row.get("metadata") or "{}"
-    meta = json.loads(metadata) if isinstance(metadata, str) else dict(metadata)
+    try:
+        meta = boundedjson.loads(metadata, max_depth=8) if isinstance(metadata, str) else metadata
+    except boundedjson.JSONBoundsError as exc:
+        raise DataError(f"metadata: {exc}") from None
+    if not isinstance(meta, dict):
+        raise DataError("metadata is not a JSON object")
     functional = any(t.get("testtype") == "functional" for t in tests)
     fn_name = meta.get("func_name") if functional else None
-    if functional and not fn_name:
-        raise DataError("a functional problem without metadata.func_name")
+    if functional and not (isinstance(fn_name, str) and fn_name.isidentifier()):
+        raise DataError("a functional problem without a valid metadata.func_name")
     return Problem([t["input"] for t in tests], [t["output"] for t in tests], fn_name)
 
 

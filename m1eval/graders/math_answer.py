@@ -7,35 +7,34 @@ fall back to ``math-verify`` for any other form (``\\frac{50}{3}``, ``x = 25``, 
 
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from dataclasses import dataclass
 
-_BOX_COMMANDS = ("\\boxed", "\\fbox")
+_BOX = re.compile(r"\\boxed|\\fbox")
 _INT = re.compile(r"[+-]?\d+")
 _WRAPPERS = re.compile(r"^\\(?:text|textbf|mathrm|mathbf)\{(.*)\}$", re.S)
+MAX_NORMALIZED_CHARS = 4096  # longer answers skip formatting clean-up (quadratic in nesting)
+MAX_VERIFY_CHARS = 1000  # longer answers are not handed to math-verify (unbounded in a thread)
 
 
 def extract_last_boxed(text: str) -> str | None:
     """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``, or ``\\boxed 42``) in ``text``.
 
     Braces are matched, so ``\\boxed{\\frac{1}{2}}`` yields ``\\frac{1}{2}``. An unbalanced
-    last box (the generation was cut off inside it) yields None.
+    last box (the generation was cut off inside it) yields None. A ``\\boxed`` with no argument
+    is passed over for an earlier, complete one. Linear in ``len(text)`` for any input.
     """
-    best = -1
-    for cmd in _BOX_COMMANDS:
-        best = max(best, text.rfind(cmd))
-    if best < 0:
+    for box in reversed(list(_BOX.finditer(text))):
+        i = box.end()
+        if i < len(text) and text[i] == " ":  # "\boxed 42" form
+            m = re.match(r" +([^\s$]+)", text[i : i + 4096])
+            return m.group(1) if m else None
+        if i < len(text) and text[i] == "{":
+            break
+    else:  # no box, or none with an argument
         return None
-    start = best
-    cmd = next(c for c in _BOX_COMMANDS if text.startswith(c, start))
-    i = start + len(cmd)
-    if i < len(text) and text[i] == " ":  # "\boxed 42" form
-        m = re.match(r" +([^\s$]+)", text[i:])
-        return m.group(1) if m else None
-    if i >= len(text) or text[i] != "{":
-        # "\boxed" not followed by an argument: look for an earlier, complete box.
-        return extract_last_boxed(text[:start])
     depth = 0
     for j in range(i, len(text)):
         ch = text[j]
@@ -64,29 +63,50 @@ def normalize(answer: str) -> str:
     return s
 
 
+def canonical_integer(answer: str) -> str | None:
+    """The integer an answer states, as a canonical decimal string (``"025"`` -> ``"25"``), or
+    None. Compared as digit strings, never through ``int()``: an answer of thousands of digits
+    is just a long (wrong) number, not an error."""
+    s = normalize(answer) if len(answer) <= MAX_NORMALIZED_CHARS else answer.strip()
+    if not _INT.fullmatch(s):
+        return None
+    sign = "-" if s[0] == "-" else ""
+    digits = s.lstrip("+-").lstrip("0") or "0"
+    return "0" if digits == "0" else sign + digits
+
+
 def parse_integer(answer: str) -> int | None:
-    s = normalize(answer)
-    return int(s) if _INT.fullmatch(s) else None
+    """The integer value of an answer of at most 4,000 digits, or None."""
+    canonical = canonical_integer(answer)
+    if canonical is None or len(canonical) > 4000:
+        return None
+    return int(canonical)
 
 
 @dataclass(frozen=True)
 class Match:
     correct: bool
-    method: str  # "integer" or "math-verify"
+    method: str  # "integer", "math-verify" or "too-long"
 
 
 def answers_match(predicted: str, gold: str) -> Match:
     """Compare an extracted answer with the reference answer."""
-    p, g = parse_integer(predicted), parse_integer(gold)
+    p, g = canonical_integer(predicted), canonical_integer(gold)
     if p is not None and g is not None:
         return Match(p == g, "integer")
+    if len(predicted) > MAX_VERIFY_CHARS:  # no closed form of an AIME answer is this long
+        return Match(False, "too-long")
     return Match(_math_verify(predicted, gold), "math-verify")
 
 
 def vote_key(answer: str) -> str:
     """Key under which equal answers are counted together for majority voting."""
-    value = parse_integer(answer)
-    return str(value) if value is not None else normalize(answer)
+    value = canonical_integer(answer)
+    if value is not None:
+        return value
+    if len(answer) > MAX_NORMALIZED_CHARS:
+        return "sha256:" + hashlib.sha256(answer.encode("utf-8", "surrogatepass")).hexdigest()
+    return normalize(answer)
 
 
 def _math_verify(predicted: str, gold: str) -> bool:

@@ -343,7 +343,7 @@ def _read_json(body: bytes, started: float) -> Completion:
 def _loads(payload: bytes) -> dict[str, Any]:
     try:
         event = json.loads(payload)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # JSON, UTF-8, nesting, digits past the limit
         snippet = payload[:80].decode("utf-8", "replace")
         raise RequestFailed(f"malformed JSON from server: {snippet!r}", retryable=True) from None
     if not isinstance(event, dict):
@@ -354,7 +354,7 @@ def _loads(payload: bytes) -> dict[str, Any]:
 def _error_message(text: str) -> str:
     try:
         obj = json.loads(text)
-    except (json.JSONDecodeError, ValueError):
+    except (ValueError, RecursionError):
         return " ".join(text.split())[:200] or "(empty body)"
     if isinstance(obj, dict):
         err = obj.get("error", obj)

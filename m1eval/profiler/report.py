@@ -6,17 +6,18 @@ import json
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from m1eval import boundedjson
 from m1eval.errors import DataError
 from m1eval.profiler.lightning import decode_state_bytes, softmax_decode_bytes
 
 
 def load(path: Path) -> dict[str, Any]:
     try:
-        result = json.loads(path.read_text())
+        result = boundedjson.loads(path.read_text(encoding="utf-8"), max_depth=32)
     except FileNotFoundError:
         raise DataError(f"no latency result at {path}") from None
-    except ValueError:
-        raise DataError(f"{path} is not valid JSON") from None
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{path}: {exc}") from None
     for key in ("device", "ceilings", "rows", "lightning_decode", "decode_100k"):
         if key not in result:
             raise DataError(f"{path}: not a latency result (no '{key}')")

@@ -9,6 +9,7 @@ from typing import Any
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_bytes, atomic_write_text
 from m1eval.manifests import load_manifest
+from m1eval.reporting.escape import md
 from m1eval.reporting.samples import write_sample_pages
 from m1eval.reporting.verdict import verdict
 from m1eval.results import find_runs, read_manifest, read_summary
@@ -45,6 +46,7 @@ def rows_for(run_dir: Path) -> list[dict[str, Any]]:
                 "outcomes": s.get("outcomes", {}),
                 "truncation_rate": s.get("truncation_rate"),
                 "deviations": deviations, "complete": s.get("complete"),
+                "conservative": s.get("conservative") if label == suite else None,
             })  # fmt: skip
     return rows
 
@@ -85,7 +87,7 @@ def paper_text(line: dict[str, Any]) -> str:
 def _cell(r: dict[str, Any] | None) -> str:
     if r is None:
         return "—"
-    return f"{_fmt(r['score'])} [{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])}] {r['verdict']}"
+    return f"{_fmt(r['score'])} [{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])}] {md(r['verdict'])}"
 
 
 def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
@@ -99,22 +101,24 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
 
     columns = list(dict.fromkeys(r["column"] for r in rows))
     lines = ["# MiniMax-M1 Table 2 reproduction", "", "## Leaderboard", "",
-             "| suite | paper | " + " | ".join(c.replace("|", "\\|") for c in columns) + " |",
+             "| suite | paper | " + " | ".join(md(c) for c in columns) + " |",
              "|---|---|" + "---|" * len(columns)]  # fmt: skip
     for line in pivot(rows, columns):
         cells = " | ".join(_cell(line["cells"].get(c)) for c in columns)
-        lines.append(f"| {line['suite']} | {paper_text(line)} | {cells} |")
+        lines.append(f"| {md(line['suite'])} | {md(paper_text(line))} | {cells} |")
     lines += ["", "Cells: score [95% CI] verdict.", "", "## Runs", "",
-              "| model | run | suite | score | 95% CI | paper | verdict | "
+              "| model | run | suite | score | 95% CI | infra errors as 0 | paper | verdict | "
               "scored / fail / err / skip | truncated |",
-              "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         o = r["outcomes"]
         marks = "".join(note(d) for d in r["deviations"])
         trunc = "—" if r["truncation_rate"] is None else f"{100 * r['truncation_rate']:.0f}%"
         lines.append(
-            f"| {r['model']} | {r['run']} | {r['suite']}{marks} | {_fmt(r['score'])} | "
-            f"{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])} | {_fmt(r['paper'])} | {r['verdict']} | "
+            f"| {md(r['model'])} | {md(r['run'])} | {md(r['suite'])}{marks} | "
+            f"{_fmt(r['score'])} | {_fmt(r['ci_low'])}–{_fmt(r['ci_high'])} | "
+            f"{_fmt((r.get('conservative') or {}).get('score'))} | {_fmt(r['paper'])} | "
+            f"{md(r['verdict'])} | "
             f"{o.get('scored', 0)} / {o.get('model_failure', 0)} / {o.get('infra_error', 0)} / "
             f"{o.get('skipped', 0)} | {trunc} |"
         )
@@ -125,18 +129,18 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
     for u in usage:
         trunc = "—" if u["truncation_rate"] is None else f"{100 * u['truncation_rate']:.0f}%"
         lines.append(
-            f"| {u['run']} | {u['suite']} | {u['answered']} | {trunc} | "
+            f"| {md(u['run'])} | {md(u['suite'])} | {u['answered']} | {trunc} | "
             f"{_fmt(u['mean_completion_tokens'], 0)} | {_fmt(u['mean_reasoning_tokens'], 0)} | "
             f"{_fmt(u['median_latency_s'], 2)} | {_fmt(u['p95_latency_s'], 2)} | "
             f"{_fmt(u['median_ttft_s'], 2)} | {_fmt(u['tokens_per_s_per_request'])} | "
             f"{_fmt(u['run_tokens_per_s'])} |"
         )
     lines += ["", "## Plots", ""]
-    lines += [f"![{title}]({path})" for title, path in plots.items()]
+    lines += [f"![{md(title)}]({path})" for title, path in plots.items()]  # our own paths
     lines += ["", "Verdicts compare the paper's number with our 95% interval (widened by the "
               "paper's sampling error where known); intervals wider than 20 points are "
               "inconclusive.", ""]  # fmt: skip
-    lines += [f"[^{i + 1}]: {text}" for i, text in enumerate(notes)]
+    lines += [f"[^{i + 1}]: {md(text, 2000)}" for i, text in enumerate(notes)]
     return "\n".join(lines) + "\n"
 
 

@@ -5,9 +5,13 @@ the container's main process, and also directly on the host for the unsandboxed 
 (``--stdio``). It receives requests as JSON lines and answers each with one JSON line:
 
     {"code": ..., "mode": "stdio" | "call", "fn_name": ..., "input": ..., "timeout_s": 6,
-     "memory_mb": 1024, "max_output_bytes": 33554432}
+     "memory_mb": 1024, "max_output_bytes": 4194304}
     -> {"status": "ok" | "runtime_error" | "timeout" | "output_limit" | "killed" ...,
-        "stdout": ..., "result": ..., "error": ..., "seconds": ...}
+        "stdout_b64" | "result_b64": ..., "error": ..., "seconds": ...,
+        "worker": "compromised: ..." (only when cleaning up after the test failed)}
+
+Output comes back as base64 of the raw bytes, at most ``max_output_bytes`` of them (more is
+``output_limit``), so invalid UTF-8 cannot inflate on the way; the host decodes it.
 
 Every test runs in a process forked from this one, in a new session, with its own empty work
 directory, a clean environment, its standard streams redirected to files, no inherited
@@ -20,6 +24,7 @@ container is killed.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
 import io
@@ -47,6 +52,9 @@ IMPORT_STRING = (
     "import io\nimport sys\nimport json\nsys.setrecursionlimit(50000)\n"
 )
 ERR_TAIL = 2000
+DEFAULT_OUTPUT_BYTES = 4 * 1024 * 1024
+MAX_REQUEST_BYTES = 1 << 30  # a request carries one test's input
+SHARED_DIRS = ("/tmp", "/dev/shm")  # the writable places of the container
 
 
 def _harden_self(in_container: bool) -> None:
@@ -61,21 +69,26 @@ def _harden_self(in_container: bool) -> None:
             ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)
 
 
-def _child(req: dict, workdir: str) -> None:
-    """In the forked test process: isolate, limit, run. Never returns."""
+def _child(req: dict, workdir: str, fds: dict[str, int]) -> None:
+    """In the forked test process: isolate, limit, run. Never returns.
+
+    The standard streams are anonymous in-memory files the agent created before the fork
+    (``memfd``): they have no path, so a program cannot swap them for a FIFO or a symlink,
+    and the agent reads them back through its own descriptors. The call-based result goes to
+    descriptor 3, likewise anonymous.
+    """
     try:
         os.setsid()
         os.chdir(workdir)
-        fd_in = os.open("input", os.O_RDONLY)
-        fd_out = os.open("stdout", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        fd_err = os.open("stderr", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.dup2(fd_in, 0)
-        os.dup2(fd_out, 1)
-        os.dup2(fd_err, 2)
-        os.closerange(3, 65536)
+        os.dup2(fds["input"], 0)
+        os.dup2(fds["stdout"], 1)
+        os.dup2(fds["stderr"], 2)
+        os.dup2(fds["result"], 3)
+        os.closerange(4, 65536)
         memory = int(req.get("memory_mb", 1024)) * 1024 * 1024
         cpu = int(req.get("timeout_s", 6)) + 1
-        out_limit = int(req.get("max_output_bytes", 32 * 1024 * 1024))
+        # one byte past the cap: a write beyond it is SIGXFSZ, and "exactly the cap" is known
+        out_limit = _output_cap(req) + 1
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
         resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
         resource.setrlimit(resource.RLIMIT_FSIZE, (out_limit, out_limit))
@@ -108,8 +121,9 @@ def _child(req: dict, workdir: str) -> None:
             result = fn(*args)
             if isinstance(result, tuple):
                 result = list(result)
-            with open("result.json", "w") as fh:
-                fh.write(json.dumps(result))
+            encoded = json.dumps(result).encode()
+            os.ftruncate(3, 0)
+            os.pwrite(3, encoded, 0)
         else:
             with contextlib.suppress(SystemExit):  # as upstream: exiting is not a failure
                 exec(compiled, namespace)
@@ -125,10 +139,15 @@ def _child(req: dict, workdir: str) -> None:
     os._exit(status)
 
 
-def _kill_strays(pgid: int, in_container: bool) -> None:
+def _output_cap(req: dict) -> int:
+    return max(1, int(req.get("max_output_bytes", DEFAULT_OUTPUT_BYTES)))
+
+
+def _kill_strays(pgid: int | None, in_container: bool) -> None:
     """After a test nothing it started may survive."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
+    if pgid:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
     if not in_container:
         return
     me = os.getpid()
@@ -175,24 +194,136 @@ def _wait(pid: int, timeout_s: float) -> tuple[int | None, float]:
             os.close(fd)
 
 
-def _read_capped(path: str, limit: int) -> str:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(limit).decode("utf-8", "replace")
-    except OSError:
-        return ""
+def _memfd(name: str, data: bytes = b"") -> int:
+    fd = os.memfd_create(name, 0)
+    if data:
+        os.write(fd, data)
+        os.lseek(fd, 0, os.SEEK_SET)
+    return fd
 
 
-def run_test(req: dict, in_container: bool, scratch: str) -> dict:
-    workdir = tempfile.mkdtemp(prefix="t", dir=scratch)
+def _read_fd(fd: int, limit: int) -> tuple[bytes, int]:
+    """(at most ``limit`` bytes from the start of ``fd``, its whole size)."""
+    size = os.fstat(fd).st_size
+    chunks, pos = [], 0
+    while pos < min(size, limit):
+        chunk = os.pread(fd, min(size, limit) - pos, pos)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        pos += len(chunk)
+    return b"".join(chunks), size
+
+
+def _remove_tree(path: str) -> None:
+    """Remove ``path`` whatever a program did to its modes (all files are the agent's uid)."""
+    def retry(func, target, _exc) -> None:  # type: ignore[no-untyped-def]
+        with contextlib.suppress(OSError):
+            os.chmod(os.path.dirname(target) or ".", 0o700)
+            if os.path.isdir(target) and not os.path.islink(target):
+                os.chmod(target, 0o700)
+            func(target)
+
+    if os.path.isdir(path) and not os.path.islink(path):
+        with contextlib.suppress(OSError):
+            os.chmod(path, 0o700)
+        shutil.rmtree(path, onerror=retry)
+    else:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+
+
+def _remove_ipc() -> None:
+    """System V shared memory, semaphores and message queues a test left behind."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    for kind, remove in (("shm", lambda i: libc.shmctl(i, 0, None)),
+                         ("sem", lambda i: libc.semctl(i, 0, 0)),
+                         ("msg", lambda i: libc.msgctl(i, 0, None))):  # fmt: skip
+        try:
+            with open(f"/proc/sysvipc/{kind}") as fh:
+                rows = fh.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if len(fields) > 1 and fields[1].isdigit():
+                remove(int(fields[1]))
+
+
+class Scratch:
+    """Where tests run. In the container every test gets a fresh directory in ``/tmp`` and,
+    after it, ``/tmp`` and ``/dev/shm`` are emptied whatever the test did there (made files
+    unwritable, renamed its directory, filled the tmpfs), so no test can affect the next. On
+    the host (the unsandboxed baseline) only the agent's own scratch directory is used."""
+
+    def __init__(self, in_container: bool) -> None:
+        self.in_container = in_container
+        self.roots = list(SHARED_DIRS) if in_container else []
+        self.base = "/tmp" if in_container else tempfile.mkdtemp(prefix="m1eval-agent-")
+
+    def new_workdir(self) -> str:
+        if not self.in_container:
+            with contextlib.suppress(OSError):
+                os.chmod(self.base, 0o700)
+            if not os.path.isdir(self.base):
+                self.base = tempfile.mkdtemp(prefix="m1eval-agent-")
+        workdir = tempfile.mkdtemp(prefix="t", dir=self.base)
+        os.chmod(workdir, 0o700)
+        return workdir
+
+    def clean(self, workdir: str) -> str | None:
+        """Remove what the test left; a reason if the worker is no longer in a known state."""
+        if not self.in_container:
+            _remove_tree(workdir)
+            return None
+        for root in self.roots:
+            with contextlib.suppress(OSError):
+                for name in os.listdir(root):
+                    _remove_tree(os.path.join(root, name))
+        with contextlib.suppress(OSError):
+            _remove_ipc()
+        for root in self.roots:
+            try:
+                left = os.listdir(root)
+            except OSError as exc:
+                return f"cannot list {root}: {exc.strerror}"
+            if left:
+                return f"{root} still holds {len(left)} entries after cleaning"
+        deadline = time.monotonic() + 2.0
+        while True:  # killed processes linger until reaped (orphans are ours to reap)
+            others = [n for n in os.listdir("/proc") if n.isdigit() and int(n) != os.getpid()]
+            if not others:
+                return None
+            if time.monotonic() > deadline:
+                return f"{len(others)} processes survived the test"
+            _kill_strays(None, True)
+            time.sleep(0.01)
+
+
+def run_test(req: dict, scratch: Scratch) -> dict:
+    """Run one test in a fresh directory, then clean up after it; a ``worker`` field says
+    when the container is no longer in a known state (the host then recycles it)."""
+    workdir = scratch.new_workdir()
     try:
-        with open(os.path.join(workdir, "input"), "w", encoding="utf-8") as fh:
-            fh.write(req.get("input", ""))
-        if in_container:
-            os.chmod(workdir, 0o700)
+        result = _run_in(req, workdir, scratch.in_container)
+    except Exception as exc:
+        result = {"status": "agent_error", "error": f"{type(exc).__name__}: {exc}"[:ERR_TAIL]}
+    problem = scratch.clean(workdir)
+    if problem is not None:
+        result["worker"] = f"compromised: {problem}"
+    return result
+
+
+def _run_in(req: dict, workdir: str, in_container: bool) -> dict:
+    cap = _output_cap(req)
+    fds = {
+        "input": _memfd("input", str(req.get("input", "")).encode("utf-8", "surrogatepass")),
+        "stdout": _memfd("stdout"), "stderr": _memfd("stderr"), "result": _memfd("result"),
+    }  # fmt: skip
+    try:
         pid = os.fork()
         if pid == 0:
-            _child(req, workdir)
+            _child(req, workdir, fds)
         timeout_s = float(req.get("timeout_s", 6))
         status, seconds = _wait(pid, timeout_s)
         _kill_strays(pid, in_container)
@@ -201,7 +332,6 @@ def run_test(req: dict, in_container: bool, scratch: str) -> dict:
                 os.waitpid(pid, 0)
             return {"status": "timeout", "seconds": round(seconds, 4),
                     "error": f"no result within {timeout_s:g} s"}  # fmt: skip
-        out_limit = int(req.get("max_output_bytes", 32 * 1024 * 1024))
         result: dict = {"seconds": round(seconds, 4)}
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
@@ -211,23 +341,27 @@ def run_test(req: dict, in_container: bool, scratch: str) -> dict:
         elif os.WEXITSTATUS(status) == 0:
             result["status"] = "ok"
         else:
-            err = _read_capped(os.path.join(workdir, "stderr"), 1 << 20)[-ERR_TAIL:]
-            result.update(status="runtime_error", error=err.strip() or "non-zero exit")
+            err, _ = _read_fd(fds["stderr"], 1 << 16)
+            text = err.decode("utf-8", "replace")[-ERR_TAIL:]
+            result.update(status="runtime_error", error=text.strip() or "non-zero exit")
         if result.get("status") == "ok":
-            if req.get("mode") == "call":
-                raw = _read_capped(os.path.join(workdir, "result.json"), out_limit)
-                result["result"] = raw
+            key = "result" if req.get("mode") == "call" else "stdout"
+            data, size = _read_fd(fds[key], cap)
+            if size > cap:
+                result.update(status="output_limit",
+                              error=f"{key} of more than {cap:,} bytes")  # fmt: skip
             else:
-                result["stdout"] = _read_capped(os.path.join(workdir, "stdout"), out_limit)
+                result[key + "_b64"] = base64.b64encode(data).decode("ascii")
         return result
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        for fd in fds.values():
+            os.close(fd)
 
 
 def serve(rfile: io.BufferedReader, wfile: io.BufferedWriter, in_container: bool) -> None:
-    scratch = tempfile.mkdtemp(prefix="m1eval-agent-")
+    scratch = Scratch(in_container)
     while True:
-        line = rfile.readline()
+        line = rfile.readline(MAX_REQUEST_BYTES)
         if not line:
             return
         try:
@@ -235,9 +369,9 @@ def serve(rfile: io.BufferedReader, wfile: io.BufferedWriter, in_container: bool
             if req.get("op") == "ping":
                 resp = {"status": "pong", "pid": os.getpid(), "python": sys.version.split()[0]}
             else:
-                resp = run_test(req, in_container, scratch)
+                resp = run_test(req, scratch)
         except Exception as exc:
-            resp = {"status": "agent_error", "error": f"{type(exc).__name__}: {exc}"}
+            resp = {"status": "agent_error", "error": f"{type(exc).__name__}: {exc}"[:ERR_TAIL]}
         wfile.write(json.dumps(resp).encode() + b"\n")
         wfile.flush()
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from m1eval.errors import M1EvalError
+from m1eval.errors import InfraFault
 
 
-class SandboxError(M1EvalError):
+class SandboxError(InfraFault):
     """Docker unreachable, image missing, a worker that cannot be started or keeps dying."""
 
     exit_code = 5

@@ -14,11 +14,11 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from m1eval.sandbox.pool import AGENT
+from m1eval.sandbox.pool import AGENT, DEFAULT_OUTPUT_BYTES, decode_response
 
 
 class SubprocessRunner:
-    def __init__(self, test_memory_mb: int = 1024, max_output_bytes: int = 32 * 1024 * 1024):
+    def __init__(self, test_memory_mb: int = 1024, max_output_bytes: int = DEFAULT_OUTPUT_BYTES):
         self.limits = {"memory_mb": test_memory_mb, "max_output_bytes": max_output_bytes}
 
     def run_program(
@@ -39,7 +39,8 @@ class SubprocessRunner:
                 proc.stdin.write(b"\n")
                 proc.stdin.flush()
                 line = proc.stdout.readline()
-                result = json.loads(line) if line else {"status": "agent_error"}
+                result = (decode_response(json.loads(line), self.limits["max_output_bytes"])
+                          if line else {"status": "agent_error"})  # fmt: skip
                 results.append(result)
                 if not accept(i, result):
                     break

@@ -10,6 +10,8 @@ reach it. Grading therefore pays a fork per test, not a container start.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import json
 import os
@@ -30,6 +32,10 @@ from m1eval.sandbox.image import IMAGE, docker_client, image_exists
 
 AGENT = Path(__file__).with_name("agent.py")
 LABEL = "m1eval.sandbox"
+DEFAULT_OUTPUT_BYTES = 4 * 1024 * 1024
+PROBE = {"code": "print(6 * 7)", "mode": "stdio", "fn_name": None, "timeout_s": 10, "input": ""}
+# a test failed this way is the program's doing: it broke or compromised its worker
+WORKER_FAILURES = ("sandbox_killed", "agent_error", "worker_compromised")
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,7 @@ class SandboxLimits:
     cpus: float = 1.0
     pids: int = 128
     tmpfs_mb: int = 256
-    max_output_bytes: int = 32 * 1024 * 1024
+    max_output_bytes: int = DEFAULT_OUTPUT_BYTES  # per test; more is "output_limit"
 
 
 class Worker:
@@ -97,7 +103,11 @@ class Worker:
             with contextlib.suppress(FileNotFoundError):
                 sock_path.unlink()  # nothing else may connect to the agent
         self.rfile = self.conn.makefile("rb")
-        pong = self.request({"op": "ping"}, timeout_s=30)
+        try:
+            pong = self.request({"op": "ping"}, timeout_s=30)
+        except ConnectionError as exc:
+            self.close()
+            raise SandboxError(f"sandbox agent did not answer: {exc}") from None
         if pong.get("status") != "pong" or pong.get("pid") != 1:
             self.close()
             raise SandboxError(f"sandbox agent answered oddly: {pong}")
@@ -108,19 +118,29 @@ class Worker:
         except Exception:
             return "no logs"
 
-    def request(self, req: dict[str, Any], timeout_s: float) -> dict[str, Any]:
-        """Send one request; raise ConnectionError when the worker is gone or hangs."""
+    def request(
+        self, req: dict[str, Any], timeout_s: float, max_output_bytes: int = DEFAULT_OUTPUT_BYTES
+    ) -> dict[str, Any]:
+        """Send one request and decode the answer (output as text, at most
+        ``max_output_bytes`` of it); ConnectionError when the worker is gone, hangs or answers
+        beyond bounds."""
         if self.conn is None:
             raise ConnectionError("worker is closed")
         self.conn.settimeout(timeout_s)
+        limit = max_output_bytes * 4 // 3 + 64 * 1024  # base64 of the output, plus the rest
         try:
             self.conn.sendall(json.dumps(req).encode() + b"\n")
-            line = self.rfile.readline()
+            line = self.rfile.readline(limit)
         except (OSError, ValueError) as exc:
             raise ConnectionError(f"sandbox worker stopped answering: {exc}") from None
         if not line:
             raise ConnectionError("sandbox worker exited")
-        return json.loads(line)
+        if not line.endswith(b"\n"):
+            raise ConnectionError(f"sandbox worker answered more than {limit:,} bytes")
+        try:
+            return decode_response(json.loads(line), max_output_bytes)
+        except (ValueError, TypeError, binascii.Error) as exc:
+            raise ConnectionError(f"sandbox worker answered garbage: {exc}") from None
 
     def close(self) -> None:
         if self.conn is not None:
@@ -168,12 +188,28 @@ class SandboxPool:
         return worker
 
     def _replace(self, worker: Worker) -> Worker:
+        """A fresh worker in place of ``worker``, proven healthy by a known-good probe; a
+        SandboxError (an infra fault) when none can be had."""
         worker.close()
         with self._lock:
             if worker in self._all:
                 self._all.remove(worker)
             self.restarts += 1
-        return self._new_worker()
+        fresh = self._new_worker()
+        try:
+            probe = fresh.request(PROBE, 60, self.limits.max_output_bytes)
+        except ConnectionError as exc:
+            probe = {"status": "agent_error", "error": str(exc)}
+        if probe.get("status") != "ok" or probe.get("stdout") != "42\n" or "worker" in probe:
+            self._discard(fresh)
+            raise SandboxError(f"a fresh sandbox worker failed its probe: {probe}"[:300])
+        return fresh
+
+    def _discard(self, worker: Worker) -> None:
+        worker.close()
+        with self._lock:
+            if worker in self._all:
+                self._all.remove(worker)
 
     @contextlib.contextmanager
     def worker(self) -> Iterator[Worker]:
@@ -192,26 +228,35 @@ class SandboxPool:
         """Run ``base`` (code, mode, fn_name, timeout_s) on each input in turn, on one worker.
 
         ``accept(i, result)`` judges test ``i`` on the host; the first rejected test ends the
-        program. A worker that dies or hangs is replaced and the test is tried once more on a
-        fresh one; if that one dies too, the program is what kills workers, and the test fails
-        with status ``sandbox_killed``.
+        program. A worker that dies, hangs or reports an error of its own is replaced by a
+        fresh one (which must pass a known-good probe, else SandboxError: infra) and the test
+        is tried once more; if it breaks that worker too, the program is what breaks workers
+        and the test fails with that status. A worker left in an unknown state after a test
+        (its clean-up failed) is replaced and that test fails as ``worker_compromised``.
         """
         results: list[dict[str, Any]] = []
         timeout = float(base.get("timeout_s", 6)) + 30
-        req = {**base, "memory_mb": self.limits.test_memory_mb,
-               "max_output_bytes": self.limits.max_output_bytes}  # fmt: skip
+        cap = self.limits.max_output_bytes
+        req = {**base, "memory_mb": self.limits.test_memory_mb, "max_output_bytes": cap}
         w = self._idle.get()
         try:
             for i, text in enumerate(inputs):
-                result = None
+                result: dict[str, Any] = {}
                 for _attempt in range(2):
                     try:
-                        result = w.request({**req, "input": text}, timeout)
-                        break
+                        result = w.request({**req, "input": text}, timeout, cap)
                     except ConnectionError as exc:
                         w = self._replace(w)
                         result = {"status": "sandbox_killed", "error": str(exc)}
-                assert result is not None
+                        continue
+                    if result.get("status") == "agent_error":
+                        w = self._replace(w)
+                        continue
+                    if "worker" in result:
+                        w = self._replace(w)
+                        result = {"status": "worker_compromised", "error": result["worker"],
+                                  "seconds": result.get("seconds")}  # fmt: skip
+                    break
                 results.append(result)
                 if not accept(i, result):
                     break
@@ -235,3 +280,17 @@ class SandboxPool:
 def _short(exc: BaseException | str) -> str:
     text = " ".join(str(exc).split())
     return text[:300] or type(exc).__name__
+
+
+def decode_response(resp: Any, max_output_bytes: int) -> dict[str, Any]:
+    """The agent's answer with its base64 output decoded to text (invalid UTF-8 replaced)."""
+    if not isinstance(resp, dict):
+        raise ValueError("not a JSON object")
+    for key in ("stdout", "result"):
+        raw = resp.pop(f"{key}_b64", None)
+        if raw is not None:
+            data = base64.b64decode(raw, validate=True)
+            if len(data) > max_output_bytes:
+                raise ValueError(f"{key} beyond {max_output_bytes:,} bytes")
+            resp[key] = data.decode("utf-8", "replace")
+    return resp

@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
-from m1eval.errors import ConfigError, DataError
+from m1eval.errors import ConfigError, DataError, InfraFault
 from m1eval.graders.lcb import extract_code, grade_program, problem_from_row
+from m1eval.records import MODEL_FAILURE
+from m1eval.sandbox.pool import WORKER_FAILURES
 from m1eval.suites.base import Grade, Item, RunContext, Suite
 from m1eval.summary import summarize_groups
 
@@ -67,6 +69,7 @@ class LiveCodeBenchSuite(Suite):
         "start_date": "2024-08-01",
         "end_date": "2025-05-01",
         "sandbox_workers": None,
+        "sandbox_output_mb": 4,
     }
 
     def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
@@ -110,9 +113,10 @@ class LiveCodeBenchSuite(Suite):
 
     async def prepare(self, context: RunContext) -> None:
         await super().prepare(context)
-        from m1eval.sandbox.pool import SandboxPool
+        from m1eval.sandbox.pool import SandboxLimits, SandboxPool
 
-        pool = SandboxPool(self.options["sandbox_workers"])
+        limits = SandboxLimits(max_output_bytes=int(self.options["sandbox_output_mb"]) << 20)
+        pool = SandboxPool(self.options["sandbox_workers"], limits=limits)
         self._pool = await asyncio.to_thread(pool.start)
         context.notes["sandbox"] = {"image": pool.image, "workers": pool.size,
                                     "limits": pool.limits.__dict__}  # fmt: skip
@@ -132,8 +136,16 @@ class LiveCodeBenchSuite(Suite):
         if self._pool is None:
             raise RuntimeError("the sandbox is not started (prepare() was not called)")
         row = self._table[item.row["row_index"]]
-        problem = problem_from_row(row)
+        try:  # the dataset's fault, whatever the program: not evidence about the model
+            problem = problem_from_row(row)
+        except DataError as exc:
+            raise InfraFault(f"test data of {item.item_id}: {exc}") from None
         verdict = await asyncio.to_thread(grade_program, self._pool, code, problem)
+        fail = verdict.first_failure
+        if fail is not None and fail.status in WORKER_FAILURES:  # it broke its sandbox
+            return Grade(MODEL_FAILURE, 0.0, extracted_answer=code,
+                         error=f"the program broke its sandbox worker ({fail.status}): "
+                               f"{(fail.error or '')[:300]}", details=verdict.summary())  # fmt: skip
         return Grade.scored(
             1.0 if verdict.passed else 0.0,
             extracted_answer=code,

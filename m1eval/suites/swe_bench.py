@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from m1eval.data import LoadedDataset, load_rows
-from m1eval.errors import ConfigError
+from m1eval.errors import InfraFault, ConfigError
 from m1eval.fsutil import atomic_write_jsonl
 from m1eval.model.types import Completion
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
@@ -122,7 +122,7 @@ class SweBenchSuite(Suite):
                 "m1eval", log_root, 1, int(self.options["swe_timeout"]),
             )  # fmt: skip
         if res.outcome == INFRA_ERROR:
-            raise RuntimeError(res.error or "swebench harness failure")
+            raise InfraFault(res.error or "swebench harness failure")
         if res.outcome == MODEL_FAILURE:
             return Grade.failure(res.error or "not graded")
         return Grade.scored(res.score, details=_report_details(res.report))

@@ -3,12 +3,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from m1eval import boundedjson
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_jsonl, read_user_text
+
+
+MAX_DEPTH = 16  # a prediction is a flat object
 
 
 def is_unified_diff(patch: str) -> bool:
@@ -26,19 +29,19 @@ def read_predictions(path: Path, known_ids: set[str]) -> list[dict[str, Any]]:
     text = read_user_text(path, "predictions file")
     if path.suffix == ".json" and text.lstrip().startswith("["):
         try:
-            rows = json.loads(text)
-        except ValueError:
-            raise DataError(f"{path}: not valid JSON") from None
+            rows = boundedjson.loads(text, max_depth=MAX_DEPTH)
+        except ValueError as exc:
+            raise DataError(f"{path}: {exc}") from None
+        if not isinstance(rows, list):
+            raise DataError(f"{path}: expected a JSON list of predictions")
         lines = [(i + 1, r) for i, r in enumerate(rows)]
     else:
         lines = []
-        for lineno, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
+        for lineno, line in boundedjson.jsonl_lines(text):
             try:
-                lines.append((lineno, json.loads(line)))
-            except ValueError:
-                raise DataError(f"{path} line {lineno}: not valid JSON") from None
+                lines.append((lineno, boundedjson.loads(line, max_depth=MAX_DEPTH)))
+            except ValueError as exc:
+                raise DataError(f"{path} line {lineno}: {exc}") from None
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for lineno, row in lines:

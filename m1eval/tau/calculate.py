@@ -1,4 +1,14 @@
-"""tau-bench's ``calculate`` tool, without ``eval``: the same arithmetic, the same strings."""
+"""tau-bench's ``calculate`` tool, without ``eval``: the same arithmetic, the same strings,
+within bounds.
+
+tau-bench evaluates the expression with Python's ``eval`` after checking its characters, so
+``9**9**9`` computes a number of ~370 million digits and never returns. Here the expression is
+walked on its AST, an integer power whose result would exceed :data:`MAX_INT_BITS` bits is
+refused before it is computed (any such result is beyond what ``float()`` accepts, so the
+official tool could only have answered with an overflow error, had it ever finished), and so
+is an expression longer than :data:`MAX_EXPRESSION_CHARS`. Everything within the bounds gives
+the official string.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +21,26 @@ _BINOPS = {
     ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Pow: operator.pow,
 }  # fmt: skip
 _UNARY = {ast.UAdd: operator.pos, ast.USub: operator.neg}
+MAX_INT_BITS = 1 << 16  # 65,536 bits: far past float's range (1,024 bits), fast to compute
+MAX_EXPRESSION_CHARS = 10_000
+
+
+class _TooLarge(OverflowError):
+    pass
+
+
+def _pow(base: float, exp: float) -> float:
+    if isinstance(base, int) and isinstance(exp, int) and exp > 0 and abs(base) > 1:
+        if (abs(base).bit_length() - 1) * exp > MAX_INT_BITS:
+            raise _TooLarge("int too large to convert to float")
+    return operator.pow(base, exp)
+
+
+def _mul(a: float, b: float) -> float:
+    if isinstance(a, int) and isinstance(b, int):
+        if abs(a).bit_length() + abs(b).bit_length() > MAX_INT_BITS + 2:
+            raise _TooLarge("int too large to convert to float")
+    return operator.mul(a, b)
 
 
 def _eval(node: ast.AST) -> float:
@@ -19,15 +49,24 @@ def _eval(node: ast.AST) -> float:
     if isinstance(node, ast.Constant) and isinstance(node.value, int | float):
         return node.value
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        return _BINOPS[type(node.op)](_eval(node.left), _eval(node.right))
+        left, right = _eval(node.left), _eval(node.right)
+        if isinstance(node.op, ast.Pow):
+            return _pow(left, right)
+        if isinstance(node.op, ast.Mult):
+            return _mul(left, right)
+        return _BINOPS[type(node.op)](left, right)
     if isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
         return _UNARY[type(node.op)](_eval(node.operand))
     raise ValueError("unsupported expression")
 
 
 def calculate(expression: str) -> str:
+    if not isinstance(expression, str):
+        return "Error: expression must be a string"
     if not all(char in _ALLOWED for char in expression):
         return "Error: invalid characters in expression"
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        return f"Error: expression longer than {MAX_EXPRESSION_CHARS} characters"
     try:
         tree = compile(expression, "<string>", "eval", ast.PyCF_ONLY_AST)
         return str(round(float(_eval(tree)), 2))

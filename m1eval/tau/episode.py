@@ -11,11 +11,13 @@ error observation and the episode goes on.
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from m1eval import boundedjson
+from m1eval.errors import InfraFault
 from m1eval.tau.env import RESPOND, DomainData, Env, reward
 
 STOP = "###STOP###"
@@ -32,7 +34,7 @@ AgentStep = Callable[[list[dict[str, Any]], list[dict[str, Any]]], Awaitable[dic
 UserStep = Callable[[list[dict[str, Any]]], Awaitable[str]]
 
 
-class UserSimulatorError(Exception):
+class UserSimulatorError(InfraFault):
     """The user simulator failed (an HTTP failure, an empty reply): an infra error."""
 
 
@@ -54,6 +56,35 @@ def user_system_prompt(instruction: str | None) -> str:
         "- Try to make the conversation as natural as possible, and stick to the personalities "
         "in the instruction."
     )
+
+
+MAX_ARGUMENT_DEPTH = 32  # tau-bench's deepest argument is a list of objects (depth 3)
+MAX_ARGUMENT_CHARS = 1 << 20
+MAX_TOOL_NAME_CHARS = 200
+TOOL_TIMEOUT_S = 30.0
+
+
+def tool_arguments(raw: Any) -> Any:
+    """A tool call's arguments as the model wrote them, parsed within bounds (``ValueError``
+    names what is wrong). The JSON is the model's: it may be nested thousands deep."""
+    if raw is None or raw == "":
+        return {}
+    if isinstance(raw, str):
+        try:
+            return boundedjson.loads(raw, MAX_ARGUMENT_DEPTH, MAX_ARGUMENT_CHARS)
+        except boundedjson.JSONBoundsError as exc:
+            raise ValueError(str(exc)) from None
+    if boundedjson.depth(raw, MAX_ARGUMENT_DEPTH) > MAX_ARGUMENT_DEPTH:
+        raise ValueError(f"arguments nested deeper than {MAX_ARGUMENT_DEPTH} levels")
+    return raw
+
+
+async def run_tool(env: Env, name: str, kwargs: Any) -> str:
+    """Run a tool off the event loop, with a time limit (the other episodes go on meanwhile)."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(env.step, name, kwargs), TOOL_TIMEOUT_S)
+    except TimeoutError:
+        return f"Error: the tool call did not finish within {TOOL_TIMEOUT_S:g} s"
 
 
 @dataclass
@@ -128,16 +159,16 @@ async def run_episode(
                          "tool_calls": calls}  # fmt: skip
             ep.messages.append(assistant)
             for call in calls:
-                name = call["function"]["name"]
-                raw = call["function"].get("arguments") or "{}"
+                function = call.get("function") or {}
+                name = str(function.get("name") or "")[:MAX_TOOL_NAME_CHARS]
                 try:
-                    kwargs = json.loads(raw) if isinstance(raw, str) else raw
-                except json.JSONDecodeError as exc:
+                    kwargs = tool_arguments(function.get("arguments"))
+                except ValueError as exc:
                     ep.malformed_tool_calls += 1
-                    observation = f"Error: malformed tool call arguments ({exc.msg})"
+                    observation = f"Error: malformed tool call arguments ({exc})"
                 else:
                     ep.actions.append({"name": name, "kwargs": kwargs})
-                    observation = env.step(name, kwargs)
+                    observation = await run_tool(env, name, kwargs)
                 ep.messages.append({"role": "tool", "tool_call_id": call.get("id") or name,
                                     "name": name, "content": observation})  # fmt: skip
                 if name in terminate:

@@ -23,7 +23,7 @@ class UserCache:
         self._entries: dict[str, str] = {}
         self.hits = 0
         if path is not None and path.exists():
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
                 try:
                     row = json.loads(line)
                     self._entries[row["key"]] = row["reply"]

@@ -1,0 +1,57 @@
+"""The one rule for how grading a model's output ends.
+
+A model under test is an adversary: anything it writes may be crafted to break the grader.
+If grading raised and the sample were left out of the score as an infra error, a model could
+raise its own score by making its wrong answers unreadable. So:
+
+- a grader that returns decides the outcome itself (``scored`` or ``model_failure``);
+- a grader that raises :class:`~m1eval.errors.InfraFault` reports a failure proven
+  independent of the output (a missing image, a daemon fault, a dataset row that cannot be
+  decoded): the sample is an ``infra_error``, re-attempted on the next run;
+- a grader that raises anything else failed *on the output*: the sample is a
+  ``model_failure`` with the cause, scored 0 and kept in the denominator.
+
+The runner and ``m1eval grade`` both grade through :func:`grade_output`; nothing else calls a
+suite's grader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from m1eval.errors import InfraFault
+from m1eval.suites.base import Grade, Item, Suite
+
+ERROR_CHARS = 500  # the cause recorded for a failure: enough to read, never the whole output
+
+
+@dataclass(frozen=True)
+class InfraFailure:
+    """Grading could not happen for a reason that says nothing about the output."""
+
+    cause: str
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: message``, on one line and bounded (a message may quote the output)."""
+    text = " ".join(str(exc).split())
+    if len(text) > ERROR_CHARS:
+        text = text[: ERROR_CHARS - 1] + "…"
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+async def grade_output(
+    suite: Suite, item: Item, answer: str, finish_reason: str | None = None
+) -> Grade | InfraFailure:
+    """Grade ``answer`` (reasoning removed) under the rule above; never raises ``Exception``."""
+    try:
+        grade = await suite.grade_async(item, answer)
+    except InfraFault as fault:
+        return InfraFailure(describe(fault))
+    except Exception as exc:  # noqa: BLE001 - the rule: a grader failure is the output's
+        grade = Grade.failure(f"grading failed on the model's output: {describe(exc)}")
+    if not isinstance(grade, Grade):
+        return Grade.failure(f"grader returned {type(grade).__name__}, not a grade")
+    if grade.error and finish_reason == "length":
+        grade = replace(grade, error=f"truncated (finish_reason=length): {grade.error}")
+    return grade
