@@ -54,8 +54,11 @@ def _suite_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--sandbox-workers", type=_positive_int, help="sandbox containers (default: CPU count)"
     )
-    group.add_argument("--sandbox-output-mb", type=_positive_int,
-                       help="LiveCodeBench: output cap per test, MiB (4); more fails the test")
+    group.add_argument(
+        "--sandbox-output-mb",
+        type=_positive_int,
+        help="LiveCodeBench: output cap per test, MiB (4); more fails the test",
+    )
     group.add_argument("--subset", choices=["all", "m1-486"], help="SWE-bench instances (all)")
     group.add_argument("--patch-samples", type=_positive_int, help="SWE-bench repair samples (4)")
     group.add_argument("--repos-dir", help="SWE-bench: local clones DIR/<owner>__<name>")
@@ -81,9 +84,10 @@ def _suite_options(parser: argparse.ArgumentParser) -> None:
 
 def suite_options(args: argparse.Namespace) -> dict[str, Any]:
     names = ("needles", "cot", "max_prompt_tokens", "release", "start_date", "end_date",
-             "sandbox_workers", "sandbox_output_mb", "subset", "patch_samples", "repos_dir", "swe_timeout",
-             "swe_workers", "max_steps", "m1_prompt", "first_tool_call_only", "user_base_url",
-             "user_model", "user_max_tokens", "lm_eval_include", "num_fewshot")  # fmt: skip
+             "sandbox_workers", "sandbox_output_mb", "subset", "patch_samples", "repos_dir",
+             "swe_timeout", "swe_workers", "max_steps", "m1_prompt", "first_tool_call_only",
+             "user_base_url", "user_model", "user_max_tokens", "lm_eval_include",
+             "num_fewshot")  # fmt: skip
     return {name: getattr(args, name) for name in names}
 
 

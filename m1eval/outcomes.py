@@ -48,7 +48,7 @@ async def grade_output(
         grade = await suite.grade_async(item, answer)
     except InfraFault as fault:
         return InfraFailure(describe(fault))
-    except Exception as exc:  # noqa: BLE001 - the rule: a grader failure is the output's
+    except Exception as exc:
         grade = Grade.failure(f"grading failed on the model's output: {describe(exc)}")
     if not isinstance(grade, Grade):
         return Grade.failure(f"grader returned {type(grade).__name__}, not a grade")

@@ -71,7 +71,7 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
         if not s["complete"]:
             console.print(
                 f"[yellow]{name}: {s['outcomes']['infra_error']} infra errors are not in the "
-                "score (\"err as 0\" counts them as wrong); rerun the same command to retry "
+                'score ("err as 0" counts them as wrong); rerun the same command to retry '
                 "them[/yellow]"
             )
 

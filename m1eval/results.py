@@ -11,7 +11,6 @@ One row per sample, with the run's metadata as columns (``run_id``, ``model``, `
 from __future__ import annotations
 
 import glob
-import json
 from pathlib import Path
 from typing import Any
 

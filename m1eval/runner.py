@@ -18,10 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from m1eval.config import per_sample_seed, sample_id
+from m1eval.errors import M1EvalError
 from m1eval.hashing import stable_hash
 from m1eval.model.client import ChatClient
 from m1eval.model.types import Completion, RequestFailed
-from m1eval.errors import M1EvalError
 from m1eval.outcomes import InfraFailure, describe, grade_output
 from m1eval.records import INFRA_ERROR, SKIPPED, SampleRecord
 from m1eval.store import RunStore
@@ -226,7 +226,7 @@ async def run_sample(
             except M1EvalError as exc:  # classified by the harness: checkout, image, simulator
                 return make_record(planned, suite, None, None,
                                    f"pipeline could not run: {describe(exc)}", 0)  # fmt: skip
-            except Exception as exc:  # noqa: BLE001 - the outcome rule: the output's failure
+            except Exception as exc:
                 return make_record(
                     planned, suite, None, Grade.failure(
                         f"the pipeline failed on the model's output: {describe(exc)}"),

@@ -58,6 +58,24 @@ def _inflate(data: bytes, limit: int) -> bytes:
     return out + inflater.flush()
 
 
+def _unpack(raw: str, limit: int) -> Any:
+    """The compressed form: base64, then zlib (capped), then a pickle of one JSON string."""
+    try:
+        packed = _inflate(base64.b64decode(raw.encode("utf-8")), limit)
+        payload = _PlainDataUnpickler(io.BytesIO(packed)).load()
+    except (pickle.UnpicklingError, zlib.error, ValueError, EOFError, TypeError, IndexError,
+            KeyError, AttributeError, RecursionError, MemoryError) as exc:  # fmt: skip
+        raise DataError(f"undecodable test cases: {type(exc).__name__}: {exc}"[:300]) from None
+    if isinstance(payload, bytes):
+        payload = payload.decode("utf-8", "replace")
+    if not isinstance(payload, str):
+        raise DataError(f"compressed test cases hold a {type(payload).__name__}, not a string")
+    try:
+        return boundedjson.loads(payload, max_depth=CASES_MAX_DEPTH, max_chars=limit)
+    except boundedjson.JSONBoundsError as exc:
+        raise DataError(f"undecodable test cases: {exc}") from None
+
+
 def decode_test_cases(raw: str) -> list[dict[str, Any]]:
     """Test cases from their JSON form, or from the compressed base64/zlib/pickle form.
 
@@ -73,22 +91,7 @@ def decode_test_cases(raw: str) -> list[dict[str, Any]]:
     try:
         cases = boundedjson.loads(raw, max_depth=CASES_MAX_DEPTH, max_chars=limit)
     except boundedjson.JSONBoundsError:
-        try:
-            packed = _inflate(base64.b64decode(raw.encode("utf-8")), limit)
-            payload = _PlainDataUnpickler(io.BytesIO(packed)).load()
-        except (pickle.UnpicklingError, zlib.error, ValueError, EOFError, TypeError,
-                IndexError, KeyError, AttributeError, RecursionError,
-                MemoryError) as exc:  # fmt: skip
-            raise DataError(f"undecodable test cases: {type(exc).__name__}: {exc}"[:300]) from None
-        if isinstance(payload, bytes):
-            payload = payload.decode("utf-8", "replace")
-        if not isinstance(payload, str):
-            raise DataError(f"compressed test cases hold a {type(payload).__name__}, "
-                            "not a JSON string")  # fmt: skip
-        try:
-            cases = boundedjson.loads(payload, max_depth=CASES_MAX_DEPTH, max_chars=limit)
-        except boundedjson.JSONBoundsError as exc:
-            raise DataError(f"undecodable test cases: {exc}") from None
+        cases = _unpack(raw, limit)
     if not isinstance(cases, list):
         raise DataError("test cases are not a list")
     for i, case in enumerate(cases):

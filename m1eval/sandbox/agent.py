@@ -217,6 +217,7 @@ def _read_fd(fd: int, limit: int) -> tuple[bytes, int]:
 
 def _remove_tree(path: str) -> None:
     """Remove ``path`` whatever a program did to its modes (all files are the agent's uid)."""
+
     def retry(func, target, _exc) -> None:  # type: ignore[no-untyped-def]
         with contextlib.suppress(OSError):
             os.chmod(os.path.dirname(target) or ".", 0o700)

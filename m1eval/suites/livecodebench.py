@@ -143,9 +143,9 @@ class LiveCodeBenchSuite(Suite):
         verdict = await asyncio.to_thread(grade_program, self._pool, code, problem)
         fail = verdict.first_failure
         if fail is not None and fail.status in WORKER_FAILURES:  # it broke its sandbox
-            return Grade(MODEL_FAILURE, 0.0, extracted_answer=code,
-                         error=f"the program broke its sandbox worker ({fail.status}): "
-                               f"{(fail.error or '')[:300]}", details=verdict.summary())  # fmt: skip
+            why = f"the program broke its sandbox worker ({fail.status}): {fail.error or ''}"
+            return Grade(MODEL_FAILURE, 0.0, extracted_answer=code, error=why[:400],
+                         details=verdict.summary())  # fmt: skip
         return Grade.scored(
             1.0 if verdict.passed else 0.0,
             extracted_answer=code,

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from m1eval.data import LoadedDataset, load_rows
-from m1eval.errors import InfraFault, ConfigError
+from m1eval.errors import ConfigError, InfraFault
 from m1eval.fsutil import atomic_write_jsonl
 from m1eval.model.types import Completion
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED

@@ -10,7 +10,6 @@ from m1eval import boundedjson
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_jsonl, read_user_text
 
-
 MAX_DEPTH = 16  # a prediction is a flat object
 
 

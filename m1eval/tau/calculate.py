@@ -30,16 +30,16 @@ class _TooLarge(OverflowError):
 
 
 def _pow(base: float, exp: float) -> float:
-    if isinstance(base, int) and isinstance(exp, int) and exp > 0 and abs(base) > 1:
-        if (abs(base).bit_length() - 1) * exp > MAX_INT_BITS:
-            raise _TooLarge("int too large to convert to float")
+    big = isinstance(base, int) and isinstance(exp, int) and exp > 0 and abs(base) > 1
+    if big and (abs(base).bit_length() - 1) * exp > MAX_INT_BITS:
+        raise _TooLarge("int too large to convert to float")
     return operator.pow(base, exp)
 
 
 def _mul(a: float, b: float) -> float:
-    if isinstance(a, int) and isinstance(b, int):
-        if abs(a).bit_length() + abs(b).bit_length() > MAX_INT_BITS + 2:
-            raise _TooLarge("int too large to convert to float")
+    ints = isinstance(a, int) and isinstance(b, int)
+    if ints and abs(a).bit_length() + abs(b).bit_length() > MAX_INT_BITS + 2:
+        raise _TooLarge("int too large to convert to float")
     return operator.mul(a, b)
 
 
