@@ -7,6 +7,7 @@ instance's repository) or, by default, from ``/testbed`` inside the instance's D
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import subprocess
 import tarfile
@@ -18,11 +19,31 @@ from m1eval.errors import DataError
 from m1eval.sandbox.errors import SandboxError
 
 GIT_ID = ["-c", "user.name=m1eval", "-c", "user.email=m1eval@localhost"]
+# A tree the model has touched may hold files git reads as instructions (attributes naming
+# filter or diff drivers). Nothing outside the repository's own config (which the harness
+# writes, and edits can never reach) is read, and every hook, driver and helper that could
+# run a program is switched off on the command line, which wins over any config file.
+GIT_HARDENING = [
+    "-c", "core.hooksPath=/dev/null", "-c", "core.fsmonitor=false",
+    "-c", "core.attributesFile=/dev/null", "-c", "core.sshCommand=false",
+    "-c", "core.pager=cat", "-c", "diff.external=", "-c", "protocol.allow=never",
+    "-c", "submodule.recurse=false",
+]  # fmt: skip
+GIT_ENV = {
+    "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": os.devnull, "GIT_ATTR_NOSYSTEM": "1",
+    "GIT_TERMINAL_PROMPT": "0", "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C",
+    "HOME": "/nonexistent", "XDG_CONFIG_HOME": "/nonexistent",
+}  # fmt: skip
 
 
 def git(path: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["git", "-C", str(path), *GIT_ID, *args], capture_output=True,
-                          text=True, check=check)  # fmt: skip
+    """Run git on a working copy with a hardened configuration and environment."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **GIT_ENV}
+    if args and args[0] == "diff":  # never an external diff or a text conversion program
+        args = ("diff", "--no-ext-diff", "--no-textconv", *args[1:])
+    return subprocess.run(["git", "-C", str(path), *GIT_HARDENING, *GIT_ID, *args],
+                          capture_output=True, text=True, check=check, env=env,
+                          errors="surrogateescape")  # fmt: skip
 
 
 def checkout(instance: dict[str, Any], repos_dir: Path | None, client: Any = None) -> Path:
@@ -33,7 +54,10 @@ def checkout(instance: dict[str, Any], repos_dir: Path | None, client: Any = Non
             _from_local(instance, repos_dir, work)
         else:
             _from_image(instance, work, client)
-        # a clean baseline commit: the scaffold's patch is `git diff` against it
+        # a repository of our own, whatever the image's or clone's .git held: its config is
+        # the harness's alone; a clean baseline commit: the patch is `git diff` against it
+        shutil.rmtree(work / ".git", ignore_errors=True)
+        git(work, "init", "-q")
         git(work, "add", "-A")
         git(work, "commit", "-q", "--allow-empty", "-m", "base")
         return work

@@ -25,12 +25,14 @@ from typing import Any
 
 from m1eval.fsutil import atomic_write_json, atomic_write_text
 from m1eval.model.types import Completion
+from m1eval.swebench.confine import UnsafePath, confined_file, write_confined
 from m1eval.swebench.repo import git
 
 Ask = Callable[[list[dict[str, Any]]], Awaitable[Completion]]
 MAX_TREE_FILES = 1500
 TOP_FILES = 4
 CONTEXT_LINES = 10
+MAX_EDITS = 200  # per response
 SKIP_DIRS = {".git", "node_modules", "build", "dist", "__pycache__", ".tox", "venv", ".venv"}
 
 FILES_PROMPT = """Please look through the following GitHub problem description and repository structure and provide a list of files that one would need to edit to fix the problem.
@@ -131,7 +133,8 @@ class Edit:
 class Candidate:
     index: int
     patch: str = ""
-    status: str = "pending"  # ok, no_edits, search_not_found, syntax_error, empty
+    # ok, no_edits, search_not_found, unsafe_path, unencodable, syntax_error, empty
+    status: str = "pending"
     detail: str = ""
     normalized: str | None = None
 
@@ -148,7 +151,7 @@ def repo_tree(root: Path, limit: int = MAX_TREE_FILES) -> list[str]:
     files = []
     for path in sorted(root.rglob("*.py")):
         rel = path.relative_to(root)
-        if any(part in SKIP_DIRS for part in rel.parts):
+        if any(part in SKIP_DIRS for part in rel.parts) or path.is_symlink():
             continue
         files.append(rel.as_posix())
         if len(files) >= limit:
@@ -267,40 +270,73 @@ def segments(root: Path, locs: dict[str, list[str]]) -> str:
 
 
 def parse_edits(text: str) -> list[Edit]:
-    return [Edit(m["path"].lstrip("./"), m["search"], m["replace"]) for m in _EDIT.finditer(text)]
+    """The SEARCH/REPLACE edits of a response, paths as written (confined when applied)."""
+    edits = []
+    for m in _EDIT.finditer(text):
+        path = m["path"]
+        while path.startswith("./"):
+            path = path[2:]
+        edits.append(Edit(path, m["search"], m["replace"]))
+        if len(edits) >= MAX_EDITS:
+            break
+    return edits
 
 
 def apply_edits(root: Path, edits: list[Edit]) -> tuple[str, str]:
-    """Apply edits to the working copy; (status, detail). The tree is reset first."""
+    """Apply edits to the working copy; (status, detail). The tree is reset first.
+
+    Every path is the model's: it must name an existing regular file inside the checkout,
+    reached through no link, outside git's own files (:mod:`m1eval.swebench.confine`);
+    anything else fails the candidate with status ``unsafe_path``. Edited files are only
+    written and parsed (``ast.parse``), never executed.
+    """
     git(root, "checkout", "-q", "--", ".")
     git(root, "clean", "-qfd")
     if not edits:
         return "no_edits", "the response has no SEARCH/REPLACE edit"
+    targets: dict[str, Path] = {}
     for edit in edits:
-        target = root / edit.path
-        if not target.is_file():
-            return "search_not_found", f"no file {edit.path}"
-        text = target.read_text()
+        try:
+            target = confined_file(root, edit.path)
+        except UnsafePath as exc:
+            status = "search_not_found" if str(exc).startswith("no file") else "unsafe_path"
+            return status, str(exc)
+        try:
+            text = target.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return "search_not_found", f"cannot read {edit.path} as UTF-8: {exc}"[:300]
         if edit.search not in text:
             return "search_not_found", f"SEARCH block not found in {edit.path}"
-        target.write_text(text.replace(edit.search, edit.replace, 1))
-    for path in {e.path for e in edits}:
+        try:
+            data = text.replace(edit.search, edit.replace, 1).encode("utf-8")
+        except UnicodeEncodeError:
+            return "unencodable", f"the REPLACE text for {edit.path} is not valid Unicode"
+        write_confined(target, data)
+        targets[edit.path] = target
+    for path, target in targets.items():
         if path.endswith(".py"):
             try:
-                ast.parse((root / path).read_text(), filename=path)
-            except SyntaxError as exc:
-                return "syntax_error", f"{path}: {exc.msg} (line {exc.lineno})"
+                ast.parse(target.read_bytes(), filename=path)
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                return "syntax_error", f"{path}: {_syntax_message(exc)}"
     return "ok", ""
 
 
+def _syntax_message(exc: BaseException) -> str:
+    if isinstance(exc, SyntaxError):
+        return f"{exc.msg} (line {exc.lineno})"
+    return type(exc).__name__
+
+
 def normalized(root: Path, paths: list[str]) -> str:
-    """AST of the edited files: patches that differ in formatting only vote together."""
+    """AST of the edited files: patches that differ in formatting only vote together (paths
+    are the ones :func:`apply_edits` confined)."""
     parts = []
-    for path in sorted(paths):
-        text = (root / path).read_text()
+    for path in sorted(set(paths)):
+        text = confined_file(root, path).read_bytes().decode("utf-8", "replace")
         try:
             parts.append(ast.dump(ast.parse(text)))
-        except SyntaxError:
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
             parts.append(text)
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
