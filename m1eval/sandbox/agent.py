@@ -35,6 +35,7 @@ import select
 import shutil
 import signal
 import socket
+import stat
 import sys
 import tempfile
 import time
@@ -215,23 +216,59 @@ def _read_fd(fd: int, limit: int) -> tuple[bytes, int]:
     return b"".join(chunks), size
 
 
-def _remove_tree(path: str) -> None:
-    """Remove ``path`` whatever a program did to its modes (all files are the agent's uid)."""
-
-    def retry(func, target, _exc) -> None:  # type: ignore[no-untyped-def]
-        with contextlib.suppress(OSError):
-            os.chmod(os.path.dirname(target) or ".", 0o700)
-            if os.path.isdir(target) and not os.path.islink(target):
-                os.chmod(target, 0o700)
-            func(target)
-
-    if os.path.isdir(path) and not os.path.islink(path):
-        with contextlib.suppress(OSError):
-            os.chmod(path, 0o700)
-        shutil.rmtree(path, onerror=retry)
-    else:
-        with contextlib.suppress(OSError):
-            os.unlink(path)
+def _empty_dir(root: str, deadline_s: float = 20.0) -> None:
+    """Remove everything inside ``root``, whatever a program did there (modes taken away,
+    directories nested past PATH_MAX): subdirectories are hoisted up into ``root`` before
+    they are emptied, so no path grows beyond two components and nothing recurses. Every file
+    is the agent's own uid. What cannot be removed in time is left for
+    :meth:`Scratch.clean` to notice."""
+    deadline = time.monotonic() + deadline_s
+    hoisted = 0
+    while time.monotonic() < deadline:
+        try:
+            names = os.listdir(root)
+        except OSError:
+            return
+        if not names:
+            return
+        progress = 0
+        for name in names:
+            path = os.path.join(root, name)
+            try:
+                mode = os.lstat(path).st_mode
+            except OSError:
+                continue
+            if not stat.S_ISDIR(mode):
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
+                    progress += 1
+                continue
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o700)
+            try:
+                children = os.listdir(path)
+            except OSError:
+                children = []
+            for child in children:
+                inner = os.path.join(path, child)
+                try:
+                    is_dir = stat.S_ISDIR(os.lstat(inner).st_mode)
+                    if is_dir:  # moving a directory rewrites its "..": it must be writable
+                        os.chmod(inner, 0o700)
+                        hoisted += 1
+                        os.rename(inner, os.path.join(root, f".m1eval-hoist-{hoisted}"))
+                    else:
+                        os.unlink(inner)
+                    progress += 1
+                except OSError:
+                    pass
+            with contextlib.suppress(OSError):
+                os.rmdir(path)
+                progress += 1
+            if time.monotonic() >= deadline:
+                return
+        if not progress:
+            return
 
 
 def _remove_ipc() -> None:
@@ -275,12 +312,13 @@ class Scratch:
     def clean(self, workdir: str) -> str | None:
         """Remove what the test left; a reason if the worker is no longer in a known state."""
         if not self.in_container:
-            _remove_tree(workdir)
+            _empty_dir(workdir)
+            with contextlib.suppress(OSError):
+                os.chmod(workdir, 0o700)
+                os.rmdir(workdir)
             return None
         for root in self.roots:
-            with contextlib.suppress(OSError):
-                for name in os.listdir(root):
-                    _remove_tree(os.path.join(root, name))
+            _empty_dir(root)
         with contextlib.suppress(OSError):
             _remove_ipc()
         for root in self.roots:

@@ -1,0 +1,128 @@
+"""Programs that attack the sandbox worker itself, run in the real Docker sandbox.
+
+Each attack must be contained (the test fails, quickly, with the right status), must not
+reach the next test (a plain program right after it passes on the same pool), and must not
+amplify on the host. A mix of attacking and honest programs scores exactly as the same mix
+with the attacks replaced by plain wrong programs.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from m1eval.graders.lcb import Problem, grade_program
+from m1eval.sandbox.pool import SandboxLimits, SandboxPool
+
+HEALTHY = "print(int(input()) * 2)"
+WRONG = "print(0)"
+PROBLEM = Problem(["21"], ["42"], None)
+
+# many files under the per-file size limit, until the file system is full
+FILL = ("import os\nn = 0\ntry:\n    while True:\n"
+        "        with open(os.path.join('{where}', 'fill%d' % n), 'wb') as f:\n"
+        "            f.write(b'x' * (1 << 20))\n        n += 1\nexcept OSError:\n    pass\n"
+        "print(42 if n > 10 else n)")  # fmt: skip
+# program -> the status its (only) test must end with
+POISON = {
+    "chmod its parent to 0": (  # the parent is the container's /tmp: not the program's
+        "import os\nos.chmod('..', 0)\nprint(42)", "runtime_error"),
+    "chmod its own directory to 0": (
+        "import os\nos.chmod('.', 0)\nprint(42)", "ok"),
+    "rename its own directory": (
+        "import os\nhere = os.getcwd()\nos.rename(here, here + '-gone')\nprint(42)", "ok"),
+    "fill /tmp": (FILL.format(where="/tmp"), "ok"),
+    "fill /dev/shm": (FILL.format(where="/dev/shm"), "ok"),
+    "plant files everywhere it may write": (
+        "import os\nfor d in ('/tmp', '/dev/shm', '.'):\n    p = os.path.join(d, 'planted')\n"
+        "    os.makedirs(p, exist_ok=True)\n    open(os.path.join(p, 'f'), 'w').write('x')\n"
+        "    os.chmod(os.path.join(p, 'f'), 0)\n    os.chmod(p, 0)\nprint(42)", "ok"),
+    "replace stdout by a FIFO": (
+        "import os\nfor name in ('stdout', 'stderr', 'input', 'result.json'):\n"
+        "    try:\n        os.unlink(name)\n    except OSError:\n        pass\n"
+        "    os.mkfifo(name)\nprint(42)", "ok"),
+    "point stdout at a symlink": (
+        "import os\nfor name in ('stdout', 'stderr'):\n    try:\n        os.unlink(name)\n"
+        "    except OSError:\n        pass\n    os.symlink('/proc/1/mem', name)\nprint(42)", "ok"),
+    "32 MiB of invalid UTF-8": (
+        "import sys\nsys.stdout.buffer.write(b'\\xff' * (32 << 20))", "output_limit"),
+    "System V shared memory left behind": (
+        "import ctypes\nlibc = ctypes.CDLL(None)\nfor k in range(50):\n"
+        "    libc.shmget(1000 + k, 1 << 20, 0o1000 | 0o600)\nprint(42)", "ok"),
+    "a daemon that outlives the test": (
+        "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+        "        while True:\n            open('/tmp/daemon', 'a').write('x')\n"
+        "            time.sleep(0.01)\n    os._exit(0)\nprint(42)", "ok"),
+    "directories nested 3,000 deep": (
+        "import os\nfor _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\nprint(42)", "ok"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(POISON))
+def test_an_attack_on_the_worker_reaches_no_later_test(sandbox_pool: SandboxPool, name: str):
+    code, status = POISON[name]
+    started = time.monotonic()
+    verdict = grade_program(sandbox_pool, code, PROBLEM, timeout_s=4)
+    assert time.monotonic() - started < 30, "an attack must not cost worker restarts"
+    assert verdict.tests[0].status == status, (name, verdict.tests)
+    # the pool is healthy: honest programs pass on every worker, in a clean directory
+    for _ in range(sandbox_pool.size * 2):
+        after = grade_program(sandbox_pool, HEALTHY, PROBLEM)
+        assert after.passed, (name, after.tests)
+    clean = ("import os\nprint(sorted(os.listdir('/tmp')), sorted(os.listdir('/dev/shm')), "
+             "len(open('/proc/sysvipc/shm').read().splitlines()) - 1)")  # fmt: skip
+    for _ in range(sandbox_pool.size):
+        [res] = sandbox_pool.run_program({"code": clean, "mode": "stdio", "timeout_s": 5},
+                                         [""], lambda i, r: True)  # fmt: skip
+        listing = res["stdout"].strip()
+        # only the running test's own directory is there
+        assert listing.startswith("[") and listing.count("'t") == 1 and listing.endswith(
+            "[] 0"), listing  # fmt: skip
+
+
+def test_output_is_capped_at_the_agent_and_on_the_host() -> None:
+    from m1eval.sandbox.pool import decode_response
+
+    # a worker answering beyond the cap is refused on the host before it is decoded
+    with pytest.raises(ValueError, match="beyond"):
+        decode_response({"status": "ok", "stdout_b64": "eHh4eA=="}, 3)
+    assert decode_response({"status": "ok", "stdout_b64": "/w=="}, 8)["stdout"] == "\ufffd"
+
+
+def test_a_smaller_output_cap_is_honoured(sandbox_pool: SandboxPool) -> None:
+    small = SandboxPool(1, limits=SandboxLimits(max_output_bytes=1000))
+    with small:
+        ok = grade_program(small, "print('4' * 999)", Problem([""], ["4" * 999], None))
+        assert ok.passed, ok.tests
+        over = grade_program(small, "print('4' * 1000)", Problem([""], ["4" * 1000], None))
+        assert over.tests[0].status == "output_limit"
+
+
+def test_attacks_score_as_plain_wrong_programs(sandbox_pool: SandboxPool) -> None:
+    """Five programs, two right: 2 of 5 pass whether the three others attack or are wrong."""
+    attacks = [POISON["chmod its parent to 0"][0].replace("print(42)", "print(0)"),
+               POISON["32 MiB of invalid UTF-8"][0],
+               POISON["replace stdout by a FIFO"][0].replace("print(42)", "print(1)")]  # fmt: skip
+    problem = Problem(["21", "5"], ["42", "10"], None)
+
+    def passed(programs: list[str]) -> list[bool]:
+        return [grade_program(sandbox_pool, p, problem).passed for p in programs]
+
+    with_attacks = passed([HEALTHY, attacks[0], HEALTHY, attacks[1], attacks[2]])
+    with_wrong = passed([HEALTHY, WRONG, HEALTHY, WRONG, WRONG])
+    assert with_attacks == with_wrong == [True, False, True, False, False]
+
+
+def test_a_worker_error_recycles_the_worker_and_blames_the_program(sandbox_pool: SandboxPool):
+    """A test that breaks its worker twice fails (the program's doing); the next program runs
+    on a fresh worker that passed a known-good probe."""
+    killer = "import os, signal\nos.kill(1, signal.SIGKILL)\nprint(42)"  # PID 1 is immune
+    verdict = grade_program(sandbox_pool, killer, PROBLEM, timeout_s=4)
+    assert verdict.passed  # nothing happened: the agent cannot be signalled
+    with sandbox_pool.worker() as w:
+        w.container.kill()  # a worker dies under a test: replaced, the test retried
+    before = sandbox_pool.restarts
+    for _ in range(sandbox_pool.size):
+        assert grade_program(sandbox_pool, HEALTHY, PROBLEM).passed
+    assert sandbox_pool.restarts == before + 1
