@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from m1eval.cli import main
+from m1eval.testing import swebench_selftest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_HF = Path(os.environ.get("M1EVAL_SHARED_DATA", ROOT.parent / "shared" / "data")) / "hf"
@@ -48,6 +49,14 @@ def sandbox_pool() -> Iterator[object]:
 
     with SandboxPool(2) as pool:
         yield pool
+
+
+@pytest.fixture(scope="session")
+def selftest_image(sandbox_pool) -> str:
+    """The self-made instance image (built offline with debootstrap when missing)."""
+    from m1eval.sandbox.image import docker_client
+
+    return swebench_selftest.build_image(docker_client())
 
 
 def embedded_available() -> bool:

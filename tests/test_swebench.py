@@ -101,14 +101,6 @@ def test_missing_image_is_a_one_line_error(tmp_path: Path) -> None:
 # -- grading with swebench, in Docker --------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def selftest_image(sandbox_pool) -> str:
-    """The self-made instance image (built offline with debootstrap when missing)."""
-    from m1eval.sandbox.image import docker_client
-
-    return selftest.build_image(docker_client())
-
-
 def test_swebench_grades_gold_wrong_empty_and_unappliable(selftest_image, tmp_path: Path):
     inst = selftest.instance()
     iid = inst["instance_id"]
