@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from m1eval import __version__, boundedjson
-from m1eval.errors import ConfigError, M1EvalError
+from m1eval.errors import ConfigError, DataError, M1EvalError
 
 EXIT_INCOMPLETE = 4
 EXIT_INTERRUPTED = 130
@@ -302,7 +302,22 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_UNEXPECTED
 
 
+# commands that only read run directories: a malformed run file (valid JSON, wrong shape) is
+# the file's fault, told in one line
+READERS = ("results", "report", "compare")
+
+
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.command in READERS:
+        try:
+            return _dispatch_command(args, argv)
+        except (KeyError, TypeError, AttributeError, ValueError, IndexError) as exc:
+            raise DataError(f"a run file is not in m1eval's format ({type(exc).__name__}: "
+                            f"{' '.join(str(exc).split())[:200]})") from None  # fmt: skip
+    return _dispatch_command(args, argv)
+
+
+def _dispatch_command(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "run":
         return _cmd_run(args, argv)
     if args.command == "grade":

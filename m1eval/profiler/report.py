@@ -17,9 +17,15 @@ def load(path: Path) -> dict[str, Any]:
         raise DataError(f"no latency result at {path}") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"{path}: {exc}") from None
+    if not isinstance(result, dict):
+        raise DataError(f"{path}: not a latency result (not a JSON object)")
     for key in ("device", "ceilings", "rows", "lightning_decode", "decode_100k"):
         if key not in result:
             raise DataError(f"{path}: not a latency result (no '{key}')")
+    try:
+        floors(result)
+    except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise DataError(f"{path}: not a latency result ({type(exc).__name__}: {exc})") from None
     return result
 
 
