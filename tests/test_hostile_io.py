@@ -115,9 +115,22 @@ def test_report_markdown_escapes_what_the_server_said(cli, tmp_path: Path) -> No
 JUNK = st.one_of(
     st.binary(max_size=300),
     st.text(max_size=300).map(lambda t: t.encode("utf-8", "surrogatepass")),
-    st.sampled_from([b"[" * 100_000, b'{"a":' * 50_000, b"\xff\xfe", b"null", b"[]", b"{}",
-                     b'{"instance_id": 1}', b'{"item_id": {}}', b"- - -\n: :", b"1" * 5000,
-                     b"!!python/object:os.system {}", b'"\\ud800"']),  # fmt: skip
+    st.sampled_from(
+        [
+            b"[" * 100_000,
+            b'{"a":' * 50_000,
+            b"\xff\xfe",
+            b"null",
+            b"[]",
+            b"{}",
+            b'{"instance_id": 1}',
+            b'{"item_id": {}}',
+            b"- - -\n: :",
+            b"1" * 5000,
+            b"!!python/object:os.system {}",
+            b'"\\ud800"',
+        ]
+    ),
 )
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 
 _HTML = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"}
-_SPECIAL = re.compile(r"([\\`*_\[\]|~])")
+_SPECIAL = re.compile(r"([\\`*\[\]|~])")
+# "_" between two letters or digits never emphasises (CommonMark): snake_case stays readable
+_UNDERSCORE = re.compile(r"(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
 MAX_CHARS = 300
 
@@ -20,5 +22,5 @@ def md(value: object, limit: int = MAX_CHARS) -> str:
     text = _CONTROL.sub(" ", str(value))
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    text = _SPECIAL.sub(r"\\\1", text)
+    text = _UNDERSCORE.sub(r"\\_", _SPECIAL.sub(r"\\\1", text))
     return "".join(_HTML.get(ch, ch) for ch in text)

@@ -142,8 +142,12 @@ class LiveCodeBenchSuite(Suite):
             raise InfraFault(f"test data of {item.item_id}: {exc}") from None
         verdict = await asyncio.to_thread(grade_program, self._pool, code, problem)
         fail = verdict.first_failure
+        why = None
         if fail is not None and fail.status in WORKER_FAILURES:  # it broke its sandbox
             why = f"the program broke its sandbox worker ({fail.status}): {fail.error or ''}"
+        elif fail is not None and fail.status == "output_limit":
+            why = f"output limit: {fail.error or 'more output than the sandbox keeps'}"
+        if why is not None:
             return Grade(MODEL_FAILURE, 0.0, extracted_answer=code, error=why[:400],
                          details=verdict.summary())  # fmt: skip
         return Grade.scored(

@@ -9,6 +9,7 @@ bin, never dropped. Prompts are read from the memory-mapped dataset when asked, 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections import defaultdict
 from difflib import SequenceMatcher
@@ -157,6 +158,11 @@ class MrcrSuite(Suite):
             grade(answer, gold, prefix),
             details={"prefix_ok": answer.startswith(prefix)},
         )
+
+    async def grade_async(self, item: Item, answer: str) -> Grade:
+        """``SequenceMatcher`` is quadratic in the worst case and the answer is the model's:
+        it runs off the event loop, so other samples go on meanwhile."""
+        return await asyncio.to_thread(self.grade, item, answer)
 
     def tags(self, item: Item) -> dict[str, Any]:
         return {
