@@ -39,56 +39,17 @@ def _positive_int(text: str) -> int:
 
 
 def _suite_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("suite options")
-    group.add_argument("--needles", type=int, choices=[2, 4, 8], help="MRCR needle count (4)")
-    group.add_argument(
-        "--cot", action="store_true", default=None, help="LongBench-v2 chain-of-thought protocol"
-    )
-    group.add_argument(
-        "--max-prompt-tokens", type=_positive_int,
-        help="LongBench-v2 truncation limit in the served model's tokens (120000)",
-    )  # fmt: skip
-    group.add_argument("--release", help="LiveCodeBench release (release_v6)")
-    group.add_argument("--start-date", help="LiveCodeBench: first contest date (2024-08-01)")
-    group.add_argument("--end-date", help="LiveCodeBench: last contest date (2025-05-01)")
-    group.add_argument(
-        "--sandbox-workers", type=_positive_int, help="sandbox containers (default: CPU count)"
-    )
-    group.add_argument(
-        "--sandbox-output-mb",
-        type=_positive_int,
-        help="LiveCodeBench: output cap per test, MiB (4); more fails the test",
-    )
-    group.add_argument("--subset", choices=["all", "m1-486"], help="SWE-bench instances (all)")
-    group.add_argument("--patch-samples", type=_positive_int, help="SWE-bench repair samples (4)")
-    group.add_argument("--repos-dir", help="SWE-bench: local clones DIR/<owner>__<name>")
-    group.add_argument("--swe-timeout", type=_positive_int, help="SWE-bench test timeout (1800 s)")
-    group.add_argument("--swe-workers", type=_positive_int, help="SWE-bench grading containers")
-    group.add_argument("--max-steps", type=_positive_int, help="TAU-bench step limit (40)")
-    group.add_argument("--no-m1-prompt", dest="m1_prompt", action="store_false", default=None,
-                       help="TAU-bench: without the paper's extra system prompt")  # fmt: skip
-    group.add_argument(
-        "--all-tool-calls",
-        dest="first_tool_call_only",
-        action="store_false",
-        default=None,
-        help="TAU-bench: execute every tool call of a turn",
-    )
-    group.add_argument("--user-base-url", help="TAU-bench user simulator endpoint (default: same)")
-    group.add_argument("--user-model", help="TAU-bench user simulator model (the paper: gpt-4.1)")
-    group.add_argument("--user-max-tokens", type=_positive_int, help="TAU-bench: per user turn")
-    group.add_argument("--lm-eval-include", action="append", metavar="PATH",
-                       help="lm-eval: a folder of task YAMLs to search (repeatable)")  # fmt: skip
-    group.add_argument("--num-fewshot", type=int, help="lm-eval: few-shot examples (the task's)")
+    """The suite-option group, built from what every adapter declares."""
+    from m1eval.suites.options import add_arguments
+    from m1eval.suites.registry import all_options
+
+    add_arguments(parser.add_argument_group("suite options"), all_options())
 
 
 def suite_options(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("needles", "cot", "max_prompt_tokens", "release", "start_date", "end_date",
-             "sandbox_workers", "sandbox_output_mb", "subset", "patch_samples", "repos_dir",
-             "swe_timeout", "swe_workers", "max_steps", "m1_prompt", "first_tool_call_only",
-             "user_base_url", "user_model", "user_max_tokens", "lm_eval_include",
-             "num_fewshot")  # fmt: skip
-    return {name: getattr(args, name) for name in names}
+    from m1eval.suites.registry import all_options
+
+    return {opt.name: getattr(args, opt.name, None) for opt, _ in all_options()}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from m1eval.data import LoadedDataset
 from m1eval.errors import ConfigError, DataError
@@ -30,6 +30,7 @@ from m1eval.lmeval import PREFIX
 from m1eval.lmeval.tasks import build_task, find_task, redirect
 from m1eval.manifests import DatasetSpec, SuiteManifest
 from m1eval.suites.base import Grade, Item, Suite
+from m1eval.suites.options import Option
 
 FEWSHOT_SEED = 1234  # lm-eval's default --fewshot_seed; offset by the document's index
 BINARY_METRICS = {"exact_match", "acc", "em", "correct", "pass@1"}
@@ -51,7 +52,16 @@ def _as_json(messages: list[dict[str, Any]], add_generation_prompt: bool = True)
 
 
 class LmEvalSuite(Suite):
-    option_defaults: ClassVar[dict[str, Any]] = {"lm_eval_include": None, "num_fewshot": None}
+    adapter_name = "lm_eval"
+    declared_options = (
+        Option("lm_eval_include", None, "a folder of task YAMLs to search (repeatable)",
+               repeatable=True, identity=False),
+        Option("num_fewshot", None, "few-shot examples (the task's)", type=int),
+    )  # fmt: skip
+
+    @classmethod
+    def family(cls) -> str:
+        return "lm-eval:<task> suites"
 
     def __init__(self, name: str, options: dict[str, Any] | None = None) -> None:
         task_name = name[len(PREFIX) :]

@@ -17,6 +17,8 @@ DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer wit
 class AimeSuite(Suite):
     """AIME answers are integers: binary scores, pass@k and maj@k apply."""
 
+    adapter_name = "aime"
+
     def build_messages(self, item: Item) -> list[dict[str, Any]]:
         instruction = self.manifest.protocol.get("instruction", DEFAULT_INSTRUCTION)
         problem = str(item.row["problem"]).strip()

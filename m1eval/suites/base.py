@@ -11,6 +11,7 @@ from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import ConfigError, DataError
 from m1eval.manifests import SuiteManifest
 from m1eval.records import MODEL_FAILURE, SCORED
+from m1eval.suites.options import Option
 
 
 @dataclass(frozen=True)
@@ -54,29 +55,58 @@ class RunContext:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
+def _adapter_classes() -> list[type[Suite]]:
+    found, stack = [], list(Suite.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.adapter_name:
+            found.append(cls)
+    return found
+
+
 class Suite(ABC):
     """A benchmark: rows to items, an item to chat messages, a final answer to a grade."""
 
+    #: the ``adapter:`` name manifests use for this class (found without a registry edit)
+    adapter_name: ClassVar[str | None] = None
     #: whether summary metrics for binary scores (pass@k, maj@k) make sense
     binary_scores: ClassVar[bool] = True
-    #: suite options accepted from the command line, with their defaults
+    #: the options this suite reads, declared once (the command line is built from them)
+    declared_options: ClassVar[tuple[Option, ...]] = ()
+    #: name -> default, derived from ``declared_options``
     option_defaults: ClassVar[dict[str, Any]] = {}
     #: whether prompts must be measured with the served model's tokenizer
     needs_tokenizer: ClassVar[bool] = False
     #: llama.cpp chat format the embedded server needs for this suite (tool calling)
     embedded_chat_format: ClassVar[str | None] = None
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.option_defaults = {o.name: o.default for o in cls.declared_options}
+
     def __init__(self, manifest: SuiteManifest, options: dict[str, Any] | None = None) -> None:
         self.manifest = manifest
+        declared = {o.name: o for o in self.declared_options}
         given = {k: v for k, v in (options or {}).items() if v is not None}
-        unknown = sorted(set(given) - set(self.option_defaults))
+        unknown = sorted(set(given) - set(declared))
         if unknown:
             flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
-            raise ConfigError(f"{flags} does not apply to suite {manifest.name}")
-        from_manifest = {k: manifest.protocol[k] for k in self.option_defaults
-                         if k in manifest.protocol}  # fmt: skip
+            owners = sorted({cls.family() for cls in _adapter_classes()
+                             if any(o.name in unknown for o in cls.declared_options)})  # fmt: skip
+            where = f": it applies to {', '.join(owners)} only" if owners else ""
+            raise ConfigError(f"{flags} does not apply to suite {manifest.name}{where}")
+        from_manifest = {k: manifest.protocol[k] for k in declared if k in manifest.protocol}
         self.options: dict[str, Any] = {**self.option_defaults, **from_manifest, **given}
+        for name, value in self.options.items():
+            if value is not None:
+                declared[name].check(value)
         self.context = RunContext()
+
+    @classmethod
+    def family(cls) -> str:
+        """How messages name the suites this adapter runs."""
+        return f"{cls.adapter_name} suites"
 
     @property
     def name(self) -> str:
@@ -111,7 +141,7 @@ class Suite(ABC):
 
     def identity(self) -> dict[str, Any]:
         """What besides the prompt decides this suite's answers (part of the config hash)."""
-        return dict(self.options)
+        return {o.name: self.options[o.name] for o in self.declared_options if o.identity}
 
     # -- one item --------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
 from m1eval.errors import ConfigError, DataError, InfraFault
@@ -19,6 +19,7 @@ from m1eval.graders.lcb import extract_code, grade_program, problem_from_row
 from m1eval.records import MODEL_FAILURE
 from m1eval.sandbox.pool import WORKER_FAILURES
 from m1eval.suites.base import Grade, Item, RunContext, Suite
+from m1eval.suites.options import Option
 from m1eval.summary import summarize_groups
 
 SYSTEM_MESSAGE = (
@@ -64,25 +65,23 @@ def _date(text: str, what: str) -> datetime:
 
 
 class LiveCodeBenchSuite(Suite):
-    option_defaults: ClassVar[dict[str, Any]] = {
-        "release": "release_v6",
-        "start_date": "2024-08-01",
-        "end_date": "2025-05-01",
-        "sandbox_workers": None,
-        "sandbox_output_mb": 4,
-    }
+    adapter_name = "livecodebench"
+    declared_options = (
+        Option("release", "release_v6", "release to read", choices=tuple(RELEASE_FILES)),
+        Option("start_date", "2024-08-01", "first contest date"),
+        Option("end_date", "2025-05-01", "last contest date"),
+        Option("sandbox_workers", None, "sandbox containers (default: CPU count)",
+               type=int, positive=True, identity=False),
+        Option("sandbox_output_mb", 4, "output cap per test in MiB; more fails the test",
+               type=int, positive=True),
+    )  # fmt: skip
 
     def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
         super().__init__(manifest, options)
-        if self.options["release"] not in RELEASE_FILES:
-            raise ConfigError(f"--release must be one of {', '.join(RELEASE_FILES)}")
         self._start = _date(self.options["start_date"], "--start-date")
         self._end = _date(self.options["end_date"], "--end-date")
         self._table: Any = None
         self._pool: Any = None
-
-    def identity(self) -> dict[str, Any]:
-        return {k: v for k, v in self.options.items() if k != "sandbox_workers"}
 
     def load(
         self, split: str | None, data_dir: str | Path | None

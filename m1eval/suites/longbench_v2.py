@@ -17,6 +17,7 @@ from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import ConfigError
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
 from m1eval.suites.base import Grade, Item, Suite
+from m1eval.suites.options import Option
 
 TEMPLATE_0SHOT = (
     "Please read the following text and answer the question below.\n\n<text>\n$DOC$\n</text>\n\n"
@@ -80,7 +81,12 @@ def truncate_middle(ids: list[int], limit: int) -> list[int]:
 
 
 class LongBenchV2Suite(Suite):
-    option_defaults: ClassVar[dict[str, Any]] = {"cot": False, "max_prompt_tokens": 120_000}
+    adapter_name = "longbench_v2"
+    declared_options = (
+        Option("cot", False, "two-pass chain-of-thought protocol", switch="on"),
+        Option("max_prompt_tokens", 120_000, "truncation limit in the served model's tokens",
+               type=int, positive=True),
+    )  # fmt: skip
     needs_tokenizer: ClassVar[bool] = True
 
     def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:

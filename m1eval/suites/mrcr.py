@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
-from m1eval.errors import ConfigError
 from m1eval.fsutil import atomic_write_json
 from m1eval.paths import cache_dir
 from m1eval.records import SKIPPED
 from m1eval.stats import stratified_bootstrap_ci
 from m1eval.suites.base import Grade, Item, Suite
+from m1eval.suites.options import Option
 from m1eval.summary import summarize_groups
 from m1eval.tokenizers import o200k_count
 
@@ -69,12 +69,11 @@ def count_message_tokens(messages: list[dict[str, Any]]) -> int:
 
 class MrcrSuite(Suite):
     binary_scores: ClassVar[bool] = False
-    option_defaults: ClassVar[dict[str, Any]] = {"needles": 4}
+    adapter_name = "mrcr"
+    declared_options = (Option("needles", 4, "needle count", type=int, choices=(2, 4, 8)),)
 
     def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
         super().__init__(manifest, options)
-        if self.options["needles"] not in (2, 4, 8):
-            raise ConfigError(f"--needles must be 2, 4 or 8, got {self.options['needles']}")
         self._tables: dict[str, Any] = {}
 
     def file_groups(self, split: str) -> dict[str, list[str]]:

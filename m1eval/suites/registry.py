@@ -1,27 +1,51 @@
-"""Suite name -> adapter. A new suite is one adapter module plus one manifest."""
+"""Suite name -> adapter. A new suite is one adapter module plus one manifest.
+
+Adapters are found, not listed: every module of :mod:`m1eval.suites` (and the lm-eval
+bridge) is imported once and each :class:`Suite` subclass with an ``adapter_name`` is
+registered under it, so a manifest's ``adapter:`` names a class without any edit here. The
+command line's suite options come from the same classes.
+"""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+from functools import cache
 from typing import Any
 
 from m1eval.errors import ConfigError
 from m1eval.manifests import SuiteManifest, load_manifest
-from m1eval.suites.aime import AimeSuite
 from m1eval.suites.base import Suite
-from m1eval.suites.livecodebench import LiveCodeBenchSuite
-from m1eval.suites.longbench_v2 import LongBenchV2Suite
-from m1eval.suites.mrcr import MrcrSuite
-from m1eval.suites.swe_bench import SweBenchSuite
-from m1eval.suites.tau_bench import TauBenchSuite
+from m1eval.suites.options import Option
 
-ADAPTERS: dict[str, type[Suite]] = {
-    "aime": AimeSuite,
-    "mrcr": MrcrSuite,
-    "longbench_v2": LongBenchV2Suite,
-    "livecodebench": LiveCodeBenchSuite,
-    "swe_bench": SweBenchSuite,
-    "tau_bench": TauBenchSuite,
-}
+EXTRA_MODULES = ("m1eval.lmeval.suite",)
+
+
+@cache
+def adapters() -> dict[str, type[Suite]]:
+    """``adapter name -> class`` for every adapter module that imports."""
+    import m1eval.suites as package
+
+    names = [f"{package.__name__}.{m.name}" for m in pkgutil.iter_modules(package.__path__)]
+    for module in (*names, *EXTRA_MODULES):
+        importlib.import_module(module)
+    found: dict[str, type[Suite]] = {}
+    stack = list(Suite.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if cls.adapter_name and cls.__module__.startswith("m1eval."):
+            found.setdefault(cls.adapter_name, cls)
+    return found
+
+
+def all_options() -> list[tuple[Option, str]]:
+    """Every declared suite option once, with the adapters that read it (for the CLI)."""
+    seen: dict[str, tuple[Option, list[str]]] = {}
+    for name, cls in sorted(adapters().items()):
+        for opt in cls.declared_options:
+            seen.setdefault(opt.name, (opt, []))[1].append(name)
+    return [(opt, ", ".join(owners)) for opt, owners in seen.values()]
 
 
 def get_suite(
@@ -31,22 +55,15 @@ def get_suite(
         from m1eval.lmeval.suite import LmEvalSuite
 
         return LmEvalSuite(name_or_manifest, options)
-    lm_eval_only = {k: v for k, v in (options or {}).items()
-                    if k in ("lm_eval_include", "num_fewshot") and v is not None}  # fmt: skip
-    if lm_eval_only:
-        flags = ", ".join("--" + k.replace("_", "-") for k in lm_eval_only)
-        raise ConfigError(f"{flags} applies to lm-eval:<task> suites only")
-    options = {k: v for k, v in (options or {}).items()
-               if k not in ("lm_eval_include", "num_fewshot")}  # fmt: skip
     manifest = (
         name_or_manifest
         if isinstance(name_or_manifest, SuiteManifest)
         else load_manifest(name_or_manifest)
     )
-    adapter = ADAPTERS.get(manifest.adapter)
-    if adapter is None:
+    adapter = adapters().get(manifest.adapter)
+    if adapter is None or manifest.adapter == "lm_eval":
         raise ConfigError(
             f"suite manifest {manifest.path}: unknown adapter '{manifest.adapter}' "
-            f"(known: {', '.join(sorted(ADAPTERS))})"
+            f"(known: {', '.join(sorted(a for a in adapters() if a != 'lm_eval'))})"
         )
     return adapter(manifest, options)

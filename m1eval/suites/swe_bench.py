@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from m1eval.data import LoadedDataset, load_rows
-from m1eval.errors import ConfigError, InfraFault
+from m1eval.errors import InfraFault
 from m1eval.fsutil import atomic_write_jsonl
 from m1eval.model.types import Completion
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
 from m1eval.suites.base import Grade, Item, RunContext, Suite
+from m1eval.suites.options import Option
 from m1eval.summary import summarize_suite
 
 SUBSETS = ("all", "m1-486")
@@ -25,25 +26,21 @@ SUBSETS = ("all", "m1-486")
 
 class SweBenchSuite(Suite):
     binary_scores: ClassVar[bool] = True
-    option_defaults: ClassVar[dict[str, Any]] = {
-        "subset": "all",
-        "patch_samples": 4,
-        "repos_dir": None,
-        "swe_timeout": 1800,
-        "swe_workers": 4,
-    }
+    adapter_name = "swe_bench"
+    declared_options = (
+        Option("subset", "all", "instances", choices=tuple(SUBSETS)),
+        Option("patch_samples", 4, "repair samples", type=int, positive=True),
+        Option("repos_dir", None, "local clones DIR/<owner>__<name>", identity=False),
+        Option("swe_timeout", 1800, "test timeout in seconds", type=int, positive=True),
+        Option("swe_workers", 4, "grading containers", type=int, positive=True, identity=False),
+    )  # fmt: skip
 
     def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
         super().__init__(manifest, options)
-        if self.options["subset"] not in SUBSETS:
-            raise ConfigError(f"--subset must be one of {', '.join(SUBSETS)}")
         self.excluded: set[str] = set(manifest.protocol.get("excluded_instances") or [])
         self._rows: dict[str, dict[str, Any]] = {}
         self._grading: asyncio.Semaphore | None = None
         self._client: Any = None
-
-    def identity(self) -> dict[str, Any]:
-        return {k: self.options[k] for k in ("subset", "patch_samples")}
 
     def load(
         self, split: str | None, data_dir: str | Path | None

@@ -21,6 +21,7 @@ from m1eval.fsutil import atomic_write_json
 from m1eval.model.types import Completion, RequestFailed
 from m1eval.stats import k_values, pass_hat_k
 from m1eval.suites.base import Grade, Item, RunContext, Suite
+from m1eval.suites.options import Option
 from m1eval.tau.env import DomainData, load_domain
 from m1eval.tau.episode import M1_SYSTEM_PROMPT, UserSimulatorError, run_episode
 from m1eval.tau.user_cache import UserCache
@@ -29,15 +30,21 @@ from m1eval.tau.user_cache import UserCache
 class TauBenchSuite(Suite):
     binary_scores: ClassVar[bool] = False
     embedded_chat_format: ClassVar[str | None] = "chatml-function-calling"
-    option_defaults: ClassVar[dict[str, Any]] = {
-        "max_steps": 40,
-        "m1_prompt": True,
-        "first_tool_call_only": True,
-        "user_base_url": None,
-        "user_model": None,
-        "user_api_key_env": "OPENAI_API_KEY",
-        "user_max_tokens": 1024,  # one line of dialogue; keeps a runaway simulator bounded
-    }
+    adapter_name = "tau_bench"
+    declared_options = (
+        Option("max_steps", 40, "step limit", type=int, positive=True),
+        Option("m1_prompt", True, "without the paper's extra system prompt", switch="off",
+               flag="--no-m1-prompt"),
+        Option("first_tool_call_only", True, "execute every tool call of a turn", switch="off",
+               flag="--all-tool-calls"),
+        Option("user_base_url", None, "user simulator endpoint (default: same)",
+               identity=False),
+        Option("user_model", None, "user simulator model (the paper: gpt-4.1)"),
+        Option("user_api_key_env", "OPENAI_API_KEY", "variable holding the simulator's key",
+               identity=False),
+        # one line of dialogue; keeps a runaway simulator bounded
+        Option("user_max_tokens", 1024, "per user turn", type=int, positive=True),
+    )  # fmt: skip
 
     def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
         super().__init__(manifest, options)
@@ -50,10 +57,6 @@ class TauBenchSuite(Suite):
         self.user_requests = 0
         self.user_tokens = 0
         self.user_prompt_tokens = 0
-
-    def identity(self) -> dict[str, Any]:
-        keep = ("max_steps", "m1_prompt", "first_tool_call_only", "user_model", "user_max_tokens")
-        return {k: self.options[k] for k in keep}
 
     def load(
         self, split: str | None, data_dir: str | Path | None
