@@ -85,6 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not re-attempt samples that ended as infra_error in an earlier invocation",
     )
+    run.add_argument(
+        "--allow-endpoint-change", action="store_true",
+        help="resume a run although another server (address, /models, serving) answers now",
+    )  # fmt: skip
     run.add_argument("--max-attempts", type=_positive_int, default=6, help="HTTP attempts")
     run.add_argument(
         "--retry-base-delay", type=float, default=1.0, help="first backoff ceiling (seconds)"
@@ -360,6 +364,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         max_context=args.max_context,
         tokenizer=args.tokenizer or protocol.tokenizer,
         serving=_serving(args),
+        allow_endpoint_change=args.allow_endpoint_change,
         argv=["m1eval", *argv],
     )
     outcome = run_evaluation(config, suite, protocol, options)

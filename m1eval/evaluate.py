@@ -15,7 +15,7 @@ from typing import Any
 from m1eval import __version__
 from m1eval.config import RunConfig, validate_run_id
 from m1eval.data import LoadedDataset
-from m1eval.errors import ConfigError, EndpointError
+from m1eval.errors import ConfigError, EndpointError, RunStateError
 from m1eval.hashing import stable_hash
 from m1eval.manifests import SuiteManifest
 from m1eval.model.client import ChatClient, ClientSettings
@@ -55,6 +55,7 @@ class ExecutionOptions:
     max_context_source: str = "--max-context"
     tokenizer: str = "auto"  # for suites that measure prompts: auto, server, o200k, hf:NAME
     serving: dict[str, Any] | None = None  # the serving fingerprint, when known
+    allow_endpoint_change: bool = False  # resume against a server that describes itself anew
     argv: list[str] | None = None
 
 
@@ -143,6 +144,9 @@ async def _run_prepared(
     store = RunStore(run_dir)
     done = store.open(config_hash)
     try:
+        if done and not options.allow_endpoint_change:
+            _check_same_endpoint(store.read_manifest() or {}, fingerprint, options.serving,
+                                 run_dir)  # fmt: skip
         stats = ExecutionStats(requested=len(planned))
         # Skips are a policy decision and are always made again; infra errors are asked
         # again unless --keep-errors.
@@ -229,6 +233,31 @@ async def _run_prepared(
         return RunOutcome(run_id, run_dir, summary, stats)
     finally:
         store.close()
+
+
+def _check_same_endpoint(
+    previous: dict[str, Any], fingerprint: dict[str, Any], serving: dict[str, Any] | None,
+    run_dir: Path,
+) -> None:  # fmt: skip
+    """Refuse to reuse samples answered by a server that describes itself differently: another
+    /models answer (model id, root or revision, context length) or /version, or another
+    serving fingerprint (model revision, vLLM version, template). The address alone may
+    change (a restarted server, a router, the embedded server's free port)."""
+    before = previous.get("endpoint") or {}
+    if not before:
+        return
+    changes = []
+    if before.get("hash") and before.get("hash") != fingerprint.get("hash"):
+        changes.append("its /models or /version answer changed")
+    old_serving = previous.get("serving")
+    if old_serving and serving and stable_hash(old_serving) != stable_hash(serving):
+        changes.append("its serving fingerprint changed")
+    if changes:
+        raise RunStateError(
+            f"{run_dir} was answered by another server ({'; '.join(changes)}); its samples "
+            "would be reused as if this server had answered them; use another --run-id, or "
+            "pass --allow-endpoint-change to reuse them deliberately"
+        )
 
 
 def _final_records(store: RunStore, planned: list) -> list[dict[str, Any]]:

@@ -206,3 +206,20 @@ def test_results_list_and_show(cli, tmp_path: Path) -> None:
     assert as_json["summary"]["suites"]["aime24"]["per_item"]["1"]["mean_score"] == 1.0
     missing = cli("results", "show", "nope", "--results-dir", tmp_path)
     assert missing.code == 2 and "no run 'nope'" in missing.err
+
+
+def test_resuming_against_another_server_refuses(cli, tmp_path: Path) -> None:
+    """The same command pointed at a different server serving a model of the same name (here:
+    another context length) must not pass the first server's answers off as its own."""
+    args = ("run", "--suite", "aime24", "--split", "smoke", "--model", "stub-model",
+            "--repeats", "2", "--results-dir", tmp_path, "--no-progress")  # fmt: skip
+    with StubServer(StubConfig()) as first:
+        assert cli(*args, "--base-url", first.base_url).code == 0
+    with StubServer(StubConfig(max_model_len=8192)) as second:
+        refused = cli(*args, "--base-url", second.base_url)
+        assert refused.code == 2 and "answered by another server" in refused.err, refused.err
+        assert refused.err.count("\n") == 1
+        assert second.state.requests == 0
+        allowed = cli(*args, "--base-url", second.base_url, "--allow-endpoint-change")
+        assert allowed.code == 0, allowed.err
+        assert second.state.requests == 0  # reused, deliberately
