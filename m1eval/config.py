@@ -105,19 +105,21 @@ def check_content_format(fmt: str) -> str:
 
 def sample_id(
     suite: str, item_id: str, repeat: int, model: str, sampling: dict[str, Any],
-    prompt_sha256: str,
+    prompt_sha256: str, request_sha256: str | None = None,
 ) -> str:  # fmt: skip
-    """Identity of one sample: what was asked (the rendered messages' hash), of which model, how."""
-    return stable_hash(
-        {
-            "suite": suite,
-            "item_id": item_id,
-            "repeat": repeat,
-            "model": model,
-            "sampling": sampling,
-            "prompt_sha256": prompt_sha256,
-        }
-    )[:32]
+    """Identity of one sample: what was asked (the rendered messages' hash, and the hash of
+    whatever else shapes the suite's requests), of which model, how."""
+    key = {
+        "suite": suite,
+        "item_id": item_id,
+        "repeat": repeat,
+        "model": model,
+        "sampling": sampling,
+        "prompt_sha256": prompt_sha256,
+    }
+    if request_sha256 is not None:  # suites with one plain request keep their old ids
+        key["request_sha256"] = request_sha256
+    return stable_hash(key)[:32]
 
 
 def per_sample_seed(seed: int | None, item_id: str, repeat: int) -> int | None:

@@ -78,6 +78,8 @@ def plan_samples(
     system_prompt: str | None = None,
 ) -> list[PlannedSample]:
     planned = []
+    shaping = suite.request_identity()
+    request_sha = stable_hash(shaping) if shaping else None
     for item in items:
         prompt_sha = stable_hash(render_messages(suite, item, system_prompt))
         for repeat in range(repeats):
@@ -85,7 +87,8 @@ def plan_samples(
             s = per_sample_seed(seed, item.item_id, repeat)
             if s is not None:
                 params["seed"] = s
-            sid = sample_id(suite.name, item.item_id, repeat, model, params, prompt_sha)
+            sid = sample_id(suite.name, item.item_id, repeat, model, params, prompt_sha,
+                            request_sha)  # fmt: skip
             planned.append(PlannedSample(sid, item, repeat, params, prompt_sha))
     return planned
 

@@ -143,6 +143,13 @@ class Suite(ABC):
         """What besides the prompt decides this suite's answers (part of the config hash)."""
         return {o.name: self.options[o.name] for o in self.declared_options if o.identity}
 
+    def request_identity(self) -> dict[str, Any]:
+        """What shapes the requests beyond the first rendered messages: the templates of
+        follow-up requests, a scaffold's prompts and settings, an agent's system prompt, a
+        user simulator's model and prompt. It is part of every sample's identity, so editing
+        any of it re-asks exactly the samples whose requests it shapes."""
+        return {}
+
     # -- one item --------------------------------------------------------------------------
 
     @abstractmethod

@@ -125,6 +125,9 @@ class LongBenchV2Suite(Suite):
             messages = [*messages[:-1], {**messages[-1], "content": prompt}]
         return messages, info
 
+    def request_identity(self) -> dict[str, Any]:
+        return {"answer_template": TEMPLATE_0SHOT_COT_ANS} if self.options["cot"] else {}
+
     def followup_messages(
         self, item: Item, messages: list[dict[str, Any]], first_answer: str
     ) -> list[dict[str, Any]] | None:

@@ -42,6 +42,11 @@ class SweBenchSuite(Suite):
         self._grading: asyncio.Semaphore | None = None
         self._client: Any = None
 
+    def request_identity(self) -> dict[str, Any]:
+        from m1eval.swebench import scaffold
+
+        return {"scaffold": scaffold.identity(), "patch_samples": self.options["patch_samples"]}
+
     def load(
         self, split: str | None, data_dir: str | Path | None
     ) -> tuple[list[Item], LoadedDataset]:

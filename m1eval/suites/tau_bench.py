@@ -26,6 +26,8 @@ from m1eval.tau.env import DomainData, load_domain
 from m1eval.tau.episode import M1_SYSTEM_PROMPT, UserSimulatorError, run_episode
 from m1eval.tau.user_cache import UserCache
 
+USER_TEMPERATURE = 1.0  # tau-bench's user simulator samples at T=1
+
 
 class TauBenchSuite(Suite):
     binary_scores: ClassVar[bool] = False
@@ -57,6 +59,18 @@ class TauBenchSuite(Suite):
         self.user_requests = 0
         self.user_tokens = 0
         self.user_prompt_tokens = 0
+
+    def request_identity(self) -> dict[str, Any]:
+        from m1eval.tau import episode
+
+        return {
+            "m1_system_prompt": episode.M1_SYSTEM_PROMPT if self.options["m1_prompt"] else None,
+            "user_system_prompt": episode.user_system_prompt("{instruction}"),
+            "first_user_message": episode.FIRST_USER_MESSAGE, "stop": episode.STOP,
+            "user_model": self.options["user_model"],
+            "user_max_tokens": self.options["user_max_tokens"],
+            "user_temperature": USER_TEMPERATURE,
+        }  # fmt: skip
 
     def load(
         self, split: str | None, data_dir: str | Path | None
@@ -118,7 +132,8 @@ class TauBenchSuite(Suite):
         user_model = self._user_client.settings.model
 
         async def user(messages: list[dict[str, Any]]) -> str:
-            params = {"temperature": 1.0, "max_tokens": int(self.options["user_max_tokens"])}
+            params = {"temperature": USER_TEMPERATURE,
+                      "max_tokens": int(self.options["user_max_tokens"])}  # fmt: skip
             key = cache.key(sample_id, user_model, params, messages)
             cached = cache.get(key)
             if cached is not None:

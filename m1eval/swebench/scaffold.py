@@ -29,6 +29,8 @@ from m1eval.swebench.confine import UnsafePath, confined_file, write_confined
 from m1eval.swebench.repo import git
 
 Ask = Callable[[list[dict[str, Any]]], Awaitable[Completion]]
+# bump when the stages change in a way the constants below do not show
+SCAFFOLD_VERSION = 2
 MAX_TREE_FILES = 1500
 TOP_FILES = 4
 CONTEXT_LINES = 10
@@ -145,6 +147,16 @@ class ScaffoldResult:
     candidates: list[Candidate] = field(default_factory=list)
     completions: list[Completion] = field(default_factory=list)
     error: str | None = None
+
+
+def identity() -> dict[str, Any]:
+    """Everything of the scaffold that shapes its requests (part of each sample's identity)."""
+    return {
+        "version": SCAFFOLD_VERSION, "files_prompt": FILES_PROMPT,
+        "elements_prompt": ELEMENTS_PROMPT, "repair_prompt": REPAIR_PROMPT,
+        "max_tree_files": MAX_TREE_FILES, "top_files": TOP_FILES,
+        "context_lines": CONTEXT_LINES, "skip_dirs": sorted(SKIP_DIRS),
+    }  # fmt: skip
 
 
 def repo_tree(root: Path, limit: int = MAX_TREE_FILES) -> list[str]:
