@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
+from m1eval.contract import contract_of
 from m1eval.errors import DataError
-from m1eval.results import find_runs, read_manifest
+from m1eval.records import GRADED
+from m1eval.results import find_runs, read_manifest, read_summary
 from m1eval.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from m1eval.store import SAMPLES, read_samples_file
-
-GRADED = ("scored", "model_failure")
 
 
 @dataclass
@@ -93,6 +93,18 @@ def _load(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return read_manifest(runs[0]), list(records.values())
 
 
+def _group_keys(path: str | Path) -> set[tuple[str, str]]:
+    """``(suite, record field)`` of every breakdown the run's summary declares."""
+    runs = find_runs(path)
+    summary = read_summary(runs[0]) if len(runs) == 1 else None
+    keys = set()
+    for suite, s in ((summary or {}).get("suites") or {}).items():
+        for part in contract_of(suite, s)[1]:
+            if part.get("record_key"):
+                keys.add((suite, str(part["record_key"])))
+    return keys
+
+
 def _per_item(records: list[dict[str, Any]], key) -> dict[str, dict[str, list[float]]]:  # type: ignore[no-untyped-def]
     groups: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for r in records:
@@ -138,16 +150,18 @@ def compare(base_path: str | Path, cand_path: str | Path, alpha: float = 0.05,
         if t:
             tests.append(t)
 
-    def bin_key(r: dict[str, Any]) -> str:
-        return f"{r['suite']}/{(r.get('extra') or {}).get('bin', '')}"
+    # every group table a suite declares with a record key (MRCR bins, difficulties, ...)
+    for suite, record_key in sorted(_group_keys(base_path) & _group_keys(cand_path)):
 
-    bins_b, bins_c = _per_item(base_records, bin_key), _per_item(cand_records, bin_key)
-    for name in sorted(set(bins_b) & set(bins_c)):
-        if name.endswith("/"):
-            continue  # not a binned suite
-        t = _test(name, bins_b[name], bins_c[name])
-        if t:
-            tests.append(t)
+        def key(r: dict[str, Any], suite: str = suite, rk: str = record_key) -> str | None:
+            value = (r.get("extra") or {}).get(rk)
+            return f"{suite}/{value}" if r["suite"] == suite and value is not None else None
+
+        groups_b, groups_c = _per_item(base_records, key), _per_item(cand_records, key)
+        for name in sorted(set(groups_b) & set(groups_c) - {None}):
+            t = _test(name, groups_b[name], groups_c[name])
+            if t:
+                tests.append(t)
     if not tests:
         raise DataError("the two runs share no graded item")
     holm(tests)

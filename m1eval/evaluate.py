@@ -14,6 +14,7 @@ from typing import Any
 
 from m1eval import __version__
 from m1eval.config import RunConfig, validate_run_id
+from m1eval.contract import SUITE_ROW, headline
 from m1eval.data import LoadedDataset
 from m1eval.errors import ConfigError, EndpointError, RunStateError
 from m1eval.hashing import stable_hash
@@ -286,6 +287,18 @@ def build_summary(
         "score": suite.manifest.paper_scores.get(column) if column else None,
         "metric": suite.manifest.paper.get("metric"),
     }
+    heads = suite_summary.get("headlines") or [headline(
+        suite.name, suite_summary["score"], suite_summary["ci_low"], suite_summary["ci_high"],
+        paper_row=SUITE_ROW)]  # fmt: skip
+    for h in heads:
+        row = h.pop("paper_row", None)
+        if row == SUITE_ROW:
+            h["paper"] = suite_summary["paper"]["score"]
+        elif row is not None:
+            h["paper"] = (rows.get(row) or {}).get(column) if column else None
+    suite_summary["headlines"] = heads
+    suite_summary.setdefault("breakdowns", [])
+    suite_summary["comparable"] = comparable(config, suite, dataset)
     suite_summary["dataset"] = {
         "repo_id": dataset.repo_id,
         "split": dataset.split,
@@ -299,6 +312,25 @@ def build_summary(
         "protocol": config.protocol,
         "suites": {suite.name: suite_summary},
     }
+
+
+def comparable(config: RunConfig, suite: Suite, dataset: LoadedDataset) -> dict[str, Any]:
+    """Whether this run can be judged against the paper, and if not, why: the whole benchmark
+    split, no --limit, the pinned data. Fewer repeats than the protocol's are comparable: the
+    interval is a bootstrap over items of each item's mean, so it carries the extra noise."""
+    reasons = []
+    if config.split != suite.manifest.dataset.split:
+        reasons.append(f"split '{config.split}', not the benchmark's "
+                       f"'{suite.manifest.dataset.split}'")  # fmt: skip
+    if config.limit is not None:
+        reasons.append(f"--limit {config.limit}: not every item")
+    if dataset.matches_pin is False:
+        reasons.append("the dataset differs from the pinned content")
+    return {
+        "comparable": not reasons, "why": "; ".join(reasons) or None, "split": config.split,
+        "limit": config.limit, "repeats": config.repeats,
+        "protocol_repeats": suite.manifest.protocol.get("repeats"),
+    }  # fmt: skip
 
 
 def _manifest(

@@ -10,6 +10,7 @@ MODEL_FAILURE = "model_failure"  # truncated, no parsable answer, malformed tool
 INFRA_ERROR = "infra_error"  # HTTP failure after retries, sandbox crash, simulator fault
 SKIPPED = "skipped"  # not asked, by an explicit, recorded policy (prompt beyond the context)
 OUTCOMES = (SCORED, MODEL_FAILURE, INFRA_ERROR, SKIPPED)
+GRADED = (SCORED, MODEL_FAILURE)  # in the denominator: model failures count as 0
 
 
 @dataclass

@@ -10,7 +10,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from m1eval.results import read_manifest, read_summary
+from m1eval.contract import contract_of
+from m1eval.results import comparability, read_manifest, read_summary
 
 
 def _console() -> Console:
@@ -33,13 +34,14 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
         table.add_column(col, justify="left" if col == "suite" else "right")
     for name, s in summary["suites"].items():
         o = s["outcomes"]
-        paper = s.get("paper") or {}
+        headlines, _ = contract_of(name, s)
+        main = next((h for h in headlines if h["name"] == name), None)
         table.add_row(
             name,
             f"{_fmt(s['score'])} {s['metric']}",
             f"{_fmt(s['ci_low'])}–{_fmt(s['ci_high'])}",
             _fmt((s.get("conservative") or {}).get("score")),
-            f"{_fmt(paper.get('score'))}",
+            _fmt(main.get("paper")) if main else "below",
             str(s["n_items"]),
             str(s["n_samples"]),
             f"{o['scored']}/{o['model_failure']}/{o['infra_error']}/{o.get('skipped', 0)}",
@@ -48,6 +50,9 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
     console.print(table)
     for name, s in summary["suites"].items():
         _print_breakdowns(console, name, s)
+        comp = s.get("comparable") or {}
+        if comp.get("comparable") is False:
+            console.print(escape(f"{name}: not comparable with the paper: {comp.get('why')}"))
         extra = {**s.get("pass_at_k", {}), **s.get("maj_at_k", {})}
         if extra:
             console.print(f"{name}: " + "  ".join(f"{k} {_fmt(v)}" for k, v in extra.items()))
@@ -77,58 +82,67 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
 
 
 def _print_breakdowns(console: Console, name: str, s: dict[str, Any]) -> None:
-    """Suite-specific sections: MRCR context bins and aggregates, LongBench-v2 categories."""
-    if s.get("bins"):
-        table = Table(title=f"{name}: by context bin (o200k tokens)", title_justify="left")
-        for col in ("bin", "score", "95% CI", "items", "scored", "skipped", "err"):
-            table.add_column(col, justify="left" if col == "bin" else "right")
-        for label, b in s["bins"].items():
-            o = b["outcomes"]
-            table.add_row(label, _fmt(b["score"]), f"{_fmt(b['ci_low'])}–{_fmt(b['ci_high'])}",
-                          str(b["n_items"]), str(o["scored"] + o["model_failure"]),
-                          str(o["skipped"]), str(o["infra_error"]))  # fmt: skip
+    """The suite's declared headlines (beyond its main score) and breakdown tables."""
+    headlines, breakdowns = contract_of(name, s)
+    for h in headlines[1:] if headlines and headlines[0]["name"] == name else headlines:
+        note = f"  ({h['note']})" if h.get("note") else ""
+        console.print(escape(
+            f"{h['name']}: {_fmt(h['score'])} [{_fmt(h['ci_low'])}, {_fmt(h['ci_high'])}]"
+            f"   paper {_fmt(h.get('paper'))}{note}"))  # fmt: skip
+    for part in breakdowns:
+        table = Table(title=escape(f"{name}: {part['title']}"), title_justify="left")
+        columns = [c for c in part["columns"] if c not in ("ci_low", "ci_high")]
+        has_ci = "ci_low" in part["columns"]
+        table.add_column("group", justify="left")
+        for col in columns[:1]:
+            table.add_column(col, justify="right")
+        if has_ci:
+            table.add_column("95% CI", justify="right")
+        for col in columns[1:]:
+            table.add_column(col, justify="right")
+        for row in part["rows"]:
+            cells = [escape(str(row.get("group")))]
+            cells += [_cell(row.get(c)) for c in columns[:1]]
+            if has_ci:
+                cells.append(f"{_fmt(row.get('ci_low'))}–{_fmt(row.get('ci_high'))}")
+            cells += [_cell(row.get(c)) for c in columns[1:]]
+            table.add_row(*cells)
         console.print(table)
-    for agg_name, agg in (s.get("aggregates") or {}).items():
-        parts = []
-        for convention in ("mean_up_to", "top_bin"):
-            c = agg[convention]
-            mark = "*" if convention == agg["headline"] else ""
-            parts.append(
-                f"{convention}{mark} {_fmt(c['score'])} [{_fmt(c['ci_low'])}, {_fmt(c['ci_high'])}]"
-                f" ({c['bins_scored']}/{c['bins_expected']} bins)"
-            )
-        console.print(
-            f"{name} {agg_name}: " + "   ".join(parts) + f"   paper {_fmt(agg.get('paper'))}"
-        )
-    if s.get("categories"):
-        table = Table(title=f"{name}: {s.get('protocol', '')}", title_justify="left")
-        for col in ("category", "score", "failures as wrong", "n", "failed requests"):
-            table.add_column(col, justify="left" if col == "category" else "right")
-        order = ["Overall", "Easy", "Hard", "Short", "Medium", "Long"]
-        cats = sorted(s["categories"].items(), key=lambda kv: order.index(kv[0])
-                      if kv[0] in order else len(order))  # fmt: skip
-        for cat, c in cats:
-            table.add_row(cat, _fmt(c["score"]), _fmt(c["score_failures_as_wrong"]), str(c["n"]),
-                          str(c["n_infra_error"]))  # fmt: skip
-        console.print(table)
+        if part.get("note"):
+            console.print(escape(f"{name}: {part['note']}"))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, float):
+        return _fmt(value)
+    return "—" if value is None else escape(str(value))
 
 
 def print_run_list(runs: list[Path]) -> None:
     console = _console()
     table = Table(title="runs", title_justify="left")
-    for col in ("run_id", "status", "suite", "model", "score", "samples", "created"):
-        table.add_column(col)
+    for col in ("run_id", "status", "suite", "model", "split · limit · repeats", "score",
+                "samples", "created"):  # fmt: skip
+        table.add_column(col, no_wrap=col in ("run_id", "status"))
     for run_dir in runs:
         m = read_manifest(run_dir)
         s = read_summary(run_dir) or {}
+        config = m.get("config") if isinstance(m.get("config"), dict) else {}
+        suite_info = m.get("suite") if isinstance(m.get("suite"), dict) else {}
+        identity = m.get("identity") if isinstance(m.get("identity"), dict) else {}
         for name, suite in (s.get("suites") or {"": None}).items():
+            comp = comparability(m, name, suite) if suite else {
+                "split": config.get("split"), "limit": config.get("limit"),
+                "repeats": config.get("repeats")}  # fmt: skip
+            shape = f"{comp.get('split')} · {comp.get('limit') or 'all'} · {comp.get('repeats')}"
             table.add_row(
-                m.get("run_id", run_dir.name),
-                str(m.get("status")),
-                name or (m.get("suite") or {}).get("name", "?"),
-                (m.get("identity") or {}).get("model", "?"),
-                _fmt(suite["score"]) if suite else "—",
-                str(suite["n_samples"]) if suite else "—",
+                escape(str(m.get("run_id", run_dir.name))),
+                escape(str(m.get("status", "no manifest"))),
+                escape(str(name or suite_info.get("name", "?"))),
+                escape(str(identity.get("model") or config.get("model") or "?")),
+                escape(shape),
+                _fmt(suite.get("score")) if suite else "—",
+                str(suite.get("n_samples", "—")) if suite else "—",
                 str(m.get("created_at", "")),
             )
     if not runs:

@@ -100,6 +100,30 @@ def load(path_or_glob: str | Path) -> Any:
     return df
 
 
+def comparability(manifest: dict[str, Any], suite: str, s: dict[str, Any]) -> dict[str, Any]:
+    """Whether a suite's run can be judged against the paper (recorded in summaries since the
+    contract; derived from the manifest's configuration for older runs)."""
+    if isinstance(s.get("comparable"), dict):
+        return s["comparable"]
+    config = manifest.get("config") or {}
+    reasons = []
+    split, limit = config.get("split"), config.get("limit")
+    try:
+        from m1eval.manifests import load_manifest
+
+        expected = load_manifest(suite).dataset.split
+    except Exception:
+        expected = None
+    if split == "smoke" or (expected is not None and split not in (None, expected)):
+        reasons.append(f"split '{split}', not the benchmark's '{expected}'")
+    if limit is not None:
+        reasons.append(f"--limit {limit}: not every item")
+    if not config:
+        reasons.append("the run's manifest does not say how it was made")
+    return {"comparable": not reasons, "why": "; ".join(reasons) or None, "split": split,
+            "limit": limit, "repeats": config.get("repeats")}  # fmt: skip
+
+
 def _json_object(path: Path) -> dict[str, Any]:
     """A run's JSON file, parsed within bounds; ``ValueError`` unless it holds an object."""
     value = boundedjson.loads(path.read_text(encoding="utf-8"), max_depth=RUN_FILE_MAX_DEPTH)

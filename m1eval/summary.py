@@ -13,10 +13,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from m1eval.records import INFRA_ERROR, MODEL_FAILURE, OUTCOMES, SCORED
+from m1eval.records import GRADED, INFRA_ERROR, MODEL_FAILURE, OUTCOMES, SCORED
 from m1eval.stats import bootstrap_ci, k_values, majority_vote, pass_at_k
-
-GRADED = (SCORED, MODEL_FAILURE)  # in the denominator: model failures count as 0
 
 
 def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> dict[str, Any]:

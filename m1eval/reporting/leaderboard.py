@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import base64
+import sys
 from pathlib import Path
 from typing import Any
 
+from m1eval.contract import contract_of
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_bytes, atomic_write_text
 from m1eval.manifests import load_manifest
 from m1eval.reporting.escape import md
 from m1eval.reporting.samples import write_sample_pages
 from m1eval.reporting.verdict import verdict
-from m1eval.results import find_runs, read_manifest, read_summary
+from m1eval.results import comparability, find_runs, read_manifest, read_summary
 
 
 def rows_for(run_dir: Path) -> list[dict[str, Any]]:
@@ -32,21 +34,24 @@ def rows_for(run_dir: Path) -> list[dict[str, Any]]:
         if recorded.get("name") == suite and recorded.get("deviations") is not None:
             deviations = list(recorded["deviations"])  # as the run was made
         paper = s.get("paper") or {}
-        entries = [(suite, s.get("score"), s.get("ci_low"), s.get("ci_high"), paper.get("score"))]
-        for name, agg in (s.get("aggregates") or {}).items():  # MRCR: 128K and 1M
-            head = agg.get(agg.get("headline", "mean_up_to"), {})
-            entries.append((f"{suite} ({name})", head.get("score"), head.get("ci_low"),
-                            head.get("ci_high"), agg.get("paper")))  # fmt: skip
-        for label, score, lo, hi, paper_score in entries:
+        headlines, _ = contract_of(suite, s)
+        comp = comparability(manifest, suite, s)
+        for i, h in enumerate(headlines):
+            score, lo, hi, paper_score = h["score"], h["ci_low"], h["ci_high"], h["paper"]
+            judged = verdict(score, lo, hi, paper_score, paper_items)
+            if paper_score is not None and not comp["comparable"]:
+                judged = "not comparable"
             rows.append({
-                "run": run_dir.name, "model": model, "suite": label,
+                "run": run_dir.name, "model": model, "suite": h["name"],
                 "score": score, "ci_low": lo, "ci_high": hi, "paper": paper_score,
-                "paper_column": paper.get("column"),
-                "verdict": verdict(score, lo, hi, paper_score, paper_items),
+                "paper_column": paper.get("column"), "verdict": judged,
+                "why_not_comparable": comp["why"] if judged == "not comparable" else None,
+                "split": comp.get("split"), "limit": comp.get("limit"),
+                "repeats": comp.get("repeats"),
                 "outcomes": s.get("outcomes", {}),
                 "truncation_rate": s.get("truncation_rate"),
                 "deviations": deviations, "complete": s.get("complete"),
-                "conservative": s.get("conservative") if label == suite else None,
+                "conservative": s.get("conservative") if i == 0 else None,
             })  # fmt: skip
     return rows
 
@@ -107,15 +112,19 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
         cells = " | ".join(_cell(line["cells"].get(c)) for c in columns)
         lines.append(f"| {md(line['suite'])} | {md(paper_text(line))} | {cells} |")
     lines += ["", "Cells: score [95% CI] verdict.", "", "## Runs", "",
-              "| model | run | suite | score | 95% CI | infra errors as 0 | paper | verdict | "
-              "scored / fail / err / skip | truncated |",
-              "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+              "| model | run | suite | split · limit · repeats | score | 95% CI | "
+              "infra errors as 0 | paper | verdict | scored / fail / err / skip | truncated |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         o = r["outcomes"]
         marks = "".join(note(d) for d in r["deviations"])
+        if r.get("why_not_comparable"):
+            marks += note(f"{r['run']} is not comparable with the paper: "
+                          f"{r['why_not_comparable']}")  # fmt: skip
+        shape = f"{r.get('split')} · {r.get('limit') or 'all'} · {r.get('repeats')}"
         trunc = "—" if r["truncation_rate"] is None else f"{100 * r['truncation_rate']:.0f}%"
         lines.append(
-            f"| {md(r['model'])} | {md(r['run'])} | {md(r['suite'])}{marks} | "
+            f"| {md(r['model'])} | {md(r['run'])} | {md(r['suite'])}{marks} | {md(shape)} | "
             f"{_fmt(r['score'])} | {_fmt(r['ci_low'])}–{_fmt(r['ci_high'])} | "
             f"{_fmt((r.get('conservative') or {}).get('score'))} | {_fmt(r['paper'])} | "
             f"{md(r['verdict'])} | "
@@ -158,9 +167,16 @@ def build_report(paths: list[str], out: Path, latency_result: Path | None = None
     from m1eval.reporting import plots
     from m1eval.reporting.usage import run_throughput, suite_usage
 
-    runs = [r for p in paths for r in find_runs(p)]
-    if not runs:
+    found = [r for p in paths for r in find_runs(p)]
+    if not found:
         raise DataError(f"no run found in {', '.join(paths)}")
+    runs = [r for r in found if read_summary(r)]
+    for r in found:
+        if r not in runs:  # interrupted before its summary, or graded elsewhere
+            print(f"m1eval: note: {r} has no summary.json yet; left out of the report",
+                  file=sys.stderr)  # fmt: skip
+    if not runs:
+        raise DataError(f"no finished run found in {', '.join(paths)}")
     latency = None
     if latency_result is not None:
         from m1eval.profiler.report import load
@@ -178,8 +194,12 @@ def build_report(paths: list[str], out: Path, latency_result: Path | None = None
             usages.setdefault(suite, []).append(u)
             usage_rows.append({**u.to_row(), "run": run.name, "run_tokens_per_s": throughput})
     pngs = {"score_vs_paper": plots.score_vs_paper(rows, columns)}
-    mrcr = {column_of_run[run.name]: s["bins"] for run in runs
-            for name, s in read_summary(run)["suites"].items() if s.get("bins")}  # fmt: skip
+    mrcr = {}
+    for run in runs:
+        for name, s in (read_summary(run) or {}).get("suites", {}).items():
+            for part in contract_of(name, s)[1]:
+                if part.get("record_key") == "bin":
+                    mrcr[column_of_run[run.name]] = {r["group"]: r for r in part["rows"]}
     if mrcr:
         pngs["mrcr_bins"] = plots.mrcr_bins(mrcr)
     if any(u.lengths for us in usages.values() for u in us):

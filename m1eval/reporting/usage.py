@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from m1eval.records import MODEL_FAILURE, SCORED
+from m1eval.records import GRADED
 from m1eval.results import read_manifest
 from m1eval.store import SAMPLES, read_samples_file
 
@@ -59,7 +59,7 @@ def suite_usage(run_dir: Path) -> dict[str, SuiteUsage]:
     out: dict[str, SuiteUsage] = {}
     for r in records.values():
         u = out.setdefault(r["suite"], SuiteUsage(run=run_dir.name, suite=r["suite"]))
-        if r["outcome"] not in (SCORED, MODEL_FAILURE):
+        if r["outcome"] not in GRADED:
             continue
         u.answered += 1
         u.truncated += bool(r.get("truncated"))

@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from m1eval.contract import GROUP_COLUMNS, breakdown, group_rows
 from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
 from m1eval.errors import ConfigError, DataError, InfraFault
 from m1eval.graders.lcb import extract_code, grade_program, problem_from_row
@@ -162,8 +163,14 @@ class LiveCodeBenchSuite(Suite):
 
     def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         by = summarize_groups(records, key=lambda r: (r.get("extra") or {}).get("difficulty"))
+        ordered = {k: by[k] for k in ("easy", "medium", "hard") if k in by}
         return {
-            "by_difficulty": {k: by[k] for k in ("easy", "medium", "hard") if k in by},
+            "breakdowns": [
+                breakdown(
+                    "by difficulty", GROUP_COLUMNS, group_rows(ordered), record_key="difficulty"
+                )
+            ],
+            "by_difficulty": ordered,
             "window": [self.options["start_date"], self.options["end_date"]],
             "release": self.options["release"],
         }

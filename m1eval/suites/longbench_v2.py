@@ -13,9 +13,10 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
+from m1eval.contract import breakdown
 from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import ConfigError
-from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
+from m1eval.records import GRADED, INFRA_ERROR
 from m1eval.suites.base import Grade, Item, Suite
 from m1eval.suites.options import Option
 
@@ -153,7 +154,7 @@ class LongBenchV2Suite(Suite):
         out = {}
         for name, keep in CATEGORIES.items():
             recs = [r for r in records if keep(r.get("extra") or {})]
-            graded = [r for r in recs if r["outcome"] in (SCORED, MODEL_FAILURE)]
+            graded = [r for r in recs if r["outcome"] in GRADED]
             failed = [r for r in recs if r["outcome"] == INFRA_ERROR]
             correct = sum(float(r["score"] or 0) for r in graded)
             out[name] = {
@@ -164,7 +165,25 @@ class LongBenchV2Suite(Suite):
                 "n": len(recs),
                 "n_infra_error": len(failed),
             }
+        rows = [
+            {
+                "group": k,
+                "score": v["score"],
+                "failures as wrong": v["score_failures_as_wrong"],
+                "n": v["n"],
+                "failed requests": v["n_infra_error"],
+            }
+            for k, v in out.items()
+        ]
         return {
+            "breakdowns": [
+                breakdown(
+                    "by category",
+                    ["score", "failures as wrong", "n", "failed requests"],
+                    rows,
+                    note="score drops failed requests as the official result.py does",
+                )
+            ],
             "categories": out,
             "protocol": "cot" if self.options["cot"] else "0shot",
             "denominators": "score drops failed requests as the official result.py does; "

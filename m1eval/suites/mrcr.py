@@ -16,14 +16,15 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, ClassVar
 
+from m1eval.contract import GROUP_COLUMNS, SUITE_ROW, breakdown, group_rows, headline
 from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
 from m1eval.fsutil import atomic_write_json
 from m1eval.paths import cache_dir
-from m1eval.records import SKIPPED
+from m1eval.records import GRADED, SKIPPED
 from m1eval.stats import stratified_bootstrap_ci
 from m1eval.suites.base import Grade, Item, Suite
 from m1eval.suites.options import Option
-from m1eval.summary import summarize_groups
+from m1eval.summary import summarize_groups, summarize_suite
 from m1eval.tokenizers import o200k_count
 
 # (low, high, label): the first bin is [4096, 8192], the others (low, high]
@@ -177,17 +178,29 @@ class MrcrSuite(Suite):
             ordered[OUT_OF_RANGE] = bins[OUT_OF_RANGE]
         for b in ordered.values():
             b["skipped"] = b["outcomes"].get(SKIPPED, 0)
+        aggregates = self._aggregates(records)
+        overall = summarize_suite(records, binary=False)
+        heads = [headline(self.name, overall["score"], overall["ci_low"], overall["ci_high"],
+                          paper_row=SUITE_ROW)]  # fmt: skip
+        for name, agg in aggregates.items():
+            head = agg[agg["headline"]]
+            heads.append(headline(f"{self.name} ({name})", head["score"], head["ci_low"],
+                                  head["ci_high"], paper_row=name,
+                                  note=head["description"]))  # fmt: skip
         return {
             "bins": ordered,
-            "aggregates": self._aggregates(records),
+            "aggregates": aggregates,
             "headline_convention": self.manifest.protocol.get("headline_convention"),
             "binning": "o200k_base tokens of prompt + answer",
-        }
+            "headlines": heads,
+            "breakdowns": [breakdown("by context bin (o200k tokens of prompt + answer)",
+                                     GROUP_COLUMNS, group_rows(ordered), record_key="bin")],
+        }  # fmt: skip
 
     def _aggregates(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         per_bin: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for r in records:
-            if r["outcome"] in ("scored", "model_failure"):
+            if r["outcome"] in GRADED:
                 per_bin[r["extra"]["bin"]][r["item_id"]].append(float(r["score"] or 0.0))
         means = {b: [sum(v) / len(v) for v in items.values()] for b, items in per_bin.items()}
         headline = self.manifest.protocol.get("headline_convention", "mean_up_to")

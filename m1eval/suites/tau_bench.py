@@ -15,10 +15,12 @@ import os
 from pathlib import Path
 from typing import Any, ClassVar
 
+from m1eval.contract import breakdown
 from m1eval.data import LoadedDataset
 from m1eval.errors import ConfigError
 from m1eval.fsutil import atomic_write_json
 from m1eval.model.types import Completion, RequestFailed
+from m1eval.records import GRADED
 from m1eval.stats import k_values, pass_hat_k
 from m1eval.suites.base import Grade, Item, RunContext, Suite
 from m1eval.suites.options import Option
@@ -188,7 +190,7 @@ class TauBenchSuite(Suite):
         ended: dict[str, int] = {}
         dropped = malformed = 0
         for r in records:
-            if r["outcome"] not in ("scored", "model_failure"):
+            if r["outcome"] not in GRADED:
                 continue
             by_task.setdefault(r["item_id"], []).append(float(r["score"] or 0))
             extra = r.get("extra") or {}
@@ -201,6 +203,12 @@ class TauBenchSuite(Suite):
             vals = [pass_hat_k(len(v), sum(1 for x in v if x >= 1), k) for v in by_task.values()]
             pass_k[f"pass^{k}"] = round(100 * sum(vals) / len(vals), 4)
         return {
+            "breakdowns": [
+                breakdown("pass^k (k of the trials succeed)", ["score"],
+                          [{"group": k, "score": v} for k, v in pass_k.items()]),
+                breakdown("how episodes ended", ["episodes"],
+                          [{"group": k, "episodes": v} for k, v in sorted(ended.items())]),
+            ],
             "pass_hat_k": pass_k, "ended_by": ended, "dropped_tool_calls": dropped,
             "malformed_tool_calls": malformed,
             "user_simulator": {
