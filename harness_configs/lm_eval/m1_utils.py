@@ -7,18 +7,13 @@ read from the last ``\\boxed{}`` of the final answer (reasoning already removed)
 
 from __future__ import annotations
 
-import hashlib
-import random
-import re
 from typing import Any
 
+from m1eval.graders.choice import choice_letter, shuffled_options
+from m1eval.graders.choice import choices_prompt as _choices_prompt
 from m1eval.graders.math_answer import answers_match, extract_last_boxed
 
 MATH_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
-CHOICE_INSTRUCTION = (
-    "Please reason step by step, and put the letter of your final answer within \\boxed{}."
-)
-LETTERS = "ABCDEFGHIJ"
 
 
 def _final(results: list[Any]) -> str:
@@ -42,36 +37,17 @@ def math500_results(doc: dict[str, Any], results: list[Any]) -> dict[str, float]
 # -- multiple choice (GPQA-Diamond, MMLU-Pro) --------------------------------------------------
 
 
-def choice_letter(text: str, n_options: int) -> str | None:
-    """The option letter of a boxed answer: ``B``, ``(B)``, ``B)``, ``\\text{B}``, ``B. 42``."""
-    boxed = extract_last_boxed(text)
-    if boxed is None:
-        return None
-    boxed = re.sub(r"\\text(?:bf)?\{([^}]*)\}", r"\1", boxed).strip()
-    m = re.match(r"^\(?([A-Z])\)?(?:[.:)\s]|$)", boxed)
-    if m and m.group(1) in LETTERS[:n_options]:
-        return m.group(1)
-    return None
-
-
-def _choices_prompt(question: str, options: list[str]) -> str:
-    lines = "\n".join(f"{LETTERS[i]}) {opt.strip()}" for i, opt in enumerate(options))
-    return f"{question.strip()}\n\n{lines}\n\n{CHOICE_INSTRUCTION}"
-
-
 def gpqa_docs(dataset: Any) -> Any:
     """Shuffle each question's four answers with a seed taken from its Record ID, so the gold
     letter is the same on every machine and every run (lm-eval's own GPQA tasks shuffle with
     the global random state)."""
 
     def shuffle(doc: dict[str, Any]) -> dict[str, Any]:
-        options = [doc["Correct Answer"], doc["Incorrect Answer 1"], doc["Incorrect Answer 2"],
-                   doc["Incorrect Answer 3"]]  # fmt: skip
-        seed = int(hashlib.sha256(str(doc["Record ID"]).encode()).hexdigest()[:16], 16)
-        order = list(range(4))
-        random.Random(seed).shuffle(order)
-        return {"options": [options[i].strip() for i in order],
-                "gold": LETTERS[order.index(0)]}  # fmt: skip
+        options, gold = shuffled_options(
+            doc["Record ID"], doc["Correct Answer"],
+            [doc["Incorrect Answer 1"], doc["Incorrect Answer 2"], doc["Incorrect Answer 3"]],
+        )  # fmt: skip
+        return {"options": options, "gold": gold}
 
     return dataset.map(shuffle)
 
