@@ -310,7 +310,7 @@ def _dispatch_command(args: argparse.Namespace, argv: list[str]) -> int:
     if args.command == "profile":
         return _cmd_profile_flops(args) if args.action == "flops" else _cmd_profile_latency(args)
     if args.command == "swe-bench":
-        from m1eval.swebench.commands import swe_bench_command
+        from m1eval.commands.swe_bench import swe_bench_command
 
         return swe_bench_command(args)
     raise ConfigError(f"unknown command {args.command}")

@@ -14,7 +14,10 @@ from m1eval.cli import main
 from m1eval.testing import swebench_selftest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_HF = Path(os.environ.get("M1EVAL_SHARED_DATA", ROOT.parent / "shared" / "data")) / "hf"
+SHARED_DATA = Path(os.environ.get("M1EVAL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+SHARED_HF = SHARED_DATA / "hf"
+# the real tau-bench data, for every test that loads a TAU domain without --data-dir
+os.environ.setdefault("M1EVAL_TAU_DIR", str(SHARED_DATA / "tau_bench"))
 
 
 @pytest.fixture

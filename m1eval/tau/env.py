@@ -1,10 +1,10 @@
 """A tau-bench domain: a fresh database, tool dispatch with official-style errors, the reward.
 
-Data is read in the plain JSON form of ``../shared/data/tau_bench`` (``<domain>/data/*.json``,
-``wiki.md``, ``tools.json``, ``tasks_test.json``). The reward is tau-bench's: 1 only if the
-final database equals the one obtained by replaying the task's gold actions on a fresh copy, and
-every required output appears (case-insensitive, commas removed from the reply) in what the
-agent told the user.
+Data is read in tau-bench's plain JSON form, as ``m1eval data pull --suite tau-bench`` writes
+it (``<domain>/data/*.json``, ``wiki.md``, ``tools.json``, ``tasks_test.json``). The reward is
+tau-bench's: 1 only if the final database equals the one obtained by replaying the task's gold
+actions on a fresh copy, and every required output appears (case-insensitive, commas removed
+from the reply) in what the agent told the user.
 """
 
 from __future__ import annotations
@@ -29,10 +29,11 @@ TAU_DIR_ENV = "M1EVAL_TAU_DIR"
 
 
 def default_tau_dir() -> Path:
+    """``M1EVAL_TAU_DIR``, else ``data/tau_bench`` (where ``m1eval data pull`` writes)."""
     override = os.environ.get(TAU_DIR_ENV)
     if override:
         return Path(override)
-    return Path(__file__).resolve().parents[2].parent / "shared" / "data" / "tau_bench"
+    return Path("data") / "tau_bench"
 
 
 @dataclass(frozen=True)

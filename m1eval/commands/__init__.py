@@ -1,0 +1,1 @@
+"""Command implementations above the run layer: they may use suites, runs and readers."""
