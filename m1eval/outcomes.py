@@ -20,7 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from m1eval.errors import InfraFault
-from m1eval.suites.base import Grade, Item, Suite
+from m1eval.model.types import Completion
+from m1eval.suites.base import Grade, Item, Solution, Suite
 
 ERROR_CHARS = 500  # the cause recorded for a failure: enough to read, never the whole output
 
@@ -40,12 +41,17 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-async def grade_output(
-    suite: Suite, item: Item, answer: str, finish_reason: str | None = None
-) -> Grade | InfraFailure:
-    """Grade ``answer`` (reasoning removed) under the rule above; never raises ``Exception``."""
+async def grade_answer(suite: Suite, item: Item, answer: str) -> Grade | InfraFailure:
+    """Grade a final answer produced elsewhere (``m1eval grade``) under the same rule."""
+    return await grade_output(suite, item, Solution(Completion.of_text(answer)))
+
+
+async def grade_output(suite: Suite, item: Item, solution: Solution) -> Grade | InfraFailure:
+    """Grade a solution (its answer has the reasoning removed) under the rule above; never
+    raises ``Exception``."""
+    finish_reason = solution.completion.finish_reason
     try:
-        grade = await suite.grade_async(item, answer)
+        grade = await suite.judge(item, solution)
     except InfraFault as fault:
         return InfraFailure(describe(fault))
     except Exception as exc:

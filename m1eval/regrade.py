@@ -10,7 +10,7 @@ from m1eval import boundedjson
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_jsonl, read_user_text
 from m1eval.model.reasoning import split_reasoning
-from m1eval.outcomes import InfraFailure, grade_output
+from m1eval.outcomes import InfraFailure, grade_answer
 from m1eval.records import INFRA_ERROR
 from m1eval.suites.base import Grade, RunContext, Suite
 
@@ -72,7 +72,7 @@ async def _grade_responses(
             if split_text.unclosed:
                 grade: Grade | InfraFailure = Grade.failure("truncated: the reasoning never closed")
             else:
-                grade = await grade_output(suite, item, split_text.answer)
+                grade = await grade_answer(suite, item, split_text.answer)
             rows.append(_row(r, grade))
     finally:
         await suite.close()

@@ -20,12 +20,12 @@ from typing import Any
 from m1eval.config import per_sample_seed, sample_id
 from m1eval.errors import M1EvalError
 from m1eval.hashing import stable_hash
-from m1eval.model.client import ChatClient
+from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.model.types import Completion, RequestFailed
 from m1eval.outcomes import InfraFailure, describe, grade_output
 from m1eval.records import INFRA_ERROR, SKIPPED, SampleRecord
 from m1eval.store import RunStore
-from m1eval.suites.base import Grade, Item, Suite
+from m1eval.suites.base import Grade, Item, Solution, SolveContext, Suite
 
 # A server's way of saying that the prompt does not fit its context window (vLLM, OpenAI,
 # llama.cpp): the sample is over-length by the server's own tokenizer, not an infra failure.
@@ -93,12 +93,11 @@ def plan_samples(
     return planned
 
 
-async def grade_completion(suite: Suite, item: Item, completion: Completion
-                           ) -> Grade | InfraFailure:  # fmt: skip
-    """Grade the final answer; a cut-off generation with no answer is a model failure."""
-    if completion.reasoning_truncated:
+async def grade_solution(suite: Suite, item: Item, solution: Solution) -> Grade | InfraFailure:
+    """Grade a solution; a cut-off generation with no answer is a model failure."""
+    if solution.completion.reasoning_truncated:
         return Grade.failure("truncated: the reasoning never closed, so there is no final answer")
-    return await grade_output(suite, item, completion.answer, completion.finish_reason)
+    return await grade_output(suite, item, solution)
 
 
 def make_record(
@@ -162,13 +161,17 @@ async def execute(
         queue.put_nowait(p)
     started = time.perf_counter()
 
+    endpoints = Endpoints(client.settings)
+    run_dir = str(store.run_dir.resolve())
+
     async def worker() -> None:
         while True:
             try:
                 planned = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            record = await run_sample(planned, suite, client, system_prompt, store.log_prompt)
+            record = await run_sample(planned, suite, client, system_prompt, store.log_prompt,
+                                      endpoints, run_dir)  # fmt: skip
             store.append(record.to_dict())
             stats.executed += 1
             stats.completion_tokens += record.completion_tokens or 0
@@ -183,8 +186,38 @@ async def execute(
         for w in workers:
             w.cancel()
         stats.wall_s = round(time.perf_counter() - started, 3)
-        stats.http_retries = client.retries
+        stats.http_retries = client.retries + endpoints.retries
+        await endpoints.close()
     return stats
+
+
+class Endpoints:
+    """Other chat endpoints a solver asks for (a user simulator, a judge): opened once per
+    run with the run's retry, timeout and connection settings, closed with it."""
+
+    def __init__(self, settings: ClientSettings) -> None:
+        self.settings = settings
+        self._open: dict[tuple[str, str, str | None], ChatClient] = {}
+        self._lock = asyncio.Lock()
+
+    async def get(self, base_url: str, model: str, api_key: str | None = None) -> ChatClient:
+        key = (base_url, model, api_key)
+        async with self._lock:
+            if key not in self._open:
+                settings = replace(self.settings, base_url=base_url, model=model,
+                                   api_key=api_key, content_format="string",
+                                   extra_body={})  # fmt: skip
+                self._open[key] = await ChatClient(settings).__aenter__()
+            return self._open[key]
+
+    @property
+    def retries(self) -> int:
+        return sum(c.retries for c in self._open.values())
+
+    async def close(self) -> None:
+        for client in self._open.values():
+            await client.__aexit__(None, None, None)
+        self._open.clear()
 
 
 async def run_sample(
@@ -193,8 +226,10 @@ async def run_sample(
     client: ChatClient,
     system_prompt: str | None = None,
     log_prompt: Callable[[str, list[dict[str, Any]]], None] | None = None,
+    endpoints: Endpoints | None = None,
+    run_dir: str | None = None,
 ) -> SampleRecord:
-    """Ask for one sample (one request, or two for a two-pass suite) and grade it;
+    """Solve one sample through the suite's solver and grade it under the outcome rule;
     ``log_prompt`` receives the messages as sent (after any truncation)."""
     item = planned.item
     reason = suite.skip_reason(item)
@@ -212,43 +247,10 @@ async def run_sample(
         return make_record(planned, suite, None, None, f"preparing the prompt: {exc}", 0)
     if log_prompt is not None:
         log_prompt(planned.prompt_sha256, messages)
-    solve = getattr(suite, "solve", None)
+    pool = endpoints or Endpoints(client.settings)
+    ctx = SolveContext(planned.sample_id, dict(planned.sampling), client, pool.get, run_dir)
     try:
-        if solve is not None:  # a multi-step pipeline (the SWE-bench scaffold)
-
-            def ask(msgs: list[dict[str, Any]], **extra: Any) -> Any:
-                params = {**planned.sampling, **extra}
-                return client.complete(msgs, params, sample_id=planned.sample_id)
-
-            ask.sample_id = planned.sample_id  # type: ignore[attr-defined]
-
-            try:
-                completion = await solve(item, ask)
-            except RequestFailed:
-                raise
-            except M1EvalError as exc:  # classified by the harness: checkout, image, simulator
-                return make_record(planned, suite, None, None,
-                                   f"pipeline could not run: {describe(exc)}", 0)  # fmt: skip
-            except Exception as exc:
-                return make_record(
-                    planned, suite, None, Grade.failure(
-                        f"the pipeline failed on the model's output: {describe(exc)}"),
-                    None, 0,
-                )  # fmt: skip
-        else:
-            completion = await client.complete(
-                messages, planned.sampling, sample_id=planned.sample_id
-            )
-        followup = None
-        if not completion.reasoning_truncated:
-            followup = suite.followup_messages(item, messages, completion.answer)
-        if followup is not None:
-            first = completion
-            completion = await client.complete(
-                followup, planned.sampling, sample_id=planned.sample_id
-            )
-            completion = _combine(first, completion)
-            prepared = {**prepared, "first_pass_answer": first.answer}
+        solution = await suite.solve(item, messages, ctx)
     except RequestFailed as failure:
         if failure.status == 400 and _CONTEXT_OVERFLOW.search(failure.cause):
             return make_record(
@@ -256,30 +258,21 @@ async def run_sample(
                 f"{failure.cause}", failure.attempts, outcome=SKIPPED,
             )  # fmt: skip
         return make_record(planned, suite, None, None, failure.cause, failure.attempts)
-    grade = await grade_completion(suite, item, completion)
+    except M1EvalError as exc:  # classified by the harness: checkout, image, simulator
+        return make_record(planned, suite, None, None, f"could not solve: {describe(exc)}", 0)
+    except Exception as exc:  # the outcome rule: the output's failure
+        failure = Grade.failure(f"solving failed on the model's output: {describe(exc)}")
+        return make_record(planned, suite, None, failure, None, 0)
+    finally:
+        if endpoints is None:
+            await pool.close()
+    completion = solution.completion
+    grade = await grade_solution(suite, item, solution)
     if isinstance(grade, InfraFailure):  # proven independent of the output: asked again later
         rec = make_record(planned, suite, completion, None, None, completion.attempts)
         rec.error = f"grading could not run: {grade.cause}"
         return rec
     rec = make_record(planned, suite, completion, grade, None, completion.attempts)
     rec.extra.update(prepared)
+    rec.extra.update(solution.details)
     return rec
-
-
-def _combine(first: Completion, second: Completion) -> Completion:
-    """Two passes as one sample: the second pass's answer; tokens, time and attempts summed."""
-
-    def total(a: int | None, b: int | None) -> int | None:
-        return None if a is None and b is None else (a or 0) + (b or 0)
-
-    return replace(
-        second,
-        reasoning="\n\n".join(t for t in (first.reasoning, second.reasoning) if t),
-        prompt_tokens=total(first.prompt_tokens, second.prompt_tokens),
-        completion_tokens=total(first.completion_tokens, second.completion_tokens),
-        reasoning_tokens=total(first.reasoning_tokens, second.reasoning_tokens),
-        ttft_s=first.ttft_s,
-        latency_s=first.latency_s + second.latency_s,
-        attempts=first.attempts + second.attempts,
-        reasoning_truncated=second.reasoning_truncated,
-    )

@@ -29,7 +29,7 @@ from m1eval.graders.lcb import (
     stdout_matches,
 )
 from m1eval.graders.math_answer import answers_match, extract_last_boxed, vote_key
-from m1eval.outcomes import InfraFailure, grade_output
+from m1eval.outcomes import InfraFailure, grade_answer
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
 from m1eval.suites import Grade, Item, get_suite
 from m1eval.suites.aime import AimeSuite
@@ -65,7 +65,7 @@ def smoke_items(suite_name: str) -> tuple[Any, list[Item]]:
 
 
 def grade(suite: Any, item: Item, answer: str) -> Grade | InfraFailure:
-    return asyncio.run(grade_output(suite, item, answer))
+    return asyncio.run(grade_answer(suite, item, answer))
 
 
 # -- the rule --------------------------------------------------------------------------------

@@ -24,6 +24,11 @@ class Completion:
     served_model: str | None = None
     tool_calls: list[dict[str, Any]] | None = None  # OpenAI format, arguments as JSON text
 
+    @classmethod
+    def of_text(cls, answer: str) -> Completion:
+        """A final answer produced elsewhere (``m1eval grade``): no request, no usage."""
+        return cls(answer, "", None, False, None, None, None, "none", None, 0.0, 0)
+
     @property
     def truncated(self) -> bool:
         """Cut off by the token budget: ``finish_reason == "length"`` or an unclosed think."""
@@ -52,3 +57,32 @@ class RequestFailed(Exception):
         self.retry_after = retry_after
         self.status = status  # HTTP status, when the server answered with an error
         self.attempts = 0
+
+
+def merge_completions(parts: list[Completion], answer: str | None = None) -> Completion:
+    """Several requests as one sample: the last answer (or ``answer``), the reasonings
+    joined, tokens, time and attempts summed, the first time-to-first-token, the last
+    finish reason. Every multi-request suite merges through this one function."""
+    if not parts:
+        raise ValueError("no completion to merge")
+    last = parts[-1]
+
+    def total(key: str) -> int | None:
+        values = [getattr(p, key) for p in parts]
+        return None if all(v is None for v in values) else sum(v or 0 for v in values)
+
+    return Completion(
+        answer=last.answer if answer is None else answer,
+        reasoning="\n\n".join(p.reasoning for p in parts if p.reasoning),
+        finish_reason=last.finish_reason,
+        reasoning_truncated=last.reasoning_truncated,
+        prompt_tokens=total("prompt_tokens"),
+        completion_tokens=total("completion_tokens"),
+        reasoning_tokens=total("reasoning_tokens"),
+        usage_source=last.usage_source,
+        ttft_s=parts[0].ttft_s,
+        latency_s=sum(p.latency_s for p in parts),
+        attempts=sum(p.attempts for p in parts),
+        served_model=last.served_model,
+        tool_calls=last.tool_calls,
+    )

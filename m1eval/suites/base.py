@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import ConfigError, DataError
 from m1eval.manifests import SuiteManifest
+from m1eval.model.types import Completion, merge_completions
 from m1eval.records import MODEL_FAILURE, SCORED
 from m1eval.suites.options import Option
 
@@ -43,6 +45,44 @@ class Grade:
     @classmethod
     def scored(cls, score: float, **kw: Any) -> Grade:
         return cls(SCORED, score, **kw)
+
+
+@dataclass
+class Solution:
+    """What solving an item produced: the (merged) completion whose ``answer`` is graded,
+    and structured details stored with the sample (an episode's summary, stage products)."""
+
+    completion: Completion
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Endpoint(Protocol):
+    """Something that answers chat requests (the run's client, or another endpoint)."""
+
+    async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any],
+                       sample_id: str | None = None) -> Completion: ...  # fmt: skip
+
+
+@dataclass
+class SolveContext:
+    """What a solver may use: the sample's identity and sampling, a way to ask the evaluated
+    model, and other endpoints (a user simulator, a judge) under the run's retry and timeout
+    policy. Nothing else of the run is visible to a suite."""
+
+    sample_id: str
+    sampling: dict[str, Any]
+    asker: Endpoint
+    endpoints: Callable[[str, str, str | None], Awaitable[Endpoint]]
+    run_dir: str | None = None
+
+    async def ask(self, messages: list[dict[str, Any]], **extra: Any) -> Completion:
+        """Ask the evaluated model, with the sample's sampling (``extra`` adds to it)."""
+        return await self.asker.complete(messages, {**self.sampling, **extra},
+                                         sample_id=self.sample_id)  # fmt: skip
+
+    async def endpoint(self, base_url: str, model: str, api_key: str | None = None) -> Endpoint:
+        """Another chat endpoint, opened once per run and closed with it."""
+        return await self.endpoints(base_url, model, api_key)
 
 
 @dataclass
@@ -177,8 +217,27 @@ class Suite(ABC):
         """Grade the final answer text (reasoning already removed)."""
 
     async def grade_async(self, item: Item, answer: str) -> Grade:
-        """Grading entry point of the runner; suites that execute code override it."""
+        """Grade the final answer; suites that execute code override it."""
         return self.grade(item, answer)
+
+    async def solve(
+        self, item: Item, messages: list[dict[str, Any]], ctx: SolveContext
+    ) -> Solution:
+        """Produce the sample's answer: by default one request, plus the suite's follow-up
+        request when it has one (two-pass protocols). Multi-request suites (an agent loop, a
+        scaffold) override this and ask only through ``ctx``."""
+        first = await ctx.ask(messages)
+        if first.reasoning_truncated:
+            return Solution(first)
+        followup = self.followup_messages(item, messages, first.answer)
+        if followup is None:
+            return Solution(first)
+        second = await ctx.ask(followup)
+        return Solution(merge_completions([first, second]), {"first_pass_answer": first.answer})
+
+    async def judge(self, item: Item, solution: Solution) -> Grade:
+        """Grade a solution (the runner's entry point): by default its final answer."""
+        return await self.grade_async(item, solution.completion.answer)
 
     async def close(self) -> None:
         """Release what :meth:`prepare` acquired (sandbox workers, ...)."""

@@ -16,9 +16,9 @@ from m1eval.contract import SUITE_ROW, breakdown, headline
 from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import InfraFault
 from m1eval.fsutil import atomic_write_jsonl
-from m1eval.model.types import Completion
+from m1eval.model.types import merge_completions
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
-from m1eval.suites.base import Grade, Item, RunContext, Suite
+from m1eval.suites.base import Grade, Item, RunContext, Solution, SolveContext, Suite
 from m1eval.suites.options import Option
 from m1eval.summary import summarize_suite
 
@@ -73,11 +73,12 @@ class SweBenchSuite(Suite):
 
         context.notes["swebench"] = swebench_version()
 
-    def artifacts_dir(self) -> Path:
-        run_dir = self.context.notes.get("run_dir")
+    def artifacts_dir(self, run_dir: str | None = None) -> Path:
+        run_dir = run_dir or self.context.notes.get("run_dir")
         return Path(run_dir) / "swe-bench" if run_dir else Path("swe-bench-artifacts")
 
-    async def solve(self, item: Item, ask: Any) -> Completion:
+    async def solve(self, item: Item, messages: list[dict[str, Any]], ctx: SolveContext
+                    ) -> Solution:  # fmt: skip
         """Run the scaffold on a fresh working copy; the answer is the selected patch."""
         from m1eval.swebench.repo import checkout
         from m1eval.swebench.scaffold import cleanup, run_scaffold
@@ -88,24 +89,18 @@ class SweBenchSuite(Suite):
         )
         try:
             result = await run_scaffold(
-                item.row, root, ask, int(self.options["patch_samples"]),
-                self.artifacts_dir() / item.item_id,
+                item.row, root, ctx.ask, int(self.options["patch_samples"]),
+                self.artifacts_dir(ctx.run_dir) / item.item_id,
             )  # fmt: skip
         finally:
             cleanup(root)
-        done = result.completions
-        total = sum((c.completion_tokens or 0) for c in done)
-        return replace(
-            done[-1],
-            answer=result.patch,
-            reasoning=f"{len(done)} requests; {result.error or 'patch selected'}",
-            prompt_tokens=sum((c.prompt_tokens or 0) for c in done) or None,
-            completion_tokens=total,
-            reasoning_tokens=sum((c.reasoning_tokens or 0) for c in done) or None,
-            latency_s=sum(c.latency_s for c in done),
-            attempts=sum(c.attempts for c in done),
+        merged = merge_completions(result.completions, answer=result.patch)
+        merged = replace(
+            merged,
+            reasoning=f"{len(result.completions)} requests; {result.error or 'patch selected'}",
             reasoning_truncated=False,
         )
+        return Solution(merged, {"scaffold_error": result.error} if result.error else {})
 
     def grade(self, item: Item, answer: str) -> Grade:
         raise RuntimeError("SWE-bench grades in Docker: use grade_async")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,10 +20,10 @@ from m1eval.contract import breakdown
 from m1eval.data import LoadedDataset
 from m1eval.errors import ConfigError
 from m1eval.fsutil import atomic_write_json
-from m1eval.model.types import Completion, RequestFailed
+from m1eval.model.types import Completion, RequestFailed, merge_completions
 from m1eval.records import GRADED
 from m1eval.stats import k_values, pass_hat_k
-from m1eval.suites.base import Grade, Item, RunContext, Suite
+from m1eval.suites.base import Grade, Item, RunContext, Solution, SolveContext, Suite
 from m1eval.suites.options import Option
 from m1eval.tau.env import DomainData, load_domain
 from m1eval.tau.episode import M1_SYSTEM_PROMPT, UserSimulatorError, run_episode
@@ -56,7 +57,7 @@ class TauBenchSuite(Suite):
         if self.domain not in ("airline", "retail"):
             raise ConfigError(f"suite manifest {manifest.path}: protocol.domain must be set")
         self._data: DomainData | None = None
-        self._user_client: Any = None
+        self._user: tuple[str, str, str | None] | None = None
         self._user_cache: UserCache | None = None
         self.user_requests = 0
         self.user_tokens = 0
@@ -100,48 +101,42 @@ class TauBenchSuite(Suite):
 
     async def prepare(self, context: RunContext) -> None:
         await super().prepare(context)
-        from m1eval.model.client import ChatClient, ClientSettings
-
         base_url = self.options["user_base_url"] or context.notes.get("base_url")
         model = self.options["user_model"] or context.notes.get("model")
         if not base_url or not model:
             raise ConfigError("the user simulator needs --user-base-url and --user-model")
         api_key = os.environ.get(self.options["user_api_key_env"] or "") or None
-        self._user_client = await ChatClient(
-            ClientSettings(base_url=base_url, model=model, api_key=api_key)
-        ).__aenter__()
+        self._user = (base_url, model, api_key)
         context.notes["user_simulator"] = {"base_url": base_url, "model": model}
         run_dir = context.notes.get("run_dir")
         self._user_cache = UserCache(Path(run_dir) / "tau" / "user_cache.jsonl" if run_dir
                                      else None)  # fmt: skip
 
-    async def close(self) -> None:
-        if self._user_client is not None:
-            await self._user_client.__aexit__(None, None, None)
-            self._user_client = None
-
-    async def solve(self, item: Item, ask: Any) -> Completion:
-        assert self._data is not None and self._user_client is not None
+    async def solve(self, item: Item, messages: list[dict[str, Any]], ctx: SolveContext
+                    ) -> Solution:  # fmt: skip
+        """One episode: the agent asks the evaluated model through ``ctx``; the simulated user
+        is another endpoint under the run's retry and timeout policy."""
+        assert self._data is not None and self._user is not None, "prepare() first"
+        user_client = await ctx.endpoint(*self._user)
         completions: list[Completion] = []
 
         async def agent(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict:
-            c = await ask(messages, tools=tools)
+            c = await ctx.ask(messages, tools=tools)
             completions.append(c)
             return {"content": c.answer, "tool_calls": c.tool_calls}
 
-        sample_id = str(getattr(ask, "sample_id", ""))
         cache = self._user_cache or UserCache(None)
-        user_model = self._user_client.settings.model
+        user_model = self._user[1]
 
         async def user(messages: list[dict[str, Any]]) -> str:
             params = {"temperature": USER_TEMPERATURE,
                       "max_tokens": int(self.options["user_max_tokens"])}  # fmt: skip
-            key = cache.key(sample_id, user_model, params, messages)
+            key = cache.key(ctx.sample_id, user_model, params, messages)
             cached = cache.get(key)
             if cached is not None:
                 return cached
             try:
-                c = await self._user_client.complete(messages, params)
+                c = await user_client.complete(messages, params)
             except RequestFailed as exc:
                 raise UserSimulatorError(f"user simulator: {exc.cause}") from None
             self.user_requests += 1
@@ -158,32 +153,22 @@ class TauBenchSuite(Suite):
             bool(self.options["first_tool_call_only"]),
         )  # fmt: skip
         summary = episode.summary()
-        run_dir = self.context.notes.get("run_dir")
-        if run_dir:
+        if ctx.run_dir:
             key = hashlib.sha256(json.dumps(episode.messages, default=str).encode()).hexdigest()
-            atomic_write_json(Path(run_dir) / "tau" / f"{item.item_id}-{key[:10]}.json", {
+            atomic_write_json(Path(ctx.run_dir) / "tau" / f"{item.item_id}-{key[:10]}.json", {
                 "task_index": item.item_id, "task": task, **summary,
                 "trajectory": episode.messages, "user_messages": episode.user_messages,
             })  # fmt: skip
-        last = completions[-1] if completions else None
-        return Completion(
-            answer=json.dumps(summary),
-            reasoning="\n\n".join(c.reasoning for c in completions if c.reasoning),
-            finish_reason=last.finish_reason if last else None,
-            reasoning_truncated=False,
-            prompt_tokens=sum(c.prompt_tokens or 0 for c in completions) or None,
-            completion_tokens=sum(c.completion_tokens or 0 for c in completions),
-            reasoning_tokens=sum(c.reasoning_tokens or 0 for c in completions) or None,
-            usage_source=last.usage_source if last else "stream",
-            ttft_s=completions[0].ttft_s if completions else None,
-            latency_s=sum(c.latency_s for c in completions),
-            attempts=sum(c.attempts for c in completions),
-            served_model=last.served_model if last else None,
-        )
+        # the episode is judged by its database and replies, never as a cut-off answer
+        merged = replace(merge_completions(completions), reasoning_truncated=False)
+        return Solution(merged, summary)
+
+    async def judge(self, item: Item, solution: Solution) -> Grade:
+        """tau-bench's reward, computed when the episode ended (its summary)."""
+        return Grade.scored(float(solution.details["reward"]))
 
     def grade(self, item: Item, answer: str) -> Grade:
-        summary = json.loads(answer)
-        return Grade.scored(float(summary["reward"]), details=summary)
+        raise RuntimeError("TAU-bench is judged from its episode: use judge()")
 
     def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         by_task: dict[str, list[float]] = {}
