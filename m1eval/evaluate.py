@@ -128,7 +128,7 @@ async def _run_prepared(
     context: RunContext,
 ) -> RunOutcome:
     assert config.base_url is not None
-    manifest_sha = _file_sha(suite.manifest)
+    manifest_sha = suite_manifest_sha(suite.manifest)
     identity = config.identity(dataset.content_sha256, manifest_sha)
     identity["suite_options"] = suite.identity()
     if context.tokenizer is not None:
@@ -166,7 +166,7 @@ async def _run_prepared(
         stats.reused = len(planned) - len(pending)
 
         started_at = now_iso()
-        manifest = _manifest(
+        manifest = run_manifest(
             store, run_id, config, config_hash, identity, suite.manifest, protocol, dataset,
             fingerprint,
         )  # fmt: skip
@@ -333,7 +333,7 @@ def comparable(config: RunConfig, suite: Suite, dataset: LoadedDataset) -> dict[
     }  # fmt: skip
 
 
-def _manifest(
+def run_manifest(
     store: RunStore,
     run_id: str,
     config: RunConfig,
@@ -405,7 +405,7 @@ def _settled(invocation: dict[str, Any]) -> dict[str, Any]:
     return invocation
 
 
-def _file_sha(manifest: SuiteManifest) -> str:
+def suite_manifest_sha(manifest: SuiteManifest) -> str:
     if manifest.path is None:
         raise ConfigError(f"suite {manifest.name} has no manifest file")
     return hashlib.sha256(manifest.path.read_bytes()).hexdigest()

@@ -132,6 +132,14 @@ def test_validate_gold_writes_the_failing_list(cli, selftest_image, tmp_path: Pa
     summary = json.loads((run / "summary.json").read_text())
     assert summary["suites"]["swe-bench"]["subsets"]["all"]["resolved"] == 1
     assert summary["swebench_version"] == "5.0.2"
+    # a graded-only run reads like any other: listed, shown, reported
+    listed = cli("results", "list", "--results-dir", tmp_path)
+    assert listed.code == 0 and run.name in listed.out and "complete" in listed.out, listed.err
+    shown = cli("results", "show", run)
+    assert shown.code == 0 and "swe-bench (m1-486)" in shown.out, shown.err
+    report = cli("report", tmp_path, "--out", tmp_path / "report")
+    assert report.code == 0, report.err
+    assert "swe-bench (all)" in (tmp_path / "report" / "report.md").read_text()
 
 
 # -- the scaffold ----------------------------------------------------------------------------

@@ -7,12 +7,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from m1eval import __version__
+from m1eval.config import RunConfig
 from m1eval.errors import ConfigError
-from m1eval.fsutil import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from m1eval.evaluate import build_summary, run_manifest, suite_manifest_sha
+from m1eval.fsutil import atomic_write_text
 from m1eval.hashing import stable_hash
-from m1eval.provenance import git_state, package_versions
+from m1eval.protocols import Protocol
 from m1eval.records import MODEL_FAILURE, SampleRecord
+from m1eval.store import RunStore
 from m1eval.swebench.grading import InstanceResult, grade_predictions, swebench_version
 from m1eval.swebench.predictions import read_predictions
 
@@ -50,33 +52,12 @@ def swe_bench_command(args: argparse.Namespace) -> int:
         + stable_hash([label, sorted(instances), [p["model_patch"] for p in predictions]])[:10]
     )
     run_dir = Path(args.results_dir) / run_id
-    started = datetime.now(UTC).isoformat(timespec="seconds")
     results = grade_predictions(
         instances, predictions, run_id, run_dir / "harness", args.max_workers, args.timeout,
         allow_missing_images=args.skip_missing_images,
     )  # fmt: skip
     records = _records(instances, predictions, results)
-    from m1eval.suites.swe_bench import subsets_summary
-
-    summary = {
-        "run_id": run_id,
-        "suites": {"swe-bench": subsets_summary(records, suite.excluded)},
-        "swebench_version": swebench_version(),
-        "predictions": label,
-    }
-    atomic_write_jsonl(run_dir / "samples.jsonl", records)
-    atomic_write_json(run_dir / "summary.json", summary)
-    atomic_write_json(run_dir / "manifest.json", {
-        "run_id": run_id, "status": "complete", "m1eval_version": __version__,
-        "created_at": started, "ended_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": f"swe-bench {args.action}", "predictions": label,
-        "dataset": dataset.describe(), "swebench_version": swebench_version(),
-        "identity": {"model": label, "protocol": f"swe-bench-{args.action}"},
-        "config_hash": stable_hash([label, sorted(instances)]),
-        "packages": package_versions(), "git": git_state(),
-        "options": {"subset": args.subset, "timeout": args.timeout,
-                    "max_workers": args.max_workers},
-    })  # fmt: skip
+    summary = _write_run(args, suite, dataset, run_id, run_dir, label, records)
     _print(summary["suites"]["swe-bench"], run_dir)
     if args.action == "validate-gold":
         failing = [r for r in records if not (r["score"] or 0) >= 1]
@@ -86,6 +67,50 @@ def swe_bench_command(args: argparse.Namespace) -> int:
         print(f"{len(failing)} of {len(records)} gold patches do not resolve here "
               f"-> {run_dir / 'gold_failures.txt'}")  # fmt: skip
     return 0
+
+
+def _write_run(
+    args: argparse.Namespace, suite: Any, dataset: Any, run_id: str, run_dir: Path,
+    label: str, records: list[dict[str, Any]],
+) -> dict[str, Any]:  # fmt: skip
+    """The graded predictions as a run like any other: through the store, with the run
+    manifest and summary builders every run uses (so every reader can read it)."""
+    protocol = Protocol(name=f"swe-bench-{args.action}", description=f"predictions: {label}",
+                        sampling={}, paper_column=None)  # fmt: skip
+    config = RunConfig(
+        suite=suite.name, split=args.split or suite.manifest.dataset.split,
+        protocol=protocol.name, model=label, base_url=None, embedded=False, sampling={},
+        content_format="string", system_prompt=None, seed=None, repeats=1, limit=None,
+        concurrency=args.max_workers, results_dir=Path(args.results_dir),
+        data_dir=Path(args.data_dir) if args.data_dir else None, run_id=run_id,
+    )  # fmt: skip
+    identity = config.identity(dataset.content_sha256, suite_manifest_sha(suite.manifest))
+    identity["suite_options"] = {**suite.identity(), "timeout": args.timeout,
+                                 "instances": sorted(r["item_id"] for r in records)}  # fmt: skip
+    config_hash = stable_hash(identity)
+    store = RunStore(run_dir)
+    done = store.open(config_hash)
+    try:
+        store.drop(list(done))  # a regrade replaces the records it made before
+        for record in records:
+            store.append(record)
+        endpoint = {"base_url": None, "models": [], "version": None, "hash": None}
+        manifest = run_manifest(store, run_id, config, config_hash, identity, suite.manifest,
+                                protocol, dataset, endpoint)  # fmt: skip
+        manifest["swebench_version"] = swebench_version()
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        manifest["invocations"].append({
+            "started_at": now, "ended_at": now, "argv": ["m1eval", "swe-bench", args.action],
+            "requested": len(records), "status": "complete"})  # fmt: skip
+        manifest["status"], manifest["ended_at"] = "complete", now
+        summary = build_summary(run_id, config_hash, config, suite, protocol, dataset, records)
+        summary["swebench_version"], summary["predictions"] = swebench_version(), label
+        store.write_summary(summary)
+        manifest["summary_sha256"] = stable_hash(summary)
+        store.write_manifest(manifest)
+    finally:
+        store.close()
+    return summary
 
 
 def _records(
