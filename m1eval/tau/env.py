@@ -9,9 +9,9 @@ from the reply) in what the agent told the user.
 
 from __future__ import annotations
 
-import copy
 import json
 import os
+import pickle
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -45,13 +45,20 @@ class DomainData:
     tasks: list[dict[str, Any]]
 
     def fresh_db(self) -> dict[str, Any]:
-        return copy.deepcopy(_db(str(self.root), self.domain))
+        """A private copy of the initial database (unpickled from a cached snapshot: about
+        three times faster than ``copy.deepcopy`` of the same plain-JSON data)."""
+        return pickle.loads(_db_snapshot(str(self.root), self.domain))
 
 
 @cache
 def _db(root: str, domain: str) -> dict[str, Any]:
     return {name: json.loads((Path(root) / domain / "data" / f"{name}.json").read_text())
             for name in DATA_FILES[domain]}  # fmt: skip
+
+
+@cache
+def _db_snapshot(root: str, domain: str) -> bytes:
+    return pickle.dumps(_db(root, domain), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def load_domain(domain: str, tau_dir: str | Path | None = None) -> DomainData:
@@ -110,6 +117,23 @@ def replay(data: DomainData, actions: list[dict[str, Any]]) -> tuple[list[str | 
     return out, env
 
 
+_GOLD_HASHES: dict[tuple[str, str, str], str] = {}
+
+
+def gold_db_hash(data: DomainData, task: dict[str, Any]) -> str:
+    """Hash of the database the task's gold actions leave: the same for every episode of the
+    task, so it is replayed once per task and data folder, not once per episode."""
+    key = (str(data.root), data.domain, stable_hash(task["actions"]))
+    if key not in _GOLD_HASHES:
+        gold = Env(data)
+        terminate = set(DOMAINS[data.domain].TERMINATE_TOOLS)
+        for action in task["actions"]:
+            if action["name"] not in terminate and action["name"] != RESPOND:
+                gold.step(action["name"], action["kwargs"])
+        _GOLD_HASHES[key] = gold.db_hash()
+    return _GOLD_HASHES[key]
+
+
 @dataclass
 class Reward:
     reward: float
@@ -120,12 +144,7 @@ class Reward:
 def reward(data: DomainData, task: dict[str, Any], final_db_hash: str,
            replies: list[str]) -> Reward:  # fmt: skip
     """tau-bench's reward for an episode that ended within the step limit."""
-    gold = Env(data)
-    terminate = set(DOMAINS[data.domain].TERMINATE_TOOLS)
-    for action in task["actions"]:
-        if action["name"] not in terminate and action["name"] != RESPOND:
-            gold.step(action["name"], action["kwargs"])
-    db_match = gold.db_hash() == final_db_hash
+    db_match = gold_db_hash(data, task) == final_db_hash
     value = 1.0 if db_match else 0.0
     outputs: dict[str, bool] = {}
     for output in task.get("outputs") or []:
