@@ -18,7 +18,10 @@ from m1eval.results import load
 
 from .conftest import embedded_available, only_run_dir, read_jsonl
 
-pytestmark = pytest.mark.skipif(not embedded_available(), reason="embedded model not installed")
+pytestmark = [
+    pytest.mark.skipif(not embedded_available(), reason="embedded model not installed"),
+    pytest.mark.slow,
+]
 
 
 def test_run_embedded_end_to_end(cli, shared_hf: Path, tmp_path: Path) -> None:

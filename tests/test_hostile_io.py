@@ -134,6 +134,7 @@ JUNK = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=JUNK)
 def test_no_reader_shows_a_traceback(cli, tmp_path_factory, data: bytes) -> None:

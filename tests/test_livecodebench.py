@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from m1eval.suites import get_suite
 from m1eval.suites.livecodebench import SYSTEM_MESSAGE, user_prompt
 from m1eval.testing.stub_server import StubConfig, StubServer
@@ -73,10 +75,9 @@ def test_sandbox_failure_is_an_infra_error(cli, tmp_path: Path, monkeypatch) -> 
     assert not (tmp_path / "r").exists()  # nothing half-written
 
 
+@pytest.mark.slow
 def test_embedded_model_through_the_sandbox(cli, sandbox_pool, tmp_path: Path) -> None:
     if not embedded_available():
-        import pytest
-
         pytest.skip("embedded model not installed")
     res = cli("run", "--suite", "livecodebench", "--split", "smoke", "--repeats", "1",
               "--max-tokens", "256", "--results-dir", tmp_path, "--no-progress")  # fmt: skip

@@ -107,6 +107,7 @@ def _stub_stats(url: str) -> dict:
         return json.loads(resp.read())
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume_matches_uninterrupted_run(cli, tmp_path: Path) -> None:
     stub, url = _start_stub_process(tmp_path, delay=0.15)
     try:

@@ -101,6 +101,7 @@ def test_missing_image_is_a_one_line_error(tmp_path: Path) -> None:
 # -- grading with swebench, in Docker --------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_swebench_grades_gold_wrong_empty_and_unappliable(selftest_image, tmp_path: Path):
     inst = selftest.instance()
     iid = inst["instance_id"]
@@ -123,6 +124,7 @@ def test_swebench_grades_gold_wrong_empty_and_unappliable(selftest_image, tmp_pa
     assert (Path(gold.log_dir) / "report.json").exists()  # swebench's own report is kept
 
 
+@pytest.mark.slow
 def test_validate_gold_writes_the_failing_list(cli, selftest_image, tmp_path: Path) -> None:
     res = cli("swe-bench", "validate-gold", "--split", "smoke", "--results-dir", tmp_path,
               "--timeout", "300")  # fmt: skip
@@ -189,6 +191,7 @@ def _run_swe(cli, url: str, results: Path, *extra: str):
                "--content-format", "string", *extra)  # fmt: skip
 
 
+@pytest.mark.slow
 def test_scaffold_to_resolution_with_a_scripted_model(cli, selftest_image, tmp_path: Path):
     answers = {
         "Repository Structure": "```\ncalcpkg/ops.py\n```",
@@ -216,6 +219,7 @@ def test_scaffold_to_resolution_with_a_scripted_model(cli, selftest_image, tmp_p
     assert summary["subsets"]["all"]["resolved"] == 1
 
 
+@pytest.mark.slow
 def test_scaffold_stages_on_the_embedded_model(cli, selftest_image, tmp_path: Path) -> None:
     if not embedded_available():
         pytest.skip("embedded model not installed")

@@ -207,6 +207,7 @@ def test_pass_hat_k_summary() -> None:
     assert summary["pass_hat_k"]["pass^3"] == pytest.approx(50.0)
 
 
+@pytest.mark.slow
 def test_episode_on_the_embedded_model(cli, tmp_path: Path) -> None:
     if not embedded_available() or not (TAU / "retail").exists():
         pytest.skip("embedded model or tau-bench data missing")
