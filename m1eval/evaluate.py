@@ -231,6 +231,8 @@ async def _run_prepared(
         store.write_summary(summary)
         manifest["summary_sha256"] = stable_hash(summary)
         store.write_manifest(manifest)
+        if suite.exports:
+            suite.export(_final_records(store, planned, keep_text=True), run_dir)
         return RunOutcome(run_id, run_dir, summary, stats)
     finally:
         store.close()
@@ -261,8 +263,9 @@ def _check_same_endpoint(
         )
 
 
-def _final_records(store: RunStore, planned: list) -> list[dict[str, Any]]:
-    records, _, _ = read_samples_file(store.samples_path, keep_text=False)
+def _final_records(store: RunStore, planned: list, keep_text: bool = False
+                   ) -> list[dict[str, Any]]:  # fmt: skip
+    records, _, _ = read_samples_file(store.samples_path, keep_text=keep_text)
     return [records[p.sample_id] for p in planned if p.sample_id in records]
 
 

@@ -171,12 +171,12 @@ def build_report(paths: list[str], out: Path, latency_result: Path | None = None
     if not found:
         raise DataError(f"no run found in {', '.join(paths)}")
     runs = [r for r in found if read_summary(r)]
-    for r in found:
-        if r not in runs:  # interrupted before its summary, or graded elsewhere
-            print(f"m1eval: note: {r} has no summary.json yet; left out of the report",
-                  file=sys.stderr)  # fmt: skip
     if not runs:
         raise DataError(f"no finished run found in {', '.join(paths)}")
+    for r in found:
+        if r not in runs:  # interrupted before its summary
+            print(f"m1eval: note: {r} has no summary.json yet; left out of the report",
+                  file=sys.stderr)  # fmt: skip
     latency = None
     if latency_result is not None:
         from m1eval.profiler.report import load

@@ -118,6 +118,8 @@ class Suite(ABC):
     option_defaults: ClassVar[dict[str, Any]] = {}
     #: whether prompts must be measured with the served model's tokenizer
     needs_tokenizer: ClassVar[bool] = False
+    #: whether :meth:`export` writes anything (the run then reads its answers back once)
+    exports: ClassVar[bool] = False
     #: llama.cpp chat format the embedded server needs for this suite (tool calling)
     embedded_chat_format: ClassVar[str | None] = None
 
@@ -250,3 +252,9 @@ class Suite(ABC):
     def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """Suite-specific summary sections (breakdowns, headline aggregates)."""
         return {}
+
+    def export(self, records: list[dict[str, Any]], run_dir: Path) -> None:
+        """Write the run's answers in a benchmark's own exchange format (for instance
+        SWE-bench's ``predictions.jsonl``), from the records with their answers; nothing by
+        default. Called once the run's summary is written."""
+        return None

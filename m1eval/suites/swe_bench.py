@@ -28,6 +28,7 @@ SUBSETS = ("all", "m1-486")
 class SweBenchSuite(Suite):
     binary_scores: ClassVar[bool] = True
     adapter_name = "swe_bench"
+    exports = True  # predictions.jsonl
     declared_options = (
         Option("subset", "all", "instances", choices=tuple(SUBSETS)),
         Option("patch_samples", 4, "repair samples", type=int, positive=True),
@@ -140,19 +141,15 @@ class SweBenchSuite(Suite):
         rows = [{"group": k, "score": v["score"], "resolved": v["resolved"],
                  "instances": v["n_instances"]} for k, v in subsets.items()]  # fmt: skip
         out["breakdowns"] = [breakdown("by subset", ["score", "resolved", "instances"], rows)]
-        self._write_predictions(records)
         return out
 
-    def _write_predictions(self, records: list[dict[str, Any]]) -> None:
-        base = self.artifacts_dir()
-        rows = []
-        for r in sorted(records, key=lambda r: r["item_id"]):
-            patch_file = base / r["item_id"] / "final.patch"
-            patch = patch_file.read_text() if patch_file.exists() else ""
-            rows.append({"instance_id": r["item_id"], "model_name_or_path":
-                         r.get("served_model") or "m1eval", "model_patch": patch})  # fmt: skip
-        if rows and base.exists():
-            atomic_write_jsonl(base.parent / "predictions.jsonl", rows)
+    def export(self, records: list[dict[str, Any]], run_dir: Path) -> None:
+        """``predictions.jsonl`` in the official format, from the records' patches."""
+        rows = [{"instance_id": r["item_id"], "model_name_or_path":
+                 r.get("served_model") or "m1eval", "model_patch": r.get("answer") or ""}
+                for r in sorted(records, key=lambda r: r["item_id"])]  # fmt: skip
+        if rows:
+            atomic_write_jsonl(run_dir / "predictions.jsonl", rows)
 
 
 def _report_details(report: dict[str, Any]) -> dict[str, Any]:
