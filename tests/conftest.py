@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from m1eval.cli import main
+from m1eval.testing import swebench_selftest
+
 # CI explores the same examples every run (a landing must not hinge on a lucky draw); a
 # developer's run draws new ones each time
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
-
-from m1eval.cli import main
-from m1eval.testing import swebench_selftest
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("M1EVAL_SHARED_DATA", ROOT.parent / "shared" / "data"))
