@@ -62,7 +62,15 @@ def sandbox_pool() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def selftest_image(sandbox_pool) -> str:
+def swebench_extra() -> None:
+    """The official swebench package (the ``swebench`` extra); tests that grade with it skip
+    where it is not installed (setup.sh installs it; CI always has it)."""
+    pytest.importorskip("swebench", reason="the swebench extra is not installed")
+    pytest.importorskip("unidiff", reason="the swebench extra is not installed")
+
+
+@pytest.fixture(scope="session")
+def selftest_image(sandbox_pool, swebench_extra) -> str:
     """The self-made instance image (built offline with debootstrap when missing)."""
     from m1eval.sandbox.image import docker_client
 

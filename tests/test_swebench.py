@@ -71,7 +71,8 @@ def test_real_verified_and_the_486_subset(shared_hf: Path) -> None:
         ({"instance_id": selftest.INSTANCE_ID, "model_patch": 5}, "must be a string or null"),
     ],
 )
-def test_malformed_predictions_are_one_line_errors(cli, tmp_path: Path, row: dict, needle: str):
+def test_malformed_predictions_are_one_line_errors(cli, tmp_path: Path, row: dict, needle: str,
+                                                   swebench_extra: None):  # fmt: skip
     preds = tmp_path / "preds.jsonl"
     preds.write_text(json.dumps(row) + "\n")
     res = cli("swe-bench", "grade", "--predictions", preds, "--split", "smoke",
@@ -81,7 +82,8 @@ def test_malformed_predictions_are_one_line_errors(cli, tmp_path: Path, row: dic
     assert not (tmp_path / "r").exists()
 
 
-def test_no_docker_daemon_is_a_one_line_error(cli, tmp_path: Path, monkeypatch) -> None:
+def test_no_docker_daemon_is_a_one_line_error(cli, tmp_path: Path, monkeypatch,
+                                              swebench_extra: None) -> None:  # fmt: skip
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
     res = cli("swe-bench", "validate-gold", "--split", "smoke", "--results-dir", tmp_path / "r")
     assert res.code == 5 and res.err.count("\n") == 1
