@@ -76,6 +76,26 @@ def resolve_data_dir(data_dir: str | Path | None) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
+def data_source(
+    repo_id: str, revision: str | None, split: str, data_dir: str | Path | None, what: str,
+) -> tuple[Path | None, str, str | None]:  # fmt: skip
+    """Where ``split`` of ``repo_id`` is read from, the one decision for every loader:
+    ``(location, source, revision)`` with source ``bundled`` (the smoke split, shipped in the
+    package), ``mirror`` (``--data-dir`` / ``M1EVAL_DATA_DIR``) or ``hub`` (location None, the
+    pinned revision). A bundled or mirrored snapshot that is absent is a one-line error."""
+    mirror = resolve_data_dir(data_dir)
+    if split == SMOKE_SPLIT:
+        location, source, revision = smoke_data_dir() / repo_id, "bundled", None
+    elif mirror is not None:
+        location, source = mirror / repo_id, "mirror"
+    else:
+        return None, "hub", revision
+    if not location.is_dir():
+        where = f"under --data-dir {mirror}" if source == "mirror" else "in the package"
+        raise DataError(f"{what} not found {where}: expected a dataset snapshot at {location}/")
+    return location, source, revision
+
+
 def content_checksum(tables: Iterable[Any], fields: tuple[str, ...]) -> str:
     """SHA-256 over the fields a suite uses, row by row in dataset order.
 
@@ -110,12 +130,11 @@ def load_rows(
     extra = builder_kwargs or {}
     split = split or spec.split
     mirror = resolve_data_dir(data_dir)
-    if split == SMOKE_SPLIT:
-        location, source, revision = smoke_data_dir() / spec.repo_id, "bundled", None
-    elif mirror is not None:
-        location, source, revision = mirror / spec.repo_id, "mirror", spec.revision
-    else:
-        location, source, revision = Path(spec.repo_id), "hub", spec.revision
+    found, source, revision = data_source(
+        spec.repo_id, spec.revision, split, data_dir,
+        f"dataset {spec.repo_id} (revision {spec.revision or 'unpinned'})",
+    )  # fmt: skip
+    location = found if found is not None else Path(spec.repo_id)
     if source == "hub":
         tables = _load_hub(spec, split, file_groups, extra)
     else:
@@ -167,13 +186,7 @@ def _load_local(
     file_groups: dict[str, list[str]] | None,
     extra: dict[str, Any],
 ) -> list[Any]:
-    if not location.is_dir():
-        where = f"under --data-dir {mirror}" if mirror else "in the package"
-        raise DataError(
-            f"dataset {spec.repo_id} (revision {spec.revision or 'unpinned'}) not found {where}: "
-            f"expected a dataset snapshot at {location}/"
-        )
-    datasets = _datasets()
+    datasets = _datasets()  # data_source() has checked that the snapshot is there
     try:
         if file_groups is None:
             return [datasets.load_dataset(str(location), split=split)]

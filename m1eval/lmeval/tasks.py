@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from m1eval.data import SMOKE_SPLIT, resolve_data_dir
+from m1eval.data import data_source
 from m1eval.errors import ConfigError, DataError
-from m1eval.paths import harness_configs_dir, smoke_data_dir
+from m1eval.paths import harness_configs_dir
 
 _MANAGERS: dict[tuple[tuple[str, ...], bool], Any] = {}
 
@@ -104,20 +104,10 @@ def redirect(cfg: dict[str, Any], split: str | None, data_dir: str | Path | None
     if own_split is None:
         raise ConfigError(f"lm-eval task {cfg['task']} has no test or validation split")
     split = split or own_split
-    mirror = resolve_data_dir(data_dir)
-    if split == SMOKE_SPLIT:
-        location, source, revision = smoke_data_dir() / repo, "bundled", None
-    elif mirror is not None:
-        location, source = mirror / repo, "mirror"
-    else:
-        location, source = None, "hub"
+    location, source, revision = data_source(
+        repo, revision, split, data_dir, f"dataset {repo} of lm-eval task {cfg['task']}"
+    )
     if location is not None:
-        if not location.is_dir():
-            where = f"under --data-dir {mirror}" if source == "mirror" else "in the package"
-            raise DataError(
-                f"dataset {repo} of lm-eval task {cfg['task']} not found {where}: expected a "
-                f"dataset snapshot at {location}/"
-            )
         cfg["dataset_path"] = str(location)
         kwargs.pop("revision", None)
     cfg["dataset_kwargs"] = kwargs
