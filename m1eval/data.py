@@ -129,7 +129,6 @@ def load_rows(
     """
     extra = builder_kwargs or {}
     split = split or spec.split
-    mirror = resolve_data_dir(data_dir)
     found, source, revision = data_source(
         spec.repo_id, spec.revision, split, data_dir,
         f"dataset {spec.repo_id} (revision {spec.revision or 'unpinned'})",
@@ -138,8 +137,7 @@ def load_rows(
     if source == "hub":
         tables = _load_hub(spec, split, file_groups, extra)
     else:
-        tables = _load_local(location, split, spec, mirror if source == "mirror" else None,
-                             file_groups, extra)  # fmt: skip
+        tables = _load_local(location, split, spec, file_groups, extra)
     if not any(len(t) for t in tables):
         raise DataError(f"dataset {spec.repo_id} split '{split}' has no rows")
     columns = set(tables[0].column_names)
@@ -182,7 +180,6 @@ def _load_local(
     location: Path,
     split: str,
     spec: DatasetSpec,
-    mirror: Path | None,
     file_groups: dict[str, list[str]] | None,
     extra: dict[str, Any],
 ) -> list[Any]:
