@@ -61,6 +61,24 @@ def group_rows(groups: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 GROUP_COLUMNS = ["score", "ci_low", "ci_high", "items", "graded", "skipped", "infra errors"]
 
 
+def comparability(
+    split: str | None, benchmark_split: str | None, limit: int | None,
+    matches_pin: bool | None, repeats: int | None, protocol_repeats: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Whether a run can be judged against the paper, and if not, why: the benchmark's own
+    split, no --limit, the pinned data. Fewer repeats than the protocol's are comparable: the
+    interval is a bootstrap over items of each item's mean, so it carries the extra noise."""
+    reasons = []
+    if split is None or benchmark_split is None or split != benchmark_split:
+        reasons.append(f"split '{split}', not the benchmark's '{benchmark_split}'")
+    if limit is not None:
+        reasons.append(f"--limit {limit}: not every item")
+    if matches_pin is False:
+        reasons.append("the dataset differs from the pinned content")
+    return {"comparable": not reasons, "why": "; ".join(reasons) or None, "split": split,
+            "limit": limit, "repeats": repeats, "protocol_repeats": protocol_repeats}  # fmt: skip
+
+
 def contract_of(suite: str, s: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(headlines, breakdowns)`` of one suite summary, declared or (older runs) derived."""
     paper = (s.get("paper") or {}).get("score")

@@ -14,7 +14,7 @@ from typing import Any
 
 from m1eval import __version__
 from m1eval.config import RunConfig, validate_run_id
-from m1eval.contract import SUITE_ROW, headline
+from m1eval.contract import SUITE_ROW, comparability, headline
 from m1eval.data import LoadedDataset
 from m1eval.errors import ConfigError, EndpointError, RunStateError
 from m1eval.hashing import stable_hash
@@ -301,7 +301,10 @@ def build_summary(
             h["paper"] = (rows.get(row) or {}).get(column) if column else None
     suite_summary["headlines"] = heads
     suite_summary.setdefault("breakdowns", [])
-    suite_summary["comparable"] = comparable(config, suite, dataset)
+    suite_summary["comparable"] = comparability(
+        config.split, suite.manifest.dataset.split, config.limit, dataset.matches_pin,
+        config.repeats, suite.manifest.protocol.get("repeats"),
+    )  # fmt: skip
     suite_summary["dataset"] = {
         "repo_id": dataset.repo_id,
         "split": dataset.split,
@@ -315,25 +318,6 @@ def build_summary(
         "protocol": config.protocol,
         "suites": {suite.name: suite_summary},
     }
-
-
-def comparable(config: RunConfig, suite: Suite, dataset: LoadedDataset) -> dict[str, Any]:
-    """Whether this run can be judged against the paper, and if not, why: the whole benchmark
-    split, no --limit, the pinned data. Fewer repeats than the protocol's are comparable: the
-    interval is a bootstrap over items of each item's mean, so it carries the extra noise."""
-    reasons = []
-    if config.split != suite.manifest.dataset.split:
-        reasons.append(f"split '{config.split}', not the benchmark's "
-                       f"'{suite.manifest.dataset.split}'")  # fmt: skip
-    if config.limit is not None:
-        reasons.append(f"--limit {config.limit}: not every item")
-    if dataset.matches_pin is False:
-        reasons.append("the dataset differs from the pinned content")
-    return {
-        "comparable": not reasons, "why": "; ".join(reasons) or None, "split": config.split,
-        "limit": config.limit, "repeats": config.repeats,
-        "protocol_repeats": suite.manifest.protocol.get("repeats"),
-    }  # fmt: skip
 
 
 def run_manifest(

@@ -31,8 +31,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def encode_text(text: str) -> bytes:
     """``text`` as UTF-8; characters UTF-8 cannot hold (lone surrogates, which a server's JSON
-    may well contain) are written as ``\\uXXXX`` escapes instead of raising. In JSON text the
-    escape reads back as the same character."""
+    may well contain) are written as backslash escapes (``\\ud800``) instead of raising. In
+    JSON text the escape reads back as the same character."""
     return text.encode("utf-8", "backslashreplace")
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from m1eval import boundedjson
+from m1eval.contract import comparability as contract_comparability
 from m1eval.errors import DataError
 from m1eval.store import MANIFEST, SAMPLES, SUMMARY, read_samples_file
 
@@ -105,23 +106,16 @@ def comparability(manifest: dict[str, Any], suite: str, s: dict[str, Any]) -> di
     contract; derived from the manifest's configuration for older runs)."""
     if isinstance(s.get("comparable"), dict):
         return s["comparable"]
-    config = manifest.get("config") or {}
-    reasons = []
-    split, limit = config.get("split"), config.get("limit")
+    config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
     try:
         from m1eval.manifests import load_manifest
 
-        expected = load_manifest(suite).dataset.split
-    except Exception:
-        expected = None
-    if split == "smoke" or (expected is not None and split not in (None, expected)):
-        reasons.append(f"split '{split}', not the benchmark's '{expected}'")
-    if limit is not None:
-        reasons.append(f"--limit {limit}: not every item")
-    if not config:
-        reasons.append("the run's manifest does not say how it was made")
-    return {"comparable": not reasons, "why": "; ".join(reasons) or None, "split": split,
-            "limit": limit, "repeats": config.get("repeats")}  # fmt: skip
+        benchmark_split = load_manifest(suite).dataset.split
+    except Exception:  # a suite this checkout does not have: nothing to judge against
+        benchmark_split = None
+    dataset = manifest.get("dataset") if isinstance(manifest.get("dataset"), dict) else {}
+    return contract_comparability(config.get("split"), benchmark_split, config.get("limit"),
+                                  dataset.get("matches_pin"), config.get("repeats"))  # fmt: skip
 
 
 def _json_object(path: Path) -> dict[str, Any]:

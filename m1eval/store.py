@@ -101,7 +101,7 @@ class RunStore:
         assert self._fh is not None, "RunStore.open() first"
         line = json.dumps(record, ensure_ascii=False)
         escaped = unencodable_chars(line)
-        if escaped:  # lone surrogates from the server: kept as \uXXXX escapes, and counted
+        if escaped:  # lone surrogates from the server: kept as backslash escapes, and counted
             extra = record.get("extra") if isinstance(record.get("extra"), dict) else {}
             record = {**record, "extra": {**extra, "escaped_chars": escaped}}
             line = json.dumps(record, ensure_ascii=False)
