@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("what", choices=["embedded", "vllm"])
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--profile", default="generic", help="harness_configs/vllm/NAME.yaml")
+    serve.add_argument("--profile", default="generic", help="vllm_profiles/NAME.yaml")
     serve.add_argument("--model", help="override the profile's model")
     serve.add_argument("--revision", help="the model revision served (recorded)")
     serve.add_argument("--vllm-bin", default="vllm")
@@ -321,14 +321,14 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
     from m1eval.evaluate import ExecutionOptions, resolve_model, run_evaluation
     from m1eval.model.retry import RetryPolicy
     from m1eval.protocols import load_protocol
-    from m1eval.render import print_summary
     from m1eval.suites import get_suite
+    from m1eval.terminal import print_summary
 
     suite = get_suite(args.suite, suite_options(args))
     model, embedded = resolve_model(args.model, args.base_url)
     protocol = load_protocol(args.protocol or ("embedded" if embedded else "m1-80k"))
     sampling = resolve_sampling(
-        suite.manifest,
+        suite.spec,
         protocol,
         {"max_tokens": args.max_tokens, "temperature": args.temperature, "top_p": args.top_p},
     )
@@ -338,7 +338,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         validate_run_id(args.run_id)
     config = RunConfig(
         suite=suite.name,
-        split=args.split or suite.manifest.dataset.split,
+        split=args.split or suite.spec.dataset.split,
         protocol=protocol.name,
         model=model or "",
         base_url=args.base_url,
@@ -347,7 +347,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         content_format=check_content_format(args.content_format or protocol.content_format),
         system_prompt=protocol.system_prompt,
         seed=args.seed,
-        repeats=args.repeats or int(suite.manifest.protocol.get("repeats", 1)),
+        repeats=args.repeats or int(suite.spec.method.get("repeats", 1)),
         limit=args.limit,
         concurrency=args.concurrency,
         results_dir=Path(args.results_dir),
@@ -439,8 +439,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _cmd_results(args: argparse.Namespace) -> int:
-    from m1eval.render import print_run, print_run_list
     from m1eval.results import find_runs
+    from m1eval.terminal import print_run, print_run_list
 
     if args.action == "list":
         runs = find_runs(args.results_dir)
@@ -517,7 +517,7 @@ def _cmd_profile_flops(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps({"convention": result["convention"], "models": result["models"]}))
         return 0
-    from m1eval.render import print_flops
+    from m1eval.terminal import print_flops
 
     print_flops(result, out_dir)
     return 0
@@ -554,7 +554,7 @@ def _cmd_profile_latency(args: argparse.Namespace) -> int:
     if source.resolve() != (out_dir / "attention_latency.json").resolve():
         shutil.copyfile(source, out_dir / "attention_latency.json")
     plot(result, out_dir / "latency.png")
-    from m1eval.render import print_latency
+    from m1eval.terminal import print_latency
 
     print_latency(result, floors(result), out_dir)
     return 0
@@ -576,7 +576,7 @@ def _cmd_data_pull(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from m1eval.compare import compare
-    from m1eval.render import print_compare
+    from m1eval.terminal import print_compare
 
     result = compare(args.base, args.cand, args.alpha, args.min_effect)
     if args.json:
@@ -587,16 +587,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_suites() -> int:
-    from m1eval.manifests import available_suites, load_manifest
-    from m1eval.render import print_suites
+    from m1eval.suite_specs import available_suites, load_suite_spec
+    from m1eval.terminal import print_suites
 
-    manifests: list[Any] = [load_manifest(name) for name in available_suites()]
+    manifests: list[Any] = [load_suite_spec(name) for name in available_suites()]
     try:  # the bundled lm-eval tasks, where lm-eval is installed
         from m1eval.lmeval.suite import LmEvalSuite
         from m1eval.lmeval.tasks import bundled_dir
 
         for path in sorted(bundled_dir().glob("*.yaml")):
-            manifests.append(LmEvalSuite(f"lm-eval:{path.stem}").manifest)
+            manifests.append(LmEvalSuite(f"lm-eval:{path.stem}").spec)
     except ConfigError:
         pass
     print_suites(manifests)

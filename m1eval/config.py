@@ -9,8 +9,8 @@ from typing import Any
 
 from m1eval.errors import ConfigError
 from m1eval.hashing import stable_hash
-from m1eval.manifests import SuiteManifest
 from m1eval.protocols import CONTENT_FORMATS, SAMPLING_KEYS, Protocol
+from m1eval.suite_specs import SuiteSpec
 
 EMBEDDED = "embedded"
 
@@ -82,10 +82,10 @@ def validate_run_id(run_id: str) -> str:
 
 
 def resolve_sampling(
-    manifest: SuiteManifest, protocol: Protocol, overrides: dict[str, Any]
+    spec: SuiteSpec, protocol: Protocol, overrides: dict[str, Any]
 ) -> dict[str, Any]:
     """Suite protocol < harness config < command line."""
-    sampling = {k: manifest.protocol[k] for k in SAMPLING_KEYS if k in manifest.protocol}
+    sampling = {k: spec.method[k] for k in SAMPLING_KEYS if k in spec.method}
     sampling.update(protocol.sampling)
     sampling.update({k: v for k, v in overrides.items() if v is not None})
     for key in ("temperature", "top_p"):

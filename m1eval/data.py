@@ -18,8 +18,8 @@ from typing import Any
 
 from m1eval.errors import DataError
 from m1eval.hashing import canonical_json
-from m1eval.manifests import DatasetSpec
 from m1eval.paths import smoke_data_dir
+from m1eval.suite_specs import DatasetSpec
 
 SMOKE_SPLIT = "smoke"
 DATA_DIR_ENV = "M1EVAL_DATA_DIR"

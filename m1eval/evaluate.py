@@ -18,7 +18,6 @@ from m1eval.contract import SUITE_ROW, comparability, headline
 from m1eval.data import LoadedDataset
 from m1eval.errors import ConfigError, EndpointError, RunStateError
 from m1eval.hashing import stable_hash
-from m1eval.manifests import SuiteManifest
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.model.embedded import EMBEDDED_MODEL_ID, EmbeddedServer
 from m1eval.model.fingerprint import fetch_fingerprint
@@ -29,6 +28,7 @@ from m1eval.provenance import git_state, package_versions
 from m1eval.records import INFRA_ERROR, SKIPPED
 from m1eval.runner import ExecutionStats, execute, plan_samples
 from m1eval.store import RunStore, read_samples_file
+from m1eval.suite_specs import SuiteSpec
 from m1eval.suites.base import RunContext, Suite
 from m1eval.summary import summarize_suite
 from m1eval.tokenizers import resolve_tokenizer
@@ -128,7 +128,7 @@ async def _run_prepared(
     context: RunContext,
 ) -> RunOutcome:
     assert config.base_url is not None
-    manifest_sha = suite_manifest_sha(suite.manifest)
+    manifest_sha = suite_spec_sha(suite.spec)
     identity = config.identity(dataset.content_sha256, manifest_sha)
     identity["suite_options"] = suite.identity()
     if context.tokenizer is not None:
@@ -167,7 +167,7 @@ async def _run_prepared(
 
         started_at = now_iso()
         manifest = run_manifest(
-            store, run_id, config, config_hash, identity, suite.manifest, protocol, dataset,
+            store, run_id, config, config_hash, identity, suite.spec, protocol, dataset,
             fingerprint,
         )  # fmt: skip
         manifest["serving"] = options.serving
@@ -282,13 +282,13 @@ def build_summary(
     column = protocol.paper_column
     suite_summary = summarize_suite(records, binary=suite.binary_scores)
     suite_summary.update(suite.summarize(records))
-    rows = suite.manifest.paper.get("rows") or {}
+    rows = suite.spec.paper.get("rows") or {}
     for name, aggregate in (suite_summary.get("aggregates") or {}).items():
         aggregate["paper"] = (rows.get(name) or {}).get(column) if column else None
     suite_summary["paper"] = {
         "column": column,
-        "score": suite.manifest.paper_scores.get(column) if column else None,
-        "metric": suite.manifest.paper.get("metric"),
+        "score": suite.spec.paper_scores.get(column) if column else None,
+        "metric": suite.spec.paper.get("metric"),
     }
     heads = suite_summary.get("headlines") or [headline(
         suite.name, suite_summary["score"], suite_summary["ci_low"], suite_summary["ci_high"],
@@ -302,8 +302,8 @@ def build_summary(
     suite_summary["headlines"] = heads
     suite_summary.setdefault("breakdowns", [])
     suite_summary["comparable"] = comparability(
-        config.split, suite.manifest.dataset.split, config.limit, dataset.matches_pin,
-        config.repeats, suite.manifest.protocol.get("repeats"),
+        config.split, suite.spec.dataset.split, config.limit, dataset.matches_pin,
+        config.repeats, suite.spec.method.get("repeats"),
     )  # fmt: skip
     suite_summary["dataset"] = {
         "repo_id": dataset.repo_id,
@@ -326,7 +326,7 @@ def run_manifest(
     config: RunConfig,
     config_hash: str,
     identity: dict[str, Any],
-    suite_manifest: SuiteManifest,
+    suite_manifest: SuiteSpec,
     protocol: Protocol,
     dataset: LoadedDataset,
     fingerprint: dict[str, Any],
@@ -392,7 +392,7 @@ def _settled(invocation: dict[str, Any]) -> dict[str, Any]:
     return invocation
 
 
-def suite_manifest_sha(manifest: SuiteManifest) -> str:
+def suite_spec_sha(manifest: SuiteSpec) -> str:
     if manifest.path is None:
         raise ConfigError(f"suite {manifest.name} has no manifest file")
     return hashlib.sha256(manifest.path.read_bytes()).hexdigest()

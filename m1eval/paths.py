@@ -21,10 +21,20 @@ def suites_dir() -> Path:
     return Path(override) if override else _find("suites")
 
 
-def harness_configs_dir() -> Path:
-    """Folder of run protocols (``harness_configs/*.yaml``); ``M1EVAL_HARNESS_CONFIGS_DIR``."""
-    override = os.environ.get("M1EVAL_HARNESS_CONFIGS_DIR")
-    return Path(override) if override else _find("harness_configs")
+def protocols_dir() -> Path:
+    """Folder of run protocols (``protocols/*.yaml``); ``M1EVAL_PROTOCOLS_DIR`` overrides it."""
+    override = os.environ.get("M1EVAL_PROTOCOLS_DIR")
+    return Path(override) if override else _find("protocols")
+
+
+def vllm_profiles_dir() -> Path:
+    """Folder of vLLM serving profiles (``vllm_profiles/*.yaml``)."""
+    return _find("vllm_profiles")
+
+
+def lm_eval_tasks_dir() -> Path:
+    """Folder of the bundled lm-evaluation-harness task YAMLs (``lm_eval_tasks/``)."""
+    return _find("lm_eval_tasks")
 
 
 def smoke_data_dir() -> Path:

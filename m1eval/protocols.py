@@ -1,4 +1,4 @@
-"""Run protocols (``harness_configs/*.yaml``): sampling and message format per model setup.
+"""Run protocols (``protocols/*.yaml``): sampling and message format per model setup.
 
 A protocol is what the paper varied between model columns: the thinking budget (max_tokens),
 sampling, and how messages are shaped for the model's chat template.
@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 
 from m1eval.errors import ConfigError
-from m1eval.paths import harness_configs_dir
+from m1eval.paths import protocols_dir
 
 CONTENT_FORMATS = ("string", "parts")
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "top_k", "min_p", "presence_penalty")
@@ -32,13 +32,13 @@ class Protocol:
 
 
 def available_protocols() -> list[str]:
-    return sorted(p.stem for p in harness_configs_dir().glob("*.yaml"))
+    return sorted(p.stem for p in protocols_dir().glob("*.yaml"))
 
 
 def load_protocol(name_or_path: str) -> Protocol:
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
-        path = harness_configs_dir() / f"{name_or_path}.yaml"
+        path = protocols_dir() / f"{name_or_path}.yaml"
         if not path.exists():
             known = ", ".join(available_protocols()) or "none"
             raise ConfigError(f"unknown protocol '{name_or_path}' (known protocols: {known})")

@@ -108,9 +108,9 @@ def comparability(manifest: dict[str, Any], suite: str, s: dict[str, Any]) -> di
         return s["comparable"]
     config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
     try:
-        from m1eval.manifests import load_manifest
+        from m1eval.suite_specs import load_suite_spec
 
-        benchmark_split = load_manifest(suite).dataset.split
+        benchmark_split = load_suite_spec(suite).dataset.split
     except Exception:  # a suite this checkout does not have: nothing to judge against
         benchmark_split = None
     dataset = manifest.get("dataset") if isinstance(manifest.get("dataset"), dict) else {}

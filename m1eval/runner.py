@@ -61,7 +61,7 @@ class ExecutionStats:
         return d
 
 
-def render_messages(suite: Suite, item: Item, system_prompt: str | None) -> list[dict[str, Any]]:
+def request_messages(suite: Suite, item: Item, system_prompt: str | None) -> list[dict[str, Any]]:
     messages = suite.build_messages(item)
     if system_prompt:
         messages = [{"role": "system", "content": system_prompt}, *messages]
@@ -81,7 +81,7 @@ def plan_samples(
     shaping = suite.request_identity()
     request_sha = stable_hash(shaping) if shaping else None
     for item in items:
-        prompt_sha = stable_hash(render_messages(suite, item, system_prompt))
+        prompt_sha = stable_hash(request_messages(suite, item, system_prompt))
         for repeat in range(repeats):
             params = dict(sampling)
             s = per_sample_seed(seed, item.item_id, repeat)
@@ -235,7 +235,7 @@ async def run_sample(
     reason = suite.skip_reason(item)
     if reason is not None:
         return make_record(planned, suite, None, None, reason, 0, outcome=SKIPPED)
-    messages = render_messages(suite, item, system_prompt)
+    messages = request_messages(suite, item, system_prompt)
     if stable_hash(messages) != planned.prompt_sha256:
         return make_record(
             planned, suite, None, None,

@@ -12,7 +12,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "m1eval"
 # first matching prefix wins; lower number = lower layer
 LAYERS: list[tuple[str, int]] = [
     ("m1eval.commands", 6), ("m1eval.cli", 6), ("m1eval.lmeval.__main__", 6),
-    ("m1eval.results", 5), ("m1eval.compare", 5), ("m1eval.render", 5),
+    ("m1eval.results", 5), ("m1eval.compare", 5), ("m1eval.terminal", 5),
     ("m1eval.reporting", 5),
     ("m1eval.runner", 4), ("m1eval.outcomes", 4), ("m1eval.evaluate", 4),
     ("m1eval.regrade", 4),
@@ -20,7 +20,7 @@ LAYERS: list[tuple[str, int]] = [
     ("m1eval.model", 2), ("m1eval.sandbox", 2), ("m1eval.graders", 2), ("m1eval.tau", 2),
     ("m1eval.swebench", 2), ("m1eval.testing", 2), ("m1eval.profiler", 2),
     ("m1eval.serving", 2),
-    ("m1eval.manifests", 1), ("m1eval.protocols", 1), ("m1eval.config", 1),
+    ("m1eval.suite_specs", 1), ("m1eval.protocols", 1), ("m1eval.config", 1),
     ("m1eval.data", 1), ("m1eval.store", 1), ("m1eval.tokenizers", 1),
     ("m1eval", 0),  # errors, records, hashing, boundedjson, fsutil, paths, stats, summary, ...
 ]  # fmt: skip

@@ -9,7 +9,7 @@ from typing import Any
 
 from m1eval.config import RunConfig
 from m1eval.errors import ConfigError
-from m1eval.evaluate import build_summary, run_manifest, suite_manifest_sha
+from m1eval.evaluate import build_summary, run_manifest, suite_spec_sha
 from m1eval.fsutil import atomic_write_text
 from m1eval.hashing import stable_hash
 from m1eval.protocols import Protocol
@@ -78,13 +78,13 @@ def _write_run(
     protocol = Protocol(name=f"swe-bench-{args.action}", description=f"predictions: {label}",
                         sampling={}, paper_column=None)  # fmt: skip
     config = RunConfig(
-        suite=suite.name, split=args.split or suite.manifest.dataset.split,
+        suite=suite.name, split=args.split or suite.spec.dataset.split,
         protocol=protocol.name, model=label, base_url=None, embedded=False, sampling={},
         content_format="string", system_prompt=None, seed=None, repeats=1, limit=None,
         concurrency=args.max_workers, results_dir=Path(args.results_dir),
         data_dir=Path(args.data_dir) if args.data_dir else None, run_id=run_id,
     )  # fmt: skip
-    identity = config.identity(dataset.content_sha256, suite_manifest_sha(suite.manifest))
+    identity = config.identity(dataset.content_sha256, suite_spec_sha(suite.spec))
     identity["suite_options"] = {**suite.identity(), "timeout": args.timeout,
                                  "instances": sorted(r["item_id"] for r in records)}  # fmt: skip
     config_hash = stable_hash(identity)
@@ -95,7 +95,7 @@ def _write_run(
         for record in records:
             store.append(record)
         endpoint = {"base_url": None, "models": [], "version": None, "hash": None}
-        manifest = run_manifest(store, run_id, config, config_hash, identity, suite.manifest,
+        manifest = run_manifest(store, run_id, config, config_hash, identity, suite.spec,
                                 protocol, dataset, endpoint)  # fmt: skip
         manifest["swebench_version"] = swebench_version()
         now = datetime.now(UTC).isoformat(timespec="seconds")

@@ -5,7 +5,7 @@ does so, then runs lm-eval's command line)::
 
     python -m m1eval.lmeval --model m1eval \\
         --model_args base_url=http://host:8000/v1,model=MiniMaxAI/MiniMax-M1-80k,seed=0 \\
-        --tasks m1_math500 --include_path harness_configs/lm_eval --apply_chat_template
+        --tasks m1_math500 --include_path lm_eval_tasks --apply_chat_template
 
 Sampling follows an m1eval protocol (``protocol=m1-80k`` by default: T=1.0, top_p=0.95,
 max_tokens 81920), not the task's greedy defaults. With ``seed=N`` every request gets its own

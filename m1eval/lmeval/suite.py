@@ -28,7 +28,7 @@ from m1eval.graders.math_answer import extract_last_boxed
 from m1eval.hashing import canonical_json
 from m1eval.lmeval import PREFIX
 from m1eval.lmeval.tasks import build_task, find_task, redirect
-from m1eval.manifests import DatasetSpec, SuiteManifest
+from m1eval.suite_specs import DatasetSpec, SuiteSpec
 from m1eval.suites.base import Grade, Item, Suite
 from m1eval.suites.options import Option
 
@@ -74,12 +74,12 @@ class LmEvalSuite(Suite):
             )
         meta = (cfg.get("metadata") or {}).get("m1eval") or {}
         gen = cfg.get("generation_kwargs") or {}
-        protocol: dict[str, Any] = {"repeats": int(meta.get("repeats", 1))}
+        method: dict[str, Any] = {"repeats": int(meta.get("repeats", 1))}
         for key in ("temperature", "top_p"):
             if gen.get(key) is not None:
-                protocol[key] = gen[key]
+                method[key] = gen[key]
         kwargs = cfg.get("dataset_kwargs") or {}
-        manifest = SuiteManifest(
+        spec = SuiteSpec(
             name=name,
             title=str(meta.get("title") or task_name),
             adapter="lm_eval",
@@ -91,12 +91,12 @@ class LmEvalSuite(Suite):
                 checksum_fields=(),
                 content_sha256=meta.get("content_sha256"),
             ),
-            protocol=protocol,
+            method=method,
             paper=dict(meta.get("paper") or {}),
             deviations=tuple(str(d) for d in meta.get("deviations") or ()),
             path=yaml_path,
         )
-        super().__init__(manifest, options)
+        super().__init__(spec, options)
         self.task_name = task_name
         self.cfg = cfg
         until = gen.get("until") or []
@@ -132,7 +132,7 @@ class LmEvalSuite(Suite):
         for row in rows:
             digest.update(canonical_json(row).encode())
             digest.update(b"\n")
-        id_field = self.manifest.dataset.id_field
+        id_field = self.spec.dataset.id_field
         items, seen = [], set()
         for index, row in enumerate(rows):
             if id_field is not None and id_field not in row:
@@ -142,11 +142,11 @@ class LmEvalSuite(Suite):
                 raise DataError(f"lm-eval task {self.task_name}: duplicate id {item_id!r}")
             seen.add(item_id)
             items.append(Item(item_id, {"doc": row, "index": index}))
-        own = data.split == self.manifest.dataset.split and data.source != "bundled"
+        own = data.split == self.spec.dataset.split and data.source != "bundled"
         dataset = LoadedDataset(
             tables=(docs,), repo_id=data.repo_id, revision=data.revision, split=data.split,
             source=data.source, location=data.location, content_sha256=digest.hexdigest(),
-            pinned_sha256=self.manifest.dataset.content_sha256 if own else None,
+            pinned_sha256=self.spec.dataset.content_sha256 if own else None,
         )  # fmt: skip
         return items, dataset
 

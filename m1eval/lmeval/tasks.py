@@ -1,6 +1,6 @@
 """Finding and building lm-evaluation-harness tasks.
 
-Task names are looked up in the bundled YAMLs (``harness_configs/lm_eval/``) and any
+Task names are looked up in the bundled YAMLs (``lm_eval_tasks/``) and any
 ``--lm-eval-include`` folders first, then in lm-eval's own task index (a few seconds to build).
 The dataset comes from the hub at the task's revision, from an offline ``--data-dir`` snapshot
 (``DIR/<dataset_path>/``), or from the bundled smoke split, exactly as for m1eval's own suites.
@@ -15,13 +15,13 @@ from typing import Any
 
 from m1eval.data import data_source
 from m1eval.errors import ConfigError, DataError
-from m1eval.paths import harness_configs_dir
+from m1eval.paths import lm_eval_tasks_dir
 
 _MANAGERS: dict[tuple[tuple[str, ...], bool], Any] = {}
 
 
 def bundled_dir() -> Path:
-    return harness_configs_dir() / "lm_eval"
+    return lm_eval_tasks_dir()
 
 
 def _lm_eval() -> None:

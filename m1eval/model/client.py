@@ -57,7 +57,7 @@ class ClientSettings:
         return self.prefill_seconds_per_mb * prompt_bytes / 1e6
 
 
-def render_messages(messages: list[dict[str, Any]], content_format: str) -> list[dict[str, Any]]:
+def shape_content(messages: list[dict[str, Any]], content_format: str) -> list[dict[str, Any]]:
     """Shape message content for the server: plain strings, or lists of text parts."""
     if content_format == "string":
         return messages
@@ -107,7 +107,7 @@ class ChatClient:
     ) -> dict[str, Any]:
         payload: dict[str, Any] = {
             "model": self.settings.model,
-            "messages": render_messages(messages, self.settings.content_format),
+            "messages": shape_content(messages, self.settings.content_format),
             "stream": True,
             "stream_options": {"include_usage": True},
         }

@@ -10,11 +10,11 @@ from typing import Any
 from m1eval.contract import contract_of
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_bytes, atomic_write_text
-from m1eval.manifests import load_manifest
 from m1eval.reporting.escape import md
 from m1eval.reporting.samples import write_sample_pages
 from m1eval.reporting.verdict import verdict
 from m1eval.results import comparability, find_runs, read_manifest, read_summary
+from m1eval.suite_specs import load_suite_spec
 
 
 def rows_for(run_dir: Path) -> list[dict[str, Any]]:
@@ -26,7 +26,7 @@ def rows_for(run_dir: Path) -> list[dict[str, Any]]:
     for suite, s in summary["suites"].items():
         recorded = manifest.get("suite") or {}
         try:
-            m = load_manifest(suite)
+            m = load_suite_spec(suite)
             deviations = list(m.deviations)
             paper_items = m.paper.get("n_items")
         except Exception:  # lm-eval tasks, or a suite this checkout does not have

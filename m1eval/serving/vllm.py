@@ -1,6 +1,6 @@
 """``m1eval serve vllm --profile NAME``: launch vLLM from a profile and fingerprint it.
 
-A profile (``harness_configs/vllm/*.yaml``) names the model, the minimum vLLM version and the
+A profile (``vllm_profiles/*.yaml``) names the model, the minimum vLLM version and the
 server flags. The launcher builds the command, refuses a vLLM older than the profile allows,
 waits until ``/v1/models`` answers, and writes a serving fingerprint (vLLM version, the exact
 command, GPUs, model revision, chat-template hash) that ``m1eval run --serving-fingerprint
@@ -27,7 +27,7 @@ import yaml
 
 from m1eval.errors import ConfigError, EndpointError
 from m1eval.fsutil import atomic_write_json
-from m1eval.paths import harness_configs_dir
+from m1eval.paths import vllm_profiles_dir
 
 
 @dataclass(frozen=True)
@@ -39,9 +39,9 @@ class Profile:
 
 
 def load_profile(name: str) -> Profile:
-    path = harness_configs_dir() / "vllm" / f"{name}.yaml"
+    path = vllm_profiles_dir() / f"{name}.yaml"
     if not path.exists():
-        known = sorted(p.stem for p in (harness_configs_dir() / "vllm").glob("*.yaml"))
+        known = sorted(p.stem for p in (vllm_profiles_dir()).glob("*.yaml"))
         raise ConfigError(f"unknown vLLM profile '{name}' (known: {', '.join(known)})")
     raw = yaml.safe_load(path.read_text()) or {}
     return Profile(raw.get("name", name), raw.get("model"), raw.get("min_vllm"),

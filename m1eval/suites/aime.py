@@ -20,7 +20,7 @@ class AimeSuite(Suite):
     adapter_name = "aime"
 
     def build_messages(self, item: Item) -> list[dict[str, Any]]:
-        instruction = self.manifest.protocol.get("instruction", DEFAULT_INSTRUCTION)
+        instruction = self.spec.method.get("instruction", DEFAULT_INSTRUCTION)
         problem = str(item.row["problem"]).strip()
         return [{"role": "user", "content": f"{problem}\n{instruction}"}]
 

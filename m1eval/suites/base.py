@@ -10,9 +10,9 @@ from typing import Any, ClassVar, Protocol
 
 from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import ConfigError, DataError
-from m1eval.manifests import SuiteManifest
 from m1eval.model.types import Completion, merge_completions
 from m1eval.records import MODEL_FAILURE, SCORED
+from m1eval.suite_specs import SuiteSpec
 from m1eval.suites.options import Option
 
 
@@ -127,8 +127,8 @@ class Suite(ABC):
         super().__init_subclass__(**kwargs)
         cls.option_defaults = {o.name: o.default for o in cls.declared_options}
 
-    def __init__(self, manifest: SuiteManifest, options: dict[str, Any] | None = None) -> None:
-        self.manifest = manifest
+    def __init__(self, spec: SuiteSpec, options: dict[str, Any] | None = None) -> None:
+        self.spec = spec
         declared = {o.name: o for o in self.declared_options}
         given = {k: v for k, v in (options or {}).items() if v is not None}
         unknown = sorted(set(given) - set(declared))
@@ -137,9 +137,9 @@ class Suite(ABC):
             owners = sorted({cls.family() for cls in _adapter_classes()
                              if any(o.name in unknown for o in cls.declared_options)})  # fmt: skip
             where = f": it applies to {', '.join(owners)} only" if owners else ""
-            raise ConfigError(f"{flags} does not apply to suite {manifest.name}{where}")
-        from_manifest = {k: manifest.protocol[k] for k in declared if k in manifest.protocol}
-        self.options: dict[str, Any] = {**self.option_defaults, **from_manifest, **given}
+            raise ConfigError(f"{flags} does not apply to suite {spec.name}{where}")
+        from_spec = {k: spec.method[k] for k in declared if k in spec.method}
+        self.options: dict[str, Any] = {**self.option_defaults, **from_spec, **given}
         for name, value in self.options.items():
             if value is not None:
                 declared[name].check(value)
@@ -152,7 +152,7 @@ class Suite(ABC):
 
     @property
     def name(self) -> str:
-        return self.manifest.name
+        return self.spec.name
 
     # -- data ------------------------------------------------------------------------------
 
@@ -160,13 +160,13 @@ class Suite(ABC):
         self, split: str | None, data_dir: str | Path | None
     ) -> tuple[list[Item], LoadedDataset]:
         """Load the dataset and turn its rows into items (suites with huge rows override this)."""
-        dataset = load_rows(self.manifest.dataset, split, data_dir)
+        dataset = load_rows(self.spec.dataset, split, data_dir)
         return self.items(dataset.rows()), dataset
 
     def items(self, rows: list[dict[str, Any]]) -> list[Item]:
-        field_name = self.manifest.dataset.id_field
+        field_name = self.spec.dataset.id_field
         if field_name is None:
-            raise DataError(f"{self.name}: the manifest names no dataset.id_field")
+            raise DataError(f"{self.name}: the spec names no dataset.id_field")
         items = [Item(str(row[field_name]), row) for row in rows]
         seen: set[str] = set()
         for item in items:

@@ -27,10 +27,10 @@ class GpqaSuite(Suite):
     ) -> tuple[list[Item], LoadedDataset]:
         """The repository's CSV for the config the manifest names (GPQA's hub repository
         holds several configs side by side, one file each)."""
-        split = split or self.manifest.dataset.split
-        config = str(self.manifest.protocol.get("config", "gpqa_diamond"))
+        split = split or self.spec.dataset.split
+        config = str(self.spec.method.get("config", "gpqa_diamond"))
         files = [f"{config}/smoke.csv"] if split == SMOKE_SPLIT else [f"{config}.csv"]
-        dataset = load_rows(self.manifest.dataset, split, data_dir, file_groups={split: files})
+        dataset = load_rows(self.spec.dataset, split, data_dir, file_groups={split: files})
         items = self.items(dataset.rows())
         for item in items:
             row = item.row

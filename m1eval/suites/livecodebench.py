@@ -87,9 +87,9 @@ class LiveCodeBenchSuite(Suite):
     def load(
         self, split: str | None, data_dir: str | Path | None
     ) -> tuple[list[Item], LoadedDataset]:
-        split = split or self.manifest.dataset.split
+        split = split or self.spec.dataset.split
         files = ["smoke.jsonl"] if split == SMOKE_SPLIT else RELEASE_FILES[self.options["release"]]
-        dataset = load_rows(self.manifest.dataset, split, data_dir, file_groups={"all": files})
+        dataset = load_rows(self.spec.dataset, split, data_dir, file_groups={"all": files})
         (self._table,) = dataset.tables
         items = []
         for i, row in enumerate(self._table.select_columns(LIGHT_COLUMNS)):

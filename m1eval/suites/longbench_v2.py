@@ -99,7 +99,7 @@ class LongBenchV2Suite(Suite):
     def load(
         self, split: str | None, data_dir: str | Path | None
     ) -> tuple[list[Item], LoadedDataset]:
-        dataset = load_rows(self.manifest.dataset, split, data_dir)
+        dataset = load_rows(self.spec.dataset, split, data_dir)
         (self._table,) = dataset.tables
         light = [c for c in self._table.column_names if c != "context"]
         rows = [dict(row, row_index=i) for i, row in enumerate(self._table.select_columns(light))]
@@ -185,7 +185,7 @@ class LongBenchV2Suite(Suite):
                 )
             ],
             "categories": out,
-            "protocol": "cot" if self.options["cot"] else "0shot",
+            "prompting": "cot" if self.options["cot"] else "0shot",
             "denominators": "score drops failed requests as the official result.py does; "
             "score_failures_as_wrong counts them as wrong",
         }

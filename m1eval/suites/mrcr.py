@@ -73,8 +73,8 @@ class MrcrSuite(Suite):
     adapter_name = "mrcr"
     declared_options = (Option("needles", 4, "needle count", type=int, choices=(2, 4, 8)),)
 
-    def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
-        super().__init__(manifest, options)
+    def __init__(self, spec: Any, options: dict[str, Any] | None = None) -> None:
+        super().__init__(spec, options)
         self._tables: dict[str, Any] = {}
 
     def file_groups(self, split: str) -> dict[str, list[str]]:
@@ -86,11 +86,11 @@ class MrcrSuite(Suite):
     def load(
         self, split: str | None, data_dir: str | Path | None
     ) -> tuple[list[Item], LoadedDataset]:
-        split = split or self.manifest.dataset.split
+        split = split or self.spec.dataset.split
         groups = self.file_groups(split)
         # a few rows per parquet batch: converting a file of 1M-token prompts must not hold it
         dataset = load_rows(
-            self.manifest.dataset, split, data_dir, file_groups=groups,
+            self.spec.dataset, split, data_dir, file_groups=groups,
             builder_kwargs={"batch_size": 4},
         )  # fmt: skip
         counts = self._token_counts(dataset, list(groups))
@@ -190,7 +190,7 @@ class MrcrSuite(Suite):
         return {
             "bins": ordered,
             "aggregates": aggregates,
-            "headline_convention": self.manifest.protocol.get("headline_convention"),
+            "headline_convention": self.spec.method.get("headline_convention"),
             "binning": "o200k_base tokens of prompt + answer",
             "headlines": heads,
             "breakdowns": [breakdown("by context bin (o200k tokens of prompt + answer)",
@@ -203,7 +203,7 @@ class MrcrSuite(Suite):
             if r["outcome"] in GRADED:
                 per_bin[r["extra"]["bin"]][r["item_id"]].append(float(r["score"] or 0.0))
         means = {b: [sum(v) / len(v) for v in items.values()] for b, items in per_bin.items()}
-        headline = self.manifest.protocol.get("headline_convention", "mean_up_to")
+        headline = self.spec.method.get("headline_convention", "mean_up_to")
         out: dict[str, Any] = {}
         for name, limit in AGGREGATES.items():
             in_scope = [label for low, high, label in BINS if high <= limit]

@@ -1,6 +1,6 @@
 """Suite options, declared once on the adapter that reads them.
 
-An adapter lists its :class:`Option` s; the base class fills in defaults (manifest protocol
+An adapter lists its :class:`Option` s; the base class fills in defaults (spec method
 values override them, the command line overrides both), checks choices and refuses options
 that do not apply, and the command line builds its suite-option group from every adapter's
 declarations. ``identity=False`` marks options that only decide how fast or where a run

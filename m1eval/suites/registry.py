@@ -1,8 +1,8 @@
-"""Suite name -> adapter. A new suite is one adapter module plus one manifest.
+"""Suite name -> adapter. A new suite is one adapter module plus one spec.
 
 Adapters are found, not listed: every module of :mod:`m1eval.suites` (and the lm-eval
 bridge) is imported once and each :class:`Suite` subclass with an ``adapter_name`` is
-registered under it, so a manifest's ``adapter:`` names a class without any edit here. The
+registered under it, so a spec's ``adapter:`` names a class without any edit here. The
 command line's suite options come from the same classes.
 """
 
@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from m1eval.errors import ConfigError
-from m1eval.manifests import SuiteManifest, load_manifest
+from m1eval.suite_specs import SuiteSpec, load_suite_spec
 from m1eval.suites.base import Suite
 from m1eval.suites.options import Option
 
@@ -48,22 +48,20 @@ def all_options() -> list[tuple[Option, str]]:
     return [(opt, ", ".join(owners)) for opt, owners in seen.values()]
 
 
-def get_suite(
-    name_or_manifest: str | SuiteManifest, options: dict[str, Any] | None = None
-) -> Suite:
+def get_suite(name_or_manifest: str | SuiteSpec, options: dict[str, Any] | None = None) -> Suite:
     if isinstance(name_or_manifest, str) and name_or_manifest.startswith("lm-eval:"):
         from m1eval.lmeval.suite import LmEvalSuite
 
         return LmEvalSuite(name_or_manifest, options)
-    manifest = (
+    spec = (
         name_or_manifest
-        if isinstance(name_or_manifest, SuiteManifest)
-        else load_manifest(name_or_manifest)
+        if isinstance(name_or_manifest, SuiteSpec)
+        else load_suite_spec(name_or_manifest)
     )
-    adapter = adapters().get(manifest.adapter)
-    if adapter is None or manifest.adapter == "lm_eval":
+    adapter = adapters().get(spec.adapter)
+    if adapter is None or spec.adapter == "lm_eval":
         raise ConfigError(
-            f"suite manifest {manifest.path}: unknown adapter '{manifest.adapter}' "
+            f"suite spec {spec.path}: unknown adapter '{spec.adapter}' "
             f"(known: {', '.join(sorted(a for a in adapters() if a != 'lm_eval'))})"
         )
-    return adapter(manifest, options)
+    return adapter(spec, options)

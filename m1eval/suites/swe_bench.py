@@ -37,9 +37,9 @@ class SweBenchSuite(Suite):
         Option("swe_workers", 4, "grading containers", type=int, positive=True, identity=False),
     )  # fmt: skip
 
-    def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
-        super().__init__(manifest, options)
-        self.excluded: set[str] = set(manifest.protocol.get("excluded_instances") or [])
+    def __init__(self, spec: Any, options: dict[str, Any] | None = None) -> None:
+        super().__init__(spec, options)
+        self.excluded: set[str] = set(spec.method.get("excluded_instances") or [])
         self._rows: dict[str, dict[str, Any]] = {}
         self._grading: asyncio.Semaphore | None = None
         self._client: Any = None
@@ -52,7 +52,7 @@ class SweBenchSuite(Suite):
     def load(
         self, split: str | None, data_dir: str | Path | None
     ) -> tuple[list[Item], LoadedDataset]:
-        dataset = load_rows(self.manifest.dataset, split, data_dir)
+        dataset = load_rows(self.spec.dataset, split, data_dir)
         rows = dataset.rows()
         self._rows = {r["instance_id"]: r for r in rows}
         items = self.items(rows)

@@ -51,11 +51,11 @@ class TauBenchSuite(Suite):
         Option("user_max_tokens", 1024, "per user turn", type=int, positive=True),
     )  # fmt: skip
 
-    def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
-        super().__init__(manifest, options)
-        self.domain = str(manifest.protocol.get("domain", ""))
+    def __init__(self, spec: Any, options: dict[str, Any] | None = None) -> None:
+        super().__init__(spec, options)
+        self.domain = str(spec.method.get("domain", ""))
         if self.domain not in ("airline", "retail"):
-            raise ConfigError(f"suite manifest {manifest.path}: protocol.domain must be set")
+            raise ConfigError(f"suite spec {spec.path}: method.domain must be set")
         self._data: DomainData | None = None
         self._user: tuple[str, str, str | None] | None = None
         self._user_cache: UserCache | None = None
@@ -86,10 +86,10 @@ class TauBenchSuite(Suite):
         for path in sorted((data.root / self.domain / "data").glob("*.json")):
             digest.update(path.read_bytes())
         loaded = LoadedDataset(
-            tables=(), repo_id=self.manifest.dataset.repo_id,
-            revision=self.manifest.dataset.revision, split="test", source="local",
+            tables=(), repo_id=self.spec.dataset.repo_id,
+            revision=self.spec.dataset.revision, split="test", source="local",
             location=str(data.root / self.domain), content_sha256=digest.hexdigest(),
-            pinned_sha256=self.manifest.dataset.content_sha256,
+            pinned_sha256=self.spec.dataset.content_sha256,
         )  # fmt: skip
         items = [Item(str(i), {"task": task}) for i, task in enumerate(data.tasks)]
         return items, loaded
@@ -203,7 +203,7 @@ class TauBenchSuite(Suite):
                 "completion_tokens": self.user_tokens,
                 **(self.context.notes.get("user_simulator") or {}),
             },
-            "protocol": {k: self.options[k] for k in ("max_steps", "m1_prompt",
+            "episode_settings": {k: self.options[k] for k in ("max_steps", "m1_prompt",
                                                       "first_tool_call_only")},
         }  # fmt: skip
 

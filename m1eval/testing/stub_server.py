@@ -48,6 +48,8 @@ class StubConfig:
     max_faults_per_sample: int = 2
     always_fail: frozenset[str] = frozenset()
     fail_prompts: tuple[str, ...] = ()  # requests whose prompt contains one of these always fail
+    # prompts containing one of these get a reply with no final answer (a model failure)
+    unanswered_prompts: tuple[str, ...] = ()
     stall_s: float = 5.0
     retry_after_s: float = 0.05
     seed: int = 0
@@ -84,6 +86,8 @@ class StubState:
 
 def reply_text(config: StubConfig, sample_id: str, prompt: str) -> str:
     """The deterministic reply for one sample."""
+    if any(p in prompt for p in config.unanswered_prompts):
+        return "<think>Hmm.</think>I am not sure." if config.reasoning else "I am not sure."
     gold = next((a for key, a in config.answers.items() if key in prompt), None)
     correct = _unit(config.seed, sample_id, "correct") < config.correct_rate
     if gold is not None and not gold.lstrip("-").isdigit():

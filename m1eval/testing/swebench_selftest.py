@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-IMAGE = "m1eval-swebench-selftest:1"
+IMAGE = "m1eval-swebench-selftest:2"
 INSTANCE_ID = "m1eval__selftest-1"
 TEST_FILE = "tests/test_ops.py"
 
@@ -160,11 +160,13 @@ def build_image(client: Any, mirror: str = "http://deb.debian.org/debian") -> st
         return IMAGE
     except docker.errors.ImageNotFound:
         pass
+    # procps: past its timeout swebench stops the test run with `kill` inside the container,
+    # which the official instance images have
     with tempfile.TemporaryDirectory(prefix="m1eval-swebench-") as tmp:
         root = Path(tmp) / "root"
         subprocess.run(
             ["debootstrap", "--variant=minbase",
-             "--include=git,patch,python3-minimal,libpython3-stdlib,python3-pytest",
+             "--include=git,patch,procps,python3-minimal,libpython3-stdlib,python3-pytest",
              "bookworm", str(root), mirror],
             check=True, capture_output=True,
         )  # fmt: skip

@@ -13,10 +13,9 @@ from m1eval.suites import get_suite
 from m1eval.tau.env import load_domain, replay
 from m1eval.tau.episode import STOP, run_episode, user_system_prompt
 from m1eval.testing.stub_server import StubConfig, StubServer
+from tests.conftest import embedded_available, only_run_dir, read_jsonl
 
-from .conftest import embedded_available, only_run_dir, read_jsonl
-
-TAU = Path(__file__).resolve().parents[2] / "shared" / "data" / "tau_bench"
+TAU = Path(__file__).resolve().parents[3] / "shared" / "data" / "tau_bench"
 
 
 @pytest.fixture(scope="module", params=["airline", "retail"])
@@ -111,10 +110,36 @@ def test_required_outputs_are_checked_without_commas() -> None:
     said = " ".join(o.upper() for o in task["outputs"])
     agent, user = scripted(task["actions"], f"Here you go: {said}")
     assert asyncio.run(run_episode(data, task, agent, user, max_steps=60)).reward == 1.0
+    # commas anywhere in a reply are removed before matching ("1,093.34" says "1093.34")
+    with_commas = " ".join(",".join(o) for o in task["outputs"])
+    assert all(len(o) > 1 for o in task["outputs"]) and "," in with_commas
+    agent, user = scripted(task["actions"], f"Here you go: {with_commas}")
+    assert asyncio.run(run_episode(data, task, agent, user, max_steps=60)).reward == 1.0
     agent, user = scripted(task["actions"], "Here you go.")
     episode = asyncio.run(run_episode(data, task, agent, user, max_steps=60))
     assert episode.reward == 0.0 and episode.db_match is True
     assert not all(episode.outputs.values())
+
+
+def test_an_episode_cut_by_the_step_limit_earns_nothing() -> None:
+    """The gold actions and outputs, but the user never ends the conversation: the episode
+    runs out of steps and, as in tau-bench, only a finished episode is rewarded."""
+    import asyncio
+
+    data = load_domain("retail", TAU) if (TAU / "retail").exists() else pytest.skip("no data")
+    task = next(t for t in data.tasks if t.get("outputs"))
+    final = "Done: " + " ".join(task["outputs"])
+    agent, _ = scripted(task["actions"], final)
+
+    async def never_stops(messages):
+        return "Is there anything else?"
+
+    steps = len([a for a in task["actions"] if a["name"] != "respond"]) + 3
+    episode = asyncio.run(run_episode(data, task, agent, never_stops, max_steps=steps))
+    assert episode.ended_by == "step_limit" and episode.reward == 0.0
+    agent, user = scripted(task["actions"], final)
+    episode = asyncio.run(run_episode(data, task, agent, user, max_steps=steps))
+    assert episode.ended_by == "user_stop" and episode.reward == 1.0
 
 
 def test_step_limit_bad_calls_and_first_call_only() -> None:

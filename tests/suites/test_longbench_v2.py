@@ -19,8 +19,7 @@ from m1eval.suites.longbench_v2 import (
 )
 from m1eval.testing.stub_server import StubConfig, StubServer
 from m1eval.tokenizers import o200k_count
-
-from .conftest import only_run_dir, read_jsonl
+from tests.conftest import only_run_dir, read_jsonl
 
 ROW = {
     "question": " What is X? ", "choice_A": "a ", "choice_B": "b", "choice_C": "c", "choice_D": "d",
@@ -33,7 +32,11 @@ ROW = {
         ("The correct answer is (B)", "B"),
         ("The correct answer is **(C)**", "C"),  # markdown bold is removed first
         ("**The correct answer is C**", "C"),  # the bare form, second pattern
-        ("The correct answer is (A). Wait, the correct answer is (B)", "A"),  # first match
+        # first match, with both matches in the pattern's exact case
+        ("The correct answer is (A). Wait. The correct answer is (B)", "A"),
+        ("The correct answer is D, or maybe The correct answer is C", "D"),
+        # the parenthesised form wins over an earlier bare one
+        ("The correct answer is C. No: The correct answer is (B)", "B"),
         ("I think it's (B)", None),
         ("The correct answer is (E)", None),
         ("the correct answer is (B)", None),  # case-sensitive, as upstream
@@ -119,7 +122,7 @@ def test_cot_is_two_passes(cli, tmp_path: Path) -> None:
     assert sample["extra"]["first_pass_answer"] == "The correct answer is (B)"
     assert sample["attempts"] == 2
     summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())
-    assert summary["suites"]["longbench-v2"]["protocol"] == "cot"
+    assert summary["suites"]["longbench-v2"]["prompting"] == "cot"
 
 
 def test_categories_and_failed_requests(cli, tmp_path: Path) -> None:

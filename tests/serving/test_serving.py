@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 
 from m1eval.model.embedded import free_port
-
-from .conftest import embedded_available, only_run_dir
+from tests.conftest import embedded_available, only_run_dir
 
 STANDIN = """#!{python}
 import os, sys

@@ -18,8 +18,7 @@ import pytest
 
 from m1eval.model.embedded import EMBEDDED_MODEL_ID
 from m1eval.testing.stub_server import StubConfig, StubServer
-
-from .conftest import embedded_available
+from tests.conftest import embedded_available
 
 
 def _chromium() -> str | None:
@@ -89,7 +88,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
                          "--results-dir", str(results), "--no-progress"])  # fmt: skip
             assert code == 0
     out = tmp / "report"
-    latency = Path(__file__).parent.parent / "benchmarks/results/attention_latency_h100.json"
+    latency = Path(__file__).resolve().parents[2] / "benchmarks/results/attention_latency_h100.json"
     assert main(["report", str(results), "--out", str(out), "--latency", str(latency)]) == 0
     return out
 

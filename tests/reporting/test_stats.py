@@ -33,7 +33,9 @@ def test_k_values() -> None:
 
 
 def test_majority_vote_tie_goes_to_first_seen() -> None:
-    assert majority_vote(["3", "5", "5", "3"]) == "3"
+    # not palindromic: "last seen among the tied" would answer "5" here
+    assert majority_vote(["3", "5", "3", "5"]) == "3"
+    assert majority_vote(["5", "3", "3", "5", "7"]) == "5"
     assert majority_vote(["3", "5", "5"]) == "5"
     assert majority_vote([None, None]) is None
 
@@ -60,12 +62,15 @@ def test_summary_denominators_are_explicit() -> None:
     recs = [
         _rec("1", 0, "scored", 1.0, "5"),
         _rec("1", 1, "model_failure", 0.0),
-        _rec("2", 0, "scored", 0.0, "7"),
+        _rec("2", 0, "scored", 1.0, "7"),
         _rec("2", 1, "infra_error", None),
     ]
     s = summarize_suite(recs)
-    # item 1: (1 + 0) / 2; item 2: 0 / 1 (the infra error is not evidence about the model)
-    assert s["score"] == pytest.approx(25.0)
+    # item 1: (1 + 0) / 2; item 2: 1 / 1 (the infra error is not evidence about the model);
+    # counted as 0 it would make item 2 0.5 and the score 50
+    assert s["score"] == pytest.approx(75.0)
+    assert s["conservative"]["score"] == pytest.approx(50.0)
+    assert s["conservative"]["denominator"] == 4
     assert s["outcomes"] == {"scored": 2, "model_failure": 1, "infra_error": 1, "skipped": 0}
     assert s["denominator"] == 3
     assert s["complete"] is False
@@ -87,3 +92,30 @@ def test_summary_maj_at_k() -> None:
     assert s["maj_at_k"] == {"maj@3": 50.0}
     assert s["pass_at_k"]["pass@1"] == pytest.approx(100 * (2 / 3 + 1 / 3) / 2, abs=1e-3)
     assert s["pass_at_k"]["pass@3"] == 100.0
+
+
+def test_summary_ci_resamples_items_not_samples() -> None:
+    """Two items, one always right and one always wrong, 4 repeats each. Resampling the two
+    items gives means 0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4: the 2.5% and 97.5%
+    quantiles are 0 and 100. Resampling the 8 samples would give a far narrower interval
+    (about 15 .. 85), as if the repeats were independent evidence."""
+    recs = [_rec("1", r, "scored", 1.0, "1") for r in range(4)]
+    recs += [_rec("2", r, "scored", 0.0, "2") for r in range(4)]
+    s = summarize_suite(recs)
+    assert s["score"] == 50.0
+    assert (s["ci_low"], s["ci_high"]) == (0.0, 100.0)
+
+
+def test_summary_maj_at_k_ties_and_normalised_votes() -> None:
+    """maj@k takes the first-seen key among tied ones: item 1 votes 4, 5, 4, 5 (the wrong
+    answer 4 came first), item 2 votes 9, 8, 8, 9 (the right answer 9 came first)."""
+    recs = [
+        _rec("1", 0, "scored", 0.0, "4"), _rec("1", 1, "scored", 1.0, "5"),
+        _rec("1", 2, "scored", 0.0, "4"), _rec("1", 3, "scored", 1.0, "5"),
+        _rec("2", 0, "scored", 1.0, "9"), _rec("2", 1, "scored", 0.0, "8"),
+        _rec("2", 2, "scored", 0.0, "8"), _rec("2", 3, "scored", 1.0, "9"),
+    ]  # fmt: skip
+    assert summarize_suite(recs)["maj_at_k"] == {"maj@4": 50.0}
+    # reversed order: item 1 votes 5, 4, 5, 4 and now the right answer came first
+    flipped = [dict(r, repeat=3 - r["repeat"]) for r in recs]
+    assert summarize_suite(flipped)["maj_at_k"] == {"maj@4": 100.0}

@@ -34,7 +34,7 @@ class AskTwice(AimeSuite):
 
 
 def test_a_solver_uses_other_endpoints_under_the_run_policy() -> None:
-    suite = AskTwice(get_suite("aime24").manifest)
+    suite = AskTwice(get_suite("aime24").spec)
     items, _ = suite.load("smoke", None)
     policy = RetryPolicy(max_attempts=4, base_delay_s=0.01)
     with StubServer(StubConfig(answers=ANSWERS, correct_rate=1.0, reasoning=False)) as model, \

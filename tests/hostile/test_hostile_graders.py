@@ -37,8 +37,7 @@ from m1eval.summary import summarize_suite
 from m1eval.tau.calculate import calculate
 from m1eval.tau.episode import tool_arguments
 from m1eval.testing.stub_server import StubConfig, StubServer
-
-from .conftest import only_run_dir, read_jsonl
+from tests.conftest import only_run_dir, read_jsonl
 
 DEEP = "[" * 100_000 + "]" * 100_000
 HUGE_INT = "9" * 50_000
@@ -73,7 +72,7 @@ def grade(suite: Any, item: Item, answer: str) -> Grade | InfraFailure:
 
 class _Raises(AimeSuite):
     def __init__(self, exc: BaseException) -> None:
-        super().__init__(get_suite("aime24").manifest)
+        super().__init__(get_suite("aime24").spec)
         self.exc = exc
 
     def grade(self, item: Item, answer: str) -> Grade:

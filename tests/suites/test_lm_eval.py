@@ -14,8 +14,7 @@ import pytest
 
 from m1eval.results import load
 from m1eval.testing.stub_server import StubConfig, StubServer
-
-from .conftest import only_run_dir, read_jsonl
+from tests.conftest import only_run_dir, read_jsonl
 
 pytest.importorskip("lm_eval")
 

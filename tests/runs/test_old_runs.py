@@ -1,6 +1,6 @@
 """Runs written by the previous version (summaries without headlines, breakdowns,
 comparability or the conservative score; MRCR without prompts.jsonl) still list, show,
-load, report and compare. The run directories in tests/data/runs_v0 were written by m1eval
+load, report and compare. The run directories in tests/runs/data/runs_v0 were written by m1eval
 at commit a346136 against the stub server."""
 
 from __future__ import annotations

@@ -10,10 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from m1eval.compare import Comparison, holm, mcnemar_exact, paired_bootstrap
+from m1eval.compare import Comparison, _test, holm, mcnemar_exact, paired_bootstrap
 from m1eval.testing.stub_server import StubConfig, StubServer
-
-from .conftest import only_run_dir
+from tests.conftest import only_run_dir
 
 ANSWERS = {"$7 + 5$": "12", "divisors": "9", "$2^{10}$": "24", "consecutive": "21",
            "$3^4$": "81"}  # fmt: skip
@@ -88,6 +87,57 @@ def test_a_broken_grader_fails_the_gate_with_its_flips(cli, tmp_path: Path) -> N
     assert not out["drift"]  # same run, regraded: no drift
     # a smaller drop than --min-effect is not a regression, however significant
     assert cli("compare", base, cand, "--min-effect", "99").code == 0
+
+
+def test_mcnemar_counts_each_direction_once() -> None:
+    """6 items got worse, 2 got better, 4 stayed: McNemar on b=6, c=2 is
+    2 * (C(8,0) + C(8,1) + C(8,2)) / 2^8 = 74 / 256."""
+    base = {f"i{k}": [1.0] for k in range(6)} | {f"j{k}": [0.0] for k in range(2)}
+    cand = {f"i{k}": [0.0] for k in range(6)} | {f"j{k}": [1.0] for k in range(2)}
+    base |= {f"s{k}": [float(k % 2)] for k in range(4)}
+    cand |= {f"s{k}": [float(k % 2)] for k in range(4)}
+    t = _test("x", base, cand)
+    assert t is not None and t.method == "mcnemar" and t.n_items == 12
+    assert t.p_value == pytest.approx(74 / 256)
+    assert (t.base, t.cand) == (pytest.approx(100 * 8 / 12), pytest.approx(100 * 4 / 12))
+    assert len(t.flips) == 8
+
+
+def _with_scores(run: Path, dest: Path, scores: list[float]) -> Path:
+    """A copy of ``run`` whose samples are replaced by one graded sample per score (items
+    ``x0``, ``x1``, ...), cloned from the run's first record."""
+    shutil.copytree(run, dest)
+    template = json.loads((dest / "samples.jsonl").read_text().splitlines()[0])
+    lines = [
+        json.dumps({**template, "sample_id": f"s{i}", "item_id": f"x{i}", "repeat": 0,
+                    "outcome": "scored", "score": score})
+        for i, score in enumerate(scores)
+    ]  # fmt: skip
+    (dest / "samples.jsonl").write_text("\n".join(lines) + "\n")
+    return dest
+
+
+def test_the_gate_fires_on_a_drop_and_never_on_a_gain(cli, tmp_path: Path) -> None:
+    """30 items: 12 right in BASE are wrong in CAND, 2 wrong in BASE are right in CAND.
+    McNemar: 2 * (1 + 14 + 91) / 2^14 = 0.0129, significant. BASE -> CAND is a regression
+    (exit 1); CAND -> BASE is the same evidence pointing up: significant, not a regression."""
+    run = _run(cli, tmp_path, "a", 1, repeats=1)
+    base_scores = [1.0] * 28 + [0.0] * 2
+    cand_scores = [0.0] * 12 + [1.0] * 16 + [1.0] * 2
+    base = _with_scores(run, tmp_path / "base", base_scores)
+    cand = _with_scores(run, tmp_path / "cand", cand_scores)
+    down = cli("compare", base, cand, "--json")
+    [t] = json.loads(down.out)["tests"]
+    assert down.code == 1
+    assert t["method"] == "mcnemar" and t["p_value"] == pytest.approx(212 / 2**14)
+    assert t["effect"] == pytest.approx(-100 * 10 / 30, abs=1e-3)
+    assert t["significant"] and t["regression"]
+    up = cli("compare", cand, base, "--json")
+    [t] = json.loads(up.out)["tests"]
+    assert up.code == 0, up.out
+    assert t["p_value"] == pytest.approx(212 / 2**14)
+    assert t["effect"] == pytest.approx(100 * 10 / 30, abs=1e-3)
+    assert t["significant"] and not t["regression"] and not json.loads(up.out)["regression"]
 
 
 def test_mcnemar_path_and_bad_input(cli, tmp_path: Path) -> None:

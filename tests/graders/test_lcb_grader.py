@@ -74,6 +74,16 @@ def test_extract_last_fenced_block(answer: str, code: str) -> None:
         ("1  2", "1 2", True),  # tokens compared as Decimals
         ("YES", "yes", False),
         ("1\n2", "1 2", False),  # line counts differ
+        # per-line strip, on lines no number can decide
+        ("abc   \nxyz", "abc\nxyz", True),
+        ("yes\n  no maybe\t", "yes\nno maybe", True),
+        ("yes\nno  maybe", "yes\nno maybe", False),  # inner spaces are not collapsed
+        # extra or missing lines after a correct prefix
+        ("YES\nextra", "YES", False),
+        ("5\n6", "5", False),
+        ("YES", "YES\nNO", False),
+        ("\n\nYES\n\n", "YES", True),  # only the ends are stripped
+        ("YES\n\nNO", "YES\nNO", False),  # an inner blank line is a line
         ("0.333333", "0.333334", False),  # no tolerance: exact Decimals
         ("", "0", False),
     ],

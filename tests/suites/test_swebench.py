@@ -24,8 +24,7 @@ from m1eval.swebench.scaffold import (
 )
 from m1eval.testing import swebench_selftest as selftest
 from m1eval.testing.stub_server import StubConfig, StubServer
-
-from .conftest import embedded_available, only_run_dir, read_jsonl, sandbox_problem
+from tests.conftest import embedded_available, only_run_dir, read_jsonl, sandbox_problem
 
 EXCLUDED_14 = {
     "astropy__astropy-7606", "astropy__astropy-8707", "astropy__astropy-8872",
@@ -39,6 +38,33 @@ CORRECT_EDIT = (
     "    if x > hi:\n        return hi\n>>>>>>> REPLACE\n```"
 )
 WRONG_PATCH = selftest.GOLD_PATCH.replace("+        return hi", "+        return lo")
+# fixes FAIL_TO_PASS (clamp) but breaks a PASS_TO_PASS test (add)
+BREAKS_P2P_PATCH = """\
+diff --git a/calcpkg/ops.py b/calcpkg/ops.py
+--- a/calcpkg/ops.py
++++ b/calcpkg/ops.py
+@@ -4,2 +4,2 @@
+ def add(a, b):
+-    return a + b
++    return a - b
+@@ -16,3 +16,3 @@ def clamp(x, lo, hi):
+     if x > hi:
+-        return x
++        return hi
+     return x
+"""
+# the FAIL_TO_PASS test never returns: the test run hits the harness timeout
+HANGS_PATCH = """\
+diff --git a/calcpkg/ops.py b/calcpkg/ops.py
+--- a/calcpkg/ops.py
++++ b/calcpkg/ops.py
+@@ -16,3 +16,4 @@ def clamp(x, lo, hi):
+     if x > hi:
+-        return x
++        while True:
++            pass
+     return x
+"""
 UNAPPLIABLE_PATCH = (
     "diff --git a/calcpkg/missing.py b/calcpkg/missing.py\n--- a/calcpkg/missing.py\n"
     "+++ b/calcpkg/missing.py\n@@ -1,3 +1,3 @@\n def f():\n-    return 1\n+    return 2\n"
@@ -124,6 +150,26 @@ def test_swebench_grades_gold_wrong_empty_and_unappliable(selftest_image, tmp_pa
         "tests/test_ops.py::test_clamp_high"
     ]
     assert (Path(gold.log_dir) / "report.json").exists()  # swebench's own report is kept
+
+
+@pytest.mark.slow
+def test_breaking_pass_to_pass_is_unresolved_and_a_timeout_is_the_models(
+    selftest_image, tmp_path: Path
+):
+    """Resolved needs FAIL_TO_PASS *and* PASS_TO_PASS; tests that run out of time are the
+    patch's doing: scored 0, in the denominator, never an infra error."""
+    inst = selftest.instance()
+    iid = inst["instance_id"]
+    pred = {"instance_id": iid, "model_name_or_path": "p2p", "model_patch": BREAKS_P2P_PATCH}
+    [r] = grade_predictions({iid: inst}, [pred], "p2p", tmp_path, timeout_s=300)
+    assert (r.outcome, r.resolved) == ("scored", False)
+    status = r.report["tests_status"]
+    assert status["FAIL_TO_PASS"]["success"] == ["tests/test_ops.py::test_clamp_high"]
+    assert status["PASS_TO_PASS"]["failure"] == ["tests/test_ops.py::test_add"]
+    pred = {"instance_id": iid, "model_name_or_path": "hang", "model_patch": HANGS_PATCH}
+    [r] = grade_predictions({iid: inst}, [pred], "hang", tmp_path, timeout_s=20)
+    assert (r.outcome, r.resolved) == ("scored", False)
+    assert r.error == "tests timed out after 20 s"
 
 
 @pytest.mark.slow

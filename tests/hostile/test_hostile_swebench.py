@@ -15,8 +15,7 @@ from m1eval.swebench.repo import git
 from m1eval.swebench.scaffold import apply_edits, parse_edits
 from m1eval.testing import swebench_selftest as selftest
 from m1eval.testing.stub_server import StubConfig, StubServer
-
-from .conftest import only_run_dir, read_jsonl
+from tests.conftest import only_run_dir, read_jsonl
 
 
 def edit(path: str, search: str = "x = 1", replace: str = "x = 2") -> str:

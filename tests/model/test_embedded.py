@@ -15,8 +15,7 @@ import pytest
 from m1eval.model.embedded import EMBEDDED_MODEL_ID, free_port
 from m1eval.records import OUTCOMES
 from m1eval.results import load
-
-from .conftest import embedded_available, only_run_dir, read_jsonl
+from tests.conftest import embedded_available, only_run_dir, read_jsonl
 
 pytestmark = [
     pytest.mark.skipif(not embedded_available(), reason="embedded model not installed"),

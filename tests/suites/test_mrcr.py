@@ -15,8 +15,7 @@ from m1eval.suites.mrcr import bin_label, count_message_tokens, grade
 from m1eval.testing.mrcr_synth import make_mirror, make_row, write_parquet
 from m1eval.testing.stub_server import StubConfig, StubServer
 from m1eval.tokenizers import o200k_count
-
-from .conftest import only_run_dir, read_jsonl
+from tests.conftest import only_run_dir, read_jsonl
 
 
 def test_grade_hand_checked() -> None:
@@ -64,7 +63,7 @@ def test_items_are_binned_by_prompt_plus_answer(mirror: Path, tmp_path: Path, mo
     suite = get_suite("mrcr")
     items, dataset = suite.load(None, mirror)
     assert [i.item_id for i in items] == [f"4needle-{s}-{r}" for s in "01" for r in range(3)]
-    assert dataset.source == "mirror" and dataset.revision == suite.manifest.dataset.revision
+    assert dataset.source == "mirror" and dataset.revision == suite.spec.dataset.revision
     for item in items:
         messages = suite.build_messages(item)
         expected = count_message_tokens(messages) + o200k_count(item.row["answer"])
@@ -177,3 +176,32 @@ def test_grade_command(cli, mirror: Path, tmp_path: Path) -> None:
     res = cli("grade", "--suite", "mrcr", "--responses", wrong, "--out", out,
               "--data-dir", mirror)  # fmt: skip
     assert res.code == 2 and "'8needle-0-0' is not in mrcr" in res.err
+
+
+def _rec(item: str, bin_: str, outcome: str, score: float | None) -> dict:
+    return {"item_id": item, "repeat": 0, "outcome": outcome, "score": score,
+            "extra": {"bin": bin_}, "suite": "mrcr"}  # fmt: skip
+
+
+def test_aggregate_is_the_mean_of_bin_means_with_failures_as_zero() -> None:
+    """4K-8K: scores 1.0 and 0.5 and an empty answer (a model failure, 0): bin mean 0.5.
+    8K-16K: one item at 0.2. Mean of the bin means: (0.5 + 0.2) / 2 = 35.0. Pooling the
+    samples would give (1 + 0.5 + 0 + 0.2) / 4 = 42.5; leaving the failure out, 47.5.
+    An infra error is not evidence and stays out of both."""
+    suite = get_suite("mrcr")
+    records = [
+        _rec("a", "4K-8K", "scored", 1.0),
+        _rec("b", "4K-8K", "scored", 0.5),
+        _rec("c", "4K-8K", "model_failure", 0.0),
+        _rec("d", "8K-16K", "scored", 0.2),
+        _rec("e", "8K-16K", "infra_error", None),
+    ]
+    agg = suite.summarize(records)["aggregates"]["128K"]
+    assert agg["mean_up_to"]["score"] == pytest.approx(35.0)
+    assert agg["mean_up_to"]["bins_scored"] == 2 and agg["mean_up_to"]["bins_expected"] == 5
+    assert agg["top_bin"]["score"] is None  # 64K-128K has no items
+    # one sample per item: resampling within a bin can only pick its own items
+    low, high = agg["mean_up_to"]["ci_low"], agg["mean_up_to"]["ci_high"]
+    assert 10.0 <= low < 35.0 < high <= 60.0
+    one_bin = suite.summarize(records[:3])["aggregates"]["128K"]["mean_up_to"]
+    assert one_bin["score"] == pytest.approx(50.0)

@@ -10,8 +10,7 @@ import pytest
 from m1eval.suites import get_suite
 from m1eval.suites.livecodebench import SYSTEM_MESSAGE, user_prompt
 from m1eval.testing.stub_server import StubConfig, StubServer
-
-from .conftest import embedded_available, only_run_dir, read_jsonl
+from tests.conftest import embedded_available, only_run_dir, read_jsonl
 
 ANSWERS = {
     "Print A + B": "Here it is.\n```python\na, b = map(int, input().split())\nprint(a + b)\n```",

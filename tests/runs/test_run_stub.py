@@ -19,8 +19,7 @@ import pytest
 
 from m1eval.results import load
 from m1eval.testing.stub_server import FAULTS, StubConfig, StubServer, spawn
-
-from .conftest import only_run_dir, read_jsonl
+from tests.conftest import only_run_dir, read_jsonl
 
 SMOKE_ANSWERS = {"$7 + 5$": "12", "divisors": "9", "$2^{10}$": "24", "consecutive": "21"}
 
@@ -79,6 +78,25 @@ def test_rerun_retries_infra_errors_only(cli, tmp_path: Path) -> None:
     assert stats["requests"] == 2  # only item 5's two samples were asked again
     samples = read_jsonl(only_run_dir(tmp_path) / "samples.jsonl")
     assert len(samples) == 10 and all(s["outcome"] == "scored" for s in samples)
+
+
+def test_rerun_keeps_model_failures(cli, tmp_path: Path) -> None:
+    """A model failure is the model's answer: a rerun must not ask again (re-sampling until a
+    sample passes would raise the score), even when the server now answers well."""
+    unanswering = StubConfig(answers=SMOKE_ANSWERS, unanswered_prompts=("What is $3^4$",))
+    with StubServer(unanswering) as server:
+        first = cli(*_run_args(server.base_url, tmp_path, "--repeats", "2"))
+    assert first.code == 0, first.err
+    run = only_run_dir(tmp_path)
+    before = json.loads((run / "summary.json").read_text())["suites"]["aime24"]
+    assert before["outcomes"]["model_failure"] == 2
+    with StubServer(StubConfig(answers=SMOKE_ANSWERS, correct_rate=1.0)) as server:
+        second = cli(*_run_args(server.base_url, tmp_path, "--repeats", "2"))
+        stats = server.state.snapshot()
+    assert second.code == 0, second.err
+    assert stats["requests"] == 0
+    after = json.loads((run / "summary.json").read_text())["suites"]["aime24"]
+    assert after["outcomes"] == before["outcomes"] and after["score"] == before["score"]
 
 
 def test_results_load_dataframe(cli, tmp_path: Path) -> None:

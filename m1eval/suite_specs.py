@@ -1,8 +1,14 @@
-"""Suite manifests (``suites/*.yaml``): the protocol and the paper's numbers, as data.
+"""Suite specs (``suites/*.yaml``): the paper's evaluation method and numbers, as data.
 
-A manifest names the dataset and its pinned revision, the protocol the paper used, the
+Vocabulary: a *suite spec* is one of these YAML files; a *protocol* is a model setup under
+``protocols/`` (sampling, thinking budget, message shape); a *run manifest* is the
+``manifest.json`` of a run directory. A spec's ``method:`` block is how the paper evaluated
+the suite (repeats, instruction, suite constants); an older spelling, ``protocol:``, is read
+the same way.
+
+A spec names the dataset and its pinned revision, the method the paper used, the
 paper's reported score for every model column of Table 2, and the known deviations. The
-adapter module holds the code (prompt, grader); the manifest holds everything a reader
+adapter module holds the code (prompt, grader); the spec holds everything a reader
 should be able to audit without reading code.
 """
 
@@ -30,12 +36,12 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
-class SuiteManifest:
+class SuiteSpec:
     name: str
     title: str
     adapter: str
     dataset: DatasetSpec
-    protocol: dict[str, Any]
+    method: dict[str, Any]
     paper: dict[str, Any]
     deviations: tuple[str, ...] = ()
     path: Path | None = field(default=None, compare=False)
@@ -49,18 +55,18 @@ def available_suites() -> list[str]:
     return sorted(p.stem for p in suites_dir().glob("*.yaml"))
 
 
-def load_manifest(name_or_path: str) -> SuiteManifest:
-    """Load a manifest by suite name (``aime24``) or by path to a YAML file."""
+def load_suite_spec(name_or_path: str) -> SuiteSpec:
+    """Load a spec by suite name (``aime24``) or by path to a YAML file."""
     path = Path(name_or_path)
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
         path = suites_dir() / f"{name_or_path}.yaml"
         if not path.exists():
             known = ", ".join(available_suites()) or "none"
             raise ConfigError(f"unknown suite '{name_or_path}' (known suites: {known})")
-    return parse_manifest(path)
+    return parse_suite_spec(path)
 
 
-def parse_manifest(path: Path) -> SuiteManifest:
+def parse_suite_spec(path: Path) -> SuiteSpec:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -68,18 +74,18 @@ def parse_manifest(path: Path) -> SuiteManifest:
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"malformed YAML in {path}{where}: {_first_line(exc)}") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read suite manifest {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read suite spec {path}: {exc.strerror}") from None
     except (RecursionError, ValueError) as exc:
-        raise ConfigError(f"unreadable suite manifest {path}: {type(exc).__name__}") from None
+        raise ConfigError(f"unreadable suite spec {path}: {type(exc).__name__}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"suite manifest {path} must be a mapping, got {type(raw).__name__}")
+        raise ConfigError(f"suite spec {path} must be a mapping, got {type(raw).__name__}")
 
     def need(mapping: dict[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
         if key not in mapping:
-            raise ConfigError(f"suite manifest {path}: missing '{where}{key}'")
+            raise ConfigError(f"suite spec {path}: missing '{where}{key}'")
         value = mapping[key]
         if not isinstance(value, kind):
-            raise ConfigError(f"suite manifest {path}: '{where}{key}' has the wrong type")
+            raise ConfigError(f"suite spec {path}: '{where}{key}' has the wrong type")
         return value
 
     ds = need(raw, "dataset", dict, "")
@@ -92,25 +98,28 @@ def parse_manifest(path: Path) -> SuiteManifest:
         content_sha256=ds.get("content_sha256"),
         notes=str(ds.get("notes") or ""),
     )
-    protocol = need(raw, "protocol", dict, "")
-    repeats = protocol.get("repeats", 1)
+    if "method" in raw and "protocol" in raw:
+        raise ConfigError(f"suite spec {path}: give 'method' or its older name, not both")
+    key = "protocol" if "protocol" in raw else "method"
+    method = need(raw, key, dict, "")
+    repeats = method.get("repeats", 1)
     if not isinstance(repeats, int) or repeats < 1:
-        raise ConfigError(f"suite manifest {path}: 'protocol.repeats' must be a positive integer")
+        raise ConfigError(f"suite spec {path}: 'method.repeats' must be a positive integer")
     paper = raw.get("paper") or {}
     if not isinstance(paper, dict) or not isinstance(paper.get("scores", {}), dict):
-        raise ConfigError(f"suite manifest {path}: 'paper.scores' must be a mapping")
+        raise ConfigError(f"suite spec {path}: 'paper.scores' must be a mapping")
     deviations = raw.get("deviations") or []
     if not isinstance(deviations, list):
-        raise ConfigError(f"suite manifest {path}: 'deviations' must be a list")
+        raise ConfigError(f"suite spec {path}: 'deviations' must be a list")
     name = need(raw, "name", str, "")
     if name != path.stem:
-        raise ConfigError(f"suite manifest {path}: name '{name}' differs from the file name")
-    return SuiteManifest(
+        raise ConfigError(f"suite spec {path}: name '{name}' differs from the file name")
+    return SuiteSpec(
         name=name,
         title=str(raw.get("title") or name),
         adapter=need(raw, "adapter", str, ""),
         dataset=dataset,
-        protocol=protocol,
+        method=method,
         paper=paper,
         deviations=tuple(str(d) for d in deviations),
         path=path,

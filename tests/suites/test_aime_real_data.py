@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from m1eval.data import load_rows
-from m1eval.manifests import load_manifest
+from m1eval.suite_specs import load_suite_spec
 from m1eval.suites import get_suite
 
 
@@ -17,7 +17,7 @@ from m1eval.suites import get_suite
     [("aime24", [str(i) for i in range(60, 90)]), ("aime25", [str(i) for i in range(1, 31)])],
 )
 def test_real_items_load_and_match_the_pin(shared_hf: Path, suite: str, ids: list[str]) -> None:
-    manifest = load_manifest(suite)
+    manifest = load_suite_spec(suite)
     data = load_rows(manifest.dataset, data_dir=shared_hf)
     assert data.matches_pin is True
     assert data.source == "mirror" and data.revision == manifest.dataset.revision
@@ -27,7 +27,7 @@ def test_real_items_load_and_match_the_pin(shared_hf: Path, suite: str, ids: lis
 
 def test_aime24_answers_keep_leading_zeros_and_grade_as_integers(shared_hf: Path) -> None:
     suite = get_suite("aime24")
-    items = suite.items(load_rows(suite.manifest.dataset, data_dir=shared_hf).rows())
+    items = suite.items(load_rows(suite.spec.dataset, data_dir=shared_hf).rows())
     padded = [i for i in items if str(i.row["answer"]).startswith("0")]
     assert len(padded) == 7  # "025", "073", ...
     for item in padded:
@@ -37,7 +37,7 @@ def test_aime24_answers_keep_leading_zeros_and_grade_as_integers(shared_hf: Path
 
 def test_prompt_is_problem_plus_instruction(shared_hf: Path) -> None:
     suite = get_suite("aime25")
-    item = suite.items(load_rows(suite.manifest.dataset, data_dir=shared_hf).rows())[0]
+    item = suite.items(load_rows(suite.spec.dataset, data_dir=shared_hf).rows())[0]
     [message] = suite.build_messages(item)
     assert message["role"] == "user"
     assert message["content"] == (
@@ -48,8 +48,8 @@ def test_prompt_is_problem_plus_instruction(shared_hf: Path) -> None:
 
 @pytest.mark.parametrize("suite", ["aime24", "aime25"])
 def test_gold_answers_grade_perfectly_via_cli(cli, shared_hf: Path, tmp_path: Path, suite: str):
-    rows = load_rows(load_manifest(suite).dataset, data_dir=shared_hf).rows()
-    id_field = load_manifest(suite).dataset.id_field
+    rows = load_rows(load_suite_spec(suite).dataset, data_dir=shared_hf).rows()
+    id_field = load_suite_spec(suite).dataset.id_field
     responses = tmp_path / "r.jsonl"
     with responses.open("w") as fh:
         for row in rows:

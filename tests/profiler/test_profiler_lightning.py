@@ -22,7 +22,7 @@ from m1eval.profiler.lightning import (
 )
 from m1eval.profiler.report import floors, load
 
-H100_RESULT = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / \
+H100_RESULT = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / \
     "attention_latency_h100.json"  # fmt: skip
 
 

@@ -16,8 +16,7 @@ from m1eval.store import RunStore, read_samples_file
 from m1eval.swebench.predictions import read_predictions, write_predictions
 from m1eval.testing import swebench_selftest as selftest
 from m1eval.testing.stub_server import StubConfig, StubServer
-
-from .conftest import only_run_dir, read_jsonl
+from tests.conftest import only_run_dir, read_jsonl
 
 SURROGATE = "\ud800"
 
