@@ -120,3 +120,31 @@ def only_run_dir(results: Path) -> Path:
     runs = [p for p in results.iterdir() if p.is_dir()]
     assert len(runs) == 1, runs
     return runs[0]
+
+
+def assert_scores_are_the_graders(suite_name: str, run: Path, split: str,
+                                  data_dir: Path | None = None) -> list[dict]:  # fmt: skip
+    """The values a run recorded, checked against the suite's grader applied afresh to the
+    model's recorded answers: every graded sample's outcome and score, and the summary's score
+    as the mean over items of their mean sample scores. For runs on the embedded model, whose
+    answers nobody can predict, this is what turns a smoke test into a test of values."""
+    from m1eval.suites import get_suite
+
+    suite = get_suite(suite_name)
+    items, _ = suite.load(split, data_dir)
+    by_id = {i.item_id: i for i in items}
+    samples = read_jsonl(run / "samples.jsonl")
+    per_item: dict[str, list[float]] = {}
+    for s in samples:
+        if s["outcome"] not in ("scored", "model_failure"):
+            continue
+        per_item.setdefault(s["item_id"], []).append(float(s["score"] or 0.0))
+        if s.get("truncated") and s["outcome"] == "model_failure" and not s.get("answer"):
+            continue  # cut off before an answer: never reaches the grader
+        grade = suite.grade(by_id[s["item_id"]], s.get("answer") or "")
+        assert (grade.outcome, grade.score) == (s["outcome"], s["score"]), s["sample_id"]
+    summary = json.loads((run / "summary.json").read_text())["suites"][suite_name]
+    if per_item:
+        expected = 100 * sum(sum(v) / len(v) for v in per_item.values()) / len(per_item)
+        assert summary["score"] == pytest.approx(expected, abs=1e-3)
+    return samples

@@ -116,7 +116,7 @@ def _run_one(
     client: Any, inst: dict[str, Any], pred: dict[str, Any], run_id: str, log_root: Path,
     timeout_s: int,
 ) -> InstanceResult:  # fmt: skip
-    from swebench.harness.constants import APPLY_PATCH_FAIL, LOG_INSTANCE
+    from swebench.harness.constants import LOG_INSTANCE
     from swebench.harness.run_evaluation import run_instance
     from swebench.harness.utils import make_test_spec
 
@@ -129,27 +129,35 @@ def _run_one(
             out = run_instance(spec, pred, client, run_id, timeout=timeout_s)
     except Exception as exc:  # swebench raises on some container failures
         return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {exc}", log_dir=str(log_dir))
+    log = _read(log_dir / LOG_INSTANCE) if out is None else ""
+    return verdict(iid, out, log, timeout_s, str(log_dir))
+
+
+def verdict(iid: str, out: tuple[str, dict[str, Any]] | None, log: str, timeout_s: int,
+            log_dir: str | None = None) -> InstanceResult:  # fmt: skip
+    """Our outcome for swebench's answer about one instance: ``out`` is what ``run_instance``
+    returned (None when it stopped early), ``log`` its instance log in that case."""
+    from swebench.harness.constants import APPLY_PATCH_FAIL
+
     if out is None:
-        log = _read(log_dir / LOG_INSTANCE)
         if APPLY_PATCH_FAIL in log:
             return InstanceResult(iid, MODEL_FAILURE, False, "patch does not apply",
-                                  log_dir=str(log_dir))  # fmt: skip
+                                  log_dir=log_dir)  # fmt: skip
         if "timed out after" in log:
             return InstanceResult(iid, SCORED, False, f"tests timed out after {timeout_s} s",
-                                  log_dir=str(log_dir))  # fmt: skip
+                                  log_dir=log_dir)  # fmt: skip
         last = next((ln for ln in reversed(log.strip().splitlines()) if ln.strip()), "")
         return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {last[-300:] or 'no log'}",
-                              log_dir=str(log_dir))  # fmt: skip
+                              log_dir=log_dir)  # fmt: skip
     _, report = out
     entry = report[iid]
     if entry.get("infra_failure"):
         reason = entry.get("infra_failure_reason", "environment failure")
-        return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {reason}", entry,
-                              str(log_dir))  # fmt: skip
+        return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {reason}", entry, log_dir)
     if not entry.get("patch_successfully_applied"):
         return InstanceResult(iid, MODEL_FAILURE, False, "no test results (patch or tests "
-                              "did not run)", entry, str(log_dir))  # fmt: skip
-    return InstanceResult(iid, SCORED, bool(entry.get("resolved")), None, entry, str(log_dir))
+                              "did not run)", entry, log_dir)  # fmt: skip
+    return InstanceResult(iid, SCORED, bool(entry.get("resolved")), None, entry, log_dir)
 
 
 def _read(path: Path) -> str:

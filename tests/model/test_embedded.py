@@ -15,7 +15,12 @@ import pytest
 from m1eval.model.embedded import EMBEDDED_MODEL_ID, free_port
 from m1eval.records import OUTCOMES
 from m1eval.results import load
-from tests.conftest import embedded_available, only_run_dir, read_jsonl
+from tests.conftest import (
+    assert_scores_are_the_graders,
+    embedded_available,
+    only_run_dir,
+    read_jsonl,
+)
 
 pytestmark = [
     pytest.mark.skipif(not embedded_available(), reason="embedded model not installed"),
@@ -23,7 +28,7 @@ pytestmark = [
 ]
 
 
-def test_run_embedded_end_to_end(cli, shared_hf: Path, tmp_path: Path) -> None:
+def test_smoke_run_embedded_end_to_end(cli, shared_hf: Path, tmp_path: Path) -> None:
     args = [
         "run",
         "--suite",
@@ -63,6 +68,7 @@ def test_run_embedded_end_to_end(cli, shared_hf: Path, tmp_path: Path) -> None:
     summary = json.loads((run / "summary.json").read_text())["suites"]["aime24"]
     assert summary["n_samples"] == 4 and summary["metric"] == "avg@2"
     assert summary["ci_low"] <= summary["score"] <= summary["ci_high"]
+    assert_scores_are_the_graders("aime24", run, "train", shared_hf)
     assert "aime24" in res.out and "results:" in res.out
     # the same command again asks nothing
     again = cli(*args)
@@ -70,7 +76,7 @@ def test_run_embedded_end_to_end(cli, shared_hf: Path, tmp_path: Path) -> None:
     assert len(load(run)) == 4
 
 
-def test_mrcr_smoke_on_embedded(cli, tmp_path: Path) -> None:
+def test_smoke_mrcr_on_embedded(cli, tmp_path: Path) -> None:
     res = cli("run", "--suite", "mrcr", "--split", "smoke", "--limit", "1", "--max-tokens", "32",
               "--results-dir", tmp_path, "--no-progress")  # fmt: skip
     assert res.code == 0, res.err
@@ -80,6 +86,7 @@ def test_mrcr_smoke_on_embedded(cli, tmp_path: Path) -> None:
     assert sample["served_model"] == EMBEDDED_MODEL_ID
     summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["suites"]["mrcr"]
     assert list(summary["bins"]) == ["4K-8K"]
+    assert_scores_are_the_graders("mrcr", only_run_dir(tmp_path), "smoke")
     assert "4K-8K" in res.out and "128K" in res.out
 
 

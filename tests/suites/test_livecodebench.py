@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from m1eval.graders.lcb import extract_code
 from m1eval.suites import get_suite
 from m1eval.suites.livecodebench import SYSTEM_MESSAGE, user_prompt
 from m1eval.testing.stub_server import StubConfig, StubServer
@@ -75,7 +76,7 @@ def test_sandbox_failure_is_an_infra_error(cli, tmp_path: Path, monkeypatch) -> 
 
 
 @pytest.mark.slow
-def test_embedded_model_through_the_sandbox(cli, sandbox_pool, tmp_path: Path) -> None:
+def test_smoke_embedded_model_through_the_sandbox(cli, sandbox_pool, tmp_path: Path) -> None:
     if not embedded_available():
         pytest.skip("embedded model not installed")
     res = cli("run", "--suite", "livecodebench", "--split", "smoke", "--repeats", "1",
@@ -84,3 +85,16 @@ def test_embedded_model_through_the_sandbox(cli, sandbox_pool, tmp_path: Path) -
     samples = read_jsonl(only_run_dir(tmp_path) / "samples.jsonl")
     assert len(samples) == 3
     assert all(s["outcome"] in ("scored", "model_failure") for s in samples)
+    # values: the code graded is the answer's last fenced block, and a sample scores 1 exactly
+    # when every test ran and passed
+    for s in samples:
+        if s["outcome"] == "scored":
+            assert s["extracted_answer"] == extract_code(s["answer"])
+            e = s["extra"]
+            all_passed = e["tests_run"] == e["tests_total"] == e["tests_passed"]
+            assert s["score"] == (1.0 if all_passed else 0.0)
+    summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())
+    scores = [s["score"] or 0.0 for s in samples if s["outcome"] != "infra_error"]
+    assert summary["suites"]["livecodebench"]["score"] == pytest.approx(
+        100 * sum(scores) / len(scores)
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from m1eval.tau.episode import STOP, run_episode, user_system_prompt
 from m1eval.testing.stub_server import StubConfig, StubServer
 from tests.conftest import embedded_available, only_run_dir, read_jsonl
 
-TAU = Path(__file__).resolve().parents[3] / "shared" / "data" / "tau_bench"
+TAU = Path(os.environ["M1EVAL_TAU_DIR"])  # set by conftest (the shared real data)
 
 
 @pytest.fixture(scope="module", params=["airline", "retail"])
@@ -233,7 +234,7 @@ def test_pass_hat_k_summary() -> None:
 
 
 @pytest.mark.slow
-def test_episode_on_the_embedded_model(cli, tmp_path: Path) -> None:
+def test_smoke_episode_on_the_embedded_model(cli, tmp_path: Path) -> None:
     if not embedded_available() or not (TAU / "retail").exists():
         pytest.skip("embedded model or tau-bench data missing")
     res = cli("run", "--suite", "tau-bench-retail", "--limit", "1", "--max-steps", "2",
@@ -247,6 +248,11 @@ def test_episode_on_the_embedded_model(cli, tmp_path: Path) -> None:
         episode = json.loads(trajectory.read_text())
         assert episode["steps"] <= 2 and episode["trajectory"][0]["role"] == "system"
         assert episode["user_messages"][0]["role"] == "system"
+        # values: the reward is 1 exactly when the episode ended (not by the step limit), the
+        # database matches the gold one and every required output was said
+        earned = (episode["ended_by"] != "step_limit" and episode["db_match"] is True
+                  and all((episode.get("outputs") or {}).values()))  # fmt: skip
+        assert sample["score"] == (1.0 if earned else 0.0)
     summary = json.loads((run / "summary.json").read_text())["suites"]["tau-bench-retail"]
     assert summary["user_simulator"]["model"] == "smollm2-135m-instruct"
 
