@@ -25,8 +25,7 @@ from m1eval.model.retry import RetryPolicy
 from m1eval.progress import RunProgress
 from m1eval.protocols import Protocol
 from m1eval.provenance import git_state, package_versions
-from m1eval.records import INFRA_ERROR, SKIPPED
-from m1eval.runner import ExecutionStats, execute, plan_samples
+from m1eval.runner import ExecutionStats, execute, plan_samples, samples_to_redo
 from m1eval.store import RunStore, read_samples_file
 from m1eval.suite_specs import SuiteSpec
 from m1eval.suites.base import RunContext, Suite
@@ -149,14 +148,7 @@ async def _run_prepared(
             _check_same_endpoint(store.read_manifest() or {}, fingerprint, options.serving,
                                  run_dir)  # fmt: skip
         stats = ExecutionStats(requested=len(planned))
-        # Skips are a policy decision and are always made again; infra errors are asked
-        # again unless --keep-errors.
-        again = {SKIPPED, INFRA_ERROR} if options.retry_errors else {SKIPPED}
-        retry_ids = [
-            p.sample_id
-            for p in planned
-            if p.sample_id in done and done[p.sample_id]["outcome"] in again
-        ]
+        retry_ids = samples_to_redo(planned, done, options.retry_errors)
         if retry_ids:
             store.drop(retry_ids)
             for sid in retry_ids:

@@ -93,6 +93,18 @@ def plan_samples(
     return planned
 
 
+def samples_to_redo(
+    planned: list[PlannedSample], done: dict[str, dict[str, Any]], retry_errors: bool
+) -> list[str]:
+    """The finished samples a resumed run asks again. Skips are a policy decision and are
+    always made again; infra errors are not evidence and are asked again unless
+    ``--keep-errors``; scored samples and model failures are the model's answers and are
+    never asked again (re-asking failures would sample until they pass)."""
+    again = {SKIPPED, INFRA_ERROR} if retry_errors else {SKIPPED}
+    return [p.sample_id for p in planned
+            if p.sample_id in done and done[p.sample_id].get("outcome") in again]  # fmt: skip
+
+
 async def grade_solution(suite: Suite, item: Item, solution: Solution) -> Grade | InfraFailure:
     """Grade a solution; a cut-off generation with no answer is a model failure."""
     if solution.completion.reasoning_truncated:

@@ -1,8 +1,9 @@
 """Final-answer extraction and comparison for competition math (AIME).
 
-The protocol: take the *last* ``\\boxed{}`` of the final answer (never the reasoning), compare
-as integers when both sides are integers (so ``025`` equals ``25``, the AIME convention), and
-fall back to ``math-verify`` for any other form (``\\frac{50}{3}``, ``x = 25``, ``25^\\circ``).
+The protocol: take the last complete, non-empty ``\\boxed{}`` of the final answer (never the
+reasoning), compare as integers when both sides are integers (so ``025`` equals ``25``, the
+AIME convention), refuse hedged answers (``\\approx 33``), and fall back to ``math-verify``
+for any other form (``\\frac{50}{3}``, ``x = 25``, ``25^\\circ``).
 """
 
 from __future__ import annotations
@@ -14,53 +15,83 @@ from dataclasses import dataclass
 
 _BOX = re.compile(r"\\boxed|\\fbox")
 _INT = re.compile(r"[+-]?\d+")
-_WRAPPERS = re.compile(r"^\\(?:text|textbf|mathrm|mathbf)\{(.*)\}$", re.S)
+# formatting around a number that never changes an AIME answer's value
+_WRAPPERS = re.compile(
+    r"^\\(?:text|textbf|textrm|mathrm|mathbf|mbox|underline|boxed|fbox)\s*\{(.*)\}$", re.S
+)
+_MOD_SUFFIX = re.compile(r"\s*(?:\\pmod\s*\{\s*\d+\s*\}|\(\s*\\?mod\s*\d+\s*\)|\\bmod\s*\d+)$")
+_SPACE_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:(?:\s|\\,|\\ |~|\\!)+\d{3})+")
+_COMMA_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+")
+# a space-form box argument must look like mathematics, not a word ("\boxed as requested")
+_SPACE_ARG = re.compile(r" +([+\-\d\\(][^\s$]*)")
 MAX_NORMALIZED_CHARS = 4096  # longer answers skip formatting clean-up (quadratic in nesting)
 MAX_VERIFY_CHARS = 1000  # longer answers are not handed to math-verify (unbounded in a thread)
 
 
 def extract_last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``, or ``\\boxed 42``) in ``text``.
+    """Content of the last complete, non-empty ``\\boxed{...}`` (or ``\\fbox{...}``, or the
+    space form ``\\boxed 42``) in ``text``.
 
-    Braces are matched, so ``\\boxed{\\frac{1}{2}}`` yields ``\\frac{1}{2}``. An unbalanced
-    last box (the generation was cut off inside it) yields None. A ``\\boxed`` with no argument
-    is passed over for an earlier, complete one. Linear in ``len(text)`` for any input.
+    Braces are matched, so ``\\boxed{\\frac{1}{2}}`` yields ``\\frac{1}{2}``. Passed over for
+    an earlier box: an empty ``\\boxed{}``, a box left unbalanced (cut off inside it), a
+    ``\\boxed`` with no argument, and a mention in prose (``formatted with \\boxed as asked``).
+    Linear in ``len(text)`` for any input: braces are matched in one pass.
     """
-    for box in reversed(list(_BOX.finditer(text))):
-        i = box.end()
-        if i < len(text) and text[i] == " ":  # "\boxed 42" form
-            m = re.match(r" +([^\s$]+)", text[i : i + 4096])
-            return m.group(1) if m else None
-        if i < len(text) and text[i] == "{":
-            break
-    else:  # no box, or none with an argument
+    boxes = list(_BOX.finditer(text))
+    if not boxes:
         return None
-    depth = 0
-    for j in range(i, len(text)):
-        ch = text[j]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
+    closing = _matching_braces(text)
+    for box in reversed(boxes):
+        i = box.end()
+        if i >= len(text):
+            continue
+        if text[i] == "{":
+            j = closing.get(i)
+            if j is not None and text[i + 1 : j].strip():
                 return text[i + 1 : j]
+        elif text[i] == " ":
+            m = _SPACE_ARG.match(text, i, min(len(text), i + 4096))
+            if m:
+                return m.group(1)
     return None
 
 
+def _matching_braces(text: str) -> dict[int, int]:
+    """Index of each ``{`` -> index of its ``}``, for the braces that close."""
+    stack: list[int] = []
+    out: dict[int, int] = {}
+    for j, ch in enumerate(text):
+        if ch == "{":
+            stack.append(j)
+        elif ch == "}" and stack:
+            out[stack.pop()] = j
+    return out
+
+
 def normalize(answer: str) -> str:
-    """Strip formatting that never changes an AIME answer's value."""
-    s = answer.strip().strip("$").strip()
+    """Strip formatting that never changes an AIME answer's value: ``$``, text and font
+    wrappers, a trailing period or comma, degree and percent signs, thin spaces, thousands
+    separators (``1,000``, ``1 000``, ``1\\,000``) and a ``\\pmod{1000}`` suffix."""
+    s = answer
     while True:
+        before = s
+        s = s.strip().strip("$").strip().rstrip(".,;").strip()
         m = _WRAPPERS.match(s)
-        if not m:
+        if m:
+            s = m.group(1)
+        s = _MOD_SUFFIX.sub("", s)
+        if s == before:
             break
-        s = m.group(1).strip()
-    for token in ("^\\circ", "^{\\circ}", "\\%", "%", "\\!", "\\,", "\\ ", "{,}"):
+    for token in ("^\\circ", "^{\\circ}", "\\%", "%", "{,}"):
         s = s.replace(token, "")
-    s = s.strip().rstrip(".").strip()
-    if re.fullmatch(r"[+-]?\d{1,3}(,\d{3})+", s):
+    s = s.strip()
+    if _COMMA_THOUSANDS.fullmatch(s):
         s = s.replace(",", "")
-    return s
+    elif _SPACE_THOUSANDS.fullmatch(s):
+        s = re.sub(r"\s|\\,|\\ |~|\\!", "", s)
+    for token in ("\\!", "\\,", "\\ "):
+        s = s.replace(token, "")
+    return s.strip()
 
 
 def canonical_integer(answer: str) -> str | None:
@@ -86,7 +117,19 @@ def parse_integer(answer: str) -> int | None:
 @dataclass(frozen=True)
 class Match:
     correct: bool
-    method: str  # "integer", "math-verify" or "too-long"
+    method: str  # "integer", "math-verify", "hedged" or "too-long"
+
+
+# An answer that hedges (``\\approx 33``) or states a relation between two values
+# (``1033 \\equiv 33``) does not state one integer: it is wrong, whatever math-verify would
+# make of it. A chain ``x = 33`` is an answer (math-verify reads its right-hand side).
+_HEDGES = re.compile(
+    r"\\(?:approx|equiv|sim|simeq|cong|neq|ne|le|leq|ge|geq|lt|gt)(?![a-zA-Z])|[<>]"
+)
+_DECIMAL_INT = re.compile(r"([+-]?\d+)\.0*")
+_FRACTION = re.compile(
+    r"([+-]?)\\[dt]?frac\s*\{\s*(\d+)\s*\}\s*\{\s*(\d+)\s*\}|([+-]?\d+)\s*/\s*(\d+)"
+)
 
 
 def answers_match(predicted: str, gold: str) -> Match:
@@ -94,14 +137,39 @@ def answers_match(predicted: str, gold: str) -> Match:
     p, g = canonical_integer(predicted), canonical_integer(gold)
     if p is not None and g is not None:
         return Match(p == g, "integer")
+    if _HEDGES.search(predicted):
+        return Match(False, "hedged")
     if len(predicted) > MAX_VERIFY_CHARS:  # no closed form of an AIME answer is this long
         return Match(False, "too-long")
     return Match(_math_verify(predicted, gold), "math-verify")
 
 
-def vote_key(answer: str) -> str:
-    """Key under which equal answers are counted together for majority voting."""
+def integer_value(answer: str) -> str | None:
+    """The integer an answer is worth when it is written as one, as a whole decimal
+    (``33.0``) or as a fraction that divides out (``\\frac{66}{2}``, ``66/2``); canonical
+    digits, or None. Bounded: numerators and denominators of at most 1,000 digits."""
     value = canonical_integer(answer)
+    if value is not None or len(answer) > MAX_NORMALIZED_CHARS:
+        return value
+    s = normalize(answer)
+    m = _DECIMAL_INT.fullmatch(s)
+    if m:
+        return canonical_integer(m.group(1))
+    m = _FRACTION.fullmatch(s)
+    if m:
+        sign, num, den = (m.group(1), m.group(2), m.group(3)) if m.group(2) else (
+            "", m.group(4), m.group(5))  # fmt: skip
+        if len(num) > 1000 or len(den) > 1000 or int(den) == 0:
+            return None
+        q, r = divmod(int(num), int(den))
+        return canonical_integer(f"{sign}{q}") if r == 0 else None
+    return None
+
+
+def vote_key(answer: str) -> str:
+    """Key under which equal answers are counted together for majority voting: the integer
+    value when there is one (``33``, ``033``, ``33.0`` and ``\\frac{66}{2}`` are one vote)."""
+    value = integer_value(answer)
     if value is not None:
         return value
     if len(answer) > MAX_NORMALIZED_CHARS:

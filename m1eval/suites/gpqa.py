@@ -25,7 +25,7 @@ class GpqaSuite(Suite):
     def load(
         self, split: str | None, data_dir: str | Path | None
     ) -> tuple[list[Item], LoadedDataset]:
-        """The repository's CSV for the config the manifest names (GPQA's hub repository
+        """The repository's CSV for the config the spec names (GPQA's hub repository
         holds several configs side by side, one file each)."""
         split = split or self.spec.dataset.split
         config = str(self.spec.method.get("config", "gpqa_diamond"))

@@ -77,8 +77,8 @@ class LiveCodeBenchSuite(Suite):
                type=int, positive=True),
     )  # fmt: skip
 
-    def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
-        super().__init__(manifest, options)
+    def __init__(self, spec: Any, options: dict[str, Any] | None = None) -> None:
+        super().__init__(spec, options)
         self._start = _date(self.options["start_date"], "--start-date")
         self._end = _date(self.options["end_date"], "--end-date")
         self._table: Any = None

@@ -90,8 +90,8 @@ class LongBenchV2Suite(Suite):
     )  # fmt: skip
     needs_tokenizer: ClassVar[bool] = True
 
-    def __init__(self, manifest: Any, options: dict[str, Any] | None = None) -> None:
-        super().__init__(manifest, options)
+    def __init__(self, spec: Any, options: dict[str, Any] | None = None) -> None:
+        super().__init__(spec, options)
         if int(self.options["max_prompt_tokens"]) < 2:
             raise ConfigError("--max-prompt-tokens must be at least 2")
         self._table: Any = None

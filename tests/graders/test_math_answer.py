@@ -24,6 +24,14 @@ from m1eval.graders.math_answer import (
         ("cut off \\boxed{12", None),  # unbalanced: generation stopped inside the box
         ("\\boxed{7} and a stray \\boxed", "7"),
         ("$\\boxed{025}$", "025"),
+        # the last *complete, non-empty* box: mentions, empty boxes and cut-off boxes are
+        # passed over for an earlier answer
+        ("so \\boxed{33}, formatted with \\boxed as requested.", "33"),
+        ("\\boxed{33} and then \\boxed{}", "33"),
+        ("\\boxed{33} \\boxed{ }", "33"),
+        ("\\boxed{33}, and finally \\boxed{4", "33"),
+        ("\\boxed{}", None),
+        ("\\boxed -7", "-7"),
     ],
 )
 def test_extract_last_boxed(text: str, expected: str | None) -> None:
@@ -44,6 +52,21 @@ def test_extract_last_boxed(text: str, expected: str | None) -> None:
         ("\\frac{1}{2}", None),
         ("x = 5", None),
         ("2.5", None),
+        # correct answers in decorated forms
+        ("\\text{33}.", 33),
+        ("\\mathbf{33}.", 33),
+        ("1 000", 1000),
+        ("1\\,000", 1000),
+        ("1{,}000", 1000),
+        ("33,", 33),
+        ("\\underline{33}", 33),
+        ("33 \\pmod{1000}", 33),
+        ("33 \\pmod {1000}", 33),
+        ("\\textbf{\\underline{33}}", 33),
+        # not one integer
+        ("1 00", None),
+        ("12 345 6", None),
+        ("\\approx 33", None),
     ],
 )
 def test_parse_integer(answer: str, value: int | None) -> None:
@@ -69,3 +92,33 @@ def test_math_verify_fallback_for_non_integer_forms() -> None:
 def test_vote_key_merges_equal_integers() -> None:
     assert vote_key("025") == vote_key("25") == vote_key("$25$")
     assert vote_key("26") != vote_key("25")
+
+
+@pytest.mark.parametrize(
+    ("answer", "correct", "method"),
+    [
+        # a hedge or a relation does not state the answer: wrong, deliberately
+        ("\\approx 33", False, "hedged"),
+        ("1033 \\equiv 33", False, "hedged"),
+        ("33 \\equiv 1033", False, "hedged"),
+        ("x < 34", False, "hedged"),
+        # decorations that keep the value
+        ("\\text{33}.", True, "integer"),
+        ("33 \\pmod{1000}", True, "integer"),
+        ("1 033", False, "integer"),
+    ],
+)
+def test_hedges_and_decorations(answer: str, correct: bool, method: str) -> None:
+    m = answers_match(answer, "33")
+    assert (m.correct, m.method) == (correct, method)
+
+
+def test_votes_use_the_value() -> None:
+    """33, 033, 33.0, \\frac{66}{2} and 66/2 are one vote; \\frac{1}{2} keeps its text."""
+    keys = {vote_key(a) for a in ("33", "033", "33.0", "33.00", "\\frac{66}{2}",
+                                  "\\dfrac{66}{2}", "66/2", "\\text{33}.")}  # fmt: skip
+    assert keys == {"33"}
+    assert vote_key("-\\frac{4}{2}") == "-2"
+    assert vote_key("\\frac{1}{2}") == "\\frac{1}{2}"
+    assert vote_key("33.5") != vote_key("33")
+    assert vote_key("1/0") == "1/0"  # no division by zero
