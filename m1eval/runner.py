@@ -23,7 +23,7 @@ from m1eval.hashing import stable_hash
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.model.types import Completion, RequestFailed
 from m1eval.outcomes import InfraFailure, describe, grade_output
-from m1eval.records import INFRA_ERROR, SKIPPED, SampleRecord
+from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SKIPPED, SampleRecord
 from m1eval.store import RunStore
 from m1eval.suites.base import Grade, Item, Solution, SolveContext, Suite
 
@@ -108,7 +108,8 @@ def samples_to_redo(
 async def grade_solution(suite: Suite, item: Item, solution: Solution) -> Grade | InfraFailure:
     """Grade a solution; a cut-off generation with no answer is a model failure."""
     if solution.completion.reasoning_truncated:
-        return Grade.failure("truncated: the reasoning never closed, so there is no final answer")
+        return Grade(MODEL_FAILURE, 0.0, error="truncated: the reasoning never closed, so "
+                     "there is no final answer", details={"empty_output": True})  # fmt: skip
     return await grade_output(suite, item, solution)
 
 

@@ -13,12 +13,13 @@ import re
 from pathlib import Path
 from typing import Any, ClassVar
 
-from m1eval.contract import breakdown
+from m1eval.contract import SUITE_ROW, breakdown, headline
 from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import ConfigError
-from m1eval.records import GRADED, INFRA_ERROR
+from m1eval.records import GRADED, INFRA_ERROR, MODEL_FAILURE
 from m1eval.suites.base import Grade, Item, Suite
 from m1eval.suites.options import Option
+from m1eval.summary import summarize_suite
 
 TEMPLATE_0SHOT = (
     "Please read the following text and answer the question below.\n\n<text>\n$DOC$\n</text>\n\n"
@@ -132,14 +133,17 @@ class LongBenchV2Suite(Suite):
     def followup_messages(
         self, item: Item, messages: list[dict[str, Any]], first_answer: str
     ) -> list[dict[str, Any]] | None:
-        if not self.options["cot"]:
-            return None
+        if not self.options["cot"] or not first_answer.strip():
+            return None  # an empty first pass ends the item, as in pred.py
         context = ""  # the answer template omits the document
         prompt = fill(TEMPLATE_0SHOT_COT_ANS, item.row, context, cot=first_answer.strip())
         return [*messages[:-1], {"role": "user", "content": prompt}]
 
     def grade(self, item: Item, answer: str) -> Grade:
         gold = item.row["answer"]
+        if not answer.strip():
+            return Grade(MODEL_FAILURE, 0.0, gold=gold, error="empty output",
+                         details={"empty_output": True})  # fmt: skip
         pred = extract_answer(answer)
         if pred is None:
             return Grade.failure('no "The correct answer is (X)" in the final answer', gold=gold)
@@ -150,42 +154,81 @@ class LongBenchV2Suite(Suite):
         return {k: item.row.get(k) for k in ("difficulty", "length", "domain", "sub_domain")}
 
     def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        """Overall/Easy/Hard/Short/Medium/Long, with failed requests dropped and counted."""
+        """Overall/Easy/Hard/Short/Medium/Long in three denominators. ``score`` is the
+        official one: pred.py never writes an empty output (a failed request, or a reasoning
+        model cut off before its answer), so result.py's accuracy leaves those samples out;
+        ``empty_as_wrong`` counts empty outputs as wrong; ``failures_as_wrong`` also counts
+        failed requests (infra errors) as wrong."""
         out = {}
         for name, keep in CATEGORIES.items():
             recs = [r for r in records if keep(r.get("extra") or {})]
             graded = [r for r in recs if r["outcome"] in GRADED]
+            answered = [r for r in graded if not _empty(r)]
             failed = [r for r in recs if r["outcome"] == INFRA_ERROR]
-            correct = sum(float(r["score"] or 0) for r in graded)
+            correct = sum(float(r["score"] or 0) for r in answered)
             out[name] = {
-                "score": round(100 * correct / len(graded), 4) if graded else None,
-                "score_failures_as_wrong": (
-                    round(100 * correct / (len(graded) + len(failed)), 4) if recs else None
-                ),
+                "score": _pct(correct, len(answered)),
+                "empty_as_wrong": _pct(correct, len(graded)),
+                "failures_as_wrong": _pct(correct, len(graded) + len(failed)),
                 "n": len(recs),
+                "n_empty": len(graded) - len(answered),
                 "n_infra_error": len(failed),
             }
         rows = [
             {
                 "group": k,
                 "score": v["score"],
-                "failures as wrong": v["score_failures_as_wrong"],
+                "empty as wrong": v["empty_as_wrong"],
+                "failures as wrong": v["failures_as_wrong"],
                 "n": v["n"],
+                "empty outputs": v["n_empty"],
                 "failed requests": v["n_infra_error"],
             }
             for k, v in out.items()
         ]
+        official = summarize_suite([r for r in records if not _empty(r)], binary=False)
+        with_empty = summarize_suite(records, binary=False)
+        heads = [
+            headline(self.name, official["score"], official["ci_low"], official["ci_high"],
+                     paper_row=SUITE_ROW,
+                     note="empty outputs left out, as the official pred.py/result.py do"),
+            headline(f"{self.name} (empty = wrong)", with_empty["score"],
+                     with_empty["ci_low"], with_empty["ci_high"],
+                     note="empty outputs counted as wrong answers"),
+        ]  # fmt: skip
         return {
+            "headlines": heads,
             "breakdowns": [
                 breakdown(
                     "by category",
-                    ["score", "failures as wrong", "n", "failed requests"],
+                    [
+                        "score",
+                        "empty as wrong",
+                        "failures as wrong",
+                        "n",
+                        "empty outputs",
+                        "failed requests",
+                    ],
                     rows,
-                    note="score drops failed requests as the official result.py does",
+                    note="score leaves out empty outputs and failed requests, as the "
+                    "official scripts do",
                 )
             ],
             "categories": out,
             "prompting": "cot" if self.options["cot"] else "0shot",
-            "denominators": "score drops failed requests as the official result.py does; "
-            "score_failures_as_wrong counts them as wrong",
+            "denominators": "score leaves out empty outputs and failed requests (official); "
+            "empty_as_wrong counts empty outputs as wrong; failures_as_wrong also counts "
+            "failed requests as wrong",
         }
+
+
+def _empty(record: dict[str, Any]) -> bool:
+    """An empty output: no final answer text (a reasoning model cut off inside its thinking
+    leaves none either)."""
+    return record["outcome"] == MODEL_FAILURE and bool(
+        (record.get("extra") or {}).get("empty_output")
+    )
+
+
+def _pct(correct: float, n: int) -> float | None:
+    return round(100 * correct / n, 4) if n else None

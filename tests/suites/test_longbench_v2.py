@@ -125,11 +125,14 @@ def test_cot_is_two_passes(cli, tmp_path: Path) -> None:
     assert summary["suites"]["longbench-v2"]["prompting"] == "cot"
 
 
-def test_categories_and_failed_requests(cli, tmp_path: Path) -> None:
+def test_categories_empty_outputs_and_failed_requests(cli, tmp_path: Path) -> None:
+    """Four items: right, wrong, an empty output, a failed request. The official scripts
+    leave out the empty output and the failed request (score 1/2); counting the empty output
+    as wrong gives 1/3, and the failed request too, 1/4."""
     answers = {
         "Quay Road": "The correct answer is (B)",  # easy, short: right
         "nesting pairs": "The correct answer is (A)",  # hard, medium: wrong (gold B)
-        "alan-miskei": "no idea",  # easy, long: no answer -> model_failure
+        "alan-miskei": "",  # easy, long: thinks, then says nothing
     }
     config = StubConfig(answers=answers, correct_rate=1.0, fail_prompts=("pipeline(data)",))
     with StubServer(config) as server:
@@ -137,13 +140,24 @@ def test_categories_and_failed_requests(cli, tmp_path: Path) -> None:
     assert res.code == 4  # one failed request
     s = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["suites"]["longbench-v2"]
     cats = s["categories"]
-    assert cats["Overall"] == {"score": pytest.approx(100 / 3, abs=1e-3),
-                               "score_failures_as_wrong": 25.0, "n": 4,
+    assert cats["Overall"] == {"score": 50.0, "empty_as_wrong": pytest.approx(100 / 3, abs=1e-3),
+                               "failures_as_wrong": 25.0, "n": 4, "n_empty": 1,
                                "n_infra_error": 1}  # fmt: skip
-    assert cats["Easy"]["score"] == 50.0 and cats["Hard"]["score"] == 0.0
-    assert cats["Hard"]["score_failures_as_wrong"] == 0.0 and cats["Hard"]["n_infra_error"] == 1
-    assert cats["Short"]["score"] == 100.0 and cats["Short"]["score_failures_as_wrong"] == 50.0
+    assert (cats["Easy"]["score"], cats["Easy"]["empty_as_wrong"]) == (100.0, 50.0)
+    assert cats["Hard"]["score"] == 0.0 and cats["Hard"]["failures_as_wrong"] == 0.0
+    assert cats["Hard"]["n_infra_error"] == 1
+    assert cats["Short"]["score"] == 100.0 and cats["Short"]["failures_as_wrong"] == 50.0
+    assert cats["Long"] == {"score": None, "empty_as_wrong": 0.0, "failures_as_wrong": 0.0,
+                            "n": 1, "n_empty": 1, "n_infra_error": 0}  # fmt: skip
     assert s["outcomes"] == {"scored": 2, "model_failure": 1, "infra_error": 1, "skipped": 0}
+    official, empty_wrong = s["headlines"]
+    assert official["name"] == "longbench-v2" and official["score"] == 50.0
+    assert empty_wrong["score"] == pytest.approx(100 / 3, abs=1e-3)
+    assert official["paper"] is not None and empty_wrong["paper"] is None
+    res = cli("report", only_run_dir(tmp_path), "--out", tmp_path / "rep")
+    assert res.code == 0, res.err
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "empty = wrong" in text and "50.0" in text
 
 
 def test_grade_command(cli, tmp_path: Path) -> None:
@@ -175,3 +189,17 @@ def test_suite_items() -> None:
     items, _ = get_suite("longbench-v2").load("smoke", None)
     assert [i.item_id for i in items] == [f"lb-smoke-00{i}" for i in range(1, 5)]
     assert "context" not in items[0].row  # documents are read when asked, not held
+
+
+def test_an_empty_first_pass_ends_the_item_as_in_pred_py() -> None:
+    suite = get_suite("longbench-v2", {"cot": True})
+    [item, *_] = suite.load("smoke", None)[0]
+    messages = suite.build_messages(item)
+    assert suite.followup_messages(item, messages, " \n") is None
+    assert suite.followup_messages(item, messages, "Step 1 ...") is not None
+    grade = suite.grade(item, "  ")
+    assert (grade.outcome, grade.error, grade.details) == (
+        "model_failure",
+        "empty output",
+        {"empty_output": True},
+    )
