@@ -41,9 +41,13 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
-async def grade_answer(suite: Suite, item: Item, answer: str) -> Grade | InfraFailure:
-    """Grade a final answer produced elsewhere (``m1eval grade``) under the same rule."""
-    return await grade_output(suite, item, Solution(Completion.of_text(answer)))
+async def grade_answer(
+    suite: Suite, item: Item, answer: str, lead: str = ""
+) -> Grade | InfraFailure:
+    """Grade a final answer produced elsewhere (``m1eval grade``) under the same rule;
+    ``lead`` is the whitespace the reasoning split removed before it."""
+    completion = replace(Completion.of_text(answer), answer_lead=lead)
+    return await grade_output(suite, item, Solution(completion))
 
 
 async def grade_output(suite: Suite, item: Item, solution: Solution) -> Grade | InfraFailure:

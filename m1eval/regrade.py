@@ -72,7 +72,7 @@ async def _grade_responses(
             if split_text.unclosed:
                 grade: Grade | InfraFailure = Grade.failure("truncated: the reasoning never closed")
             else:
-                grade = await grade_answer(suite, item, split_text.answer)
+                grade = await grade_answer(suite, item, split_text.answer, split_text.lead)
             rows.append(_row(r, grade))
     finally:
         await suite.close()

@@ -283,6 +283,7 @@ class _Accumulator:
             attempts=1,
             served_model=self.served_model,
             tool_calls=[self.tool_calls[i] for i in sorted(self.tool_calls)] or None,
+            answer_lead=split.lead,
         )
 
 

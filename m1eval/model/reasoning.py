@@ -20,6 +20,7 @@ class SplitText:
     reasoning: str
     answer: str
     unclosed: bool  # reasoning started but never ended: the answer is missing
+    lead: str = ""  # the whitespace removed between the reasoning and the answer
 
 
 def split_reasoning(content: str, reasoning_field: str = "") -> SplitText:
@@ -27,7 +28,8 @@ def split_reasoning(content: str, reasoning_field: str = "") -> SplitText:
 
     ``reasoning_field`` is the server's separate reasoning text, if any; tags in the content
     are still honoured so that a server that streams both is handled. Whitespace between the
-    reasoning and the answer is a separator and is removed; an answer with no reasoning before
+    reasoning and the answer is a separator and is removed (kept as ``lead``, for graders
+    that read the answer as the server returned it); an answer with no reasoning before
     it is returned byte for byte (MRCR's grader, for one, looks at its very first character).
     """
     close_at = content.rfind(CLOSE)
@@ -36,13 +38,17 @@ def split_reasoning(content: str, reasoning_field: str = "") -> SplitText:
         open_at = head.find(OPEN)
         inline = head[open_at + len(OPEN) :] if open_at >= 0 else head
         reasoning = _join(reasoning_field, inline.strip())
-        return SplitText(reasoning, content[close_at + len(CLOSE) :].lstrip(), False)
+        after = content[close_at + len(CLOSE) :]
+        answer = after.lstrip()
+        return SplitText(reasoning, answer, False, after[: len(after) - len(answer)])
     stripped = content.lstrip()
     if stripped.startswith(OPEN):
         reasoning = _join(reasoning_field, stripped[len(OPEN) :].strip())
         return SplitText(reasoning, "", True)
     if reasoning_field.strip():
-        return SplitText(reasoning_field.strip(), content.lstrip(), False)
+        return SplitText(
+            reasoning_field.strip(), stripped, False, content[: len(content) - len(stripped)]
+        )
     return SplitText("", content, False)
 
 

@@ -23,6 +23,9 @@ class Completion:
     attempts: int
     served_model: str | None = None
     tool_calls: list[dict[str, Any]] | None = None  # OpenAI format, arguments as JSON text
+    # whitespace between the reasoning and ``answer`` that the split removed: the server's
+    # content field was ``answer_lead + answer`` (after its reasoning, if inline)
+    answer_lead: str = ""
 
     @classmethod
     def of_text(cls, answer: str) -> Completion:
@@ -85,4 +88,5 @@ def merge_completions(parts: list[Completion], answer: str | None = None) -> Com
         attempts=sum(p.attempts for p in parts),
         served_model=last.served_model,
         tool_calls=last.tool_calls,
+        answer_lead=last.answer_lead if answer is None else "",
     )

@@ -20,9 +20,9 @@ from m1eval.contract import GROUP_COLUMNS, SUITE_ROW, breakdown, group_rows, hea
 from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
 from m1eval.fsutil import atomic_write_json
 from m1eval.paths import cache_dir
-from m1eval.records import GRADED, SKIPPED
+from m1eval.records import GRADED, MODEL_FAILURE, SKIPPED
 from m1eval.stats import stratified_bootstrap_ci
-from m1eval.suites.base import Grade, Item, Suite
+from m1eval.suites.base import Grade, Item, Solution, Suite
 from m1eval.suites.options import Option
 from m1eval.summary import summarize_groups, summarize_suite
 from m1eval.tokenizers import o200k_count
@@ -39,12 +39,17 @@ BINS: tuple[tuple[int, int, str], ...] = (
     (524288, 1048576, "512K-1M"),
 )
 OUT_OF_RANGE = "out-of-range"
+SCORE_KEY = {"kept": "score_whitespace_kept", "stripped": "score_whitespace_stripped"}
 AGGREGATES = {"128K": 131072, "1M": 1048576}
 CONVENTIONS = ("mean_up_to", "top_bin")
 LIGHT_COLUMNS = [
     "answer", "random_string_to_prepend", "n_needles", "desired_msg_index", "total_messages",
     "n_chars",
 ]  # fmt: skip
+
+
+KEPT, STRIPPED = "kept", "stripped"
+WHITESPACE = (KEPT, STRIPPED)
 
 
 def grade(response: str, answer: str, random_string_to_prepend: str) -> float:
@@ -71,7 +76,13 @@ def count_message_tokens(messages: list[dict[str, Any]]) -> int:
 class MrcrSuite(Suite):
     binary_scores: ClassVar[bool] = False
     adapter_name = "mrcr"
-    declared_options = (Option("needles", 4, "needle count", type=int, choices=(2, 4, 8)),)
+    declared_options = (
+        Option("needles", 4, "needle count", type=int, choices=(2, 4, 8)),
+        Option("mrcr_whitespace", KEPT, "the answer graded: as the server returned it after "
+               "the reasoning block (kept, the card's grade on the content field) or with its "
+               "leading whitespace stripped; both figures are reported",
+               choices=WHITESPACE, identity=False),
+    )  # fmt: skip
 
     def __init__(self, spec: Any, options: dict[str, Any] | None = None) -> None:
         super().__init__(spec, options)
@@ -149,20 +160,29 @@ class MrcrSuite(Suite):
             )
         return None
 
-    def grade(self, item: Item, answer: str) -> Grade:
+    def grade(self, item: Item, answer: str, lead: str = "") -> Grade:
+        """Grade both readings of the answer: ``lead + answer`` is the content field as the
+        server returned it after the reasoning block (what the card's ``grade`` sees), its
+        ``lstrip()`` the other convention. The score is the one ``--mrcr-whitespace`` picks;
+        both are kept with the sample."""
         gold = item.row["answer"]
         prefix = item.row["random_string_to_prepend"]
-        if not answer:
-            return Grade.failure("empty final answer", gold=None)
-        return Grade.scored(
-            grade(answer, gold, prefix),
-            details={"prefix_ok": answer.startswith(prefix)},
-        )
+        kept = lead + answer
+        if not kept.strip():
+            return Grade(MODEL_FAILURE, 0.0, error="empty final answer",
+                         details={SCORE_KEY[KEPT]: 0.0, SCORE_KEY[STRIPPED]: 0.0})  # fmt: skip
+        scores = {KEPT: grade(kept, gold, prefix), STRIPPED: grade(kept.lstrip(), gold, prefix)}
+        chosen = self.options["mrcr_whitespace"]
+        return Grade.scored(scores[chosen], details={
+            "prefix_ok": kept.startswith(prefix),
+            SCORE_KEY[KEPT]: scores[KEPT], SCORE_KEY[STRIPPED]: scores[STRIPPED],
+        })  # fmt: skip
 
-    async def grade_async(self, item: Item, answer: str) -> Grade:
+    async def judge(self, item: Item, solution: Solution) -> Grade:
         """``SequenceMatcher`` is quadratic in the worst case and the answer is the model's:
         it runs off the event loop, so other samples go on meanwhile."""
-        return await asyncio.to_thread(self.grade, item, answer)
+        c = solution.completion
+        return await asyncio.to_thread(self.grade, item, c.answer, c.answer_lead)
 
     def tags(self, item: Item) -> dict[str, Any]:
         return {
@@ -172,29 +192,49 @@ class MrcrSuite(Suite):
         }
 
     def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        bins = summarize_groups(records, key=lambda r: (r.get("extra") or {}).get("bin"))
-        ordered = {label: bins[label] for _, _, label in BINS if label in bins}
-        if OUT_OF_RANGE in bins:
-            ordered[OUT_OF_RANGE] = bins[OUT_OF_RANGE]
-        for b in ordered.values():
+        """Bins, the 128K and 1M aggregates and the headline, under the ``--mrcr-whitespace``
+        reading; the other reading's overall, aggregates and per-bin scores beside them."""
+        chosen = self.options["mrcr_whitespace"]
+        other = STRIPPED if chosen == KEPT else KEPT
+        recs, alt = _reading(records, chosen), _reading(records, other)
+        bins = _ordered(summarize_groups(recs, key=_bin_of))
+        alt_bins = _ordered(summarize_groups(alt, key=_bin_of))
+        for label, b in bins.items():
             b["skipped"] = b["outcomes"].get(SKIPPED, 0)
-        aggregates = self._aggregates(records)
-        overall = summarize_suite(records, binary=False)
+            b[f"score_whitespace_{other}"] = alt_bins[label]["score"]
+        aggregates = self._aggregates(recs)
+        alt_aggregates = self._aggregates(alt)
+        overall = summarize_suite(recs, binary=False)
+        alt_overall = summarize_suite(alt, binary=False)
         heads = [headline(self.name, overall["score"], overall["ci_low"], overall["ci_high"],
-                          paper_row=SUITE_ROW)]  # fmt: skip
+                          paper_row=SUITE_ROW, note=f"answer whitespace {chosen}")]  # fmt: skip
         for name, agg in aggregates.items():
             head = agg[agg["headline"]]
             heads.append(headline(f"{self.name} ({name})", head["score"], head["ci_low"],
                                   head["ci_high"], paper_row=name,
                                   note=head["description"]))  # fmt: skip
+        heads.append(headline(f"{self.name} (whitespace {other})", alt_overall["score"],
+                              alt_overall["ci_low"], alt_overall["ci_high"],
+                              note=f"answer whitespace {other}"))  # fmt: skip
+        for name, agg in alt_aggregates.items():
+            head = agg[agg["headline"]]
+            heads.append(headline(f"{self.name} ({name}, whitespace {other})", head["score"],
+                                  head["ci_low"], head["ci_high"],
+                                  note=head["description"]))  # fmt: skip
+        rows = group_rows(bins)
+        for row in rows:
+            row[f"whitespace {other}"] = bins[row["group"]][f"score_whitespace_{other}"]
         return {
-            "bins": ordered,
+            "bins": bins,
             "aggregates": aggregates,
+            f"aggregates_whitespace_{other}": alt_aggregates,
+            "whitespace": chosen,
             "headline_convention": self.spec.method.get("headline_convention"),
             "binning": "o200k_base tokens of prompt + answer",
             "headlines": heads,
             "breakdowns": [breakdown("by context bin (o200k tokens of prompt + answer)",
-                                     GROUP_COLUMNS, group_rows(ordered), record_key="bin")],
+                                     [*GROUP_COLUMNS, f"whitespace {other}"], rows,
+                                     record_key="bin")],
         }  # fmt: skip
 
     def _aggregates(self, records: list[dict[str, Any]]) -> dict[str, Any]:
@@ -229,3 +269,25 @@ class MrcrSuite(Suite):
             entry["score"] = entry[headline]["score"]
             out[name] = entry
         return out
+
+
+def _bin_of(record: dict[str, Any]) -> str | None:
+    return (record.get("extra") or {}).get("bin")
+
+
+def _ordered(bins: dict[str, Any]) -> dict[str, Any]:
+    ordered = {label: bins[label] for _, _, label in BINS if label in bins}
+    if OUT_OF_RANGE in bins:
+        ordered[OUT_OF_RANGE] = bins[OUT_OF_RANGE]
+    return ordered
+
+
+def _reading(records: list[dict[str, Any]], whitespace: str) -> list[dict[str, Any]]:
+    """The records scored under one whitespace reading (records from before both readings
+    were kept have one score, used for both)."""
+    key = SCORE_KEY[whitespace]
+    out = []
+    for r in records:
+        extra = r.get("extra") or {}
+        out.append({**r, "score": extra[key]} if r["outcome"] in GRADED and key in extra else r)
+    return out

@@ -170,7 +170,13 @@ def test_grade_command(cli, mirror: Path, tmp_path: Path) -> None:
     res = cli("grade", "--suite", "mrcr", "--responses", responses, "--out", out,
               "--data-dir", mirror)  # fmt: skip
     assert res.code == 0, res.err
-    assert [g["score"] for g in read_jsonl(out)] == [1.0, 1.0, 0.0]
+    # the card grades the content as returned: whitespace after the reasoning block, or
+    # before the answer, costs the prefix
+    assert [g["score"] for g in read_jsonl(out)] == [1.0, 0.0, 0.0]
+    res = cli("grade", "--suite", "mrcr", "--responses", responses, "--out", out,
+              "--data-dir", mirror, "--mrcr-whitespace", "stripped")  # fmt: skip
+    assert res.code == 0, res.err
+    assert [g["score"] for g in read_jsonl(out)] == [1.0, 1.0, 1.0]
     wrong = tmp_path / "w.jsonl"
     wrong.write_text(json.dumps({"item_id": "8needle-0-0", "response": "x"}) + "\n")
     res = cli("grade", "--suite", "mrcr", "--responses", wrong, "--out", out,
@@ -205,3 +211,27 @@ def test_aggregate_is_the_mean_of_bin_means_with_failures_as_zero() -> None:
     assert 10.0 <= low < 35.0 < high <= 60.0
     one_bin = suite.summarize(records[:3])["aggregates"]["128K"]["mean_up_to"]
     assert one_bin["score"] == pytest.approx(50.0)
+
+
+def test_both_whitespace_readings_are_reported_per_bin_and_overall() -> None:
+    """Two items in 4K-8K: one answered after "\\n\\n" (kept 0.0, stripped 1.0), one clean
+    (1.0 both). The default (kept, the card's reading) scores the bin 50; stripped, 100."""
+
+    def rec(item: str, kept: float, stripped: float) -> dict:
+        r = _rec(item, "4K-8K", "scored", kept)
+        r["extra"] |= {"score_whitespace_kept": kept, "score_whitespace_stripped": stripped}
+        return r
+
+    records = [rec("a", 0.0, 1.0), rec("b", 1.0, 1.0)]
+    s = get_suite("mrcr").summarize(records)
+    assert s["whitespace"] == "kept"
+    heads = {h["name"]: h["score"] for h in s["headlines"]}
+    assert heads["mrcr"] == 50.0 and heads["mrcr (whitespace stripped)"] == 100.0
+    assert heads["mrcr (128K)"] == 50.0 and heads["mrcr (128K, whitespace stripped)"] == 100.0
+    assert s["bins"]["4K-8K"]["score"] == 50.0
+    assert s["bins"]["4K-8K"]["score_whitespace_stripped"] == 100.0
+    [row] = s["breakdowns"][0]["rows"]
+    assert (row["score"], row["whitespace stripped"]) == (50.0, 100.0)
+    flipped = get_suite("mrcr", {"mrcr_whitespace": "stripped"}).summarize(records)
+    heads = {h["name"]: h["score"] for h in flipped["headlines"]}
+    assert heads["mrcr"] == 100.0 and heads["mrcr (whitespace kept)"] == 50.0
