@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import defaultdict
 from difflib import SequenceMatcher
 from pathlib import Path
@@ -19,10 +20,11 @@ from typing import Any, ClassVar
 from m1eval.contract import GROUP_COLUMNS, SUITE_ROW, breakdown, group_rows, headline
 from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
 from m1eval.fsutil import atomic_write_json
+from m1eval.model.types import RequestFailed
 from m1eval.paths import cache_dir
 from m1eval.records import GRADED, MODEL_FAILURE, SKIPPED
 from m1eval.stats import stratified_bootstrap_ci
-from m1eval.suites.base import Grade, Item, Solution, Suite
+from m1eval.suites.base import Grade, Item, Solution, SolveContext, Suite
 from m1eval.suites.options import Option
 from m1eval.summary import summarize_groups, summarize_suite
 from m1eval.tokenizers import o200k_count
@@ -50,6 +52,28 @@ LIGHT_COLUMNS = [
 
 KEPT, STRIPPED = "kept", "stripped"
 WHITESPACE = (KEPT, STRIPPED)
+FIT, SKIP = "fit", "skip"
+OVERFLOW = (FIT, SKIP)
+# vLLM's refusals of a request longer than max_model_len, in its older and newer wording:
+# "... maximum context length is W tokens. However, you requested T tokens (P in the
+# messages, C in the completion) ..." and "... maximum context length is W tokens and your
+# request has P input tokens (C > W - P)"
+_WINDOW = re.compile(r"maximum context length is (\d{1,9}) tokens")
+_PROMPT = re.compile(r"\((\d{1,9}) in the messages|request has (\d{1,9}) input tokens")
+
+
+def fitted_budget(failure: RequestFailed, requested: int | None) -> int | None:
+    """The generation budget that fits the server's window, from its 400 refusal: the window
+    less the prompt's tokens, when that leaves at least one token and less than asked."""
+    if failure.status != 400:
+        return None
+    window, prompt = _WINDOW.search(failure.cause), _PROMPT.search(failure.cause)
+    if window is None or prompt is None:
+        return None
+    budget = int(window.group(1)) - int(prompt.group(1) or prompt.group(2))
+    if budget < 1 or (requested is not None and budget >= requested):
+        return None
+    return budget
 
 
 def grade(response: str, answer: str, random_string_to_prepend: str) -> float:
@@ -82,6 +106,10 @@ class MrcrSuite(Suite):
                "the reasoning block (kept, the card's grade on the content field) or with its "
                "leading whitespace stripped; both figures are reported",
                choices=WHITESPACE, identity=False),
+        Option("mrcr_overflow", FIT, "a prompt that fits the server's window but not with the "
+               "whole generation budget: 'fit' asks again with the budget that fits (recorded "
+               "per sample), 'skip' leaves the item out (counted per bin and aggregate)",
+               choices=OVERFLOW),
     )  # fmt: skip
 
     def __init__(self, spec: Any, options: dict[str, Any] | None = None) -> None:
@@ -178,6 +206,21 @@ class MrcrSuite(Suite):
             SCORE_KEY[KEPT]: scores[KEPT], SCORE_KEY[STRIPPED]: scores[STRIPPED],
         })  # fmt: skip
 
+    async def solve(
+        self, item: Item, messages: list[dict[str, Any]], ctx: SolveContext
+    ) -> Solution:
+        """One request; under ``--mrcr-overflow fit`` a prompt the server refuses only for
+        the generation budget is asked again with the budget that fits."""
+        try:
+            return Solution(await ctx.ask(messages))
+        except RequestFailed as failure:
+            requested = ctx.sampling.get("max_tokens")
+            budget = fitted_budget(failure, requested)
+            if self.options["mrcr_overflow"] != FIT or budget is None:
+                raise
+        completion = await ctx.ask(messages, max_tokens=budget)
+        return Solution(completion, {"max_tokens_fitted": budget})
+
     async def judge(self, item: Item, solution: Solution) -> Grade:
         """``SequenceMatcher`` is quadratic in the worst case and the answer is the model's:
         it runs off the event loop, so other samples go on meanwhile."""
@@ -210,9 +253,13 @@ class MrcrSuite(Suite):
                           paper_row=SUITE_ROW, note=f"answer whitespace {chosen}")]  # fmt: skip
         for name, agg in aggregates.items():
             head = agg[agg["headline"]]
+            note = head["description"]
+            if agg["samples_dropped"]:
+                note += f"; {agg['samples_dropped']} sample(s) left out (see dropped_why)"
+            if agg["samples_fitted"]:
+                note += f"; {agg['samples_fitted']} asked with a budget fitted to the window"
             heads.append(headline(f"{self.name} ({name})", head["score"], head["ci_low"],
-                                  head["ci_high"], paper_row=name,
-                                  note=head["description"]))  # fmt: skip
+                                  head["ci_high"], paper_row=name, note=note))  # fmt: skip
         heads.append(headline(f"{self.name} (whitespace {other})", alt_overall["score"],
                               alt_overall["ci_low"], alt_overall["ci_high"],
                               note=f"answer whitespace {other}"))  # fmt: skip
@@ -248,7 +295,17 @@ class MrcrSuite(Suite):
         for name, limit in AGGREGATES.items():
             in_scope = [label for low, high, label in BINS if high <= limit]
             top = in_scope[-1]
-            entry: dict[str, Any] = {"headline": headline}
+            scope = [r for r in records if (r.get("extra") or {}).get("bin") in in_scope]
+            dropped = [r for r in scope if r["outcome"] not in GRADED]
+            entry: dict[str, Any] = {
+                "headline": headline,
+                # every sample the aggregate does not count, and why (a bin never shrinks
+                # silently): skipped (too long for the window) or infra errors
+                "samples_dropped": len(dropped),
+                "dropped_why": _reasons(dropped),
+                "samples_fitted": sum(1 for r in scope
+                                      if (r.get("extra") or {}).get("max_tokens_fitted")),
+            }  # fmt: skip
             for convention, labels in (("mean_up_to", in_scope), ("top_bin", [top])):
                 scored = [b for b in labels if means.get(b)]
                 groups = [means[b] for b in scored]
@@ -290,4 +347,14 @@ def _reading(records: list[dict[str, Any]], whitespace: str) -> list[dict[str, A
     for r in records:
         extra = r.get("extra") or {}
         out.append({**r, "score": extra[key]} if r["outcome"] in GRADED and key in extra else r)
+    return out
+
+
+def _reasons(records: list[dict[str, Any]]) -> dict[str, int]:
+    """Counts of why samples were left out, by outcome and the first words of the cause."""
+    out: dict[str, int] = {}
+    for r in records:
+        cause = " ".join(str(r.get("error") or "").split()[:6])
+        key = f"{r['outcome']}: {cause}" if cause else r["outcome"]
+        out[key] = out.get(key, 0) + 1
     return out

@@ -62,6 +62,9 @@ class StubConfig:
     max_model_len: int | None = 32768
     max_prompt_chars: int | None = None  # longer prompts get vLLM's 400 "maximum context length"
     record_bodies: bool = False  # keep every request body (tests that inspect what was sent)
+    # vLLM's own check of prompt + max_tokens against max_model_len, on the stub's token
+    # count (stub_prompt_tokens), with vLLM's wording
+    token_window: int | None = None
 
 
 class StubState:
@@ -111,6 +114,26 @@ def choose_fault(config: StubConfig, sample_id: str, attempt: int) -> str | None
     if _unit(config.seed, sample_id, attempt, "fault?") >= config.fault_rate:
         return None
     return config.faults[int(_unit(config.seed, sample_id, attempt, "which") * len(config.faults))]
+
+
+def stub_prompt_tokens(body: dict[str, Any]) -> int:
+    """The stub's token count of a request's prompt: one token per four characters."""
+    return len(_prompt_text(body)) // 4 + 1
+
+
+def _window_refusal(config: StubConfig, body: dict[str, Any]) -> str | None:
+    if config.token_window is None:
+        return None
+    window, prompt = config.token_window, stub_prompt_tokens(body)
+    completion = int(body.get("max_tokens") or 0)
+    head = f"This model's maximum context length is {window} tokens. However, you requested "
+    if prompt > window:
+        return head + f"{prompt} tokens in the messages, Please reduce the length of the messages."
+    if prompt + completion > window:
+        return head + (f"{prompt + completion} tokens ({prompt} in the messages, {completion} "
+                       "in the completion). Please reduce the length of the messages or "
+                       "completion.")  # fmt: skip
+    return None
 
 
 def _prompt_text(body: dict[str, Any]) -> str:
@@ -173,6 +196,9 @@ def make_app(state: StubState) -> web.Application:
                 "you requested more tokens in the messages. Please reduce the length."
             )
             return web.json_response({"error": {"message": message}}, status=400)
+        refusal = _window_refusal(config, body)
+        if refusal is not None:
+            return web.json_response({"error": {"message": refusal}}, status=400)
         with state.lock:
             state.log.append((sample_id, fault or "ok"))
             if fault:

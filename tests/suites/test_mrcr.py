@@ -13,7 +13,7 @@ from m1eval.model.reasoning import split_reasoning
 from m1eval.suites import get_suite
 from m1eval.suites.mrcr import bin_label, count_message_tokens, grade
 from m1eval.testing.mrcr_synth import make_mirror, make_row, write_parquet
-from m1eval.testing.stub_server import StubConfig, StubServer
+from m1eval.testing.stub_server import StubConfig, StubServer, stub_prompt_tokens
 from m1eval.tokenizers import o200k_count
 from tests.conftest import only_run_dir, read_jsonl
 
@@ -137,6 +137,79 @@ def test_max_context_option_and_server_rejection(cli, mirror: Path, tmp_path: Pa
         samples = read_jsonl(only_run_dir(tmp_path / "b") / "samples.jsonl")
         assert sum(s["outcome"] == "skipped" for s in samples) == 4
         assert all("(--max-context)" in s["error"] for s in samples if s["outcome"] == "skipped")
+
+
+def test_budget_overflow_is_fitted_or_counted_never_silent(cli, mirror: Path,
+                                                          tmp_path: Path) -> None:  # fmt: skip
+    """A server window that holds the 8K-16K prompts only with a smaller budget than the
+    64 tokens asked: under 'fit' they are asked again with window - prompt tokens (recorded);
+    the 32K-64K prompts do not fit at all and are dropped, and every aggregate says so."""
+    suite = get_suite("mrcr")
+    items, _ = suite.load(None, mirror)
+    tokens = {i.item_id: stub_prompt_tokens({"messages": suite.build_messages(i)})
+              for i in items}  # fmt: skip
+    bins = {i.item_id: i.row["bin"] for i in items}
+    mid = [t for iid, t in tokens.items() if bins[iid] == "8K-16K"]
+    window = max(mid) + 32
+    config = StubConfig(max_model_len=None, token_window=window, record_bodies=True)
+    with StubServer(config) as server:
+        res = _run(cli, server.base_url, tmp_path / "fit", mirror, "--max-tokens", "64")
+        bodies = server.state.bodies
+    assert res.code == 0, res.err
+    samples = {s["item_id"]: s for s in read_jsonl(only_run_dir(tmp_path / "fit") /
+                                                    "samples.jsonl")}  # fmt: skip
+    fits = {iid: window - t for iid, t in tokens.items() if 0 < window - t < 64}
+    too_long = {iid for iid, t in tokens.items() if t > window}
+    assert fits and too_long and set(fits) <= {i for i in bins if bins[i] == "8K-16K"}
+    for iid, s in samples.items():
+        if iid in fits:
+            assert s["outcome"] == "scored" and s["extra"]["max_tokens_fitted"] == fits[iid]
+        elif iid in too_long:
+            assert s["outcome"] == "skipped" and "too long" in s["error"]
+        else:
+            assert s["outcome"] == "scored" and "max_tokens_fitted" not in s["extra"]
+    assert sorted(b["max_tokens"] for b in bodies if b["max_tokens"] != 64) == sorted(fits.values())
+    summary = json.loads((only_run_dir(tmp_path / "fit") / "summary.json").read_text())
+    agg = summary["suites"]["mrcr"]["aggregates"]["128K"]
+    assert (agg["samples_dropped"], agg["samples_fitted"]) == (len(too_long), len(fits))
+    [(why, n)] = agg["dropped_why"].items()
+    assert n == len(too_long) and why.startswith("skipped: server rejected the prompt")
+
+    with StubServer(config) as server:
+        res = _run(cli, server.base_url, tmp_path / "skip", mirror, "--max-tokens", "64",
+                   "--mrcr-overflow", "skip")  # fmt: skip
+    assert res.code == 0, res.err
+    summary = json.loads((only_run_dir(tmp_path / "skip") / "summary.json").read_text())
+    agg = summary["suites"]["mrcr"]["aggregates"]["128K"]
+    assert (agg["samples_dropped"], agg["samples_fitted"]) == (len(too_long) + len(fits), 0)
+    assert summary["suites"]["mrcr"]["bins"]["8K-16K"]["skipped"] == len(fits)
+
+
+def test_fitted_budget_reads_both_vllm_wordings() -> None:
+    from m1eval.model.types import RequestFailed
+    from m1eval.suites.mrcr import fitted_budget
+
+    def refused(message: str, status: int = 400) -> RequestFailed:
+        return RequestFailed(message, retryable=False, status=status)
+
+    old = (
+        "This model's maximum context length is 1000000 tokens. However, you requested "
+        "1031920 tokens (950000 in the messages, 81920 in the completion). Please reduce"
+    )
+    new = ("'max_tokens' or 'max_completion_tokens' is too large: 81920. This model's maximum "
+           "context length is 1000000 tokens and your request has 950000 input tokens "
+           "(81920 > 1000000 - 950000).")  # fmt: skip
+    assert fitted_budget(refused(old), 81920) == 50000
+    assert fitted_budget(refused(new), 81920) == 50000
+    prompt_alone = (
+        "This model's maximum context length is 1000 tokens. However, you "
+        "requested 1200 tokens in the messages, Please reduce the length."
+    )
+    assert fitted_budget(refused(prompt_alone), 64) is None
+    assert fitted_budget(refused(old, status=500), 81920) is None
+    assert fitted_budget(refused(old), 50000) is None  # would not ask for less
+    full = old.replace("950000 in the messages", "1000000 in the messages")
+    assert fitted_budget(refused(full), 81920) is None  # no token left
 
 
 def test_consecutive_same_role_messages_are_kept(cli, tmp_path: Path) -> None:
