@@ -38,7 +38,7 @@ class Option:
         if self.choices is not None and value not in self.choices:
             shown = ", ".join(str(c) for c in self.choices)
             raise ConfigError(f"{self.cli_flag} must be one of {shown}, got {value!r}")
-        if self.positive and (not isinstance(value, int) or value < 1):
+        if self.positive and value is not None and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"{self.cli_flag} must be a positive integer, got {value!r}")
         return value
 

@@ -29,8 +29,6 @@ from m1eval.tau.env import DomainData, load_domain
 from m1eval.tau.episode import M1_SYSTEM_PROMPT, UserSimulatorError, run_episode
 from m1eval.tau.user_cache import UserCache
 
-USER_TEMPERATURE = 1.0  # tau-bench's user simulator samples at T=1
-
 
 class TauBenchSuite(Suite):
     binary_scores: ClassVar[bool] = False
@@ -47,8 +45,14 @@ class TauBenchSuite(Suite):
         Option("user_model", None, "user simulator model (the paper: gpt-4.1)"),
         Option("user_api_key_env", "OPENAI_API_KEY", "variable holding the simulator's key",
                identity=False),
-        # one line of dialogue; keeps a runaway simulator bounded
-        Option("user_max_tokens", 1024, "per user turn", type=int, positive=True),
+        # tau-bench's simulator sends neither: the provider's defaults apply
+        Option("user_max_tokens", None, "per user turn (default: not sent, as tau-bench)",
+               type=int, positive=True),
+        Option("user_temperature", None, "user simulator temperature (default: not sent, "
+               "as tau-bench)", type=float),
+        Option("tau_malformed", "end", "a tool call whose arguments are not JSON: 'end' the "
+               "episode with reward 0 (tau-bench: json.loads raises) or 'continue' with an "
+               "error observation", choices=("end", "continue")),
     )  # fmt: skip
 
     def __init__(self, spec: Any, options: dict[str, Any] | None = None) -> None:
@@ -72,7 +76,7 @@ class TauBenchSuite(Suite):
             "first_user_message": episode.FIRST_USER_MESSAGE, "stop": episode.STOP,
             "user_model": self.options["user_model"],
             "user_max_tokens": self.options["user_max_tokens"],
-            "user_temperature": USER_TEMPERATURE,
+            "user_temperature": self.options["user_temperature"],
         }  # fmt: skip
 
     def load(
@@ -129,8 +133,9 @@ class TauBenchSuite(Suite):
         user_model = self._user[1]
 
         async def user(messages: list[dict[str, Any]]) -> str:
-            params = {"temperature": USER_TEMPERATURE,
-                      "max_tokens": int(self.options["user_max_tokens"])}  # fmt: skip
+            params = {k: v for k, v in (("temperature", self.options["user_temperature"]),
+                                        ("max_tokens", self.options["user_max_tokens"]))
+                      if v is not None}  # fmt: skip
             key = cache.key(ctx.sample_id, user_model, params, messages)
             cached = cache.get(key)
             if cached is not None:
@@ -150,7 +155,7 @@ class TauBenchSuite(Suite):
         episode = await run_episode(
             self._data, task, agent, user, int(self.options["max_steps"]),
             M1_SYSTEM_PROMPT if self.options["m1_prompt"] else None,
-            bool(self.options["first_tool_call_only"]),
+            bool(self.options["first_tool_call_only"]), str(self.options["tau_malformed"]),
         )  # fmt: skip
         summary = episode.summary()
         if ctx.run_dir:
@@ -203,8 +208,9 @@ class TauBenchSuite(Suite):
                 "completion_tokens": self.user_tokens,
                 **(self.context.notes.get("user_simulator") or {}),
             },
-            "episode_settings": {k: self.options[k] for k in ("max_steps", "m1_prompt",
-                                                      "first_tool_call_only")},
+            "episode_settings": {k: self.options[k] for k in (
+                "max_steps", "m1_prompt", "first_tool_call_only", "tau_malformed",
+                "user_temperature", "user_max_tokens")},
         }  # fmt: skip
 
 

@@ -14,7 +14,7 @@ AIRPORTS = ["SFO", "JFK", "LAX", "ORD", "DFW", "DEN", "SEA", "ATL", "MIA", "BOS"
             "LAS", "MCO", "EWR", "CLT", "MSP", "DTW", "PHL", "LGA"]  # fmt: skip
 CITIES = ["San Francisco", "New York", "Los Angeles", "Chicago", "Dallas", "Denver", "Seattle",
           "Atlanta", "Miami", "Boston", "Phoenix", "Houston", "Las Vegas", "Orlando", "Newark",
-          "Charlotte", "Minneapolis", "Detroit", "Philadelphia", "New York"]  # fmt: skip
+          "Charlotte", "Minneapolis", "Detroit", "Philadelphia", "LaGuardia"]  # fmt: skip
 
 
 def _price_flight(data: Data, flight: dict, cabin: str, passengers: int) -> str | None:
@@ -107,7 +107,7 @@ def cancel_reservation(data: Data, reservation_id: str) -> str:
 
 def get_reservation_details(data: Data, reservation_id: str) -> str:
     if reservation_id not in data["reservations"]:
-        return "Error: reservation not found"
+        return "Error: user not found"  # sic: tau-bench's own message for a missing reservation
     return json.dumps(data["reservations"][reservation_id])
 
 
@@ -156,7 +156,7 @@ def search_onestop_flight(data: Data, origin: str, destination: str, date: str) 
     return json.dumps(results)
 
 
-def send_certificate(data: Data, user_id: str, amount: int) -> str:
+def send_certificate(data: Data, user_id: str, amount: int) -> str | None:
     users = data["users"]
     if user_id not in users:
         return "Error: user not found"
@@ -166,7 +166,7 @@ def send_certificate(data: Data, user_id: str, amount: int) -> str:
         if pid not in user["payment_methods"]:
             user["payment_methods"][pid] = {"source": "certificate", "amount": amount, "id": pid}
             return f"Certificate {pid} added to user {user_id} with amount {amount}."
-    return "Error: too many certificates"
+    return None  # a fourth: tau-bench's tool returns nothing, and the agent is shown None
 
 
 def think(data: Data, thought: str) -> str:
@@ -262,3 +262,11 @@ TOOLS = {f.__name__: f for f in (
     update_reservation_passengers,
 )}  # fmt: skip
 TERMINATE_TOOLS = ("transfer_to_human_agents",)
+
+
+# tau-bench's tools are classes whose static ``invoke`` is called with the model's arguments:
+# a missing or unknown argument reads "GetUserDetails.invoke() missing ..." there, and here
+# (arguments that are not an object name the module too)
+for _name, _tool in TOOLS.items():
+    _tool.__qualname__ = "".join(w.title() for w in _name.split("_")) + ".invoke"
+    _tool.__module__ = f"tau_bench.envs.airline.tools.{_name}"

@@ -89,13 +89,13 @@ class Env:
         self.module = DOMAINS[data.domain]
         self.db = data.fresh_db()
 
-    def step(self, name: str, kwargs: Any) -> str:
-        """Run a tool; a bad call returns an error string, as tau-bench's env does."""
+    def step(self, name: str, kwargs: Any) -> str | None:
+        """Run a tool; a bad call returns an error string, as tau-bench's env does (arguments
+        that are not an object fail as ``**`` fails on them there). None where tau-bench's
+        tool returns nothing."""
         tool = self.module.TOOLS.get(name)
         if tool is None:
             return f"Unknown action {name}"
-        if not isinstance(kwargs, dict):
-            return "Error: arguments must be a JSON object"
         try:
             return tool(data=self.db, **kwargs)
         except Exception as exc:  # missing or unknown arguments, wrong types, missing ids

@@ -66,8 +66,10 @@ TOOL_TIMEOUT_S = 30.0
 
 def tool_arguments(raw: Any) -> Any:
     """A tool call's arguments as the model wrote them, parsed within bounds (``ValueError``
-    names what is wrong). The JSON is the model's: it may be nested thousands deep."""
-    if raw is None or raw == "":
+    names what is wrong). The JSON is the model's: it may be nested thousands deep. As in
+    tau-bench, text that is not JSON (the empty string included) is malformed; JSON that is
+    not an object reaches the tool, which refuses it."""
+    if raw is None:
         return {}
     if isinstance(raw, str):
         try:
@@ -79,7 +81,7 @@ def tool_arguments(raw: Any) -> Any:
     return raw
 
 
-async def run_tool(env: Env, name: str, kwargs: Any) -> str:
+async def run_tool(env: Env, name: str, kwargs: Any) -> str | None:
     """Run a tool off the event loop, with a time limit (the other episodes go on meanwhile)."""
     try:
         return await asyncio.wait_for(asyncio.to_thread(env.step, name, kwargs), TOOL_TIMEOUT_S)
@@ -91,7 +93,7 @@ async def run_tool(env: Env, name: str, kwargs: Any) -> str:
 class Episode:
     reward: float = 0.0
     done: bool = False
-    ended_by: str = "step_limit"  # user_stop, terminate_tool, step_limit
+    ended_by: str = "step_limit"  # user_stop, terminate_tool, step_limit, malformed_tool_call
     steps: int = 0
     actions: list[dict[str, Any]] = field(default_factory=list)
     dropped_tool_calls: int = 0
@@ -123,9 +125,8 @@ class SimulatedUser:
     async def next(self, agent_says: str | None = None) -> str:
         if agent_says is not None:
             self.messages.append({"role": "user", "content": agent_says})
-        reply = await self._step(self.messages)
-        if not reply or not reply.strip():
-            raise UserSimulatorError("the user simulator returned an empty message")
+        reply = await self._step(self.messages) or ""
+        # an empty reply is a turn like any other, as in tau-bench
         self.messages.append({"role": "assistant", "content": reply})
         return reply
 
@@ -138,6 +139,7 @@ async def run_episode(
     max_steps: int = 30,
     extra_system_prompt: str | None = None,
     first_tool_call_only: bool = True,
+    malformed: str = "end",
 ) -> Episode:
     env = Env(data)
     terminate = set(env.module.TERMINATE_TOOLS)
@@ -165,6 +167,9 @@ async def run_episode(
                     kwargs = tool_arguments(function.get("arguments"))
                 except ValueError as exc:
                     ep.malformed_tool_calls += 1
+                    if malformed == "end":  # tau-bench: json.loads raises, the task scores 0
+                        ep.ended_by = "malformed_tool_call"
+                        break
                     observation = f"Error: malformed tool call arguments ({exc})"
                 else:
                     ep.actions.append({"name": name, "kwargs": kwargs})
@@ -173,7 +178,7 @@ async def run_episode(
                                     "name": name, "content": observation})  # fmt: skip
                 if name in terminate:
                     ep.done, ep.ended_by = True, "terminate_tool"
-            if ep.done:
+            if ep.done or ep.ended_by == "malformed_tool_call":
                 break
             continue
         content = message.get("content") or ""

@@ -264,3 +264,11 @@ TOOLS = {f.__name__: f for f in (
     transfer_to_human_agents,
 )}  # fmt: skip
 TERMINATE_TOOLS = ("transfer_to_human_agents",)
+
+
+# tau-bench's tools are classes whose static ``invoke`` is called with the model's arguments:
+# a missing or unknown argument reads "GetUserDetails.invoke() missing ..." there, and here
+# (arguments that are not an object name the module too)
+for _name, _tool in TOOLS.items():
+    _tool.__qualname__ = "".join(w.title() for w in _name.split("_")) + ".invoke"
+    _tool.__module__ = f"tau_bench.envs.retail.tools.{_name}"

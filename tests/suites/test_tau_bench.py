@@ -163,14 +163,75 @@ def test_step_limit_bad_calls_and_first_call_only() -> None:
     async def user(messages):
         return "Hello."
 
-    episode = asyncio.run(run_episode(data, task, agent, user, max_steps=4))
+    episode = asyncio.run(run_episode(data, task, agent, user, max_steps=4,
+                                      malformed="continue"))  # fmt: skip
     observations = [m["content"] for m in episode.messages if m["role"] == "tool"]
     assert observations[0] == "Unknown action no_such_tool"
     assert observations[1] == "Error: user not found"
-    assert observations[2] == "Error: reservation not found"
+    assert observations[2] == "Error: user not found"  # sic: tau-bench's words for a reservation
     assert observations[3].startswith("Error: malformed tool call arguments")
     assert episode.ended_by == "step_limit" and episode.reward == 0.0
     assert episode.dropped_tool_calls == 4 and episode.malformed_tool_calls == 1
+
+
+def _gold_with_a_malformed_first_call(task: dict) -> tuple:
+    """The gold actions, preceded by one call whose arguments are not JSON."""
+    todo = [a for a in task["actions"] if a["name"] != "respond"]
+    first = todo[0]["name"] if todo else "get_user_details"
+    turns = iter([{"content": "", "tool_calls": [_tool_call(99, first, "{oops")]}]
+                 + [{"content": "", "tool_calls": [_tool_call(i, a["name"], a["kwargs"])]}
+                    for i, a in enumerate(todo)]
+                 + [{"content": "Done: " + " ".join(task.get("outputs") or []),
+                     "tool_calls": None}])  # fmt: skip
+
+    async def agent(messages, tools):
+        return next(turns)
+
+    async def user(messages):
+        return STOP if len(messages) > 2 else "Hi, I need some help."
+
+    return agent, user
+
+
+@pytest.mark.parametrize(
+    ("policy", "ended_by", "reward"),
+    [("end", "malformed_tool_call", 0.0), ("continue", "user_stop", 1.0)],
+)
+def test_a_malformed_tool_call_ends_the_episode_as_in_tau_bench(
+    policy: str, ended_by: str, reward: float
+) -> None:
+    """tau-bench parses arguments with json.loads: text that is not JSON raises out of the
+    agent and the task scores 0, however well the rest would have gone (airline task 12,
+    whose gold is to change nothing). Continuing with an
+    error observation is the option (the same episode then earns its reward)."""
+    import asyncio
+
+    data = load_domain("airline", TAU) if (TAU / "airline").exists() else pytest.skip("no data")
+    task = data.tasks[12]
+    agent, user = _gold_with_a_malformed_first_call(task)
+    episode = asyncio.run(run_episode(data, task, agent, user, max_steps=60, malformed=policy))
+    assert (episode.ended_by, episode.reward, episode.malformed_tool_calls) == (ended_by, reward, 1)
+
+
+def test_an_empty_user_reply_is_a_turn() -> None:
+    """tau-bench's simulator appends whatever the model said, an empty string included."""
+    import asyncio
+
+    data = load_domain("retail", TAU) if (TAU / "retail").exists() else pytest.skip("no data")
+    task = data.tasks[0]
+    agent, _ = scripted(task["actions"], "Done: " + " ".join(task.get("outputs") or []))
+    replies = iter(["Hi, I need some help.", "", STOP])
+
+    async def user(messages):
+        return next(replies)
+
+    episode = asyncio.run(run_episode(data, task, agent, user, max_steps=60))
+    assert episode.ended_by == "user_stop" and episode.reward == 1.0
+    assert [m["content"] for m in episode.user_messages if m["role"] == "assistant"] == [
+        "Hi, I need some help.",
+        "",
+        STOP,
+    ]
 
 
 def test_user_prompt_is_tau_benchs() -> None:
