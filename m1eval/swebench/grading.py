@@ -8,12 +8,15 @@ fallbacks), runs the instance's eval script and grades the log with the reposito
 ``report.json`` are kept under the run directory; their verdicts are merged into our records.
 
 Outcomes: an empty patch or one that does not apply is a ``model_failure``; a missing image, a
-container error or a failure swebench itself classifies as environmental is an
-``infra_error``; everything else is ``scored`` (1 if resolved).
+container error or a test command the environment cannot start is an ``infra_error``;
+everything else is ``scored`` (1 if resolved), including instances swebench flags as likely
+environment failures (its flag is advisory: they stay unresolved in its denominator, and in
+ours). A verdict is reused only for the same patch, image id, swebench version and timeout.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +24,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from m1eval.hashing import stable_hash
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
 from m1eval.sandbox.errors import SandboxError
 from m1eval.sandbox.image import docker_client
@@ -116,27 +120,47 @@ def _run_one(
     client: Any, inst: dict[str, Any], pred: dict[str, Any], run_id: str, log_root: Path,
     timeout_s: int,
 ) -> InstanceResult:  # fmt: skip
-    from swebench.harness.constants import LOG_INSTANCE
+    from swebench.harness.constants import LOG_INSTANCE, LOG_TEST_OUTPUT
     from swebench.harness.run_evaluation import run_instance
     from swebench.harness.utils import make_test_spec
 
     iid = inst["instance_id"]
     spec = make_test_spec(inst)
     model = pred.get("model_name_or_path", "None").replace("/", "__")
-    log_dir = (log_root / _RELATIVE_LOG_DIR).resolve() / run_id / model / iid
+    # swebench answers from an existing report.json under the same run id without running
+    # anything: the run id it sees names everything the verdict depends on
+    keyed_run_id = f"{run_id}.{verdict_key(client, inst, pred, timeout_s)}"
+    log_dir = (log_root / _RELATIVE_LOG_DIR).resolve() / keyed_run_id / model / iid
     try:
         with _instance_lock(iid):
-            out = run_instance(spec, pred, client, run_id, timeout=timeout_s)
+            out = run_instance(spec, pred, client, keyed_run_id, timeout=timeout_s)
     except Exception as exc:  # swebench raises on some container failures
         return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {exc}", log_dir=str(log_dir))
     log = _read(log_dir / LOG_INSTANCE) if out is None else ""
-    return verdict(iid, out, log, timeout_s, str(log_dir))
+    return verdict(iid, out, log, timeout_s, str(log_dir), _read(log_dir / LOG_TEST_OUTPUT))
+
+
+def verdict_key(client: Any, inst: dict[str, Any], pred: dict[str, Any], timeout_s: int) -> str:
+    """What a reusable verdict must share: the patch, the instance image (by id: a rebuilt
+    image is another environment), the swebench version and the test timeout."""
+    try:
+        image_id = client.images.get(inst["image"]).id
+    except Exception:  # the image check before grading reports a missing image
+        image_id = inst["image"]
+    return stable_hash({"patch": pred.get("model_patch") or "", "image": image_id,
+                        "swebench": swebench_version(), "timeout_s": timeout_s})[:12]  # fmt: skip
 
 
 def verdict(iid: str, out: tuple[str, dict[str, Any]] | None, log: str, timeout_s: int,
-            log_dir: str | None = None) -> InstanceResult:  # fmt: skip
+            log_dir: str | None = None, test_output: str = "") -> InstanceResult:  # fmt: skip
     """Our outcome for swebench's answer about one instance: ``out`` is what ``run_instance``
-    returned (None when it stopped early), ``log`` its instance log in that case."""
+    returned (None when it stopped early), ``log`` its instance log in that case,
+    ``test_output`` what the test command printed.
+
+    swebench's accounting is followed: its ``infra_failure`` flag is advisory (the instance
+    stays unresolved, in the denominator; the flag and reason are kept). One case is not the
+    model's: a test command the environment cannot run at all (bash's "command not found" or
+    "Permission denied", exit 127/126) is an infra error."""
     from swebench.harness.constants import APPLY_PATCH_FAIL
 
     if out is None:
@@ -151,13 +175,34 @@ def verdict(iid: str, out: tuple[str, dict[str, Any]] | None, log: str, timeout_
                               log_dir=log_dir)  # fmt: skip
     _, report = out
     entry = report[iid]
+    unrunnable = _unrunnable_test_command(test_output)
+    if unrunnable is not None:
+        return InstanceResult(iid, INFRA_ERROR, False, "the environment cannot run the tests: "
+                              f"{unrunnable}", entry, log_dir)  # fmt: skip
     if entry.get("infra_failure"):
         reason = entry.get("infra_failure_reason", "environment failure")
-        return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {reason}", entry, log_dir)
+        return InstanceResult(iid, SCORED, False, f"unresolved; swebench flags a likely "
+                              f"environment failure ({reason})", entry, log_dir)  # fmt: skip
     if not entry.get("patch_successfully_applied"):
         return InstanceResult(iid, MODEL_FAILURE, False, "no test results (patch or tests "
                               "did not run)", entry, log_dir)  # fmt: skip
     return InstanceResult(iid, SCORED, bool(entry.get("resolved")), None, entry, log_dir)
+
+
+_UNRUNNABLE = re.compile(r"^\S*: line \d+: (.{1,200}): (command not found|Permission denied)$",
+                         re.M)  # fmt: skip
+
+
+def _unrunnable_test_command(test_output: str) -> str | None:
+    """bash's refusal to start a command between swebench's test-output markers."""
+    from swebench.harness.constants import END_TEST_OUTPUT, START_TEST_OUTPUT
+
+    start = test_output.find(START_TEST_OUTPUT)
+    if start < 0:
+        return None
+    end = test_output.find(END_TEST_OUTPUT, start)
+    m = _UNRUNNABLE.search(test_output[start : end if end >= 0 else len(test_output)])
+    return None if m is None else f"{m.group(1)}: {m.group(2)}"
 
 
 def _read(path: Path) -> str:

@@ -173,6 +173,30 @@ def test_breaking_pass_to_pass_is_unresolved_and_a_timeout_is_the_models(
 
 
 @pytest.mark.slow
+def test_a_verdict_is_reused_only_for_the_same_patch_image_and_options(
+    selftest_image, tmp_path: Path
+):
+    """swebench answers from an existing report.json under the same run id and model name.
+    Repeats of one run share both: another patch (or timeout) must be graded afresh, and
+    only the very same grading may be answered from the earlier report."""
+    inst = selftest.instance()
+    iid = inst["instance_id"]
+
+    def grade(patch: str, timeout_s: int = 300):
+        pred = {"instance_id": iid, "model_name_or_path": "m", "model_patch": patch}
+        [r] = grade_predictions({iid: inst}, [pred], "run", tmp_path, timeout_s=timeout_s)
+        return r
+
+    gold = grade(selftest.GOLD_PATCH)
+    assert gold.resolved
+    assert not grade(WRONG_PATCH).resolved  # was: repeat 0's "resolved", reused
+    again = grade(selftest.GOLD_PATCH)
+    assert again.resolved and again.log_dir == gold.log_dir  # the same grading: reused
+    other_timeout = grade(selftest.GOLD_PATCH, timeout_s=299)
+    assert other_timeout.resolved and other_timeout.log_dir != gold.log_dir
+
+
+@pytest.mark.slow
 def test_validate_gold_writes_the_failing_list(cli, selftest_image, tmp_path: Path) -> None:
     res = cli("swe-bench", "validate-gold", "--split", "smoke", "--results-dir", tmp_path,
               "--timeout", "300")  # fmt: skip

@@ -49,11 +49,45 @@ def test_anything_else_that_stops_swebench_early_is_infra() -> None:
         ({"patch_successfully_applied": True, "resolved": False}, ("scored", False, 0.0)),
         ({"patch_successfully_applied": False, "resolved": False},
          ("model_failure", False, 0.0)),
-        ({"patch_successfully_applied": True, "resolved": False, "infra_failure": True,
-          "infra_failure_reason": "Killed"}, ("infra_error", False, 0.0)),
+        # swebench's flag is advisory: unresolved, in the denominator (a log ending in
+        # "Killed" may be the patch's own doing)
+        ({"patch_successfully_applied": False, "resolved": False, "infra_failure": True,
+          "infra_failure_reason": "out_of_memory"}, ("scored", False, 0.0)),
     ],
 )  # fmt: skip
 def test_reports_map_to_outcomes(entry: dict, expected: tuple) -> None:
     r = verdict(IID, _report(**entry), "", 1800)
     assert (r.outcome, r.resolved, r.score) == expected
     assert r.report["patch_exists"] is True  # swebench's entry is kept whole
+
+
+def _test_output(body: str) -> str:
+    from swebench.harness.constants import END_TEST_OUTPUT, START_TEST_OUTPUT
+
+    return f"+ git apply ...\n+ : '{START_TEST_OUTPUT}'\n{body}\n+ : '{END_TEST_OUTPUT}'\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "error"),
+    [
+        ("/eval.sh: line 12: pytest: command not found",
+         "the environment cannot run the tests: pytest: command not found"),
+        ("/eval.sh: line 9: ./runtests.py: Permission denied",
+         "the environment cannot run the tests: ./runtests.py: Permission denied"),
+    ],
+)  # fmt: skip
+def test_a_test_command_the_environment_cannot_start_is_infra(body: str, error: str) -> None:
+    entry = {"patch_successfully_applied": False, "resolved": False}
+    r = verdict(IID, _report(**entry), "", 1800, test_output=_test_output(body))
+    assert (r.outcome, r.error) == ("infra_error", error)
+
+
+def test_the_same_words_from_the_tests_themselves_are_not_infra() -> None:
+    """Outside the test-output markers (the eval script's set-up), or printed by a test, the
+    words decide nothing: the tests ran."""
+    entry = {"patch_successfully_applied": True, "resolved": False}
+    printed = "FAILED tests/test_a.py::test_x - AssertionError: x: command not found"
+    r = verdict(IID, _report(**entry), "", 1800, test_output=_test_output(printed))
+    assert r.outcome == "scored"
+    before = "/eval.sh: line 3: conda: command not found\n" + _test_output("1 passed")
+    assert verdict(IID, _report(**entry), "", 1800, test_output=before).outcome == "scored"
