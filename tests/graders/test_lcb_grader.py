@@ -164,3 +164,70 @@ def test_functional_problem_needs_func_name() -> None:
            "private_test_cases": "", "metadata": "{}"}  # fmt: skip
     with pytest.raises(DataError, match="func_name"):
         problem_from_row(row)
+
+
+def test_judge_every_field() -> None:
+    from m1eval.graders.lcb import TestVerdict, judge
+
+    stdio = Problem(["1\n", "2\n"], ["2\n", "3\n"], None)
+    call = Problem(["[1]"], ["[1, 2]"], "f")
+    assert judge(stdio, 1, {"status": "ok", "stdout": "3", "seconds": 0.5}) == TestVerdict(
+        True, "ok", 0.5
+    )
+    assert judge(stdio, 0, {"status": "ok", "stdout": "3", "seconds": 0.5}) == TestVerdict(
+        False, "wrong_answer", 0.5
+    )
+    assert judge(stdio, 0, {"status": "ok"}) == TestVerdict(False, "wrong_answer", None)
+    assert judge(call, 0, {"status": "ok", "result": "[1, 2]", "seconds": 1.0}) == TestVerdict(
+        True, "ok", 1.0
+    )
+    assert judge(call, 0, {"status": "ok", "stdout": "[1, 2]"}).status == "wrong_answer"
+    assert judge(stdio, 0, {"status": "timeout", "seconds": 6.0, "error": "t"}) == TestVerdict(
+        False, "timeout", 6.0, "t"
+    )
+    assert judge(stdio, 0, {}) == TestVerdict(False, "agent_error", None, None)
+
+
+def test_program_verdict_summary_every_field() -> None:
+    from m1eval.graders.lcb import ProgramVerdict, TestVerdict
+
+    v = ProgramVerdict(
+        False, 4, [TestVerdict(True, "ok"), TestVerdict(False, "runtime_error", 0.1, "x" * 600)]
+    )
+    assert v.summary() == {"tests_run": 2, "tests_total": 4, "tests_passed": 1,
+                           "first_failure": {"test": 1, "status": "runtime_error",
+                                             "error": "x" * 500}}  # fmt: skip
+    ok = ProgramVerdict(True, 1, [TestVerdict(True, "ok")])
+    assert ok.summary() == {"tests_run": 1, "tests_total": 1, "tests_passed": 1,
+                            "first_failure": None}  # fmt: skip
+    quiet = ProgramVerdict(False, 1, [TestVerdict(False, "wrong_answer")])
+    assert quiet.summary()["first_failure"] == {"test": 0, "status": "wrong_answer",
+                                                "error": None}  # fmt: skip
+
+
+def test_problem_from_row_every_field() -> None:
+    from m1eval.errors import DataError
+    from m1eval.graders.lcb import problem_from_row
+
+    public = json.dumps([{"input": "1", "output": "2", "testtype": "stdin"}])
+    private = _compressed([{"input": "3", "output": "4", "testtype": "stdin"}])
+    p = problem_from_row({"public_test_cases": public, "private_test_cases": private})
+    assert (p.inputs, p.outputs, p.fn_name, p.mode) == (["1", "3"], ["2", "4"], None, "stdio")
+    functional = json.dumps([{"input": "[1]", "output": "2", "testtype": "functional"}])
+    p = problem_from_row({"public_test_cases": functional,
+                          "metadata": json.dumps({"func_name": "solve"})})  # fmt: skip
+    assert (p.fn_name, p.mode) == ("solve", "call")
+    p = problem_from_row({"public_test_cases": public, "metadata": {"func_name": "ignored"}})
+    assert p.fn_name is None  # stdin problems call nothing
+    for meta, why in (
+        ("[1]", "not a JSON object"),
+        ("{", "metadata"),
+        (json.dumps({"func_name": "not an id"}), "func_name"),
+    ):
+        with pytest.raises(DataError, match=why):
+            problem_from_row({"public_test_cases": functional, "metadata": meta})
+    assert problem_from_row({}).inputs == []
+    for bad, why in ((json.dumps({"a": 1}), "not a list"), (json.dumps([{"input": 1}]),
+                     "test case 0"), (123, "not a string")):  # fmt: skip
+        with pytest.raises(DataError, match=why):
+            problem_from_row({"public_test_cases": bad})

@@ -122,3 +122,42 @@ def test_votes_use_the_value() -> None:
     assert vote_key("\\frac{1}{2}") == "\\frac{1}{2}"
     assert vote_key("33.5") != vote_key("33")
     assert vote_key("1/0") == "1/0"  # no division by zero
+
+
+def test_aime_grade_every_field() -> None:
+    from m1eval.suites import get_suite
+    from m1eval.suites.base import Grade, Item
+
+    suite = get_suite("aime24")
+    item = Item("60", {"id": 60, "problem": "p", "answer": " 025 "})
+    assert suite.grade(item, "so \\boxed{ 25 }.") == Grade(
+        "scored",
+        1.0,
+        extracted_answer="25",
+        gold="025",
+        vote_key="25",
+        details={"match": "integer"},
+    )
+    assert suite.grade(item, "\\boxed{\\frac{50}{2}}") == Grade(
+        "scored",
+        1.0,
+        extracted_answer="\\frac{50}{2}",
+        gold="025",
+        vote_key="25",
+        details={"match": "math-verify"},
+    )
+    assert suite.grade(item, "\\boxed{\\approx 25}") == Grade(
+        "scored",
+        0.0,
+        extracted_answer="\\approx 25",
+        gold="025",
+        vote_key="\\approx 25",
+        details={"match": "hedged"},
+    )
+    assert suite.grade(item, "no box") == Grade(
+        "model_failure", 0.0, gold="025", error="no \\boxed{} answer in the final answer"
+    )
+    assert suite.grade(item, "\\boxed{ }") == suite.grade(item, "no box")
+    messages = suite.build_messages(Item("61", {"problem": "  Find x.  ", "answer": "1"}))
+    assert messages == [{"role": "user", "content": "Find x.\nPlease reason step by step, "
+                         "and put your final answer within \\boxed{}."}]  # fmt: skip

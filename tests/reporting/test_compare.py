@@ -147,3 +147,42 @@ def test_mcnemar_path_and_bad_input(cli, tmp_path: Path) -> None:
     assert same.code == 0 and t["method"] == "mcnemar" and t["p_value"] == 1.0
     missing = cli("compare", base, tmp_path / "nope")
     assert missing.code == 2 and missing.err.startswith("m1eval: error:")
+
+
+def test_paired_bootstrap_by_hand() -> None:
+    """Constant positive differences: no resample mean is <= 0, so p = 2 * 1 / (R + 1) with
+    the add-one correction. Differences [1, 1, -1]: a resample's mean is <= 0 when at least
+    two of its three draws are -1, probability 7/27, so p ~ 2 * 7/27 = 0.519."""
+    from m1eval.stats import BOOTSTRAP_RESAMPLES as R
+
+    assert paired_bootstrap(np.full(5, 0.25)) == pytest.approx(2 / (R + 1))
+    assert paired_bootstrap(np.full(5, -0.25)) == pytest.approx(2 / (R + 1))
+    assert paired_bootstrap(np.array([1.0, 1.0, -1.0])) == pytest.approx(14 / 27, abs=0.02)
+    assert paired_bootstrap(np.array([])) == 1.0
+    assert paired_bootstrap(np.array([0.0, 1e-12])) == 1.0  # all but zero: no evidence
+
+
+def test_a_comparison_reports_every_field() -> None:
+    c = Comparison("aime24", "mcnemar", 30, 80.0, 70.0, 0.01, 0.03, [{"item_id": "1"}])
+    assert c.to_dict(alpha=0.05, min_effect=5.0) == {
+        "name": "aime24", "method": "mcnemar", "n_items": 30, "base": 80.0, "cand": 70.0,
+        "effect": -10.0, "p_value": 0.01, "p_adjusted": 0.03, "significant": True,
+        "regression": True, "flips": [{"item_id": "1"}],
+    }  # fmt: skip
+    assert c.to_dict(alpha=0.01, min_effect=5.0)["significant"] is False  # 0.03 >= 0.01
+    assert c.to_dict(alpha=0.05, min_effect=10.0)["regression"] is False  # exactly -10
+    assert c.to_dict(alpha=0.03, min_effect=5.0)["significant"] is False  # strict <
+
+
+def test_paired_path_means_and_flips_by_hand() -> None:
+    """Two items with two samples each: item a 1,1 -> 0,0 (a flip of 1.0); item b 0,1 -> 1,1
+    (+0.5, a flip too: changes of at least half a point are listed); only common items."""
+    t = _test("x", {"a": [1.0, 1.0], "b": [0.0, 1.0], "c": [1.0]},
+              {"a": [0.0, 0.0], "b": [1.0, 1.0], "d": [0.0]})  # fmt: skip
+    assert t is not None and t.method == "paired-bootstrap" and t.n_items == 2
+    assert (t.base, t.cand) == (75.0, 50.0)
+    assert t.flips == [{"item_id": "a", "base": 1.0, "cand": 0.0},
+                       {"item_id": "b", "base": 0.5, "cand": 1.0}]  # fmt: skip
+    assert _test("x", {"a": [1.0]}, {"b": [1.0]}) is None
+    small = _test("x", {"a": [0.5]}, {"a": [0.75]})
+    assert small is not None and small.method == "paired-bootstrap" and small.flips == []

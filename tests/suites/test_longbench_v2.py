@@ -203,3 +203,60 @@ def test_an_empty_first_pass_ends_the_item_as_in_pred_py() -> None:
         "empty output",
         {"empty_output": True},
     )
+
+
+def _lb(item: str, difficulty: str, length: str, outcome: str, score: float | None,
+        empty: bool = False) -> dict:  # fmt: skip
+    extra = {"difficulty": difficulty, "length": length}
+    if empty:
+        extra["empty_output"] = True
+    return {"item_id": item, "repeat": 0, "outcome": outcome, "score": score, "extra": extra}
+
+
+def test_summary_by_hand() -> None:
+    """Five items: right (easy short), wrong (easy medium), empty (hard long), failed request
+    (hard short), no answer in a non-empty reply (hard medium). Every figure worked out."""
+    from m1eval.stats import bootstrap_ci
+
+    records = [
+        _lb("1", "easy", "short", "scored", 1.0),
+        _lb("2", "easy", "medium", "scored", 0.0),
+        _lb("3", "hard", "long", "model_failure", 0.0, empty=True),
+        _lb("4", "hard", "short", "infra_error", None),
+        _lb("5", "hard", "medium", "model_failure", 0.0),
+    ]
+    s = get_suite("longbench-v2").summarize(records)
+
+    def cat(score, empty_wrong, fail_wrong, n, n_empty, n_infra):  # type: ignore[no-untyped-def]
+        return {"score": score, "empty_as_wrong": empty_wrong, "failures_as_wrong": fail_wrong,
+                "n": n, "n_empty": n_empty, "n_infra_error": n_infra}  # fmt: skip
+
+    assert s["categories"] == {
+        "Overall": cat(33.3333, 25.0, 20.0, 5, 1, 1),
+        "Easy": cat(50.0, 50.0, 50.0, 2, 0, 0),
+        "Hard": cat(0.0, 0.0, 0.0, 3, 1, 1),
+        "Short": cat(100.0, 100.0, 50.0, 2, 0, 1),
+        "Medium": cat(0.0, 0.0, 0.0, 2, 0, 0),
+        "Long": cat(None, 0.0, 0.0, 1, 1, 0),
+    }
+    [table] = s["breakdowns"]
+    assert table["title"] == "by category" and table["record_key"] is None
+    assert table["columns"] == ["score", "empty as wrong", "failures as wrong", "n",
+                                "empty outputs", "failed requests"]  # fmt: skip
+    assert table["rows"][3] == {"group": "Short", "score": 100.0, "empty as wrong": 100.0,
+                                "failures as wrong": 50.0, "n": 2, "empty outputs": 0,
+                                "failed requests": 1}  # fmt: skip
+    assert [r["group"] for r in table["rows"]] == list(s["categories"])
+    low, high = bootstrap_ci([1.0, 0.0, 0.0])
+    low4, high4 = bootstrap_ci([1.0, 0.0, 0.0, 0.0])
+    assert s["headlines"] == [
+        {"name": "longbench-v2", "score": 33.3333, "ci_low": round(100 * low, 4),
+         "ci_high": round(100 * high, 4), "paper": None,
+         "note": "empty outputs left out, as the official pred.py/result.py do",
+         "paper_row": ""},
+        {"name": "longbench-v2 (empty = wrong)", "score": 25.0, "ci_low": round(100 * low4, 4),
+         "ci_high": round(100 * high4, 4), "paper": None,
+         "note": "empty outputs counted as wrong answers"},
+    ]  # fmt: skip
+    assert s["prompting"] == "0shot"
+    assert get_suite("longbench-v2", {"cot": True}).summarize(records)["prompting"] == "cot"

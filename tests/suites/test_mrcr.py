@@ -308,3 +308,72 @@ def test_both_whitespace_readings_are_reported_per_bin_and_overall() -> None:
     flipped = get_suite("mrcr", {"mrcr_whitespace": "stripped"}).summarize(records)
     heads = {h["name"]: h["score"] for h in flipped["headlines"]}
     assert heads["mrcr"] == 100.0 and heads["mrcr (whitespace kept)"] == 50.0
+
+
+def test_aggregates_bins_and_headlines_by_hand() -> None:
+    from m1eval.stats import stratified_bootstrap_ci
+
+    def r(item, bin_, outcome, score, error=None):  # type: ignore[no-untyped-def]
+        return {**_rec(item, bin_, outcome, score), "error": error}
+
+    records = [
+        r("a", "4K-8K", "scored", 1.0), r("b", "4K-8K", "scored", 0.5),
+        r("c", "4K-8K", "model_failure", 0.0, "empty final answer"),
+        r("d", "8K-16K", "scored", 0.2), r("e", "8K-16K", "infra_error", None, "boom"),
+        r("f", "16K-32K", "skipped", None, "prompt has 9 o200k tokens, more than the window"),
+        r("g", "512K-1M", "scored", 0.4),
+    ]  # fmt: skip
+    s = get_suite("mrcr").summarize(records)
+
+    def ci(groups):  # type: ignore[no-untyped-def]
+        low, high = stratified_bootstrap_ci(groups)
+        return round(100 * low, 4), round(100 * high, 4)
+
+    lo, hi = ci([[1.0, 0.5, 0.0], [0.2]])
+    why = {"infra_error: boom": 1, "skipped: prompt has 9 o200k tokens, more": 1}
+    assert s["aggregates"]["128K"] == {
+        "headline": "mean_up_to", "score": 35.0,
+        "samples_dropped": 2, "dropped_why": why, "samples_fitted": 0,
+        "mean_up_to": {"description": "mean of the bin means of 4K-8K .. 64K-128K",
+                       "score": 35.0, "ci_low": lo, "ci_high": hi, "bins_scored": 2,
+                       "bins_expected": 5},
+        "top_bin": {"description": "the single bin 64K-128K", "score": None, "ci_low": None,
+                    "ci_high": None, "bins_scored": 0, "bins_expected": 1},
+    }  # fmt: skip
+    lo, hi = ci([[1.0, 0.5, 0.0], [0.2], [0.4]])
+    one_m = s["aggregates"]["1M"]
+    assert one_m["mean_up_to"]["score"] == pytest.approx(36.6667)
+    assert (one_m["mean_up_to"]["ci_low"], one_m["mean_up_to"]["ci_high"]) == (lo, hi)
+    assert one_m["mean_up_to"]["bins_expected"] == 8 and one_m["mean_up_to"]["bins_scored"] == 3
+    assert one_m["top_bin"]["score"] == 40.0 and one_m["top_bin"]["ci_low"] == 40.0
+    assert one_m["samples_dropped"] == 2
+    assert list(s["bins"]) == ["4K-8K", "8K-16K", "16K-32K", "512K-1M"]
+    b = s["bins"]["8K-16K"]
+    assert (b["score"], b["skipped"], b["outcomes"]["infra_error"]) == (20.0, 0, 1)
+    assert s["bins"]["16K-32K"]["skipped"] == 1 and s["bins"]["16K-32K"]["score"] is None
+    assert s["bins"]["4K-8K"]["score_whitespace_stripped"] == 50.0
+    names = [h["name"] for h in s["headlines"]]
+    assert names == [
+        "mrcr",
+        "mrcr (128K)",
+        "mrcr (1M)",
+        "mrcr (whitespace stripped)",
+        "mrcr (128K, whitespace stripped)",
+        "mrcr (1M, whitespace stripped)",
+    ]
+    head = {h["name"]: h for h in s["headlines"]}
+    assert head["mrcr"]["score"] == pytest.approx(100 * (1 + 0.5 + 0 + 0.2 + 0.4) / 5)
+    assert head["mrcr"]["note"] == "answer whitespace kept" and head["mrcr"]["paper_row"] == ""
+    assert head["mrcr (128K)"]["paper_row"] == "128K" and head["mrcr (1M)"]["paper_row"] == "1M"
+    assert head["mrcr (128K)"]["note"] == (
+        "mean of the bin means of 4K-8K .. 64K-128K; 2 sample(s) left out (see dropped_why)"
+    )
+    assert "paper_row" not in head["mrcr (whitespace stripped)"]
+    assert head["mrcr (whitespace stripped)"]["note"] == "answer whitespace stripped"
+    [table] = s["breakdowns"]
+    assert table["record_key"] == "bin" and table["columns"][-1] == "whitespace stripped"
+    assert table["title"] == "by context bin (o200k tokens of prompt + answer)"
+    assert [row["group"] for row in table["rows"]] == list(s["bins"])
+    assert s["whitespace"] == "kept" and s["binning"] == "o200k_base tokens of prompt + answer"
+    assert s["headline_convention"] == "mean_up_to"
+    assert set(s["aggregates_whitespace_stripped"]) == {"128K", "1M"}

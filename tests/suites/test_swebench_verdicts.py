@@ -91,3 +91,55 @@ def test_the_same_words_from_the_tests_themselves_are_not_infra() -> None:
     assert r.outcome == "scored"
     before = "/eval.sh: line 3: conda: command not found\n" + _test_output("1 passed")
     assert verdict(IID, _report(**entry), "", 1800, test_output=before).outcome == "scored"
+
+
+def test_every_field_of_every_verdict() -> None:
+    """Whole results compared, so that no field (the instance id, the log folder, the cause)
+    can go astray unnoticed."""
+    from swebench.harness.constants import APPLY_PATCH_FAIL
+
+    from m1eval.swebench.grading import InstanceResult
+
+    d = "/logs/x"
+    assert verdict(IID, None, f"{APPLY_PATCH_FAIL}:\n", 60, d) == InstanceResult(
+        IID, "model_failure", False, "patch does not apply", log_dir=d
+    )
+    assert verdict(IID, None, "Test timed out after 60 seconds.", 60, d) == InstanceResult(
+        IID, "scored", False, "tests timed out after 60 s", log_dir=d
+    )
+    long_line = "E" * 400
+    assert verdict(IID, None, f"a\n{long_line}\n  \n", 60, d) == InstanceResult(
+        IID, "infra_error", False, "swebench: " + "E" * 300, log_dir=d
+    )
+    entry = {"patch_successfully_applied": True, "resolved": True}
+    assert verdict(IID, (IID, {IID: entry}), "", 60, d) == InstanceResult(
+        IID, "scored", True, None, entry, d
+    )
+    flagged = {"patch_successfully_applied": False, "resolved": False, "infra_failure": True}
+    assert verdict(IID, (IID, {IID: flagged}), "", 60, d) == InstanceResult(
+        IID,
+        "scored",
+        False,
+        "unresolved; swebench flags a likely environment failure (environment failure)",
+        flagged,
+        d,
+    )
+    named = {**flagged, "infra_failure_reason": "out_of_memory"}
+    assert verdict(IID, (IID, {IID: named}), "", 60, d).error == (
+        "unresolved; swebench flags a likely environment failure (out_of_memory)"
+    )
+    not_run = {"patch_successfully_applied": False, "resolved": False}
+    assert verdict(IID, (IID, {IID: not_run}), "", 60, d) == InstanceResult(
+        IID, "model_failure", False, "no test results (patch or tests did not run)", not_run, d
+    )
+    unrunnable = _test_output("/eval.sh: line 7: tox: command not found")
+    assert verdict(IID, (IID, {IID: entry}), "", 60, d, unrunnable) == InstanceResult(
+        IID,
+        "infra_error",
+        False,
+        "the environment cannot run the tests: tox: command not found",
+        entry,
+        d,
+    )
+    unterminated = _test_output("/eval.sh: line 7: tox: command not found").rsplit("+ :", 1)[0]
+    assert verdict(IID, (IID, {IID: entry}), "", 60, d, unterminated).outcome == "infra_error"
