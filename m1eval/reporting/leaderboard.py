@@ -16,6 +16,14 @@ from m1eval.reporting.verdict import verdict
 from m1eval.results import comparability, find_runs, read_manifest, read_summary
 from m1eval.suite_specs import load_suite_spec
 
+# the section of FIDELITY.md (its heading's anchor) for each suite
+FIDELITY_SECTIONS = {
+    "aime24": "aime24-aime25", "aime25": "aime24-aime25", "livecodebench": "livecodebench",
+    "longbench-v2": "longbench-v2", "mrcr": "mrcr", "swe-bench": "swe-bench",
+    "tau-bench-airline": "tau-bench-airline-tau-bench-retail",
+    "tau-bench-retail": "tau-bench-airline-tau-bench-retail", "gpqa-diamond": "gpqa-diamond",
+}  # fmt: skip
+
 
 def rows_for(run_dir: Path) -> list[dict[str, Any]]:
     manifest, summary = read_manifest(run_dir), read_summary(run_dir)
@@ -33,6 +41,11 @@ def rows_for(run_dir: Path) -> list[dict[str, Any]]:
             deviations, paper_items = [], None
         if recorded.get("name") == suite and recorded.get("deviations") is not None:
             deviations = list(recorded["deviations"])  # as the run was made
+        if suite in FIDELITY_SECTIONS:
+            deviations.append(
+                f"Where {suite} follows the official grader and where it departs, "
+                f"with the options: FIDELITY.md#{FIDELITY_SECTIONS[suite]}"
+            )
         paper = s.get("paper") or {}
         headlines, _ = contract_of(suite, s)
         comp = comparability(manifest, suite, s)
