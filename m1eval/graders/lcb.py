@@ -19,6 +19,7 @@ import io
 import json
 import os
 import pickle
+import re
 import zlib
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -144,18 +145,60 @@ def _decimals_equal(got: list[Decimal], want: list[Decimal]) -> bool:
 
 
 def call_result_matches(result_json: str, expected: str) -> bool:
-    """Whether the program's return value equals the expected one. The value is the model's:
-    one that cannot be read back within bounds (too deep, digits beyond Python's limit, not
-    JSON) does not match."""
+    """Whether the program's return value equals the expected one, as Python's ``==`` on the
+    objects (upstream compares the returned object with the JSON-loaded expected value): a
+    nested tuple is not a list, ``1 == 1.0 == True``. The value arrives in the sandbox's
+    encoding (``lcb_exec.encode_value``) and is the model's: one that cannot be read back
+    within bounds does not match."""
     try:
-        got = boundedjson.loads(result_json, max_depth=RESULT_MAX_DEPTH)
+        got = decode_value(boundedjson.loads(result_json, max_depth=2 * RESULT_MAX_DEPTH + 2))
         want = json.loads(expected)
-    except (ValueError, TypeError, RecursionError):
+    except (ValueError, TypeError, RecursionError, KeyError, IndexError):
         return False
     try:
         return bool(got == want)
-    except (RecursionError, ArithmeticError):
+    except (RecursionError, ArithmeticError, ValueError, TypeError):
         return False
+
+
+class _Opaque:
+    """A returned object of a type JSON values never equal (a set, an instance, ...)."""
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = object.__hash__
+
+
+_INT_HEX = re.compile(r"-?0x[0-9a-f]{1,20000}")
+
+
+def decode_value(value: Any) -> Any:
+    """The objects ``lcb_exec.encode_value`` describes: ``{"i": hex}`` an int, ``{"f": hex}``
+    a float, ``{"t": [...]}`` a tuple, ``{"d": [[k, v], ...]}`` a dict, ``{"o": type}`` an
+    object equal to nothing; plain JSON otherwise."""
+    if isinstance(value, list):
+        return [decode_value(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    [(tag, body)] = value.items()
+    if tag == "i":
+        if not (isinstance(body, str) and _INT_HEX.fullmatch(body)):
+            raise ValueError("bad integer")
+        return int(body, 16)
+    if tag == "f":
+        return float.fromhex(body) if "x" in str(body) else float(body)
+    if tag == "t":
+        return tuple(decode_value(v) for v in body)
+    if tag == "d":
+        return {_hashable(decode_value(k)): decode_value(v) for k, v in body}
+    if tag == "o":
+        return _Opaque()
+    raise ValueError(f"unknown tag {tag!r}")
+
+
+def _hashable(key: Any) -> Any:
+    return key if not isinstance(key, (list, dict)) else _Opaque()
 
 
 @dataclass
@@ -233,10 +276,12 @@ def judge(problem: Problem, index: int, result: dict[str, Any]) -> TestVerdict:
     return TestVerdict(ok, "ok" if ok else "wrong_answer", seconds)
 
 
-def grade_program(runner: Any, code: str, problem: Problem, timeout_s: float = TIMEOUT_S
-                  ) -> ProgramVerdict:  # fmt: skip
+def grade_program(runner: Any, code: str, problem: Problem, timeout_s: float = TIMEOUT_S,
+                  exec_model: str = "official") -> ProgramVerdict:  # fmt: skip
     """Run ``code`` on every test through ``runner`` (a sandbox pool or the subprocess
-    grader), stopping at the first failing test."""
+    grader), stopping at the first failing test. ``exec_model``: ``official`` runs the
+    problem as LiveCodeBench does (one process, compiled once, stand-in standard streams;
+    see ``m1eval/sandbox/lcb_exec.py``), ``process`` a fresh process per test."""
     verdicts: list[TestVerdict] = []
 
     def accept(i: int, result: dict[str, Any]) -> bool:
@@ -245,7 +290,8 @@ def grade_program(runner: Any, code: str, problem: Problem, timeout_s: float = T
         return verdict.passed
 
     base = {"code": code, "mode": problem.mode, "fn_name": problem.fn_name,
-            "timeout_s": timeout_s}  # fmt: skip
+            "timeout_s": timeout_s, "exec": exec_model}  # fmt: skip
     runner.run_program(base, problem.inputs, accept)
-    passed = len(verdicts) == len(problem.inputs) and all(v.passed for v in verdicts)
+    # a verdict past the last test is the clean-up's: it can only fail the program
+    passed = len(verdicts) >= len(problem.inputs) and all(v.passed for v in verdicts)
     return ProgramVerdict(passed, len(problem.inputs), verdicts)

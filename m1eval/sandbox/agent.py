@@ -121,7 +121,7 @@ def _child(req: dict, workdir: str, fds: dict[str, int]) -> None:
             result = fn(*args)
             if isinstance(result, tuple):
                 result = list(result)
-            encoded = json.dumps(result).encode()
+            encoded = json.dumps(_lcb_exec().encode_value(result)).encode()
             os.ftruncate(3, 0)
             os.pwrite(3, encoded, 0)
         else:
@@ -295,6 +295,7 @@ class Scratch:
 
     def __init__(self, in_container: bool) -> None:
         self.in_container = in_container
+        self.problem: Problem | None = None  # the live process of an in-process problem
         self.roots = list(SHARED_DIRS) if in_container else []
         self.base = "/tmp" if in_container else tempfile.mkdtemp(prefix="m1eval-agent-")
 
@@ -396,18 +397,200 @@ def _run_in(req: dict, workdir: str, in_container: bool) -> dict:
             os.close(fd)
 
 
+def _lcb_exec():  # type: ignore[no-untyped-def]
+    """LiveCodeBench's execution model, from the file beside this one (``-I`` keeps the
+    script's folder off ``sys.path``)."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lcb_exec.py")
+    spec = importlib.util.spec_from_file_location("lcb_exec", path)
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+class Problem:
+    """One problem's process under LiveCodeBench's execution model: compiled once, then one
+    test per request, its state (globals, a ``Solution`` instance) kept between tests as
+    upstream keeps it. Ended (killed, its traces cleaned) by ``end_problem`` or by the next
+    request that is not one of its tests."""
+
+    def __init__(self, req: dict, scratch: Scratch) -> None:
+        self.token = str(req.get("problem", ""))
+        self.cap = _output_cap(req)
+        self.workdir = scratch.new_workdir()
+        self.dead = False
+        self.tests = 0
+        self.buf = b""
+        ctl_r, ctl_w = os.pipe()
+        res_r, res_w = os.pipe()
+        fds = {"input": _memfd("input"), "stdout": _memfd("stdout"), "stderr": _memfd("stderr")}
+        pid = os.fork()
+        if pid == 0:
+            _problem_child(req, self.workdir, fds, ctl_r, res_w, scratch.in_container)
+        for fd in (ctl_r, res_w, *fds.values()):
+            os.close(fd)
+        self.pid, self.ctl, self.res = pid, ctl_w, res_r
+
+    def test(self, text: str, timeout_s: float) -> dict:
+        """Run the next test; the problem's first test also waits for its compilation."""
+        budget = timeout_s * (2 if self.tests == 0 else 1) + 2.0
+        self.tests += 1
+        start = time.monotonic()
+        try:
+            os.write(self.ctl, json.dumps({"input": text}).encode("utf-8", "surrogatepass")
+                     + b"\n")  # fmt: skip
+        except OSError:
+            return self._died(start)
+        limit = self.cap * 6 + 65536  # JSON escapes at most 6 bytes per byte of output
+        while b"\n" not in self.buf:
+            remaining = budget - (time.monotonic() - start)
+            ready = select.select([self.res], [], [], max(0.0, remaining))[0] if remaining > 0 \
+                else []  # fmt: skip
+            if not ready:
+                self._kill()
+                return {"status": "timeout", "seconds": round(time.monotonic() - start, 4),
+                        "error": f"no result within {timeout_s:g} s"}  # fmt: skip
+            chunk = os.read(self.res, 1 << 20)
+            if not chunk:
+                return self._died(start)
+            self.buf += chunk
+            if len(self.buf) > limit:
+                self._kill()
+                return {"status": "output_limit", "seconds": round(time.monotonic() - start, 4),
+                        "error": f"output of more than {self.cap:,} bytes"}  # fmt: skip
+        line, _, self.buf = self.buf.partition(b"\n")
+        out = json.loads(line)
+        if out.get("status") != "ok":
+            self.dead = True
+        for key in ("stdout", "result"):
+            if key in out:
+                data = str(out.pop(key)).encode("utf-8", "surrogatepass")
+                if len(data) > self.cap:
+                    return {"status": "output_limit", "seconds": out.get("seconds"),
+                            "error": f"{key} of more than {self.cap:,} bytes"}  # fmt: skip
+                out[key + "_b64"] = base64.b64encode(data).decode("ascii")
+        return out
+
+    def _died(self, start: float) -> dict:
+        self.dead = True
+        status, _ = _wait(self.pid, 2.0)
+        out: dict = {"seconds": round(time.monotonic() - start, 4)}
+        if status is not None and os.WIFSIGNALED(status):
+            sig = os.WTERMSIG(status)
+            name = {signal.SIGXFSZ: "output_limit", signal.SIGXCPU: "timeout",
+                    signal.SIGKILL: "killed"}.get(sig, "runtime_error")  # fmt: skip
+            out.update(status=name, error=f"killed by signal {signal.Signals(sig).name}")
+        else:
+            out.update(status="runtime_error", error="the program ended its own process")
+        return out
+
+    def _kill(self) -> None:
+        self.dead = True
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, signal.SIGKILL)
+
+    def end(self, scratch: Scratch) -> str | None:
+        """Kill the problem's process and everything it started; clean its traces."""
+        self._kill()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        for fd in (self.ctl, self.res):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        _kill_strays(self.pid, scratch.in_container)
+        return scratch.clean(self.workdir)
+
+
+def _problem_child(req: dict, workdir: str, fds: dict[str, int], control: int, results: int,
+                   in_container: bool) -> None:  # fmt: skip
+    """In the forked problem process: isolate and limit as for a test, then serve tests.
+    Standard streams go to anonymous files nobody reads (upstream captures ``sys.stdout``
+    only: a program writing to descriptor 1 writes past the grader)."""
+    try:
+        os.setsid()
+        os.chdir(workdir)
+        os.dup2(fds["input"], 0)
+        os.dup2(fds["stdout"], 1)
+        os.dup2(fds["stderr"], 2)
+        os.dup2(control, 3)
+        os.dup2(results, 4)
+        os.closerange(5, 65536)
+        if not in_container:  # the container's memory limit bounds it there, as upstream sets none
+            memory = int(req.get("memory_mb", 1024)) * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        out_limit = _output_cap(req) + 1
+        resource.setrlimit(resource.RLIMIT_FSIZE, (out_limit, out_limit))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+            signal.signal(sig, signal.SIG_DFL)
+        os.environ.clear()
+        os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir,
+                           "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
+                           "OMP_NUM_THREADS": "1"})  # fmt: skip
+        sys.argv = ["solution.py"]
+        module = _lcb_exec()
+        control_file = os.fdopen(3, "rb")
+        results_file = os.fdopen(4, "wb")
+    except BaseException:
+        os._exit(120)
+    try:
+        module.serve_problem(req, control_file, results_file, IMPORT_STRING)
+    except BaseException:
+        os._exit(121)
+    os._exit(0)
+
+
+def run_official_test(req: dict, scratch: Scratch) -> dict:
+    """One test of a problem under LiveCodeBench's execution model."""
+    issue = None
+    p = scratch.problem
+    if p is not None and (p.dead or p.token != str(req.get("problem", ""))):
+        issue = end_problem(scratch).get("worker")
+        p = None
+    if p is None:
+        p = scratch.problem = Problem(req, scratch)
+    try:
+        result = p.test(str(req.get("input", "")), float(req.get("timeout_s", 6)))
+    except Exception as exc:
+        result = {"status": "agent_error", "error": f"{type(exc).__name__}: {exc}"[:ERR_TAIL]}
+    if issue is not None:
+        result["worker"] = issue
+    return result
+
+
+def end_problem(scratch: Scratch) -> dict:
+    """End the live problem, if any: ``worker`` says when its clean-up failed."""
+    p, scratch.problem = scratch.problem, None
+    problem = p.end(scratch) if p is not None else None
+    return (
+        {"status": "ok"}
+        if problem is None
+        else {"status": "ok", "worker": f"compromised: {problem}"}
+    )
+
+
 def serve(rfile: io.BufferedReader, wfile: io.BufferedWriter, in_container: bool) -> None:
     scratch = Scratch(in_container)
     while True:
         line = rfile.readline(MAX_REQUEST_BYTES)
         if not line:
+            end_problem(scratch)
             return
         try:
             req = json.loads(line)
             if req.get("op") == "ping":
                 resp = {"status": "pong", "pid": os.getpid(), "python": sys.version.split()[0]}
+            elif req.get("op") == "end_problem":
+                resp = end_problem(scratch)
+            elif req.get("exec") == "official":
+                resp = run_official_test(req, scratch)
             else:
+                ended = end_problem(scratch) if scratch.problem is not None else {}
                 resp = run_test(req, scratch)
+                if "worker" in ended:
+                    resp["worker"] = ended["worker"]
         except Exception as exc:
             resp = {"status": "agent_error", "error": f"{type(exc).__name__}: {exc}"[:ERR_TAIL]}
         wfile.write(json.dumps(resp).encode() + b"\n")

@@ -18,7 +18,7 @@ from typing import Any
 
 from m1eval.sandbox.errors import SandboxError
 
-IMAGE = "m1eval-sandbox:bookworm-py3"
+IMAGE = "m1eval-sandbox:bookworm-py3-numpy"  # numpy: importable, as for LiveCodeBench's grader
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 TRIM = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/info",
         "var/cache/apt/archives", "var/lib/apt/lists")  # fmt: skip
@@ -71,8 +71,9 @@ def build_image(
         root = Path(tmp) / "root"
         log(f"debootstrap {release} from {mirror} (about a minute)")
         proc = subprocess.run(
-            ["debootstrap", "--variant=minbase", "--include=python3-minimal,libpython3-stdlib",
-             release, str(root), mirror],
+            ["debootstrap", "--variant=minbase",
+             "--include=python3-minimal,libpython3-stdlib,python3-numpy", release, str(root),
+             mirror],
             capture_output=True, text=True,
         )  # fmt: skip
         if proc.returncode != 0:

@@ -31,6 +31,7 @@ from m1eval.sandbox.errors import SandboxError
 from m1eval.sandbox.image import IMAGE, docker_client, image_exists
 
 AGENT = Path(__file__).with_name("agent.py")
+LCB_EXEC = Path(__file__).with_name("lcb_exec.py")  # imported by the agent, beside it
 LABEL = "m1eval.sandbox"
 DEFAULT_OUTPUT_BYTES = 4 * 1024 * 1024
 PROBE = {"code": "print(6 * 7)", "mode": "stdio", "fn_name": None, "timeout_s": 10, "input": ""}
@@ -85,6 +86,7 @@ class Worker:
                 volumes={
                     str(self.ipc_dir): {"bind": "/ipc", "mode": "ro"},
                     str(AGENT): {"bind": "/opt/m1eval/agent.py", "mode": "ro"},
+                    str(LCB_EXEC): {"bind": "/opt/m1eval/lcb_exec.py", "mode": "ro"},
                 },
                 labels={LABEL: "worker"},
             )
@@ -235,9 +237,12 @@ class SandboxPool:
         (its clean-up failed) is replaced and that test fails as ``worker_compromised``.
         """
         results: list[dict[str, Any]] = []
-        timeout = float(base.get("timeout_s", 6)) + 30
+        timeout = 2 * float(base.get("timeout_s", 6)) + 30
         cap = self.limits.max_output_bytes
         req = {**base, "memory_mb": self.limits.test_memory_mb, "max_output_bytes": cap}
+        official = base.get("exec") == "official"
+        if official:  # one process for the whole problem, as LiveCodeBench runs it
+            req["problem"] = uuid.uuid4().hex
         w = self._idle.get()
         try:
             for i, text in enumerate(inputs):
@@ -260,9 +265,24 @@ class SandboxPool:
                 results.append(result)
                 if not accept(i, result):
                     break
+            if official:
+                w, ended = self._end_problem(w, timeout)
+                if ended is not None:  # its clean-up failed: the program is at fault
+                    results.append(ended)
+                    accept(len(results) - 1, ended)
         finally:
             self._idle.put(w)
         return results
+
+    def _end_problem(self, w: Any, timeout: float) -> tuple[Any, dict[str, Any] | None]:
+        """End the worker's live problem; a failed verdict if that left the worker unclean."""
+        try:
+            resp = w.request({"op": "end_problem"}, timeout)
+        except ConnectionError as exc:
+            return self._replace(w), {"status": "sandbox_killed", "error": str(exc)}
+        if "worker" in resp:
+            return self._replace(w), {"status": "worker_compromised", "error": resp["worker"]}
+        return w, None
 
     def close(self) -> None:
         with self._lock:

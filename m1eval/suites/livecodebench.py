@@ -73,6 +73,10 @@ class LiveCodeBenchSuite(Suite):
         Option("end_date", "2025-05-01", "last contest date"),
         Option("sandbox_workers", None, "sandbox containers (default: CPU count)",
                type=int, positive=True, identity=False),
+        Option("lcb_exec", "official", "how programs run: 'official' (LiveCodeBench's own "
+               "model: compiled once per problem, called per test with stand-in stdin/stdout) "
+               "or 'process' (a fresh process per test with real file descriptors)",
+               choices=("official", "process")),
         Option("sandbox_output_mb", 4, "output cap per test in MiB; more fails the test",
                type=int, positive=True),
     )  # fmt: skip
@@ -140,7 +144,8 @@ class LiveCodeBenchSuite(Suite):
             problem = problem_from_row(row)
         except DataError as exc:
             raise InfraFault(f"test data of {item.item_id}: {exc}") from None
-        verdict = await asyncio.to_thread(grade_program, self._pool, code, problem)
+        verdict = await asyncio.to_thread(grade_program, self._pool, code, problem,
+                                          exec_model=str(self.options["lcb_exec"]))  # fmt: skip
         fail = verdict.first_failure
         why = None
         if fail is not None and fail.status in WORKER_FAILURES:  # it broke its sandbox

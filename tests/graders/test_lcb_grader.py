@@ -140,13 +140,19 @@ def test_call_based_with_starter_code_and_tuples() -> None:
     }  # fmt: skip
     problem = problem_from_row(row)
     assert problem.mode == "call" and problem.fn_name == "pack" and len(problem.inputs) == 2
-    code = (
+    # a top-level tuple counts as a list, as upstream; a nested one is a tuple, and a tuple
+    # is not equal to a list: upstream compares the objects, not their JSON
+    top_level = (
         "class Solution:\n"
         "    def pack(self, nums: List[int], k: int):\n"
-        "        return (sum(nums) + k - k, tuple(nums))\n"
+        "        return (sum(nums) + k - k, list(nums))\n"
     )
-    verdict = grade_program(RUNNER, code, problem)
-    assert verdict.passed, verdict.tests
+    nested = top_level.replace("list(nums)", "tuple(nums)")
+    for exec_model in ("official", "process"):
+        verdict = grade_program(RUNNER, top_level, problem, exec_model=exec_model)
+        assert verdict.passed, verdict.tests
+        verdict = grade_program(RUNNER, nested, problem, exec_model=exec_model)
+        assert not verdict.passed and verdict.tests[0].status == "wrong_answer"
 
 
 def test_runtime_error_and_timeout_are_failures() -> None:
