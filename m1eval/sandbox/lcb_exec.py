@@ -110,7 +110,25 @@ class StandInStdin:
         return getattr(self._io, name)
 
 
+class OutputLimit(BaseException):
+    """More output than the sandbox keeps (a BaseException: ``except Exception`` in the
+    program does not swallow it)."""
+
+
 class _Capture(io.StringIO):
+    """``sys.stdout`` during a test: a string buffer that refuses to grow past the cap."""
+
+    def __init__(self, cap: int) -> None:
+        super().__init__()
+        self.cap, self.size, self.over = cap, 0, False
+
+    def write(self, text: str) -> int:
+        self.size += len(text)
+        if self.size > self.cap:  # characters: at most the bytes they encode to
+            self.over = True
+            raise OutputLimit
+        return super().write(text)
+
     def close(self) -> None:  # a program closing sys.stdout loses nothing
         return None
 
@@ -208,7 +226,7 @@ def serve_problem(req: dict, control: io.BufferedReader, results: io.BufferedWri
 
 def _run_stdio(target: object, text: str, timeout: int, cap: int) -> dict:
     saved = (sys.stdin, sys.stdout, builtins.open)
-    captured = _Capture()
+    captured = _Capture(cap)
     sys.stdin, sys.stdout = StandInStdin(text), captured  # type: ignore[assignment]
     builtins.open = lambda *a, **k: io.StringIO(text)  # type: ignore[assignment]
     start = time.monotonic()
@@ -225,6 +243,8 @@ def _run_stdio(target: object, text: str, timeout: int, cap: int) -> dict:
     finally:
         signal.alarm(0)
         sys.stdin, sys.stdout, builtins.open = saved  # type: ignore[assignment]
+    if captured.over:  # whatever the program did with the exception
+        status, error = "output_limit", f"stdout of more than {cap:,} bytes"
     out: dict = {"status": status, "seconds": round(time.monotonic() - start, 4)}
     if error is not None:
         out["error"] = error

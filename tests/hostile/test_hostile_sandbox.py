@@ -59,11 +59,25 @@ POISON = {
 }  # fmt: skip
 
 
+# Under LiveCodeBench's execution model the program shares its process with the test harness,
+# whose guard sets os.fork, os.chmod, ... to None; an attacker puts them back from ``posix``.
+UNGUARD = (
+    "import os as _os, posix as _posix\nfor _n in dir(_posix):\n"
+    "    if getattr(_os, _n, 1) is None:\n        setattr(_os, _n, getattr(_posix, _n))\n"
+)
+# where the two models differ for a reason other than the guard
+OFFICIAL_STATUS = {"32 MiB of invalid UTF-8": "runtime_error"}  # sys.stdout has no .buffer
+
+
+@pytest.mark.parametrize("exec_model", ["official", "process"])
 @pytest.mark.parametrize("name", list(POISON))
-def test_an_attack_on_the_worker_reaches_no_later_test(sandbox_pool: SandboxPool, name: str):
+def test_an_attack_on_the_worker_reaches_no_later_test(sandbox_pool: SandboxPool, name: str,
+                                                       exec_model: str):  # fmt: skip
     code, status = POISON[name]
+    if exec_model == "official":
+        code, status = UNGUARD + code, OFFICIAL_STATUS.get(name, status)
     started = time.monotonic()
-    verdict = grade_program(sandbox_pool, code, PROBLEM, timeout_s=4)
+    verdict = grade_program(sandbox_pool, code, PROBLEM, timeout_s=4, exec_model=exec_model)
     assert time.monotonic() - started < 30, "an attack must not cost worker restarts"
     assert verdict.tests[0].status == status, (name, verdict.tests)
     # the pool is healthy: honest programs pass on every worker, in a clean directory
@@ -118,7 +132,7 @@ def test_a_worker_error_recycles_the_worker_and_blames_the_program(sandbox_pool:
     """A test that breaks its worker twice fails (the program's doing); the next program runs
     on a fresh worker that passed a known-good probe."""
     killer = "import os, signal\nos.kill(1, signal.SIGKILL)\nprint(42)"  # PID 1 is immune
-    verdict = grade_program(sandbox_pool, killer, PROBLEM, timeout_s=4)
+    verdict = grade_program(sandbox_pool, killer, PROBLEM, timeout_s=4, exec_model="process")
     assert verdict.passed  # nothing happened: the agent cannot be signalled
     with sandbox_pool.worker() as w:
         w.container.kill()  # a worker dies under a test: replaced, the test retried
