@@ -1,10 +1,11 @@
 """Sandbox cost: grading the same programs in the Docker pool and in plain subprocesses.
 
 A fixed set of programs (correct, wrong, slow, crashing and timing out) for five problems of
-both LiveCodeBench kinds (stdin/stdout and call-based), graded twice in the same run with the
-same parallelism: by the sandbox pool (long-lived locked-down containers, a fork per test)
-and by the unsandboxed baseline (a plain subprocess per program). Prints both wall times,
-their ratio, and whether every verdict is identical.
+both LiveCodeBench kinds (stdin/stdout and call-based), graded in the same run with the same
+parallelism: by the sandbox pool (long-lived locked-down containers) and by the unsandboxed
+baseline (a plain subprocess per program), each under LiveCodeBench's execution model (one
+process per problem, the default) and under a fresh process per test. Prints the wall times,
+the ratios to the unsandboxed official-model baseline, and whether every verdict is identical.
 
     python benchmarks/lcb_grading.py                 # needs Docker and `m1eval sandbox build`
     python benchmarks/lcb_grading.py --per-kind 20 --workers 4
@@ -69,10 +70,12 @@ def programs(per_kind: int) -> list[tuple[str, str, Problem]]:
     return out
 
 
-def grade_all(runner, progs, workers: int, timeout_s: float) -> tuple[float, list]:
+def grade_all(runner, progs, workers: int, timeout_s: float,
+              exec_model: str = "official") -> tuple[float, list]:  # fmt: skip
     start = time.perf_counter()
     with ThreadPoolExecutor(workers) as ex:
-        verdicts = list(ex.map(lambda p: grade_program(runner, p[1], p[2], timeout_s), progs))
+        verdicts = list(ex.map(lambda p: grade_program(runner, p[1], p[2], timeout_s,
+                                                       exec_model), progs))  # fmt: skip
     return time.perf_counter() - start, verdicts
 
 
@@ -95,19 +98,27 @@ def main() -> None:
     with SandboxPool(args.workers) as pool:
         start_s = time.perf_counter() - t0
         box_s, boxed = grade_all(pool, progs, args.workers, args.timeout)
+        proc_s, per_test = grade_all(pool, progs, args.workers, args.timeout, "process")
     same = [signature(a) == signature(b) for a, b in zip(base, boxed, strict=True)]
+    same_models = [signature(a) == signature(b) for a, b in zip(boxed, per_test, strict=True)]
     passed = sum(v.passed for v in boxed)
-    print(f"unsandboxed (subprocess per program): {base_s:7.2f} s")
+    print(f"unsandboxed, official model (one process per program): {base_s:7.2f} s")
     print(
-        f"sandboxed (Docker pool, fork per test): {box_s:7.2f} s   "
+        f"sandboxed, official model (one process per problem):   {box_s:7.2f} s   "
         f"(+ {start_s:.1f} s to start {args.workers} workers, once per run)"
     )
-    print(f"ratio sandboxed / unsandboxed: {box_s / base_s:.2f}x")
-    print(f"verdicts identical: {sum(same)}/{len(same)}; programs passing: {passed}")
-    if not all(same):
-        for (label, _, _), a, b, ok in zip(progs, base, boxed, same, strict=True):
-            if not ok:
-                print(f"  differs: {label}: {signature(a)} vs {signature(b)}")
+    print(f"sandboxed, --lcb-exec process (a fork per test):        {proc_s:7.2f} s")
+    print(f"ratio sandboxed / unsandboxed: {box_s / base_s:.2f}x; "
+          f"process model / official model (sandboxed): {proc_s / box_s:.2f}x")  # fmt: skip
+    print(f"verdicts identical sandboxed vs unsandboxed: {sum(same)}/{len(same)}; "
+          f"official vs process model: {sum(same_models)}/{len(same_models)}; "
+          f"programs passing: {passed}")  # fmt: skip
+    for (label, _, _), a, b, ok in zip(progs, base, boxed, same, strict=True):
+        if not ok:
+            print(f"  differs (sandbox): {label}: {signature(a)} vs {signature(b)}")
+    for (label, _, _), a, b, ok in zip(progs, boxed, per_test, same_models, strict=True):
+        if not ok:
+            print(f"  differs (model): {label}: {signature(a)} vs {signature(b)}")
 
 
 if __name__ == "__main__":
