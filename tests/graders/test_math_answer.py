@@ -161,3 +161,39 @@ def test_aime_grade_every_field() -> None:
     messages = suite.build_messages(Item("61", {"problem": "  Find x.  ", "answer": "1"}))
     assert messages == [{"role": "user", "content": "Find x.\nPlease reason step by step, "
                          "and put your final answer within \\boxed{}."}]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("answer", "canonical"),
+    [
+        ("90^{\\circ}", "90"), ("90^\\circ", "90"), ("50\\%", "50"), ("50%", "50"),
+        ("33\\!", "33"), ("1\\ 000", "1000"), ("3\\,3", "33"), ("-0", "0"), ("000", "0"),
+        ("+5", "5"), ("-05", "-5"), ("$$7$$", "7"), ("7;", "7"), ("  \\text{ 8 } ", "8"),
+    ],
+)  # fmt: skip
+def test_every_decoration_and_sign(answer: str, canonical: str) -> None:
+    from m1eval.graders.math_answer import canonical_integer
+
+    assert canonical_integer(answer) == canonical
+
+
+def test_length_bounds_are_where_they_say() -> None:
+    from m1eval.graders.math_answer import MAX_NORMALIZED_CHARS, canonical_integer
+
+    assert parse_integer("9" * 4000) == int("9" * 4000)
+    assert parse_integer("9" * 4001) is None  # past 4,000 digits: no int()
+    edge = "$" + "1" * (MAX_NORMALIZED_CHARS - 2) + "$"
+    assert canonical_integer(edge) == "1" * (MAX_NORMALIZED_CHARS - 2)  # cleaned up
+    assert canonical_integer(edge + " ") is None  # one more character: taken as it is
+    assert canonical_integer("1" * (MAX_NORMALIZED_CHARS + 5)) == "1" * (MAX_NORMALIZED_CHARS + 5)
+
+
+def test_vote_keys_of_long_and_fractional_answers() -> None:
+    from m1eval.graders.math_answer import MAX_NORMALIZED_CHARS, integer_value
+
+    long = "x" * (MAX_NORMALIZED_CHARS + 1)
+    assert vote_key(long).startswith("sha256:") and vote_key(long) != vote_key(long + "y")
+    assert vote_key("\\text{x}") == "x"
+    assert integer_value("7/0") is None and integer_value("1" * 1001 + "/1") is None
+    assert integer_value("-6/3") == "-2" and integer_value("\\tfrac{9}{3}") == "3"
+    assert integer_value("2.50") is None and integer_value("4.000") == "4"

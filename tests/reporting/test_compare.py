@@ -186,3 +186,19 @@ def test_paired_path_means_and_flips_by_hand() -> None:
     assert _test("x", {"a": [1.0]}, {"b": [1.0]}) is None
     small = _test("x", {"a": [0.5]}, {"a": [0.75]})
     assert small is not None and small.method == "paired-bootstrap" and small.flips == []
+
+
+def test_the_gate_reports_its_settings_and_default_effect(cli, tmp_path: Path) -> None:
+    """Thirty items, twelve right in BASE and wrong in CAND: a 40-point drop. The default
+    --min-effect is one point; the output names both runs and its settings."""
+    run = _run(cli, tmp_path, "a", 1, repeats=1)
+    base = _with_scores(run, tmp_path / "base", [1.0] * 30)
+    cand = _with_scores(run, tmp_path / "cand", [0.0] * 12 + [1.0] * 18)
+    out = json.loads(cli("compare", base, cand, "--json").out)
+    assert (out["base"], out["cand"]) == (str(base), str(cand))
+    assert (out["alpha"], out["min_effect"], out["correction"]) == (0.05, 1.0, "holm")
+    assert out["regression"] is True and out["drift"] == []
+    assert (
+        json.loads(cli("compare", base, cand, "--json", "--min-effect", "40").out)["regression"]
+        is False
+    )  # a 40-point drop is not more than 40

@@ -119,3 +119,44 @@ def test_summary_maj_at_k_ties_and_normalised_votes() -> None:
     # reversed order: item 1 votes 5, 4, 5, 4 and now the right answer came first
     flipped = [dict(r, repeat=3 - r["repeat"]) for r in recs]
     assert summarize_suite(flipped)["maj_at_k"] == {"maj@4": 100.0}
+
+
+def test_stratified_interval_by_hand() -> None:
+    """One group [0, 1]: a resample's mean is 0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4.
+    At 95% the quantiles are 0 and 1; at 40% (the 30% and 70% quantiles) both are 0.5."""
+    from m1eval.stats import stratified_bootstrap_ci
+
+    assert stratified_bootstrap_ci([[0.0, 1.0]]) == (0.0, 1.0)
+    assert stratified_bootstrap_ci([[0.0, 1.0]], confidence=0.4) == (0.5, 0.5)
+    # two groups, one fixed at 1: half of the first group's spread
+    assert stratified_bootstrap_ci([[0.0, 1.0], [1.0]]) == (0.5, 1.0)
+    assert stratified_bootstrap_ci([[0, 1]]) == (0.0, 1.0)  # integers read as numbers
+    assert bootstrap_ci([0.0, 1.0], confidence=0.4) == (0.5, 0.5)
+
+
+def test_pass_at_k_uses_the_fewest_graded_samples() -> None:
+    """Item 1 has two graded samples, item 2 one (its other was an infra error): pass@k can
+    only be estimated for k <= 1."""
+    recs = [
+        _rec("1", 0, "scored", 1.0, "5"), _rec("1", 1, "scored", 0.0, "6"),
+        _rec("2", 0, "scored", 1.0, "7"), _rec("2", 1, "infra_error", None),
+    ]  # fmt: skip
+    s = summarize_suite(recs)
+    assert s["pass_at_k"] == {"pass@1": 75.0}
+    assert s["maj_at_k"] == {"maj@2": 100.0}  # item 1: a tie, the first vote (right) wins
+    only_errors = [_rec("1", 0, "infra_error", None), _rec("1", 1, "infra_error", None)]
+    assert summarize_suite(only_errors)["pass_at_k"] == {}
+    assert summarize_suite(only_errors)["maj_at_k"] == {}
+
+
+def test_group_summaries_carry_their_fields() -> None:
+    from m1eval.summary import summarize_groups
+
+    recs = [dict(_rec("1", 0, "scored", 1.0), group="a"),
+            dict(_rec("2", 0, "model_failure", 0.0), group="a"),
+            dict(_rec("3", 0, "scored", 1.0), group=None)]  # fmt: skip
+    groups = summarize_groups(recs, key=lambda r: r["group"])
+    assert list(groups) == ["a"]
+    assert groups["a"]["score"] == 50.0 and groups["a"]["denominator"] == 2
+    assert set(groups["a"]) == {"score", "ci_low", "ci_high", "n_items", "n_samples",
+                                "denominator", "outcomes", "conservative"}  # fmt: skip

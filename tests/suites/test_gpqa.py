@@ -78,3 +78,22 @@ def test_from_run_to_report_and_compare(cli, tmp_path: Path) -> None:
               "--json")  # fmt: skip
     assert cmp.code == 0, cmp.err
     assert json.loads(cmp.out)["tests"][0]["name"] == "gpqa-diamond"
+
+
+def test_grade_every_field() -> None:
+    from m1eval.suites.base import Grade
+
+    suite = get_suite("gpqa-diamond")
+    [item, *_] = suite.load("smoke", None)[0]
+    gold = suite.grade(item, "\\boxed{A}").gold
+    assert gold in "ABCD"
+    other = next(x for x in "ABCD" if x != gold)
+    assert suite.grade(item, f"\\boxed{{{gold}}}") == Grade(
+        "scored", 1.0, extracted_answer=gold, gold=gold, vote_key=gold
+    )
+    assert suite.grade(item, f"\\boxed{{{other}}}") == Grade(
+        "scored", 0.0, extracted_answer=other, gold=gold, vote_key=other
+    )
+    assert suite.grade(item, "no letter") == Grade(
+        "model_failure", 0.0, gold=gold, error="no boxed option letter in the final answer"
+    )

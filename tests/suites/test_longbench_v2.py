@@ -260,3 +260,23 @@ def test_summary_by_hand() -> None:
     ]  # fmt: skip
     assert s["prompting"] == "0shot"
     assert get_suite("longbench-v2", {"cot": True}).summarize(records)["prompting"] == "cot"
+
+
+def test_grade_every_field() -> None:
+    from m1eval.suites.base import Grade
+
+    suite = get_suite("longbench-v2")
+    [item, *_] = suite.load("smoke", None)[0]
+    gold = item.row["answer"]
+    other = next(x for x in "ABCD" if x != gold)
+    assert suite.grade(item, f"The correct answer is ({gold})") == Grade(
+        "scored", 1.0, extracted_answer=gold, gold=gold, vote_key=gold
+    )
+    assert suite.grade(item, f"The correct answer is ({other})") == Grade(
+        "scored", 0.0, extracted_answer=other, gold=gold, vote_key=other
+    )
+    assert suite.grade(item, "I think B") == Grade(
+        "model_failure", 0.0, gold=gold, error='no "The correct answer is (X)" in the final answer'
+    )
+    assert suite.grade(item, "") == Grade("model_failure", 0.0, gold=gold, error="empty output",
+                                          details={"empty_output": True})  # fmt: skip

@@ -396,3 +396,91 @@ def test_user_cache_is_per_episode_and_survives_a_restart(tmp_path: Path) -> Non
     reopened = UserCache(path)
     assert reopened.get(k1) == "Hi, I want a refund." and reopened.get(k2) is None
     assert reopened.hits == 1
+
+
+def test_an_episode_message_by_message() -> None:
+    """Every message the agent and the user simulator see, every recorded action and counter,
+    for a short scripted airline episode: a call with a second one dropped, a call without an
+    id, a reply, the user's stop."""
+    import asyncio
+
+    data = load_domain("airline", TAU) if (TAU / "airline").exists() else pytest.skip("no data")
+    task = data.tasks[0]
+    seen: list[tuple[list, object]] = []
+    turns = iter([
+        {"content": "Let me look.", "tool_calls": [
+            _tool_call(0, "get_reservation_details", {"reservation_id": "NOPE"}),
+            _tool_call(1, "think", {"thought": "dropped"})]},
+        {"content": None, "tool_calls": [{"type": "function", "function": {
+            "name": "think", "arguments": "{\"thought\": \"hm\"}"}}]},
+        {"content": "Sorry, no such reservation.", "tool_calls": None},
+    ])  # fmt: skip
+
+    async def agent(messages, tools):
+        seen.append((copy.deepcopy(messages), tools))
+        return next(turns)
+
+    said: list[list] = []
+
+    async def user(messages):
+        said.append(copy.deepcopy(messages))
+        return "I want to check my trip." if len(said) == 1 else STOP
+
+    ep = asyncio.run(run_episode(data, task, agent, user, max_steps=10,
+                                 extra_system_prompt="EXTRA"))  # fmt: skip
+    system = {"role": "system", "content": data.wiki + "\nEXTRA"}
+    first = {"role": "user", "content": "I want to check my trip."}
+    call0 = _tool_call(0, "get_reservation_details", {"reservation_id": "NOPE"})
+    thinking = {"type": "function", "function": {"name": "think", "arguments": '{"thought": "hm"}'}}
+    assert ep.messages == [
+        system, first,
+        {"role": "assistant", "content": "Let me look.", "tool_calls": [call0]},
+        {"role": "tool", "tool_call_id": "call_0", "name": "get_reservation_details",
+         "content": "Error: user not found"},
+        {"role": "assistant", "content": "", "tool_calls": [thinking]},
+        {"role": "tool", "tool_call_id": "think", "name": "think", "content": ""},
+        {"role": "assistant", "content": "Sorry, no such reservation."},
+        {"role": "user", "content": STOP},
+    ]  # fmt: skip
+    assert [len(m) for m, _ in seen] == [2, 4, 6] and seen[0][0] == [system, first]
+    assert all(tools is data.tools for _, tools in seen)
+    assert ep.actions == [
+        {"name": "get_reservation_details", "kwargs": {"reservation_id": "NOPE"}},
+        {"name": "think", "kwargs": {"thought": "hm"}},
+        {"name": "respond", "kwargs": {"content": "Sorry, no such reservation."}},
+    ]
+    assert said[1][-1] == {"role": "user", "content": "Sorry, no such reservation."}
+    assert said[0] == [
+        {"role": "system", "content": user_system_prompt(task["instruction"])},
+        {"role": "user", "content": "Hi! How can I help you today?"},
+    ]
+    assert ep.user_messages[-1] == {"role": "assistant", "content": STOP}
+    assert (ep.steps, ep.dropped_tool_calls, ep.malformed_tool_calls) == (3, 1, 0)
+    assert (ep.ended_by, ep.done) == ("user_stop", True)
+    s = ep.summary()
+    assert s == {"reward": ep.reward, "ended_by": "user_stop", "steps": 3, "actions": 3,
+                 "dropped_tool_calls": 1, "malformed_tool_calls": 0,
+                 "db_match": ep.db_match, "outputs": ep.outputs}  # fmt: skip
+    assert (ep.db_match, ep.reward) == (False, 0.0)  # task 0's gold writes; nothing was
+
+
+def test_every_tool_call_runs_when_asked_and_malformed_calls_are_counted() -> None:
+    import asyncio
+
+    data = load_domain("airline", TAU) if (TAU / "airline").exists() else pytest.skip("no data")
+    turns = iter([{"content": "", "tool_calls": [
+        _tool_call(0, "think", {"thought": "a"}), _tool_call(1, "think", "{bad"),
+        _tool_call(2, "think", "{bad")]}, {"content": "ok", "tool_calls": None}])  # fmt: skip
+
+    async def agent(messages, tools):
+        return next(turns)
+
+    async def user(messages):
+        return "go" if len(messages) <= 2 else STOP
+
+    ep = asyncio.run(run_episode(data, data.tasks[0], agent, user, max_steps=5,
+                                 first_tool_call_only=False, malformed="continue"))  # fmt: skip
+    tools = [m for m in ep.messages if m["role"] == "tool"]
+    assert [m["tool_call_id"] for m in tools] == ["call_0", "call_1", "call_2"]
+    assert (ep.dropped_tool_calls, ep.malformed_tool_calls) == (0, 2)
+    assert ep.messages[0] == {"role": "system", "content": data.wiki}  # no extra prompt
