@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 
+from m1eval import boundedjson
 from m1eval.model.reasoning import CLOSE, split_reasoning
 from m1eval.model.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
 from m1eval.model.types import Completion, RequestFailed
@@ -169,7 +170,10 @@ class ChatClient:
             self.url, data=data, headers=headers, timeout=timeout
         ) as resp:
             if resp.status != 200:
-                text = (await resp.text(errors="replace"))[:300]
+                # the whole (bounded) body is parsed, then the message is shortened: a body cut
+                # first is broken JSON and loses the server's words
+                body = await resp.content.read(ERROR_BODY_BYTES)
+                text = body.decode("utf-8", "replace")
                 raise RequestFailed(
                     f"HTTP {resp.status}: {_error_message(text)}",
                     retryable=resp.status in RETRYABLE_STATUS,
@@ -352,17 +356,23 @@ def _loads(payload: bytes) -> dict[str, Any]:
     return event
 
 
+ERROR_BODY_BYTES = 64 * 1024  # an error body read past this is the server's problem
+ERROR_MESSAGE_CHARS = 500  # vLLM's longest refusal (context length) is about 250
+
+
 def _error_message(text: str) -> str:
+    """The server's message from an error body (OpenAI's ``{"error": {"message": ...}}`` or
+    anything else), on one line, at most ``ERROR_MESSAGE_CHARS`` characters."""
     try:
-        obj = json.loads(text)
+        obj = boundedjson.loads(text, max_depth=16)
     except (ValueError, RecursionError):
-        return " ".join(text.split())[:200] or "(empty body)"
+        return " ".join(text.split())[:ERROR_MESSAGE_CHARS] or "(empty body)"
     if isinstance(obj, dict):
         err = obj.get("error", obj)
         if isinstance(err, dict):
-            return str(err.get("message") or err)[:200]
-        return str(err)[:200]
-    return str(obj)[:200]
+            err = err.get("message") or err
+        obj = err
+    return " ".join(str(obj).split())[:ERROR_MESSAGE_CHARS]
 
 
 def describe_os_error(err: OSError | None) -> str:

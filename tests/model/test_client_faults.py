@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -115,3 +116,20 @@ def test_timeouts_grow_with_budget_and_prompt_size() -> None:
     assert s.request_timeout(81920, 4_000_000) == pytest.approx(600 + 8192 + 480)
     assert s.prefill_allowance(4_000_000) == pytest.approx(480)
     assert s.request_timeout(None) == 600
+
+
+def test_error_bodies_are_parsed_whole_then_shortened() -> None:
+    """vLLM's refusal sits behind other fields in its older body and runs past 200 characters;
+    the message must arrive whole (the MRCR budget fit reads its numbers)."""
+    from m1eval.model.client import _error_message
+
+    message = ("This model's maximum context length is 1000000 tokens. However, you requested "
+               "1031920 tokens (950000 in the messages, 81920 in the completion). Please reduce "
+               "the length of the messages or completion.")  # fmt: skip
+    older = json.dumps({"object": "error", "type": "BadRequestError", "param": None,
+                        "code": 400, "detail": "x" * 400, "message": message})  # fmt: skip
+    newer = json.dumps({"error": {"message": message, "type": "BadRequestError", "code": 400}})
+    assert _error_message(older) == message == _error_message(newer)
+    assert _error_message("not json\n  at all") == "not json at all"
+    assert _error_message("") == "(empty body)"
+    assert len(_error_message(json.dumps({"error": "y" * 5000}))) == 500
