@@ -271,8 +271,11 @@ class _Accumulator:
             completion_tokens = self.content_deltas + self.reasoning_deltas
             reasoning_tokens = None
         if reasoning_tokens is None:
-            # Not reported by the server: estimated as one token per streamed reasoning delta.
+            # Not reported by the server: estimated as one token per streamed reasoning delta,
+            # and the record says so
             reasoning_tokens = self.reasoning_deltas + _deltas_before_close(self.content)
+            if source == "server":
+                source = "server; reasoning estimated from the stream"
         return Completion(
             answer=split.answer,
             reasoning=split.reasoning,

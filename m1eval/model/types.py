@@ -17,7 +17,9 @@ class Completion:
     prompt_tokens: int | None
     completion_tokens: int | None
     reasoning_tokens: int | None
-    usage_source: str  # "server" (usage block) or "stream" (one token per streamed delta)
+    # "server" (usage block), "stream" (one token per streamed delta), or "server; reasoning
+    # estimated from the stream" (the usage block has no reasoning_tokens)
+    usage_source: str
     ttft_s: float | None
     latency_s: float
     attempts: int
