@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from m1eval.contract import breakdown
-from m1eval.data import LoadedDataset
+from m1eval.data import SMOKE_SPLIT, LoadedDataset
 from m1eval.errors import ConfigError
 from m1eval.fsutil import atomic_write_json
 from m1eval.model.types import Completion, RequestFailed, merge_completions
@@ -28,6 +28,9 @@ from m1eval.suites.options import Option
 from m1eval.tau.env import DomainData, load_domain
 from m1eval.tau.episode import M1_SYSTEM_PROMPT, UserSimulatorError, run_episode
 from m1eval.tau.user_cache import UserCache
+
+# the smoke split: the first tasks of the domain's own data (its databases are the domain's)
+SMOKE_TASKS = 3
 
 
 class TauBenchSuite(Suite):
@@ -82,6 +85,12 @@ class TauBenchSuite(Suite):
     def load(
         self, split: str | None, data_dir: str | Path | None
     ) -> tuple[list[Item], LoadedDataset]:
+        split = split or self.spec.dataset.split
+        if split not in ("test", SMOKE_SPLIT):
+            raise ConfigError(
+                f"{self.name} has the splits 'test' (all tasks) and "
+                f"'{SMOKE_SPLIT}' (its first {SMOKE_TASKS}), not {split!r}"
+            )
         data = load_domain(self.domain, find_tau_dir(self.domain, data_dir))
         self._data = data
         digest = hashlib.sha256()
@@ -91,11 +100,12 @@ class TauBenchSuite(Suite):
             digest.update(path.read_bytes())
         loaded = LoadedDataset(
             tables=(), repo_id=self.spec.dataset.repo_id,
-            revision=self.spec.dataset.revision, split="test", source="local",
+            revision=self.spec.dataset.revision, split=split, source="local",
             location=str(data.root / self.domain), content_sha256=digest.hexdigest(),
             pinned_sha256=self.spec.dataset.content_sha256,
         )  # fmt: skip
-        items = [Item(str(i), {"task": task}) for i, task in enumerate(data.tasks)]
+        tasks = data.tasks if split == "test" else data.tasks[:SMOKE_TASKS]
+        items = [Item(str(i), {"task": task}) for i, task in enumerate(tasks)]
         return items, loaded
 
     def build_messages(self, item: Item) -> list[dict[str, Any]]:

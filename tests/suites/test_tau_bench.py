@@ -484,3 +484,17 @@ def test_every_tool_call_runs_when_asked_and_malformed_calls_are_counted() -> No
     assert [m["tool_call_id"] for m in tools] == ["call_0", "call_1", "call_2"]
     assert (ep.dropped_tool_calls, ep.malformed_tool_calls) == (0, 2)
     assert ep.messages[0] == {"role": "system", "content": data.wiki}  # no extra prompt
+
+
+def test_splits_are_test_and_smoke_and_nothing_else() -> None:
+    from m1eval.errors import ConfigError
+
+    if not (TAU / "retail").exists():
+        pytest.skip("no data")
+    suite = get_suite("tau-bench-retail")
+    items, ds = suite.load("smoke", TAU)
+    assert [i.item_id for i in items] == ["0", "1", "2"] and ds.split == "smoke"
+    items, ds = suite.load(None, TAU)
+    assert len(items) == 115 and ds.split == "test"
+    with pytest.raises(ConfigError, match="'test' .* and 'smoke'"):
+        suite.load("train", TAU)
