@@ -316,8 +316,25 @@ def _dispatch_command(args: argparse.Namespace, argv: list[str]) -> int:
     raise ConfigError(f"unknown command {args.command}")
 
 
+def _content_format(asked: str | None, protocol_format: str, embedded: bool) -> str:
+    """The message content shape to send. llama.cpp's server (the embedded model) reads only
+    plain-string content: a protocol's list-of-parts shape is adapted for it (and says so);
+    asking for parts explicitly is refused in one line."""
+    from m1eval.config import check_content_format
+
+    fmt = check_content_format(asked or protocol_format)
+    if embedded and fmt == "parts":
+        if asked:
+            raise ConfigError("--content-format parts: the embedded model (llama.cpp's server) "
+                              "reads only string content; use --content-format string")
+        print("note: the embedded model reads string content; the protocol's list-of-parts "
+              "messages are sent as strings", file=sys.stderr)
+        return "string"
+    return fmt
+
+
 def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
-    from m1eval.config import RunConfig, check_content_format, resolve_sampling
+    from m1eval.config import RunConfig, resolve_sampling
     from m1eval.evaluate import ExecutionOptions, resolve_model, run_evaluation
     from m1eval.model.retry import RetryPolicy
     from m1eval.protocols import load_protocol
@@ -344,7 +361,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         base_url=args.base_url,
         embedded=embedded,
         sampling=sampling,
-        content_format=check_content_format(args.content_format or protocol.content_format),
+        content_format=_content_format(args.content_format, protocol.content_format, embedded),
         system_prompt=protocol.system_prompt,
         seed=args.seed,
         repeats=args.repeats or int(suite.spec.method.get("repeats", 1)),

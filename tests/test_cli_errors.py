@@ -116,3 +116,17 @@ def test_grade_happy_path(cli, tmp_path: Path) -> None:
         ("3", 0.0, "model_failure", None),
         ("4", 0.0, "model_failure", None),
     ]
+
+
+def test_the_embedded_model_gets_string_content(cli, capsys) -> None:  # type: ignore[no-untyped-def]
+    """llama.cpp's server cannot read list-of-parts content: the m1-80k protocol's shape is
+    adapted for it with a note; asking for parts explicitly is one line, before any start."""
+    from m1eval.cli import _content_format
+
+    assert _content_format(None, "parts", embedded=True) == "string"
+    assert "sent as strings" in capsys.readouterr().err
+    assert _content_format(None, "parts", embedded=False) == "parts"
+    assert _content_format("string", "parts", embedded=False) == "string"
+    res = cli("run", "--suite", "aime24", "--split", "smoke", "--model", "embedded",
+              "--protocol", "m1-80k", "--content-format", "parts", "--no-progress")  # fmt: skip
+    assert res.code == 2 and res.err.count("\n") == 1 and "string content" in res.err

@@ -496,5 +496,5 @@ def test_splits_are_test_and_smoke_and_nothing_else() -> None:
     assert [i.item_id for i in items] == ["0", "1", "2"] and ds.split == "smoke"
     items, ds = suite.load(None, TAU)
     assert len(items) == 115 and ds.split == "test"
-    with pytest.raises(ConfigError, match="'test' .* and 'smoke'"):
+    with pytest.raises(ConfigError, match=r"'test' .* and 'smoke'"):
         suite.load("train", TAU)
