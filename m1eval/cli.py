@@ -325,10 +325,15 @@ def _content_format(asked: str | None, protocol_format: str, embedded: bool) -> 
     fmt = check_content_format(asked or protocol_format)
     if embedded and fmt == "parts":
         if asked:
-            raise ConfigError("--content-format parts: the embedded model (llama.cpp's server) "
-                              "reads only string content; use --content-format string")
-        print("note: the embedded model reads string content; the protocol's list-of-parts "
-              "messages are sent as strings", file=sys.stderr)
+            raise ConfigError(
+                "--content-format parts: the embedded model (llama.cpp's server) "
+                "reads only string content; use --content-format string"
+            )
+        print(
+            "note: the embedded model reads string content; the protocol's list-of-parts "
+            "messages are sent as strings",
+            file=sys.stderr,
+        )
         return "string"
     return fmt
 

@@ -89,8 +89,14 @@ def resolve_sampling(
     sampling.update(protocol.sampling)
     sampling.update({k: v for k, v in overrides.items() if v is not None})
     for key in ("temperature", "top_p"):
-        if key in sampling and not isinstance(sampling[key], int | float):
+        if key in sampling and (isinstance(sampling[key], bool)
+                                or not isinstance(sampling[key], int | float)):  # fmt: skip
             raise ConfigError(f"{key} must be a number, got {sampling[key]!r}")
+    # the ranges OpenAI-compatible servers accept (vLLM refuses others with a 400 per sample)
+    if "temperature" in sampling and not 0 <= sampling["temperature"] <= 2:
+        raise ConfigError(f"temperature must be between 0 and 2, got {sampling['temperature']}")
+    if "top_p" in sampling and not 0 < sampling["top_p"] <= 1:
+        raise ConfigError(f"top_p must be in (0, 1], got {sampling['top_p']}")
     mt = sampling.get("max_tokens")
     if mt is not None and (not isinstance(mt, int) or mt < 1):
         raise ConfigError(f"max_tokens must be a positive integer, got {mt!r}")

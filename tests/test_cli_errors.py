@@ -130,3 +130,17 @@ def test_the_embedded_model_gets_string_content(cli, capsys) -> None:  # type: i
     res = cli("run", "--suite", "aime24", "--split", "smoke", "--model", "embedded",
               "--protocol", "m1-80k", "--content-format", "parts", "--no-progress")  # fmt: skip
     assert res.code == 2 and res.err.count("\n") == 1 and "string content" in res.err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [("--temperature", "-1", "temperature must be between 0 and 2"),
+     ("--temperature", "2.5", "temperature must be between 0 and 2"),
+     ("--top-p", "5", "top_p must be in (0, 1]"), ("--top-p", "0", "top_p must be in (0, 1]")],
+)  # fmt: skip
+def test_nonsense_sampling_is_refused_at_the_door(cli, tmp_path, flag, value, says) -> None:  # type: ignore[no-untyped-def]
+    res = cli("run", "--suite", "aime24", "--split", "smoke", "--base-url",
+              "http://127.0.0.1:9/v1", "--model", "m", flag, value, "--results-dir", tmp_path,
+              "--no-progress")  # fmt: skip
+    assert res.code == 2 and says in res.err and res.err.count("\n") == 1
+    assert not any(tmp_path.iterdir())  # nothing written
