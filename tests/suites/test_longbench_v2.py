@@ -280,3 +280,12 @@ def test_grade_every_field() -> None:
     )
     assert suite.grade(item, "") == Grade("model_failure", 0.0, gold=gold, error="empty output",
                                           details={"empty_output": True})  # fmt: skip
+
+
+def test_summary_notes_say_what_the_score_leaves_out() -> None:
+    s = get_suite("longbench-v2").summarize([_lb("1", "easy", "short", "scored", 2 / 3)])
+    assert s["categories"]["Overall"]["score"] == 66.6667  # four decimals
+    assert s["breakdowns"][0]["note"] == ("score leaves out empty outputs and failed requests, "
+                                          "as the official scripts do")  # fmt: skip
+    assert s["denominators"].startswith("score leaves out empty outputs and failed requests "
+                                        "(official); empty_as_wrong counts")  # fmt: skip

@@ -377,3 +377,39 @@ def test_aggregates_bins_and_headlines_by_hand() -> None:
     assert s["whitespace"] == "kept" and s["binning"] == "o200k_base tokens of prompt + answer"
     assert s["headline_convention"] == "mean_up_to"
     assert set(s["aggregates_whitespace_stripped"]) == {"128K", "1M"}
+
+
+def test_headline_intervals_repeats_and_the_top_bin_convention(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Every headline carries its own interval; an item's repeats are averaged before its
+    bin's mean (two repeats 1.0 and 0.0 make 0.5, not 1.0 * 2); a spec whose convention is
+    the top bin heads with it."""
+    from m1eval.suite_specs import load_suite_spec, parse_suite_spec
+    from m1eval.suites.mrcr import MrcrSuite
+
+    records = [
+        _rec("a", "4K-8K", "scored", 1.0),
+        {**_rec("a", "4K-8K", "scored", 0.0), "repeat": 1},
+        _rec("b", "4K-8K", "scored", 0.5),
+        _rec("c", "64K-128K", "scored", 0.25),
+    ]
+    s = get_suite("mrcr").summarize(records)
+    agg = s["aggregates"]["128K"]
+    assert agg["mean_up_to"]["score"] == pytest.approx(100 * (0.5 + 0.25) / 2)
+    assert agg["top_bin"]["score"] == 25.0
+    for h in s["headlines"]:
+        assert h["ci_low"] is not None and h["ci_high"] is not None, h
+        assert h["ci_low"] <= h["score"] <= h["ci_high"], h
+    text = (
+        load_suite_spec("mrcr")
+        .path.read_text()
+        .replace("headline_convention: mean_up_to", "headline_convention: top_bin")
+    )
+    (tmp_path / "mrcr.yaml").write_text(text)
+    top = MrcrSuite(parse_suite_spec(tmp_path / "mrcr.yaml")).summarize(records)
+    assert top["aggregates"]["128K"]["headline"] == "top_bin"
+    assert top["aggregates"]["128K"]["score"] == 25.0
+    head = {h["name"]: h for h in top["headlines"]}["mrcr (128K)"]
+    assert head["score"] == 25.0 and head["note"] == "the single bin 64K-128K"
+    assert top["aggregates"]["128K"]["mean_up_to"]["ci_low"] == pytest.approx(
+        agg["mean_up_to"]["ci_low"], abs=1e-4
+    )
