@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import re
 import subprocess
 import sys
 import time
@@ -96,7 +97,8 @@ def _key(name: str, diff: list[str]) -> str:
 
 def _arguments() -> dict[str, str]:
     """``key`` -> why the mutant cannot change a result (blank lines and # comments skipped;
-    an argument follows its key on the next line, indented)."""
+    an argument follows its key on the next lines, indented). A key starting with ``re:`` is a
+    regular expression over survivors' keys: one argument for a family of mutants."""
     args: dict[str, str] = {}
     key = None
     for line in EQUIVALENT.read_text(encoding="utf-8").splitlines() if EQUIVALENT.exists() else []:
@@ -108,6 +110,13 @@ def _arguments() -> dict[str, str]:
             key = " ".join(line.split())
             args[key] = ""
     return args
+
+
+def _family(arguments: dict[str, str], key: str) -> str | None:
+    for pattern, text in arguments.items():
+        if pattern.startswith("re:") and re.search(pattern[3:].strip(), key):
+            return text
+    return None
 
 
 def main() -> int:
@@ -138,7 +147,7 @@ def main() -> int:
     for name in survivors:
         diff = _diff(name)
         key = _key(name, diff)
-        why = arguments.get(key)
+        why = arguments.get(key) or _family(arguments, key)
         print(f"\n{name}: {results[name]}" + ("  [argued equivalent]" if why else ""))
         for line in diff:
             print(f"    {line}")

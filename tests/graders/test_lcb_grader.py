@@ -226,9 +226,12 @@ def test_problem_from_row_every_field() -> None:
     p = problem_from_row({"public_test_cases": public, "metadata": {"func_name": "ignored"}})
     assert p.fn_name is None  # stdin problems call nothing
     for meta, why in (
-        ("[1]", "not a JSON object"),
-        ("{", "metadata"),
-        (json.dumps({"func_name": "not an id"}), "func_name"),
+        ("[1]", r"^metadata is not a JSON object$"),
+        ("{", r"^metadata: "),
+        (
+            json.dumps({"func_name": "not an id"}),
+            r"^a functional problem without a valid metadata\.func_name$",
+        ),
     ):
         with pytest.raises(DataError, match=why):
             problem_from_row({"public_test_cases": functional, "metadata": meta})

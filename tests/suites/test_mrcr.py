@@ -413,3 +413,22 @@ def test_headline_intervals_repeats_and_the_top_bin_convention(tmp_path) -> None
     assert top["aggregates"]["128K"]["mean_up_to"]["ci_low"] == pytest.approx(
         agg["mean_up_to"]["ci_low"], abs=1e-4
     )
+    # a spec that names no convention heads with the mean of bin means
+    (tmp_path / "mrcr.yaml").write_text(text.replace("  headline_convention: top_bin\n", ""))
+    plain = MrcrSuite(parse_suite_spec(tmp_path / "mrcr.yaml")).summarize(records)
+    assert plain["aggregates"]["128K"]["headline"] == "mean_up_to"
+    # stored figures keep four decimals; a fitted budget and a dropped sample are both named
+    thirds = [_rec("a", "4K-8K", "scored", 1.0), _rec("b", "4K-8K", "scored", 0.0),
+              _rec("c", "4K-8K", "scored", 0.0),
+              {**_rec("d", "8K-16K", "scored", 1.0), "extra": {"bin": "8K-16K",
+                                                             "max_tokens_fitted": 10}},
+              _rec("e", "8K-16K", "skipped", None)]  # fmt: skip
+    s = get_suite("mrcr").summarize(thirds)
+    assert s["aggregates"]["128K"]["top_bin"]["score"] is None
+    assert s["bins"]["4K-8K"]["score"] == 33.3333
+    assert s["aggregates"]["128K"]["mean_up_to"]["score"] == 66.6667
+    head = {h["name"]: h for h in s["headlines"]}["mrcr (128K)"]
+    assert head["note"] == (
+        "mean of the bin means of 4K-8K .. 64K-128K; 1 sample(s) left out "
+        "(see dropped_why); 1 asked with a budget fitted to the window"
+    )

@@ -498,3 +498,46 @@ def test_splits_are_test_and_smoke_and_nothing_else() -> None:
     assert len(items) == 115 and ds.split == "test"
     with pytest.raises(ConfigError, match=r"'test' .* and 'smoke'"):
         suite.load("train", TAU)
+
+
+def test_outputs_match_regardless_of_case_and_are_reported() -> None:
+    from m1eval.tau.env import Env, gold_db_hash, reward
+
+    data = load_domain("retail", TAU) if (TAU / "retail").exists() else pytest.skip("no data")
+    task = {**data.tasks[0], "outputs": ["Blue Shirt", "42"]}
+    gold = gold_db_hash(data, task)
+    r = reward(data, task, gold, ["You asked about the BLUE shirt: 42.", "blue shirt"])
+    assert (r.reward, r.db_match, r.outputs) == (1.0, True, {"Blue Shirt": True, "42": True})
+    r = reward(data, task, gold, ["the red shirt: 42"])
+    assert (r.reward, r.outputs) == (0.0, {"Blue Shirt": False, "42": True})
+    assert reward(data, task, Env(data).db_hash(), ["blue shirt 42"]).db_match is False
+
+
+def test_episode_defaults_and_odd_agent_turns() -> None:
+    """Called without options: 30 steps and a malformed call ends the episode. A turn with
+    no content and no call is an empty reply; a call without a name is an unknown action."""
+    import asyncio
+
+    data = load_domain("airline", TAU) if (TAU / "airline").exists() else pytest.skip("no data")
+    task = data.tasks[0]
+
+    async def chatty(messages, tools):
+        return {"content": None, "tool_calls": None}
+
+    async def patient(messages):
+        return "Go on."
+
+    ep = asyncio.run(run_episode(data, task, chatty, patient))
+    assert ep.steps == 30 and ep.ended_by == "step_limit"
+    assert ep.actions[0] == {"name": "respond", "kwargs": {"content": ""}}
+
+    turns = iter([{"content": "", "tool_calls": [{"id": "c", "function": {"arguments": "{}"}}]},
+                  {"content": "", "tool_calls": [_tool_call(1, "think", "{oops")]}])  # fmt: skip
+
+    async def odd(messages, tools):
+        return next(turns)
+
+    ep = asyncio.run(run_episode(data, task, odd, patient))
+    assert ep.messages[3] == {"role": "tool", "tool_call_id": "c", "name": "",
+                              "content": "Unknown action "}  # fmt: skip
+    assert ep.ended_by == "malformed_tool_call" and ep.steps == 2
