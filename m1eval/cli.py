@@ -253,10 +253,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"m1eval: error: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print(
-            "m1eval: interrupted; finished samples are saved, rerun the same command to resume",
-            file=sys.stderr,
-        )
+        resumable = getattr(args, "command", None) == "run"
+        print("m1eval: interrupted" + ("; finished samples are saved, rerun the same command "
+              "to resume" if resumable else ""), file=sys.stderr)  # fmt: skip
         return EXIT_INTERRUPTED
     except Exception as exc:  # a defect of ours: still one line, the traceback on request
         if os.environ.get("M1EVAL_DEBUG"):
@@ -418,13 +417,16 @@ def _cmd_grade(args: argparse.Namespace) -> int:
 
     suite = get_suite(args.suite, suite_options(args))
     rows = grade_responses(suite, args.responses, args.out, args.split, args.data_dir)
-    scored = [r for r in rows if r["outcome"] == "scored"]
-    mean = 100 * sum(r["score"] for r in rows) / len(rows)
-    print(
-        f"graded {len(rows)} responses ({len(scored)} scored, "
-        f"{len(rows) - len(scored)} model_failure): mean score {mean:.2f} -> {args.out}"
-    )
-    return 0
+    counts = {o: sum(1 for r in rows if r["outcome"] == o)
+              for o in ("scored", "model_failure", "infra_error")}  # fmt: skip
+    graded = [r for r in rows if r["outcome"] in ("scored", "model_failure")]
+    mean = (f"{100 * sum(r['score'] or 0.0 for r in graded) / len(graded):.2f}" if graded
+            else "none")  # fmt: skip
+    noun = "response" if len(rows) == 1 else "responses"
+    print(f"graded {len(rows)} {noun} ({counts['scored']} scored, {counts['model_failure']} "
+          f"model_failure, {counts['infra_error']} infra_error): mean score {mean} "
+          f"(infra errors left out) -> {args.out}")  # fmt: skip
+    return 0 if not counts["infra_error"] else EXIT_INCOMPLETE
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

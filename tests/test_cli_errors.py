@@ -144,3 +144,21 @@ def test_nonsense_sampling_is_refused_at_the_door(cli, tmp_path, flag, value, sa
               "--no-progress")  # fmt: skip
     assert res.code == 2 and says in res.err and res.err.count("\n") == 1
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_grade_says_what_it_graded_in_words(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    responses = tmp_path / "r.jsonl"
+    responses.write_text(json.dumps({"item_id": "60", "response": "\\\\boxed{1}"}) + "\n")
+    out = tmp_path / "g.jsonl"
+    res = cli("grade", "--suite", "aime24", "--split", "smoke", "--responses", responses,
+              "--out", out)  # fmt: skip
+    if res.code == 2 and "not in aime24" in res.err:  # the smoke split's own ids
+        from m1eval.suites import get_suite
+
+        [item, *_] = get_suite("aime24").load("smoke", None)[0]
+        responses.write_text(json.dumps({"item_id": item.item_id,
+                                         "response": "\\\\boxed{1}"}) + "\n")  # fmt: skip
+        res = cli("grade", "--suite", "aime24", "--split", "smoke", "--responses", responses,
+                  "--out", out)  # fmt: skip
+    assert res.code == 0, res.err
+    assert res.out.startswith("graded 1 response (") and "0 infra_error" in res.out

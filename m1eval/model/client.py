@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import random
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -382,6 +383,9 @@ def describe_os_error(err: OSError | None) -> str:
     """'Connection refused' rather than asyncio's 'Connect call failed (...)'."""
     if err is None:
         return "connection failed"
+    if isinstance(err, socket.gaierror) or (err.errno is not None and err.errno < 0):
+        # getaddrinfo's codes are negative: os.strerror reads them as "Unknown error -2"
+        return f"cannot resolve the host name ({err.strerror or 'name resolution failed'})"
     if err.errno:
         return os.strerror(err.errno)
     return err.strerror or str(err) or type(err).__name__

@@ -136,3 +136,13 @@ def test_error_bodies_are_parsed_whole_then_shortened() -> None:
     assert _error_message("not json\n  at all") == "not json at all"
     assert _error_message("") == "(empty body)"
     assert len(_error_message(json.dumps({"error": "y" * 5000}))) == 500
+
+
+def test_an_unresolvable_host_is_named_as_such() -> None:
+    import socket
+
+    from m1eval.model.client import describe_os_error
+
+    err = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert describe_os_error(err) == "cannot resolve the host name (Name or service not known)"
+    assert describe_os_error(ConnectionRefusedError(111, "refused")) == "Connection refused"
