@@ -130,10 +130,11 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
               "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         o = r["outcomes"]
-        marks = "".join(note(d) for d in r["deviations"])
+        refs = [note(d) for d in r["deviations"]]
         if r.get("why_not_comparable"):
-            marks += note(f"{r['run']} is not comparable with the paper: "
-                          f"{r['why_not_comparable']}")  # fmt: skip
+            refs.append(note(f"{r['run']} is not comparable with the paper: "
+                          f"{r['why_not_comparable']}"))  # fmt: skip
+        marks = ",".join(refs)  # separated: "¹,²", not "¹²"
         shape = f"{r.get('split')} · {r.get('limit') or 'all'} · {r.get('repeats')}"
         trunc = "—" if r["truncation_rate"] is None else f"{100 * r['truncation_rate']:.0f}%"
         lines.append(

@@ -6,6 +6,7 @@ at commit a346136 against the stub server."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -38,6 +39,9 @@ def test_old_runs_report_with_derived_headlines(cli, tmp_path: Path) -> None:
     assert res.code == 0, res.err
     md = (tmp_path / "rep" / "report.md").read_text()
     board = md.split("## Runs")[0]
+    # several footnotes on one row are separated, each linked
+    assert re.search(r"\| mrcr \(128K\)\[\^\d+\](,\[\^\d+\])+ \|", md), md.split("## Runs")[1][:600]
+    assert "FIDELITY.md#mrcr" in md
     for line in ("| aime24 | 86.0 (MiniMax-M1-80k) |", "| mrcr (128K) | 73.4 (MiniMax-M1-80k) |",
                  "| mrcr (1M) | 56.2 (MiniMax-M1-80k) |"):  # fmt: skip
         assert line in board, line
