@@ -74,8 +74,9 @@ class EmbeddedServer:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def command(self) -> list[str]:
+        # under the orphan guard: the server exits when this process is gone, however it ends
         return [
-            sys.executable, "-m", "llama_cpp.server",
+            sys.executable, "-m", "m1eval.model.orphan_guard", str(os.getpid()), "llama_cpp.server",
             "--model", str(gguf_path()),
             "--model_alias", EMBEDDED_MODEL_ID,
             "--host", "127.0.0.1",
