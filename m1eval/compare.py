@@ -1,10 +1,12 @@
 """``m1eval compare BASE CAND``: a paired regression gate between two runs.
 
 Only items present in both runs are compared. With one sample per item and 0/1 scores the test
-is McNemar's (exact, on the discordant items); otherwise a paired bootstrap over items of the
-difference of per-item means. One test per suite and per MRCR context bin, Holm-corrected
-together. A regression is a significant drop larger than ``--min-effect`` points; only that
-makes the exit code 1. Drift in the configuration, the dataset or the server is reported too.
+is McNemar's (exact, on the discordant items); otherwise, up to 16 items, an exact sign-flip
+test of the per-item mean differences, and a paired bootstrap over items beyond. A test whose
+smallest possible p-value is above alpha says so ("too few items to decide"). One test per
+suite and per declared group (MRCR context bins, ...), Holm-corrected together. A regression is
+a significant drop larger than ``--min-effect`` points; only that makes the exit code 1. Drift
+in the configuration, the dataset or the server is reported too.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Comparison:
     p_value: float
     p_adjusted: float = 1.0
     flips: list[dict[str, Any]] = field(default_factory=list)
+    min_p: float = 0.0  # the smallest p-value the test could give with these items
 
     @property
     def effect(self) -> float:
@@ -48,6 +51,7 @@ class Comparison:
             "p_adjusted": self.p_adjusted,
             "significant": self.p_adjusted < alpha,
             "regression": self.p_adjusted < alpha and self.effect < -min_effect,
+            "decidable": self.min_p < alpha,
             "flips": self.flips,
         }  # fmt: skip
 
@@ -72,6 +76,23 @@ def paired_bootstrap(diffs: np.ndarray, resamples: int = BOOTSTRAP_RESAMPLES,
     below = (np.sum(means <= 0) + 1) / (resamples + 1)
     above = (np.sum(means >= 0) + 1) / (resamples + 1)
     return float(min(1.0, 2 * min(below, above)))
+
+
+EXACT_MAX_ITEMS = 16  # up to 2^16 sign patterns: enumerated exactly
+
+
+def sign_flip_exact(diffs: np.ndarray) -> float:
+    """Two-sided exact p-value of a paired sign-flip (permutation) test on per-item
+    differences: the share of the 2^n sign patterns whose mean is at least as far from zero
+    as the observed one. Exact at any n (the bootstrap is overconfident with a handful of
+    items: with n items no p-value is below 2 / 2^n)."""
+    n = len(diffs)
+    if n == 0 or np.allclose(diffs, 0):
+        return 1.0
+    observed = abs(float(np.mean(diffs))) - 1e-12
+    patterns = ((np.arange(2**n)[:, None] >> np.arange(n)) & 1) * 2 - 1
+    means = np.abs((patterns * diffs).mean(axis=1))
+    return float(np.mean(means >= observed))
 
 
 def holm(tests: list[Comparison]) -> None:
@@ -127,15 +148,20 @@ def _test(
         worse = int(np.sum((b_means == 1) & (c_means == 0)))
         better = int(np.sum((b_means == 0) & (c_means == 1)))
         method, p = "mcnemar", mcnemar_exact(worse, better)
+        min_p = mcnemar_exact(worse + better, 0)
+    elif len(common) <= EXACT_MAX_ITEMS:  # few items: the exact test, not the bootstrap
+        method, p = "sign-flip-exact", sign_flip_exact(c_means - b_means)
+        min_p = 2 / 2 ** len(common)
     else:
         method, p = "paired-bootstrap", paired_bootstrap(c_means - b_means)
+        min_p = 2 / (BOOTSTRAP_RESAMPLES + 1)
     flips = [
         {"item_id": i, "base": round(float(b), 4), "cand": round(float(c), 4)}
         for i, b, c in zip(common, b_means, c_means, strict=True)
         if abs(c - b) >= 0.5
     ]
     return Comparison(name, method, len(common), 100 * float(b_means.mean()),
-                100 * float(c_means.mean()), p, flips=flips)  # fmt: skip
+                      100 * float(c_means.mean()), p, flips=flips, min_p=min_p)  # fmt: skip
 
 
 def compare(base_path: str | Path, cand_path: str | Path, alpha: float = 0.05,

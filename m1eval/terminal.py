@@ -270,7 +270,9 @@ def print_compare(result: dict[str, Any]) -> None:
         table.add_column(col, justify="left" if col in ("test", "method", "verdict") else "right")
     for t in result["tests"]:
         verdict = ("REGRESSION" if t["regression"] else
-                   "significant" if t["significant"] else "no significant change")  # fmt: skip
+                   "significant" if t["significant"] else
+                   "too few items to decide" if t.get("decidable") is False else
+                   "no significant change")  # fmt: skip
         table.add_row(t["name"], t["method"], str(t["n_items"]), f"{t['base']:.1f}",
                       f"{t['cand']:.1f}", f"{t['effect']:+.1f}", f"{t['p_adjusted']:.3g}",
                       verdict)  # fmt: skip

@@ -144,9 +144,9 @@ def test_stored_figures_round_to_four_decimals() -> None:
     assert (d["base"], d["cand"], d["effect"]) == (33.3333, 66.6667, 33.3333)
     t = _test("x", {"a": [1.0, 0.0, 0.0]}, {"a": [1.0, 1.0, 1.0]})
     assert t is not None and t.flips == [{"item_id": "a", "base": 0.3333, "cand": 1.0}]
-    assert t.method == "paired-bootstrap"
+    assert t.method == "sign-flip-exact"
     mixed = _test("x", {"a": [1.0], "b": [0.0]}, {"a": [1.0, 0.0], "b": [1.0]})
-    assert mixed is not None and mixed.method == "paired-bootstrap"  # not one sample each
+    assert mixed is not None and mixed.method == "sign-flip-exact"  # not one sample each
 
 
 def test_compare_defaults(tmp_path: Path) -> None:

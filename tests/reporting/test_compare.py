@@ -53,8 +53,9 @@ def test_two_seeds_are_not_a_regression(cli, tmp_path: Path) -> None:
     assert res.code == 0, res.out
     out = json.loads(res.out)
     [t] = out["tests"]
-    assert t["method"] == "paired-bootstrap" and t["n_items"] == 5
+    assert t["method"] == "sign-flip-exact" and t["n_items"] == 5  # few items: exact
     assert not t["significant"] and not out["regression"]
+    assert t["decidable"] is False  # five items cannot reach p < 0.05 (the least is 2/32)
     assert any("config hash differs" in d for d in out["drift"])  # the seed is configuration
 
 
@@ -70,20 +71,40 @@ def _break_grader(run: Path, dest: Path) -> Path:
     return dest
 
 
+def _widen(run: Path, dest: Path, n_items: int) -> Path:
+    """A copy of ``run`` whose samples are repeated over ``n_items`` items (x0, x1, ...),
+    each with the samples of one original item."""
+    shutil.copytree(run, dest)
+    recs = [json.loads(ln) for ln in (dest / "samples.jsonl").read_text().splitlines()]
+    items = sorted({r["item_id"] for r in recs})
+    out = []
+    for k in range(n_items):
+        for r in recs:
+            if r["item_id"] == items[k % len(items)]:
+                out.append({**r, "item_id": f"x{k}", "sample_id": f"{r['sample_id']}-{k}"})
+    (dest / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in out))
+    return dest
+
+
 def test_a_broken_grader_fails_the_gate_with_its_flips(cli, tmp_path: Path) -> None:
     with StubServer(StubConfig(answers=ANSWERS, correct_rate=0.8)) as server:
         res = cli("run", "--suite", "aime24", "--split", "smoke", "--base-url", server.base_url,
                   "--model", "stub-model", "--repeats", "8", "--results-dir", tmp_path / "a",
                   "--no-progress")  # fmt: skip
     assert res.code == 0, res.err
-    base = only_run_dir(tmp_path / "a")
+    small = only_run_dir(tmp_path / "a")
+    # five items cannot convict anything: the gate says so instead of inventing a p-value
+    res = cli("compare", small, _break_grader(small, tmp_path / "small-broken"))
+    assert res.code == 0 and "too few items to decide" in res.out, res.out
+    base = _widen(small, tmp_path / "wide", 20)  # the same answers over 20 items
     cand = _break_grader(base, tmp_path / "broken")  # every answer now graded 0
     res = cli("compare", base, cand)
     assert res.code == 1, res.out
     assert "REGRESSION" in res.out and "flipped:" in res.out
     out = json.loads(cli("compare", base, cand, "--json").out)
     [t] = out["tests"]
-    assert t["effect"] < -50 and t["significant"] and len(t["flips"]) == 5
+    assert t["method"] == "paired-bootstrap" and t["n_items"] == 20
+    assert t["effect"] < -50 and t["significant"] and len(t["flips"]) == 20
     assert not out["drift"]  # same run, regraded: no drift
     # a smaller drop than --min-effect is not a regression, however significant
     assert cli("compare", base, cand, "--min-effect", "99").code == 0
@@ -167,11 +188,24 @@ def test_a_comparison_reports_every_field() -> None:
     assert c.to_dict(alpha=0.05, min_effect=5.0) == {
         "name": "aime24", "method": "mcnemar", "n_items": 30, "base": 80.0, "cand": 70.0,
         "effect": -10.0, "p_value": 0.01, "p_adjusted": 0.03, "significant": True,
-        "regression": True, "flips": [{"item_id": "1"}],
+        "regression": True, "decidable": True, "flips": [{"item_id": "1"}],
     }  # fmt: skip
     assert c.to_dict(alpha=0.01, min_effect=5.0)["significant"] is False  # 0.03 >= 0.01
     assert c.to_dict(alpha=0.05, min_effect=10.0)["regression"] is False  # exactly -10
     assert c.to_dict(alpha=0.03, min_effect=5.0)["significant"] is False  # strict <
+
+
+def test_sign_flip_exact_by_hand() -> None:
+    """Three items all +0.5: of the 8 sign patterns, 2 (all +, all -) have |mean| >= 0.5:
+    p = 2/8. Differences (1, 1, -1): |mean| >= 1/3 for every pattern: p = 1."""
+    from m1eval.compare import sign_flip_exact
+
+    assert sign_flip_exact(np.array([0.5, 0.5, 0.5])) == 0.25
+    assert sign_flip_exact(np.array([1.0, 1.0, -1.0])) == 1.0
+    assert sign_flip_exact(np.full(10, 0.3)) == 2 / 1024
+    assert sign_flip_exact(np.array([])) == 1.0 and sign_flip_exact(np.zeros(4)) == 1.0
+    # (0.2, 0.4): patterns' |means| are 0.3, 0.1, 0.1, 0.3: p = 2/4
+    assert sign_flip_exact(np.array([0.2, 0.4])) == 0.5
 
 
 def test_paired_path_means_and_flips_by_hand() -> None:
@@ -179,13 +213,13 @@ def test_paired_path_means_and_flips_by_hand() -> None:
     (+0.5, a flip too: changes of at least half a point are listed); only common items."""
     t = _test("x", {"a": [1.0, 1.0], "b": [0.0, 1.0], "c": [1.0]},
               {"a": [0.0, 0.0], "b": [1.0, 1.0], "d": [0.0]})  # fmt: skip
-    assert t is not None and t.method == "paired-bootstrap" and t.n_items == 2
+    assert t is not None and t.method == "sign-flip-exact" and t.n_items == 2
     assert (t.base, t.cand) == (75.0, 50.0)
     assert t.flips == [{"item_id": "a", "base": 1.0, "cand": 0.0},
                        {"item_id": "b", "base": 0.5, "cand": 1.0}]  # fmt: skip
     assert _test("x", {"a": [1.0]}, {"b": [1.0]}) is None
     small = _test("x", {"a": [0.5]}, {"a": [0.75]})
-    assert small is not None and small.method == "paired-bootstrap" and small.flips == []
+    assert small is not None and small.method == "sign-flip-exact" and small.flips == []
 
 
 def test_the_gate_reports_its_settings_and_default_effect(cli, tmp_path: Path) -> None:
