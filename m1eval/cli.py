@@ -60,23 +60,41 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="evaluate a model on a suite")
     run.add_argument("--suite", required=True,
                      help="suite name (see `m1eval suites`), or lm-eval:TASK")  # fmt: skip
-    run.add_argument("--model", help="model name on the server, or 'embedded' (the default)")
+    run.add_argument(
+        "--model",
+        help="model name on the server (default with --base-url: the "
+        "one the server lists), or 'embedded' (the default without --base-url)",
+    )
     run.add_argument("--base-url", help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     run.add_argument(
         "--api-key-env", default="OPENAI_API_KEY", help="env var holding the API key, if any"
     )
-    run.add_argument("--protocol", help="harness config (default m1-80k; 'embedded' for it)")
+    run.add_argument(
+        "--protocol",
+        help="model setup: a name in protocols/ or a path to a YAML "
+        "file (default m1-80k; 'embedded' for the embedded model)",
+    )
     run.add_argument("--limit", type=_positive_int, help="first N items only")
     run.add_argument("--repeats", "--trials", type=_positive_int,
                      help="samples per item (default: suite's); TAU-bench trials")  # fmt: skip
-    run.add_argument("--max-tokens", type=_positive_int)
-    run.add_argument("--temperature", type=float)
-    run.add_argument("--top-p", type=float)
+    run.add_argument(
+        "--max-tokens",
+        type=_positive_int,
+        help="generation budget (default: the protocol's, 81920 for m1-80k)",
+    )
+    run.add_argument(
+        "--temperature", type=float, help="0..2 (default: the protocol's, 1.0 for m1-80k)"
+    )
+    run.add_argument("--top-p", type=float, help="(0, 1] (default: the protocol's, 0.95)")
     run.add_argument("--seed", type=int, help="derive a per-sample seed sent to the server")
-    run.add_argument("--concurrency", type=_positive_int, default=16)
+    run.add_argument(
+        "--concurrency", type=_positive_int, default=16, help="requests in flight (default 16)"
+    )
     run.add_argument("--content-format", choices=["string", "parts"])
     run.add_argument("--run-id", help="name of the run directory (default: derived from config)")
-    run.add_argument("--results-dir", default="results")
+    run.add_argument(
+        "--results-dir", default="results", help="where run directories go (default results/)"
+    )
     run.add_argument("--data-dir", help="offline dataset mirror (DIR/<hf_repo_id>/)")
     run.add_argument("--split", help="dataset split (default: suite's; 'smoke' for the demo split)")
     run.add_argument("--no-progress", action="store_true")
