@@ -192,3 +192,111 @@ def test_choice_letters_read_the_first_thousand_characters() -> None:
 
     assert choice_letter("\\boxed{A" + " " * 998 + "B}", 4) == "A"
     assert choice_letter("\\boxed{\\text{C}}", 4) == "C"
+
+
+def test_token_totals_conservative_score_and_item_order_by_hand() -> None:
+    from m1eval.stats import bootstrap_ci
+
+    recs = [
+        {"item_id": "10", "repeat": 0, "outcome": "scored", "score": 1.0, "prompt_tokens": 5,
+         "completion_tokens": 7, "reasoning_tokens": 3},
+        {"item_id": "9", "repeat": 0, "outcome": "model_failure", "score": 0.0,
+         "prompt_tokens": 4, "completion_tokens": 1, "reasoning_tokens": None},
+        {"item_id": "-1", "repeat": 0, "outcome": "infra_error", "score": None},
+        {"item_id": "a", "repeat": 0, "outcome": "scored", "score": 1.0},
+    ]  # fmt: skip
+    s = summarize_suite(recs)
+    assert list(s["per_item"]) == ["-1", "9", "10", "a"]  # numbers in order, then names
+    assert s["tokens"] == {"prompt": 9, "completion": 8, "reasoning": 3,
+                           "mean_completion": 2.7}  # 8 tokens over 3 answered  # fmt: skip
+    low, high = bootstrap_ci([1.0, 0.0, 0.0, 1.0])  # items 10, 9, -1 (infra as 0), a
+    cons = s["conservative"]
+    assert cons["score"] == 50.0 and cons["denominator"] == 4
+    assert (cons["ci_low"], cons["ci_high"]) == (round(100 * low, 4), round(100 * high, 4))
+    empty = summarize_suite([{"item_id": "1", "repeat": 0, "outcome": "skipped", "score": None}])
+    assert empty["conservative"] == {"score": None, "ci_low": None, "ci_high": None,
+                                     "denominator": 0}  # fmt: skip
+
+
+def test_bootstrap_interval_edges() -> None:
+    import math
+
+    from m1eval.stats import bootstrap_ci
+
+    assert bootstrap_ci([0.7]) == (0.7, 0.7)
+    assert all(math.isnan(x) for x in bootstrap_ci([]))
+    values = [0.13, 0.71, 0.42, 0.05, 0.96, 0.58, 0.33]
+    assert bootstrap_ci(values) == bootstrap_ci(values)  # seeded, continuous values
+    # every resample is filled: at the most extreme quantile two equal values stay equal
+    assert bootstrap_ci([1.0, 1.0], confidence=0.99999) == (1.0, 1.0)
+    many = np.linspace(0.0, 1.0, 1001)  # several chunks of resamples
+    low, high = bootstrap_ci(many)
+    assert low < 0.5 < high and high - low < 0.1
+
+
+def test_a_grade_with_a_cause_names_a_cut_off_generation() -> None:
+    import asyncio
+    from dataclasses import replace
+
+    from m1eval.model.types import Completion
+    from m1eval.outcomes import grade_output
+    from m1eval.suites import get_suite
+    from m1eval.suites.base import Item, Solution
+
+    suite = get_suite("aime24")
+    item = Item("60", {"id": 60, "problem": "p", "answer": "25"})
+
+    def graded(text: str, finish: str | None):  # type: ignore[no-untyped-def]
+        c = replace(Completion.of_text(text), finish_reason=finish)
+        return asyncio.run(grade_output(suite, item, Solution(c)))
+
+    cut = graded("no box", "length")
+    assert cut.error == "truncated (finish_reason=length): no \\boxed{} answer in the final answer"
+    assert graded("no box", "stop").error == "no \\boxed{} answer in the final answer"
+    assert graded("\\boxed{25}", "length").error is None
+
+
+def test_more_answer_forms_at_their_edges() -> None:
+    from m1eval.graders.math_answer import (
+        MAX_VERIFY_CHARS,
+        Match,
+        answers_match,
+        canonical_integer,
+    )
+
+    assert canonical_integer("\\ 33") == "33"
+    assert canonical_integer("33X") is None and canonical_integer("X33") is None
+    padded = "\\frac{66}{2}" + " " * (MAX_VERIFY_CHARS - len("\\frac{66}{2}"))
+    assert len(padded) == MAX_VERIFY_CHARS and answers_match(padded, "33").correct
+    assert answers_match("\\frac{1}{3}" + " " * MAX_VERIFY_CHARS, "33") == Match(False, "too-long")
+    exact = "x" * MAX_NORMALIZED_CHARS
+    assert vote_key(exact) == exact
+
+
+def test_judging_without_output_and_program_counts() -> None:
+    from m1eval.graders.lcb import Problem, grade_program, judge
+    from m1eval.sandbox.local import SubprocessRunner
+
+    assert judge(Problem(["1"], [""], None), 0, {"status": "ok"}).passed  # nothing expected
+    verdict = grade_program(SubprocessRunner(), "print(0)", Problem(["1", "2"], ["0", "1"], None))
+    assert (verdict.n_tests, verdict.passed, len(verdict.tests)) == (2, False, 2)
+
+
+def test_metadata_and_box_bounds() -> None:
+    from m1eval.graders.choice import choice_letter
+    from m1eval.graders.lcb import problem_from_row
+
+    functional = json.dumps([{"input": "[1]", "output": "2", "testtype": "functional"}])
+    deep = '{"func_name": "f", "x": ' + "[" * 8 + "]" * 8 + "}"
+    with pytest.raises(DataError, match=r"^metadata: "):
+        problem_from_row({"public_test_cases": functional, "metadata": deep})
+    ok = '{"func_name": "f", "x": ' + "[" * 6 + "]" * 6 + "}"
+    assert problem_from_row({"public_test_cases": functional, "metadata": ok}).fn_name == "f"
+    # only the first 1,000 characters of a box are read: a wrapper closed past them is not
+    assert choice_letter("\\boxed{\\text{A" + " " * 993 + "}}", 4) is None
+    assert choice_letter("\\boxed{\\text{A" + " " * 992 + "}}", 4) == "A"
+
+
+def test_flips_keep_four_decimals_on_both_sides() -> None:
+    t = _test("x", {"a": [1.0, 1.0, 1.0]}, {"a": [1.0, 0.0, 0.0]})
+    assert t is not None and t.flips == [{"item_id": "a", "base": 1.0, "cand": 0.3333}]

@@ -432,3 +432,38 @@ def test_headline_intervals_repeats_and_the_top_bin_convention(tmp_path) -> None
         "mean of the bin means of 4K-8K .. 64K-128K; 1 sample(s) left out "
         "(see dropped_why); 1 asked with a budget fitted to the window"
     )
+
+
+def test_grade_every_field(mirror: Path) -> None:
+    from m1eval.suites.base import Grade
+
+    suite = get_suite("mrcr")
+    [item, *_] = suite.load(None, mirror)[0]
+    gold, prefix = item.row["answer"], item.row["random_string_to_prepend"]
+    right = suite.grade(item, gold)
+    assert right == Grade(
+        "scored",
+        1.0,
+        details={"prefix_ok": True, "score_whitespace_kept": 1.0, "score_whitespace_stripped": 1.0},
+    )
+    lead = suite.grade(item, gold, lead="\n\n")
+    assert (lead.score, lead.details["prefix_ok"]) == (0.0, False)
+    assert lead.details["score_whitespace_stripped"] == 1.0
+    assert suite.grade(item, "  ") == Grade(
+        "model_failure",
+        0.0,
+        error="empty final answer",
+        details={"score_whitespace_kept": 0.0, "score_whitespace_stripped": 0.0},
+    )
+    assert prefix and gold.startswith(prefix)
+
+
+def test_the_other_readings_headlines_carry_their_descriptions() -> None:
+    s = get_suite("mrcr").summarize([_rec("a", "4K-8K", "scored", 0.5)])
+    head = {h["name"]: h for h in s["headlines"]}
+    assert head["mrcr (128K, whitespace stripped)"]["note"] == (
+        "mean of the bin means of 4K-8K .. 64K-128K"
+    )
+    assert head["mrcr (1M, whitespace stripped)"]["note"] == (
+        "mean of the bin means of 4K-8K .. 512K-1M"
+    )
