@@ -300,3 +300,91 @@ def test_metadata_and_box_bounds() -> None:
 def test_flips_keep_four_decimals_on_both_sides() -> None:
     t = _test("x", {"a": [1.0, 1.0, 1.0]}, {"a": [1.0, 0.0, 0.0]})
     assert t is not None and t.flips == [{"item_id": "a", "base": 1.0, "cand": 0.3333}]
+
+
+def _r(item: str, repeat: int, outcome: str, score: float | None, **kw: object) -> dict:
+    return {"item_id": item, "repeat": repeat, "outcome": outcome, "score": score, **kw}
+
+
+def test_summary_fields_by_hand() -> None:
+    from m1eval.stats import bootstrap_ci
+
+    recs = [_r("1", 0, "scored", 1.0, truncated=True), _r("1", 1, "scored", 0.0),
+            _r("1", 2, "scored", 0.0), _r("2", 0, "scored", 1.0), _r("2", 1, "scored", 1.0),
+            _r("2", 2, "scored", 1.0), _r("3", 0, "scored", 1.0), _r("3", 1, "scored", 1.0),
+            _r("3", 2, "model_failure", 0.0)]  # fmt: skip
+    s = summarize_suite(recs)
+    low, high = bootstrap_ci([1 / 3, 1.0, 2 / 3])
+    assert (s["ci_low"], s["ci_high"]) == (round(100 * low, 4), round(100 * high, 4))
+    assert s["ci_low"] > 0 and s["confidence"] == 0.95 and s["metric"] == "avg@3"
+    assert s["per_item"]["1"]["mean_score"] == 0.333333 and s["truncation_rate"] == 0.111111
+    cons = s["conservative"]
+    assert (cons["ci_low"], cons["ci_high"]) == (s["ci_low"], s["ci_high"])  # no infra errors
+    assert "pass_at_k" not in summarize_suite(recs, binary=False)
+    single = summarize_suite([_r("1", 0, "scored", 1.0), _r("2", 0, "scored", 0.0)])
+    assert "pass_at_k" not in single and "maj_at_k" not in single
+    errors = summarize_suite([_r("1", 0, "infra_error", None)])
+    assert (errors["score"], errors["ci_low"], errors["ci_high"]) == (None, None, None)
+    nothing = summarize_suite([])
+    assert nothing["metric"] == "avg@0" and nothing["score"] is None
+    tokens = summarize_suite([_r("1", 0, "scored", 1.0, prompt_tokens=2, completion_tokens=4,
+                                 reasoning_tokens=1)])["tokens"]  # fmt: skip
+    assert tokens == {"prompt": 2, "completion": 4, "reasoning": 1, "mean_completion": 4.0}
+    none = summarize_suite([_r("1", 0, "scored", 1.0)])["tokens"]
+    assert none == {"prompt": None, "completion": None, "reasoning": None,
+                    "mean_completion": None}  # fmt: skip
+    named = summarize_suite([_r("X5", 0, "scored", 1.0), _r("3", 0, "scored", 0.0)])
+    assert list(named["per_item"]) == ["3", "X5"]
+
+
+def test_conservative_interval_by_hand() -> None:
+    from m1eval.stats import bootstrap_ci
+
+    recs = [_r("1", 0, "scored", 1.0), _r("1", 1, "infra_error", None),
+            _r("2", 0, "scored", 1.0), _r("2", 1, "scored", 1.0),
+            _r("3", 0, "scored", 1.0), _r("3", 1, "scored", 0.0)]  # fmt: skip
+    cons = summarize_suite(recs)["conservative"]
+    low, high = bootstrap_ci([0.5, 1.0, 0.5])
+    assert (cons["ci_low"], cons["ci_high"]) == (round(100 * low, 4), round(100 * high, 4))
+    assert cons["ci_low"] > 0
+
+
+def test_the_smallest_possible_p_and_the_exact_range() -> None:
+    mc = _test("x", {"a": [1.0], "b": [1.0], "c": [0.0]}, {"a": [0.0], "b": [0.0], "c": [1.0]})
+    assert mc is not None and mc.method == "mcnemar" and mc.min_p == 2 / 8  # 3 discordant
+    sf = _test("x", {"a": [0.2, 0.2], "b": [0.6, 0.6]}, {"a": [0.4, 0.4], "b": [0.4, 0.4]})
+    # differences (+0.2, -0.2): every sign pattern is as extreme as mean 0: p = 1
+    assert sf is not None and sf.method == "sign-flip-exact" and sf.p_value == 1.0
+    assert sf.min_p == 2 / 4
+    sixteen = {f"i{k}": [0.0, 1.0] for k in range(16)}
+    up = {f"i{k}": [1.0, 1.0] for k in range(16)}
+    t16 = _test("x", sixteen, up)
+    assert t16 is not None and t16.method == "sign-flip-exact" and t16.min_p == 2 / 2**16
+    t17 = _test("x", sixteen | {"j": [0.0, 1.0]}, up | {"j": [1.0, 1.0]})
+    assert t17 is not None and t17.method == "paired-bootstrap" and t17.min_p == 2 / (R + 1)
+    assert t17.p_value == pytest.approx(2 / (R + 1))  # every difference +0.5
+    mixed = _test("x", {f"i{k}": [0.2, 0.2] for k in range(9)} | {f"j{k}": [0.6, 0.6]
+                                                                 for k in range(9)},
+                  {f"i{k}": [0.4, 0.4] for k in range(9)} | {f"j{k}": [0.4, 0.4]
+                                                            for k in range(9)})  # fmt: skip
+    # nine differences of +0.2 and nine of -0.2: no evidence either way
+    assert mixed is not None and mixed.method == "paired-bootstrap" and mixed.p_value > 0.5
+    at = Comparison("x", "m", 3, 0, 0, 0.25, 0.25, min_p=0.25)
+    assert at.to_dict(alpha=0.25, min_effect=1.0)["decidable"] is False
+
+
+def test_stratified_interval_is_seeded() -> None:
+    groups = [[0.13, 0.71, 0.42, 0.05, 0.96, 0.58, 0.33], [0.21, 0.87, 0.64, 0.09, 0.5, 0.77]]
+    assert stratified_bootstrap_ci(groups) == stratified_bootstrap_ci(groups)
+
+
+def test_mrcr_intervals_keep_four_decimals() -> None:
+    from m1eval.suites import get_suite
+
+    recs = [
+        {"item_id": k, "repeat": 0, "outcome": "scored", "score": v, "extra": {"bin": "4K-8K"}}
+        for k, v in (("a", 1 / 3), ("b", 0.9), ("c", 0.05))
+    ]
+    agg = get_suite("mrcr").summarize(recs)["aggregates"]["128K"]["mean_up_to"]
+    low, high = stratified_bootstrap_ci([[1 / 3, 0.9, 0.05]])
+    assert (agg["ci_low"], agg["ci_high"]) == (round(100 * low, 4), round(100 * high, 4))
