@@ -386,5 +386,6 @@ def test_mrcr_intervals_keep_four_decimals() -> None:
         for k, v in (("a", 1 / 3), ("b", 0.9), ("c", 0.05))
     ]
     agg = get_suite("mrcr").summarize(recs)["aggregates"]["128K"]["mean_up_to"]
-    low, high = stratified_bootstrap_ci([[1 / 3, 0.9, 0.05]])
+    low, high = stratified_bootstrap_ci([[0.123456789, 0.987654321, 0.5]])
     assert (agg["ci_low"], agg["ci_high"]) == (round(100 * low, 4), round(100 * high, 4))
+    assert agg["ci_low"] != round(100 * low, 5)  # the values carry more decimals than kept
