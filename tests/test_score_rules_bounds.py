@@ -383,7 +383,7 @@ def test_mrcr_intervals_keep_four_decimals() -> None:
 
     recs = [
         {"item_id": k, "repeat": 0, "outcome": "scored", "score": v, "extra": {"bin": "4K-8K"}}
-        for k, v in (("a", 1 / 3), ("b", 0.9), ("c", 0.05))
+        for k, v in (("a", 0.123456789), ("b", 0.987654321), ("c", 0.5))
     ]
     agg = get_suite("mrcr").summarize(recs)["aggregates"]["128K"]["mean_up_to"]
     low, high = stratified_bootstrap_ci([[0.123456789, 0.987654321, 0.5]])
