@@ -78,27 +78,9 @@ def _child(req: dict, workdir: str, fds: dict[str, int]) -> None:
     descriptor 3, likewise anonymous.
     """
     try:
-        os.setsid()
-        os.chdir(workdir)
-        os.dup2(fds["input"], 0)
-        os.dup2(fds["stdout"], 1)
-        os.dup2(fds["stderr"], 2)
-        os.dup2(fds["result"], 3)
-        os.closerange(4, 65536)
         memory = int(req.get("memory_mb", 1024)) * 1024 * 1024
         cpu = int(req.get("timeout_s", 6)) + 1
-        # one byte past the cap: a write beyond it is SIGXFSZ, and "exactly the cap" is known
-        out_limit = _output_cap(req) + 1
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (out_limit, out_limit))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(sig, signal.SIG_DFL)
-        os.environ.clear()
-        os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir,
-                           "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})  # fmt: skip
+        _isolate(req, workdir, fds, [fds["result"]], memory, cpu)
         sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
         sys.stdout = io.TextIOWrapper(io.BufferedWriter(io.FileIO(1, "w", closefd=False)))
         sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
@@ -137,6 +119,36 @@ def _child(req: dict, workdir: str, fds: dict[str, int]) -> None:
     except BaseException:
         status = status or 1
     os._exit(status)
+
+
+def _isolate(req: dict, workdir: str, fds: dict[str, int], extra: list[int],
+             memory: int | None, cpu: int | None) -> None:  # fmt: skip
+    """In a forked child: a new session in ``workdir``, the standard streams on the agent's
+    anonymous files, ``extra`` descriptors as 3, 4, ... and nothing else inherited; rlimits
+    (address space and CPU where given, file size one byte past the output cap so a write
+    beyond it is SIGXFSZ and "exactly the cap" is known, open files, no core); default signal
+    dispositions; a clean environment."""
+    os.setsid()
+    os.chdir(workdir)
+    os.dup2(fds["input"], 0)
+    os.dup2(fds["stdout"], 1)
+    os.dup2(fds["stderr"], 2)
+    for i, fd in enumerate(extra):
+        os.dup2(fd, 3 + i)
+    os.closerange(3 + len(extra), 65536)
+    if memory is not None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    if cpu is not None:
+        resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    out_limit = _output_cap(req) + 1
+    resource.setrlimit(resource.RLIMIT_FSIZE, (out_limit, out_limit))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(sig, signal.SIG_DFL)
+    os.environ.clear()
+    os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir,
+                       "LANG": "C.UTF-8", "PYTHONHASHSEED": "0"})  # fmt: skip
 
 
 def _output_cap(req: dict) -> int:
@@ -508,28 +520,10 @@ def _problem_child(req: dict, workdir: str, fds: dict[str, int], control: int, r
     Standard streams go to anonymous files nobody reads (upstream captures ``sys.stdout``
     only: a program writing to descriptor 1 writes past the grader)."""
     try:
-        os.setsid()
-        os.chdir(workdir)
-        os.dup2(fds["input"], 0)
-        os.dup2(fds["stdout"], 1)
-        os.dup2(fds["stderr"], 2)
-        os.dup2(control, 3)
-        os.dup2(results, 4)
-        os.closerange(5, 65536)
-        if not in_container:  # the container's memory limit bounds it there, as upstream sets none
-            memory = int(req.get("memory_mb", 1024)) * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        out_limit = _output_cap(req) + 1
-        resource.setrlimit(resource.RLIMIT_FSIZE, (out_limit, out_limit))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGPIPE, signal.SIGXFSZ):
-            signal.signal(sig, signal.SIG_DFL)
-        os.environ.clear()
-        os.environ.update({"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": workdir,
-                           "LANG": "C.UTF-8", "PYTHONHASHSEED": "0",
-                           "OMP_NUM_THREADS": "1"})  # fmt: skip
-        sys.argv = ["solution.py"]
+        # the container's memory limit bounds the problem there, as upstream sets none
+        memory = None if in_container else int(req.get("memory_mb", 1024)) * 1024 * 1024
+        _isolate(req, workdir, fds, [control, results], memory, None)
+        os.environ["OMP_NUM_THREADS"] = "1"
         module = _lcb_exec()
         control_file = os.fdopen(3, "rb")
         results_file = os.fdopen(4, "wb")
