@@ -3,8 +3,10 @@ reads of user-supplied files that fail with a one-line cause."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -79,3 +81,24 @@ def read_user_text(path: Path, what: str) -> str:
         raise DataError(f"{what} {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise DataError(f"cannot read {what} {path}: {exc}") from None
+
+
+def remove_tree(path: str | Path) -> None:
+    """Remove a directory tree whatever its modes (a program may have made parts of it
+    unreadable or unwritable); what still cannot be removed is left without an error."""
+
+    def _open_up(directory: str) -> None:
+        with contextlib.suppress(OSError):
+            os.chmod(directory, 0o700)
+        try:
+            entries = list(os.scandir(directory))
+        except OSError:
+            return
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                _open_up(entry.path)
+
+    if not os.path.isdir(path) or os.path.islink(path):
+        return
+    _open_up(str(path))
+    shutil.rmtree(path, ignore_errors=True)

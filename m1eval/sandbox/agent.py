@@ -305,11 +305,11 @@ class Scratch:
     unwritable, renamed its directory, filled the tmpfs), so no test can affect the next. On
     the host (the unsandboxed baseline) only the agent's own scratch directory is used."""
 
-    def __init__(self, in_container: bool) -> None:
+    def __init__(self, in_container: bool, base: str | None = None) -> None:
         self.in_container = in_container
         self.problem: Problem | None = None  # the live process of an in-process problem
         self.roots = list(SHARED_DIRS) if in_container else []
-        self.base = "/tmp" if in_container else tempfile.mkdtemp(prefix="m1eval-agent-")
+        self.base = "/tmp" if in_container else base or tempfile.mkdtemp(prefix="m1eval-agent-")
 
     def new_workdir(self) -> str:
         if not self.in_container:
@@ -565,8 +565,9 @@ def end_problem(scratch: Scratch) -> dict:
     )
 
 
-def serve(rfile: io.BufferedReader, wfile: io.BufferedWriter, in_container: bool) -> None:
-    scratch = Scratch(in_container)
+def serve(rfile: io.BufferedReader, wfile: io.BufferedWriter, in_container: bool,
+          base: str | None = None) -> None:  # fmt: skip
+    scratch = Scratch(in_container, base)
     while True:
         line = rfile.readline(MAX_REQUEST_BYTES)
         if not line:
@@ -598,10 +599,11 @@ def main() -> None:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(args[1])
         serve(sock.makefile("rb"), sock.makefile("wb"), in_container=True)
-    elif args[:1] == ["--stdio"]:
-        serve(sys.stdin.buffer, sys.stdout.buffer, in_container=False)
+    elif args[:1] == ["--stdio"]:  # the host's scratch directory, which the host removes
+        serve(sys.stdin.buffer, sys.stdout.buffer, in_container=False,
+              base=args[1] if len(args) > 1 else None)  # fmt: skip
     else:
-        sys.exit("usage: agent.py --connect SOCKET | --stdio")
+        sys.exit("usage: agent.py --connect SOCKET | --stdio [SCRATCH_DIR]")
 
 
 if __name__ == "__main__":

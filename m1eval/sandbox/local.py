@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+from m1eval.fsutil import remove_tree
 from m1eval.sandbox.pool import AGENT, DEFAULT_OUTPUT_BYTES, decode_response
 
 
@@ -28,8 +30,9 @@ class SubprocessRunner:
         inputs: list[str],
         accept: Callable[[int, dict[str, Any]], bool],
     ) -> list[dict[str, Any]]:
+        scratch = tempfile.mkdtemp(prefix="m1eval-agent-")
         proc = subprocess.Popen(
-            [sys.executable, "-I", str(AGENT), "--stdio"],
+            [sys.executable, "-I", str(AGENT), "--stdio", scratch],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         assert proc.stdin is not None and proc.stdout is not None
@@ -50,4 +53,5 @@ class SubprocessRunner:
         finally:
             proc.stdin.close()
             proc.wait(timeout=30)
+            remove_tree(scratch)
         return results

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import pickle
+import tempfile
 import zlib
 
 import pytest
@@ -117,6 +118,18 @@ def test_stops_at_first_failing_test() -> None:
     assert not verdict.passed
     assert [t.status for t in verdict.tests] == ["ok", "wrong_answer"]
     assert verdict.summary()["first_failure"]["test"] == 1
+
+
+def test_host_runner_leaves_no_scratch_behind(tmp_path, monkeypatch) -> None:
+    """The unsandboxed runner's scratch directory goes with the program, files and all."""
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    tempfile.tempdir = None
+    try:
+        code = "open('left.txt', 'w').write('x')\nprint(input())"
+        assert grade_program(SubprocessRunner(), code, _stdio(["1"], ["1"])).passed
+    finally:
+        tempfile.tempdir = None
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_import_block_is_prepended_and_exit_is_not_failure() -> None:
