@@ -148,8 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--vllm-bin", default="vllm")
     serve.add_argument("--fingerprint-out", type=Path, help="write the serving fingerprint")
     serve.add_argument("--startup-timeout", type=float, default=3600.0)
-    serve.add_argument("--dry-run", action="store_true", help="print the command only")
-    serve.add_argument("extra", nargs="*", help="more vLLM flags (after --)")
+    serve.add_argument("--dry-run", action="store_true",
+                       help="print the environment and command only")  # fmt: skip
+    serve.add_argument("--vllm-version",
+                       help="with --dry-run: the vLLM release to build the command for "
+                       "(default: the newest the profile allows)")  # fmt: skip
+    serve.add_argument(
+        "extra", nargs="*", help="more vLLM flags, after -- (checked against the release's parser)"
+    )
 
     res = sub.add_parser("results", help="list or show runs")
     res_sub = res.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -264,7 +270,15 @@ def main(argv: list[str] | None = None) -> int:
             reconfigure(errors="backslashreplace")
     logging.basicConfig(level=logging.WARNING, format="m1eval: warning: %(message)s")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    # `serve vllm ... -- FLAGS`: what follows the first "--" goes to vLLM untouched (argparse
+    # cannot hand a subcommand's remainder to a positional)
+    tail: list[str] = []
+    if argv[:1] == ["serve"] and "--" in argv:
+        cut = argv.index("--")
+        argv, tail = argv[:cut], argv[cut + 1 :]
     args = build_parser().parse_args(argv)
+    if tail:
+        args.extra = [*args.extra, *tail]
     try:
         return _dispatch(args, argv)
     except M1EvalError as err:
@@ -451,21 +465,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import time
 
     if args.what == "vllm":
-        import shlex
-
-        from m1eval.serving import vllm
-
-        profile = vllm.load_profile(args.profile)
-        cmd = vllm.build_command(profile, args.vllm_bin, args.model, args.host, args.port,
-                                 list(args.extra))  # fmt: skip
-        if args.dry_run:
-            print(shlex.join(cmd))
-            return 0
-        version = vllm.vllm_version(args.vllm_bin)
-        vllm.check_version(profile, version)
-        base_url = f"http://{args.host}:{args.port}/v1"
-        return vllm.serve(profile, cmd, version, base_url, args.fingerprint_out, args.revision,
-                          args.startup_timeout)  # fmt: skip
+        return _cmd_serve_vllm(args)
 
     import signal
 
@@ -478,6 +478,44 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         while server.process is not None and server.process.poll() is None:
             time.sleep(0.5)
         raise ConfigError(f"embedded server exited: {server.log_tail()}")
+
+
+def _cmd_serve_vllm(args: argparse.Namespace) -> int:
+    import shlex
+
+    from m1eval.serving import vllm
+
+    profile = vllm.load_profile(args.profile)
+    if args.dry_run:
+        version = args.vllm_version or _newest_allowed(profile)
+    else:
+        version = vllm.vllm_version(args.vllm_bin)
+    if version:
+        vllm.check_version(profile, version)
+    cmd = vllm.build_command(profile, args.vllm_bin, args.model, args.host, args.port,
+                             list(args.extra), version)  # fmt: skip
+    checked = vllm.unknown_flags(cmd, version) if version else None
+    if checked and checked[1]:
+        raise ConfigError(f"vLLM {checked[0]} has no flag {', '.join(checked[1])} "
+                          f"(profile {profile.name})")  # fmt: skip
+    if args.dry_run:
+        what = f"vLLM {version}" if version else "any vLLM"
+        print(f"# {profile.name} for {what} (window {profile.window.describe()}); flags "
+              + (f"checked against vLLM {checked[0]}'s parser" if checked
+                 else "not checked: no extracted parser for this release"))  # fmt: skip
+        print(shlex.join([*(f"{k}={v}" for k, v in profile.env.items()), *cmd]))
+        return 0
+    base_url = f"http://{args.host}:{args.port}/v1"
+    return vllm.serve(profile, cmd, version, base_url, args.fingerprint_out, args.revision,
+                      args.startup_timeout)  # fmt: skip
+
+
+def _newest_allowed(profile: Any) -> str | None:
+    """The newest extracted vLLM release inside a profile's window."""
+    from m1eval.serving import vllm
+
+    inside = [v for v in vllm.flag_table()["versions"] if profile.window.refusal(v) is None]
+    return max(inside, key=vllm.version_tuple) if inside else None
 
 
 def _cmd_results(args: argparse.Namespace) -> int:

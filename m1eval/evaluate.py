@@ -26,6 +26,7 @@ from m1eval.progress import RunProgress
 from m1eval.protocols import Protocol
 from m1eval.provenance import git_state, package_versions
 from m1eval.runner import ExecutionStats, execute, plan_samples, samples_to_redo
+from m1eval.serving import templates
 from m1eval.store import RunStore, read_samples_file
 from m1eval.suite_specs import SuiteSpec
 from m1eval.suites.base import RunContext, Suite
@@ -132,6 +133,9 @@ async def _run_prepared(
     identity["suite_options"] = suite.identity()
     if context.tokenizer is not None:
         identity["tokenizer"] = context.tokenizer.name
+    template = templates.plan(protocol.chat_templates, suite.uses_tools, config.embedded)
+    if template is not None:
+        identity["chat_template"] = {"name": template["name"], "sha256": template["sha256"]}
     config_hash = stable_hash(identity)
     run_id = validate_run_id(config.resolved_run_id(config_hash))
     run_dir = config.results_dir / run_id
@@ -163,6 +167,7 @@ async def _run_prepared(
             fingerprint,
         )  # fmt: skip
         manifest["serving"] = options.serving
+        manifest["chat_template"] = template
         manifest["run_context"] = {
             "context_window": context.context_window,
             "context_window_source": context.context_window_source,
@@ -192,6 +197,7 @@ async def _run_prepared(
             retry=options.retry,
             max_connections=max(config.concurrency, 1),
             extra_body=config.extra_body,
+            tools_chat_template=templates.per_request_text(template),
         )
         status = "failed"
         try:

@@ -14,8 +14,10 @@ import yaml
 
 from m1eval.errors import ConfigError
 from m1eval.paths import protocols_dir
+from m1eval.serving.templates import template_path
 
 CONTENT_FORMATS = ("string", "parts")
+TEMPLATE_ROLES = ("default", "tools")
 SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "top_k", "min_p", "presence_penalty")
 
 
@@ -28,6 +30,8 @@ class Protocol:
     system_prompt: str | None = None
     paper_column: str | None = None
     tokenizer: str = "auto"  # for suites that measure prompts: auto, server, o200k, hf:NAME
+    # shipped chat template per kind of request: "default" (the server's) and "tools"
+    chat_templates: dict[str, str] = field(default_factory=dict)
     path: Path | None = field(default=None, compare=False)
 
 
@@ -62,6 +66,12 @@ def load_protocol(name_or_path: str) -> Protocol:
     fmt = raw.get("content_format", "string")
     if fmt not in CONTENT_FORMATS:
         raise ConfigError(f"harness config {path}: content_format must be one of {CONTENT_FORMATS}")
+    templates = raw.get("chat_templates") or {}
+    if not isinstance(templates, dict) or set(templates) - set(TEMPLATE_ROLES):
+        raise ConfigError(f"harness config {path}: chat_templates takes "
+                          f"{', '.join(TEMPLATE_ROLES)}")  # fmt: skip
+    for name in templates.values():
+        template_path(str(name))
     return Protocol(
         name=str(raw.get("name") or path.stem),
         description=str(raw.get("description") or ""),
@@ -70,5 +80,6 @@ def load_protocol(name_or_path: str) -> Protocol:
         system_prompt=raw.get("system_prompt"),
         paper_column=raw.get("paper_column"),
         tokenizer=str(raw.get("tokenizer") or "auto"),
+        chat_templates={k: str(v) for k, v in templates.items()},
         path=path,
     )

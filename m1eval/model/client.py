@@ -47,6 +47,9 @@ class ClientSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     max_connections: int = 512
     extra_body: dict[str, Any] = field(default_factory=dict)
+    # the chat template (its text) sent with every request that carries tools, for servers
+    # whose default template has no tool turns (vLLM's per-request ``chat_template``)
+    tools_chat_template: str | None = None
 
     def request_timeout(self, max_tokens: int | None, prompt_bytes: int = 0) -> float:
         return (
@@ -115,6 +118,8 @@ class ChatClient:
         }
         payload.update({k: v for k, v in sampling.items() if v is not None})
         payload.update(self.settings.extra_body)
+        if payload.get("tools") and self.settings.tools_chat_template is not None:
+            payload["chat_template"] = self.settings.tools_chat_template
         return payload
 
     async def complete(

@@ -1,15 +1,20 @@
 """``m1eval serve vllm --profile NAME``: launch vLLM from a profile and fingerprint it.
 
-A profile (``vllm_profiles/*.yaml``) names the model, the minimum vLLM version and the
-server flags. The launcher builds the command, refuses a vLLM older than the profile allows,
-waits until ``/v1/models`` answers, and writes a serving fingerprint (vLLM version, the exact
-command, GPUs, model revision, chat-template hash) that ``m1eval run --serving-fingerprint
-FILE`` puts into every run manifest.
+A profile (``vllm_profiles/*.yaml``) names the model, the vLLM versions that serve it (a window
+with the reason for each end), the environment, the server flags, flags that only some versions
+have (``versioned_args``), and the protocol whose prompt + budget its window is sized for. A
+``chat-template`` that names a shipped template (``m1eval/chat_templates``) becomes its absolute
+path. The launcher builds the command, refuses a vLLM outside the window, waits until
+``/v1/models`` answers, and writes a serving fingerprint (vLLM version, the exact command and
+environment, GPUs, model revision, chat template and its hash) that ``m1eval run
+--serving-fingerprint FILE`` puts into every run manifest.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -18,7 +23,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,33 +33,135 @@ import yaml
 from m1eval.errors import ConfigError, EndpointError
 from m1eval.fsutil import atomic_write_json
 from m1eval.paths import vllm_profiles_dir
+from m1eval.serving import templates
+
+FLAGS_TABLE = Path(__file__).resolve().parent / "vllm_cli_flags.json"
+
+
+@dataclass(frozen=True)
+class VersionWindow:
+    """The vLLM releases a profile runs on: ``min`` and ``max`` inclusive, ``max`` may name a
+    series ("0.23" is every 0.23.x)."""
+
+    min: str | None = None
+    max: str | None = None
+    why_min: str = ""
+    why_max: str = ""
+
+    def refusal(self, version: str) -> str | None:
+        """Why ``version`` is outside the window, or None."""
+        have = version_tuple(version)
+        if self.min and have < version_tuple(self.min):
+            why = f" ({self.why_min})" if self.why_min else ""
+            return f"vLLM {version} is older than {self.min}{why}"
+        if self.max:
+            top = version_tuple(self.max)
+            if have[: len(top)] > top:
+                series = f"{self.max}.x" if len(top) < 3 else self.max
+                why = f" ({self.why_max})" if self.why_max else ""
+                return f"vLLM {version} is newer than {series}{why}"
+        return None
+
+    def describe(self) -> str:
+        low = self.min or "any"
+        high = (f"{self.max}.x" if self.max and len(version_tuple(self.max)) < 3
+                else self.max or "any")  # fmt: skip
+        return f"{low} – {high}"
 
 
 @dataclass(frozen=True)
 class Profile:
     name: str
     model: str | None
-    min_vllm: str | None
     args: dict[str, Any]
+    window: VersionWindow = field(default_factory=VersionWindow)
+    env: dict[str, str] = field(default_factory=dict)
+    versioned_args: tuple[tuple[str, dict[str, Any]], ...] = ()
+    protocol: str | None = None
+    path: Path | None = None
+
+    def args_for(self, version: str | None) -> dict[str, Any]:
+        """The flags for a vLLM version (None: the newest the window allows)."""
+        out = dict(self.args)
+        have = version_tuple(version) if version else None
+        for since, extra in self.versioned_args:
+            if have is None or have >= version_tuple(since):
+                out.update(extra)
+        return out
+
+    def chat_template(self) -> str | None:
+        """The server's default chat template, as a shipped name or a path."""
+        value = self.args.get("chat-template")
+        return str(value) if value else None
 
 
-def load_profile(name: str) -> Profile:
-    path = vllm_profiles_dir() / f"{name}.yaml"
-    if not path.exists():
-        known = sorted(p.stem for p in (vllm_profiles_dir()).glob("*.yaml"))
-        raise ConfigError(f"unknown vLLM profile '{name}' (known: {', '.join(known)})")
-    raw = yaml.safe_load(path.read_text()) or {}
-    return Profile(raw.get("name", name), raw.get("model"), raw.get("min_vllm"),
-                   dict(raw.get("args") or {}))  # fmt: skip
+def version_tuple(text: str) -> tuple[int, ...]:
+    """(0, 10, 2) from "0.10.2", "v0.10.2.dev3+gabc" or "0.10"."""
+    match = re.match(r"v?(\d+(?:\.\d+){0,2})", text.strip())
+    if not match:
+        raise ConfigError(f"not a version: {text!r}")
+    return tuple(int(x) for x in match.group(1).split("."))
+
+
+def load_profile(name_or_path: str) -> Profile:
+    path = Path(name_or_path)
+    if not (path.suffix in (".yaml", ".yml") and path.is_file()):
+        path = vllm_profiles_dir() / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in vllm_profiles_dir().glob("*.yaml"))
+        raise ConfigError(f"unknown vLLM profile '{name_or_path}' (known: {', '.join(known)})")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"malformed YAML in {path}: {getattr(exc, 'problem', exc)}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"vLLM profile {path} must be a mapping")
+    window = raw.get("vllm") or {}
+    if "min_vllm" in raw:  # the older spelling
+        window = {"min": raw["min_vllm"], **window}
+    if not isinstance(window, dict) or set(window) - {"min", "max", "why_min", "why_max"}:
+        raise ConfigError(f"vLLM profile {path}: 'vllm' takes min, max, why_min, why_max")
+    args = raw.get("args") or {}
+    env = raw.get("env") or {}
+    if not isinstance(args, dict) or not isinstance(env, dict):
+        raise ConfigError(f"vLLM profile {path}: 'args' and 'env' must be mappings")
+    versioned = []
+    for entry in raw.get("versioned_args") or []:
+        if not (isinstance(entry, dict) and entry.get("since")
+                and isinstance(entry.get("args"), dict)):  # fmt: skip
+            raise ConfigError(f"vLLM profile {path}: each versioned_args entry needs "
+                              "'since' and 'args'")  # fmt: skip
+        versioned.append((str(entry["since"]), dict(entry["args"])))
+    for key in ("min", "max"):
+        if window.get(key) is not None:
+            window[key] = str(window[key])
+            version_tuple(window[key])
+    return Profile(
+        name=str(raw.get("name") or path.stem), model=raw.get("model"), args=dict(args),
+        window=VersionWindow(**window), env={str(k): str(v) for k, v in env.items()},
+        versioned_args=tuple(versioned), protocol=raw.get("protocol"), path=path,
+    )  # fmt: skip
+
+
+def resolve_template(value: str) -> Path:
+    """A profile's ``chat-template``: a shipped template's name, or a path (made absolute)."""
+    if "/" not in value and not value.endswith(".jinja"):
+        return templates.template_path(value)
+    path = Path(value).expanduser().resolve()
+    if not path.is_file():
+        raise ConfigError(f"chat template {value} does not exist")
+    return path
 
 
 def build_command(profile: Profile, vllm_bin: str, model: str | None, host: str, port: int,
-                  extra: list[str]) -> list[str]:  # fmt: skip
+                  extra: list[str], version: str | None = None) -> list[str]:  # fmt: skip
     model = model or profile.model
     if not model:
         raise ConfigError(f"profile {profile.name} names no model: pass --model")
     cmd = [vllm_bin, "serve", model, "--host", host, "--port", str(port)]
-    for key, value in profile.args.items():
+    for key, value in profile.args_for(version).items():
+        if key == "chat-template" and value:
+            value = str(resolve_template(str(value)))
         if value is True:
             cmd.append(f"--{key}")
         elif value not in (False, None):
@@ -62,8 +169,40 @@ def build_command(profile: Profile, vllm_bin: str, model: str | None, host: str,
     return cmd + extra
 
 
-def _version_tuple(text: str) -> tuple[int, ...]:
-    return tuple(int(x) for x in re.findall(r"\d+", text)[:3])
+@functools.lru_cache(maxsize=1)
+def flag_table() -> dict[str, Any]:
+    """Flags of ``vllm serve`` per release, extracted from the wheels
+    (``scripts/extract_vllm_flags.py``)."""
+    return json.loads(FLAGS_TABLE.read_text())
+
+
+def known_flags(version: str) -> tuple[str, set[str]] | None:
+    """The extracted flag set of the release in ``version``'s minor series nearest to it
+    (None: no release of that series was extracted)."""
+    have = (*version_tuple(version), 0, 0, 0)[:3]
+    series = [(version_tuple(name), name, entry) for name, entry in
+              flag_table()["versions"].items() if version_tuple(name)[:2] == have[:2]]  # fmt: skip
+    if not series:
+        return None
+    _, name, entry = min(series, key=lambda s: (abs(s[0][2] - have[2]), -s[0][2]))
+    return name, set(entry["flags"])
+
+
+def unknown_flags(cmd: list[str], version: str) -> tuple[str, list[str]] | None:
+    """Flags of ``cmd`` that vLLM ``version``'s parser does not define (None: no table for
+    that release)."""
+    found = known_flags(version)
+    if found is None:
+        return None
+    name, flags = found
+    bad = []
+    for token in cmd[3:]:
+        if not token.startswith("--"):
+            continue
+        flag = token.split("=", 1)[0].replace("_", "-")
+        if flag not in flags and not (flag.startswith("--no-") and "--" + flag[5:] in flags):
+            bad.append(flag)
+    return name, bad
 
 
 def vllm_version(vllm_bin: str) -> str:
@@ -79,12 +218,10 @@ def vllm_version(vllm_bin: str) -> str:
 
 
 def check_version(profile: Profile, version: str) -> None:
-    if profile.min_vllm and _version_tuple(version) < _version_tuple(profile.min_vllm):
-        raise ConfigError(
-            f"vLLM {version} is older than {profile.min_vllm}, which {profile.name} needs "
-            "(earlier versions ran the LM head and the linear-attention cache in bf16, which "
-            "lowered AIME scores)"
-        )
+    refusal = profile.window.refusal(version)
+    if refusal:
+        raise ConfigError(f"{refusal}; profile {profile.name} serves "
+                          f"{profile.window.describe()}")  # fmt: skip
 
 
 def gpus() -> list[str]:
@@ -96,18 +233,29 @@ def gpus() -> list[str]:
     return [line.strip() for line in out.stdout.splitlines() if line.strip()]
 
 
+def command_template(cmd: list[str]) -> Path | None:
+    if "--chat-template" in cmd:
+        i = cmd.index("--chat-template")
+        if i + 1 < len(cmd):
+            return Path(cmd[i + 1])
+    return None
+
+
 def fingerprint(profile: Profile, cmd: list[str], version: str, revision: str | None
                 ) -> dict[str, Any]:  # fmt: skip
-    template = profile.args.get("chat-template")
+    template = command_template(cmd)
     template_sha = None
-    if template and Path(str(template)).is_file():
-        template_sha = hashlib.sha256(Path(str(template)).read_bytes()).hexdigest()
+    if template is not None and template.is_file():
+        template_sha = hashlib.sha256(template.read_bytes()).hexdigest()
     devices = gpus()
     return {
         "server": "vllm", "vllm_version": version, "profile": profile.name,
-        "command": cmd, "model": cmd[2], "model_revision": revision,
+        "vllm_window": profile.window.describe(), "protocol": profile.protocol,
+        "command": cmd, "env": profile.env, "model": cmd[2], "model_revision": revision,
         "gpu_model": devices[0] if devices else None, "gpu_count": len(devices),
-        "chat_template": template, "chat_template_sha256": template_sha,
+        "chat_template": str(template) if template else None,
+        "chat_template_name": template.stem if template else None,
+        "chat_template_sha256": template_sha,
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
 
@@ -129,7 +277,7 @@ def wait_healthy(proc: subprocess.Popen, base_url: str, timeout_s: float) -> Non
 
 def serve(profile: Profile, cmd: list[str], version: str, base_url: str,
           fingerprint_out: Path | None, revision: str | None, timeout_s: float) -> int:  # fmt: skip
-    proc = subprocess.Popen(cmd, start_new_session=True)
+    proc = subprocess.Popen(cmd, start_new_session=True, env={**os.environ, **profile.env})
     try:
         wait_healthy(proc, base_url, timeout_s)
         fp = fingerprint(profile, cmd, version, revision)

@@ -122,6 +122,8 @@ class Suite(ABC):
     exports: ClassVar[bool] = False
     #: llama.cpp chat format the embedded server needs for this suite (tool calling)
     embedded_chat_format: ClassVar[str | None] = None
+    #: whether the suite's requests carry tools (the protocol's "tools" chat template)
+    uses_tools: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -36,6 +36,7 @@ SMOKE_TASKS = 3
 class TauBenchSuite(Suite):
     binary_scores: ClassVar[bool] = False
     embedded_chat_format: ClassVar[str | None] = "chatml-function-calling"
+    uses_tools: ClassVar[bool] = True
     adapter_name = "tau_bench"
     declared_options = (
         Option("max_steps", 40, "step limit", type=int, positive=True),
