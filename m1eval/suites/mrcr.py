@@ -59,7 +59,13 @@ OVERFLOW = (FIT, SKIP)
 # messages, C in the completion) ..." and "... maximum context length is W tokens and your
 # request has P input tokens (C > W - P)"
 _WINDOW = re.compile(r"maximum context length is (\d{1,9}) tokens")
-_PROMPT = re.compile(r"\((\d{1,9}) in the messages|request has (\d{1,9}) input tokens")
+# the prompt's tokens in vLLM's refusal: "(N in the messages" (older), "request has N input
+# tokens" (0.10-0.12), "prompt contains N input tokens" (0.23; "contains at least N" is a
+# count cut short by truncation and is not used)
+_PROMPT = re.compile(
+    r"\((\d{1,9}) in the messages|request has (\d{1,9}) input tokens"
+    r"|prompt contains (\d{1,9}) input tokens"
+)
 
 
 def fitted_budget(failure: RequestFailed, requested: int | None) -> int | None:
@@ -70,7 +76,7 @@ def fitted_budget(failure: RequestFailed, requested: int | None) -> int | None:
     window, prompt = _WINDOW.search(failure.cause), _PROMPT.search(failure.cause)
     if window is None or prompt is None:
         return None
-    budget = int(window.group(1)) - int(prompt.group(1) or prompt.group(2))
+    budget = int(window.group(1)) - int(next(g for g in prompt.groups() if g))
     if budget < 1 or (requested is not None and budget >= requested):
         return None
     return budget

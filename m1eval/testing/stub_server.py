@@ -30,6 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
+from m1eval.testing.app_thread import AppThread
+
 FAULTS = ("http500", "http429", "drop", "malformed", "stall", "nofinish")
 SAMPLE_HEADER = "X-M1eval-Sample-Id"
 
@@ -273,48 +275,16 @@ def make_app(state: StubState) -> web.Application:
     return app
 
 
-class StubServer:
+class StubServer(AppThread):
     """Run the stub in a background thread of this process: ``with StubServer(cfg) as s:``."""
 
     def __init__(self, config: StubConfig | None = None) -> None:
         self.state = StubState(config or StubConfig())
-        self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._runner: web.AppRunner | None = None
-        self._ready = threading.Event()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
+        super().__init__(make_app(self.state))
 
     def __enter__(self) -> StubServer:
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("stub server did not start")
+        super().__enter__()
         return self
-
-    def _serve(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        asyncio.set_event_loop(self._loop)
-        self._runner = web.AppRunner(make_app(self.state), access_log=None)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]
-        self._ready.set()
-        self._loop.run_forever()
-        self._loop.run_until_complete(self._runner.cleanup())
-        self._loop.close()
-
-    def __exit__(self, *exc: object) -> None:
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-        if self._thread is not None:
-            self._thread.join(10)
 
 
 def spawn(workdir: Path, *args: str, timeout_s: float = 20.0) -> tuple[subprocess.Popen, str]:
