@@ -2,7 +2,7 @@
 
 Exit codes: 0 done; 2 bad input (config, data, options); 3 model server unreachable or not
 OpenAI-compatible; 4 run finished but some samples are infra errors (rerun to retry them);
-130 interrupted (rerun the same command to resume).
+5 ``m1eval doctor`` says no-go; 130 interrupted (rerun the same command to resume).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from m1eval import __version__, boundedjson
 from m1eval.errors import ConfigError, DataError, M1EvalError
 
 EXIT_INCOMPLETE = 4
+EXIT_NO_GO = 5
 EXIT_INTERRUPTED = 130
 EXIT_UNEXPECTED = 1
 
@@ -138,6 +139,28 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--split")
     _suite_options(grade)
 
+    doctor = sub.add_parser("doctor", help="preflight a model server: go or no-go for a run")
+    doctor.add_argument("--base-url", required=True, help="the server (ending in /v1)")
+    doctor.add_argument("--model", help="model name (default: the first the server lists)")
+    doctor.add_argument("--protocol", default="m1-80k", help="protocols/NAME.yaml or a path")
+    doctor.add_argument(
+        "--suite",
+        action="append",
+        dest="suites",
+        help="a suite the run will use (repeatable; default: every suite)",
+    )
+    doctor.add_argument(
+        "--profile",
+        help="the vLLM profile whose version window applies "
+        "(default: the one sized for the protocol)",
+    )
+    doctor.add_argument("--api-key-env", default="M1EVAL_API_KEY")
+    doctor.add_argument(
+        "--probe-max-tokens",
+        type=int,
+        default=2048,
+        help="generation budget of the tool and reasoning probes",
+    )
     serve = sub.add_parser("serve", help="run a model server in the foreground")
     serve.add_argument("what", choices=["embedded", "vllm"])
     serve.add_argument("--port", type=int, default=8000)
@@ -320,6 +343,8 @@ def _dispatch_command(args: argparse.Namespace, argv: list[str]) -> int:
         return _cmd_grade(args)
     if args.command == "serve":
         return _cmd_serve(args)
+    if args.command == "doctor":
+        return _cmd_doctor(args)
     if args.command == "results":
         return _cmd_results(args)
     if args.command == "suites":
@@ -478,6 +503,36 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         while server.process is not None and server.process.poll() is None:
             time.sleep(0.5)
         raise ConfigError(f"embedded server exited: {server.log_tail()}")
+
+
+def _cmd_doctor(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from m1eval.protocols import load_protocol
+    from m1eval.serving.doctor import DoctorSettings, diagnose
+    from m1eval.suite_specs import available_suites
+    from m1eval.suites import get_suite
+
+    protocol = load_protocol(args.protocol)
+    names = args.suites or available_suites()
+    settings = DoctorSettings(
+        base_url=args.base_url, model=args.model, protocol=protocol,
+        suites=[get_suite(n) for n in names], profile=args.profile,
+        api_key=os.environ.get(args.api_key_env) or None,
+        probe_max_tokens=args.probe_max_tokens,
+    )  # fmt: skip
+    print(f"m1eval doctor: {args.base_url} · protocol {protocol.name} · "
+          f"suites {', '.join(names)}")  # fmt: skip
+    checks = asyncio.run(diagnose(settings))
+    for check in checks:
+        print(f"  {check.line()}")
+    failed = [c for c in checks if c.status == "fail"]
+    if failed:
+        noun = "check" if len(failed) == 1 else "checks"
+        print(f"no-go: {len(failed)} {noun} failed ({', '.join(c.name for c in failed)})")
+        return EXIT_NO_GO
+    print("go")
+    return 0
 
 
 def _cmd_serve_vllm(args: argparse.Namespace) -> int:

@@ -124,6 +124,13 @@ class Suite(ABC):
     embedded_chat_format: ClassVar[str | None] = None
     #: whether the suite's requests carry tools (the protocol's "tools" chat template)
     uses_tools: ClassVar[bool] = False
+    #: the longest prompt the suite sends, in tokens (the server's window must hold it plus
+    #: the generation budget); short single-question prompts by default
+    longest_prompt_tokens: ClassVar[int] = 4_096
+
+    def prompt_tokens_needed(self) -> int:
+        """The longest prompt this suite, with its options, sends (``m1eval doctor``)."""
+        return self.longest_prompt_tokens
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

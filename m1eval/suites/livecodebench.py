@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from m1eval.contract import GROUP_COLUMNS, breakdown, group_rows
 from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
@@ -66,6 +66,8 @@ def _date(text: str, what: str) -> datetime:
 
 
 class LiveCodeBenchSuite(Suite):
+    #: a problem statement, its examples and starter code
+    longest_prompt_tokens: ClassVar[int] = 8_192
     adapter_name = "livecodebench"
     declared_options = (
         Option("release", "release_v6", "release to read", choices=tuple(RELEASE_FILES)),

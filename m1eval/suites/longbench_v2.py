@@ -91,6 +91,10 @@ class LongBenchV2Suite(Suite):
     )  # fmt: skip
     needs_tokenizer: ClassVar[bool] = True
 
+    def prompt_tokens_needed(self) -> int:
+        """Contexts are cut to ``max_prompt_tokens``; the template and question add a little."""
+        return int(self.options["max_prompt_tokens"]) + 1_024
+
     def __init__(self, spec: Any, options: dict[str, Any] | None = None) -> None:
         super().__init__(spec, options)
         if int(self.options["max_prompt_tokens"]) < 2:

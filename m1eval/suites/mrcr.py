@@ -104,6 +104,8 @@ def count_message_tokens(messages: list[dict[str, Any]]) -> int:
 
 
 class MrcrSuite(Suite):
+    #: the largest context bin ends at 1M tokens
+    longest_prompt_tokens: ClassVar[int] = 1_000_000
     binary_scores: ClassVar[bool] = False
     adapter_name = "mrcr"
     declared_options = (

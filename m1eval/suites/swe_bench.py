@@ -26,6 +26,8 @@ SUBSETS = ("all", "m1-486")
 
 
 class SweBenchSuite(Suite):
+    #: a repository tree, then whole files of the localised code
+    longest_prompt_tokens: ClassVar[int] = 65_536
     binary_scores: ClassVar[bool] = True
     adapter_name = "swe_bench"
     exports = True  # predictions.jsonl

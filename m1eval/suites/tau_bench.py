@@ -34,6 +34,8 @@ SMOKE_TASKS = 3
 
 
 class TauBenchSuite(Suite):
+    #: the domain policy plus up to max_steps turns of tool results
+    longest_prompt_tokens: ClassVar[int] = 32_768
     binary_scores: ClassVar[bool] = False
     embedded_chat_format: ClassVar[str | None] = "chatml-function-calling"
     uses_tools: ClassVar[bool] = True
