@@ -134,6 +134,7 @@ async def _run_prepared(
     if context.tokenizer is not None:
         identity["tokenizer"] = context.tokenizer.name
     template = templates.plan(protocol.chat_templates, suite.uses_tools, config.embedded)
+    templates.check_served(template, protocol, options.serving)
     if template is not None:
         identity["chat_template"] = {"name": template["name"], "sha256": template["sha256"]}
     config_hash = stable_hash(identity)

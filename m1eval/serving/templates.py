@@ -106,3 +106,19 @@ def per_request_text(planned: dict[str, Any] | None) -> str | None:
     if planned is None or not planned["delivered"].startswith("per request"):
         return None
     return template_text(planned["name"])
+
+
+def check_served(planned: dict[str, Any] | None, protocol: Any,
+                 serving: dict[str, Any] | None) -> None:  # fmt: skip
+    """Refuse a run whose server (its serving fingerprint) renders with another default
+    template than the protocol's: every prompt would differ from the one recorded."""
+    served = (serving or {}).get("chat_template_sha256")
+    default = (getattr(protocol, "chat_templates", None) or {}).get("default")
+    if planned is None or served is None or default is None:
+        return
+    expected = describe(default)
+    if served != expected["sha256"]:
+        name = (serving or {}).get("chat_template_name") or (serving or {}).get("chat_template")
+        raise ConfigError(f"the server's chat template ({name}, sha256 {served[:12]}) is not "
+                          f"protocol {protocol.name}'s {default} (sha256 "
+                          f"{expected['sha256'][:12]}): serve with the profile's template")

@@ -311,3 +311,22 @@ def test_plain_template_refuses_tool_turns_as_a_400() -> None:
             },
         )
         assert status == 200
+
+
+def test_a_server_with_another_template_is_refused_before_the_run(cli, tmp_path: Path) -> None:
+    """A serving fingerprint whose template is not the protocol's default: every prompt would
+    differ from the one the manifest records, so the run is refused and nothing written."""
+    fingerprint = tmp_path / "serving.json"
+    fingerprint.write_text(json.dumps({"server": "vllm", "chat_template": "/x/other.jinja",
+                                       "chat_template_name": "other",
+                                       "chat_template_sha256": "ab" * 32}))
+    with VllmEmulator(EmulatorConfig()) as server:
+        res = cli("run", "--suite", "aime24", "--split", "smoke", "--base-url",
+                  server.base_url, "--serving-fingerprint", fingerprint, "--results-dir",
+                  tmp_path / "r", "--no-progress")  # fmt: skip
+        assert server.emulator.requests == 0
+    assert res.code == 2 and not (tmp_path / "r").exists()
+    assert res.err.strip() == (
+        "m1eval: error: the server's chat template (other, sha256 abababababab) is not "
+        f"protocol m1-80k's minimax_m1 (sha256 {templates.describe('minimax_m1')['sha256'][:12]}"
+        "): serve with the profile's template")
