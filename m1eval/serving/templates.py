@@ -119,6 +119,8 @@ def check_served(planned: dict[str, Any] | None, protocol: Any,
     expected = describe(default)
     if served != expected["sha256"]:
         name = (serving or {}).get("chat_template_name") or (serving or {}).get("chat_template")
-        raise ConfigError(f"the server's chat template ({name}, sha256 {served[:12]}) is not "
-                          f"protocol {protocol.name}'s {default} (sha256 "
-                          f"{expected['sha256'][:12]}): serve with the profile's template")
+        raise ConfigError(
+            f"the server's chat template ({name}, sha256 {served[:12]}) is not "
+            f"protocol {protocol.name}'s {default} (sha256 "
+            f"{expected['sha256'][:12]}): serve with the profile's template"
+        )

@@ -317,9 +317,16 @@ def test_a_server_with_another_template_is_refused_before_the_run(cli, tmp_path:
     """A serving fingerprint whose template is not the protocol's default: every prompt would
     differ from the one the manifest records, so the run is refused and nothing written."""
     fingerprint = tmp_path / "serving.json"
-    fingerprint.write_text(json.dumps({"server": "vllm", "chat_template": "/x/other.jinja",
-                                       "chat_template_name": "other",
-                                       "chat_template_sha256": "ab" * 32}))
+    fingerprint.write_text(
+        json.dumps(
+            {
+                "server": "vllm",
+                "chat_template": "/x/other.jinja",
+                "chat_template_name": "other",
+                "chat_template_sha256": "ab" * 32,
+            }
+        )
+    )
     with VllmEmulator(EmulatorConfig()) as server:
         res = cli("run", "--suite", "aime24", "--split", "smoke", "--base-url",
                   server.base_url, "--serving-fingerprint", fingerprint, "--results-dir",
@@ -329,4 +336,5 @@ def test_a_server_with_another_template_is_refused_before_the_run(cli, tmp_path:
     assert res.err.strip() == (
         "m1eval: error: the server's chat template (other, sha256 abababababab) is not "
         f"protocol m1-80k's minimax_m1 (sha256 {templates.describe('minimax_m1')['sha256'][:12]}"
-        "): serve with the profile's template")
+        "): serve with the profile's template"
+    )
