@@ -508,8 +508,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def _cmd_doctor(args: argparse.Namespace) -> int:
     import asyncio
 
+    from m1eval.commands.doctor import DoctorSettings, diagnose
     from m1eval.protocols import load_protocol
-    from m1eval.serving.doctor import DoctorSettings, diagnose
     from m1eval.suite_specs import available_suites
     from m1eval.suites import get_suite
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from m1eval import __version__
+from m1eval import chat_templates as templates
 from m1eval.config import RunConfig, validate_run_id
 from m1eval.contract import SUITE_ROW, comparability, headline
 from m1eval.data import LoadedDataset
@@ -26,7 +27,6 @@ from m1eval.progress import RunProgress
 from m1eval.protocols import Protocol
 from m1eval.provenance import git_state, package_versions
 from m1eval.runner import ExecutionStats, execute, plan_samples, samples_to_redo
-from m1eval.serving import templates
 from m1eval.store import RunStore, read_samples_file
 from m1eval.suite_specs import SuiteSpec
 from m1eval.suites.base import RunContext, Suite

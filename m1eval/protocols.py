@@ -12,9 +12,9 @@ from typing import Any
 
 import yaml
 
+from m1eval.chat_templates import template_path
 from m1eval.errors import ConfigError
 from m1eval.paths import protocols_dir
-from m1eval.serving.templates import template_path
 
 CONTENT_FORMATS = ("string", "parts")
 TEMPLATE_ROLES = ("default", "tools")

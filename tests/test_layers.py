@@ -21,6 +21,7 @@ LAYERS: list[tuple[str, int]] = [
     ("m1eval.swebench", 2), ("m1eval.testing", 2), ("m1eval.profiler", 2),
     ("m1eval.serving", 2),
     ("m1eval.suite_specs", 1), ("m1eval.protocols", 1), ("m1eval.config", 1),
+    ("m1eval.chat_templates", 1),
     ("m1eval.data", 1), ("m1eval.store", 1), ("m1eval.tokenizers", 1),
     ("m1eval", 0),  # errors, records, hashing, boundedjson, fsutil, paths, stats, summary, ...
 ]  # fmt: skip

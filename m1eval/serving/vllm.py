@@ -30,10 +30,10 @@ from typing import Any
 
 import yaml
 
+from m1eval import chat_templates as templates
 from m1eval.errors import ConfigError, EndpointError
 from m1eval.fsutil import atomic_write_json
 from m1eval.paths import vllm_profiles_dir
-from m1eval.serving import templates
 
 FLAGS_TABLE = Path(__file__).resolve().parent / "vllm_cli_flags.json"
 

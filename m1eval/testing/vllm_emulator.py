@@ -53,7 +53,7 @@ from typing import Any
 
 from aiohttp import web
 
-from m1eval.serving import templates
+from m1eval import chat_templates as templates
 from m1eval.testing.app_thread import AppThread
 from m1eval.testing.stub_server import SAMPLE_HEADER, StubConfig, reply_text
 

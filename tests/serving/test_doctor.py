@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from m1eval.serving import templates
+from m1eval import chat_templates as templates
 from m1eval.testing.vllm_emulator import RELEASES, EmulatorConfig, VllmEmulator
 from tests.conftest import embedded_available
 

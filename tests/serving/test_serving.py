@@ -21,9 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from m1eval import chat_templates as templates
 from m1eval.model.embedded import free_port
 from m1eval.protocols import load_protocol
-from m1eval.serving import templates, vllm
+from m1eval.serving import vllm
 from tests.conftest import embedded_available, only_run_dir
 
 STANDIN = """#!{python}

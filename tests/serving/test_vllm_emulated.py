@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
+from m1eval import chat_templates as templates
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.model.types import Completion, RequestFailed
-from m1eval.serving import templates
 from m1eval.suites.mrcr import fitted_budget
 from m1eval.testing.vllm_emulator import RELEASES, EmulatorConfig, VllmEmulator
 from tests.conftest import assert_scores_are_the_graders, only_run_dir, read_jsonl

@@ -25,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from m1eval import chat_templates as templates
 from m1eval.errors import EndpointError
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.model.fingerprint import fetch_fingerprint
@@ -32,7 +33,7 @@ from m1eval.model.retry import RetryPolicy
 from m1eval.model.types import RequestFailed
 from m1eval.paths import vllm_profiles_dir
 from m1eval.protocols import Protocol
-from m1eval.serving import templates, vllm
+from m1eval.serving import vllm
 from m1eval.suites.base import Suite
 
 PROBE_MESSAGES = [

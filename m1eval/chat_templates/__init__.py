@@ -21,7 +21,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from m1eval.errors import ConfigError
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "chat_templates"
+TEMPLATES_DIR = Path(__file__).resolve().parent
 
 
 def available() -> list[str]:
