@@ -84,6 +84,7 @@ class EmulatorConfig:
     reasoning_parser: bool = False  # M1 has none: <think> stays inline in content
     trust_request_chat_template: bool = True
     honour_seed: bool = True
+    honour_temperature: bool = True  # off: every request is answered as if greedy
     answers: dict[str, str] = field(default_factory=dict)
     correct_rate: float = 0.5
     record_bodies: bool = False
@@ -219,7 +220,7 @@ class Emulator:
         seed = body.get("seed")
         if seed is not None and self.config.honour_seed:
             return f"seed={seed}|{json.dumps(body.get('messages'), sort_keys=True)}"
-        if body.get("temperature") == 0:
+        if body.get("temperature") == 0 or not self.config.honour_temperature:
             return f"greedy|{json.dumps(body.get('messages'), sort_keys=True)}"
         return request.headers.get(SAMPLE_HEADER) or uuid.uuid4().hex
 

@@ -54,6 +54,9 @@ def test_go_on_a_well_served_m1(cli, release: str) -> None:
      "start vLLM with --trust-request-chat-template"),
     (EmulatorConfig(honour_seed=False), "seed",
      "two requests with seed 1234 answered differently", "serve from one vLLM instance"),
+    (EmulatorConfig(honour_temperature=False), "sampling",
+     "3 unseeded requests at temperature 1.0 answered alike: sampling parameters are ignored",
+     "check that the server honours temperature and top_p"),
 ])  # fmt: skip
 def test_each_misconfiguration_is_one_failed_line(cli, config: EmulatorConfig, check: str,
                                                   says: str, fix: str) -> None:  # fmt: skip
