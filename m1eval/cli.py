@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--content-format", choices=["string", "parts"])
     run.add_argument("--run-id", help="name of the run directory (default: derived from config)")
+    run.add_argument("--shard", metavar="i/N",
+                     help="run only shard i of N (split by sample id; one run directory per "
+                     "shard, joined with `m1eval merge`)")  # fmt: skip
     run.add_argument(
         "--results-dir", default="results", help="where run directories go (default results/)"
     )
@@ -139,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--split")
     _suite_options(grade)
 
+    merge = sub.add_parser("merge", help="join the shards of a run (--shard i/N) into one run")
+    merge.add_argument("shards", nargs="+", type=Path, help="the shard run directories")
+    merge.add_argument(
+        "--results-dir", default="results", type=Path, help="where the merged run is written"
+    )
+    merge.add_argument("--data-dir", type=Path, help="the dataset, if not where the shards "
+                       "read it")  # fmt: skip
     doctor = sub.add_parser("doctor", help="preflight a model server: go or no-go for a run")
     doctor.add_argument("--base-url", required=True, help="the server (ending in /v1)")
     doctor.add_argument("--model", help="model name (default: the first the server lists)")
@@ -345,6 +355,12 @@ def _dispatch_command(args: argparse.Namespace, argv: list[str]) -> int:
         return _cmd_serve(args)
     if args.command == "doctor":
         return _cmd_doctor(args)
+    if args.command == "merge":
+        from m1eval.commands.merge import merge_shards
+
+        out = merge_shards(list(args.shards), args.results_dir, args.data_dir)
+        print(f"merged {len(args.shards)} shards: {out}")
+        return 0
     if args.command == "results":
         return _cmd_results(args)
     if args.command == "suites":
@@ -395,7 +411,7 @@ def _content_format(asked: str | None, protocol_format: str, embedded: bool) -> 
 
 
 def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
-    from m1eval.config import RunConfig, resolve_sampling
+    from m1eval.config import RunConfig, parse_shard, resolve_sampling
     from m1eval.evaluate import ExecutionOptions, resolve_model, run_evaluation
     from m1eval.model.retry import RetryPolicy
     from m1eval.protocols import load_protocol
@@ -443,6 +459,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         tokenizer=args.tokenizer or protocol.tokenizer,
         serving=_serving(args),
         allow_endpoint_change=args.allow_endpoint_change,
+        shard=parse_shard(args.shard) if args.shard else None,
         argv=["m1eval", *argv],
     )
     outcome = run_evaluation(config, suite, protocol, options)

@@ -133,3 +133,21 @@ def per_sample_seed(seed: int | None, item_id: str, repeat: int) -> int | None:
     if seed is None:
         return None
     return int(stable_hash([seed, item_id, repeat])[:8], 16) & 0x7FFFFFFF
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``i/N`` (0 <= i < N) from ``--shard``."""
+    match = re.fullmatch(r"(\d{1,6})/(\d{1,6})", text.strip())
+    if not match or not 0 <= int(match.group(1)) < int(match.group(2)):
+        raise ConfigError(f"--shard {text!r}: use i/N with 0 <= i < N, e.g. 0/4")
+    return int(match.group(1)), int(match.group(2))
+
+
+def shard_of(sample_id_: str, count: int) -> int:
+    """The shard a sample belongs to: a fixed function of its id, so every shard of a run,
+    on any machine, agrees on the split without talking to the others."""
+    return int(sample_id_[:16], 16) % count
+
+
+def shard_run_id(run_id: str, index: int, count: int) -> str:
+    return f"{run_id}-shard-{index}of{count}"

@@ -14,7 +14,7 @@ from typing import Any
 
 from m1eval import __version__
 from m1eval import chat_templates as templates
-from m1eval.config import RunConfig, validate_run_id
+from m1eval.config import RunConfig, shard_of, shard_run_id, validate_run_id
 from m1eval.contract import SUITE_ROW, comparability, headline
 from m1eval.data import LoadedDataset
 from m1eval.errors import ConfigError, EndpointError, RunStateError
@@ -57,6 +57,7 @@ class ExecutionOptions:
     tokenizer: str = "auto"  # for suites that measure prompts: auto, server, o200k, hf:NAME
     serving: dict[str, Any] | None = None  # the serving fingerprint, when known
     allow_endpoint_change: bool = False  # resume against a server that describes itself anew
+    shard: tuple[int, int] | None = None  # (index, count): only this shard's samples
     argv: list[str] | None = None
 
 
@@ -139,13 +140,19 @@ async def _run_prepared(
         identity["chat_template"] = {"name": template["name"], "sha256": template["sha256"]}
     config_hash = stable_hash(identity)
     run_id = validate_run_id(config.resolved_run_id(config_hash))
-    run_dir = config.results_dir / run_id
-    context.notes["run_dir"] = str(run_dir.resolve())
-
     planned = plan_samples(
         suite, items, config.repeats, config.model, config.sampling, config.seed,
         config.system_prompt,
     )  # fmt: skip
+    shard = None
+    if options.shard is not None:
+        index, count = options.shard
+        planned = [p for p in planned if shard_of(p.sample_id, count) == index]
+        shard = {"index": index, "count": count, "run_id": run_id}
+        run_id = validate_run_id(shard_run_id(run_id, index, count))
+    run_dir = config.results_dir / run_id
+    context.notes["run_dir"] = str(run_dir.resolve())
+
     store = RunStore(run_dir)
     done = store.open(config_hash)
     try:
@@ -169,6 +176,8 @@ async def _run_prepared(
         )  # fmt: skip
         manifest["serving"] = options.serving
         manifest["chat_template"] = template
+        if shard is not None:
+            manifest["shard"] = shard
         manifest["run_context"] = {
             "context_window": context.context_window,
             "context_window_source": context.context_window_source,

@@ -258,6 +258,11 @@ class Suite(ABC):
         """Fields stored with every sample of ``item`` for breakdowns (difficulty, bin, ...)."""
         return {}
 
+    def merge_summaries(self, merged: dict[str, Any], shards: list[dict[str, Any]]) -> None:
+        """Fold into a merged run's summary what its shards counted outside their records
+        (``m1eval merge``); nothing by default."""
+        return None
+
     def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         """Suite-specific summary sections (breakdowns, headline aggregates)."""
         return {}

@@ -188,6 +188,11 @@ class TauBenchSuite(Suite):
     def grade(self, item: Item, answer: str) -> Grade:
         raise RuntimeError("TAU-bench is judged from its episode: use judge()")
 
+    def merge_summaries(self, merged: dict[str, Any], shards: list[dict[str, Any]]) -> None:
+        """The user simulator's requests and tokens are counted per invocation: the shards'
+        counts add up to the unsharded run's."""
+        _sum_user_counters(merged, shards)
+
     def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
         by_task: dict[str, list[float]] = {}
         ended: dict[str, int] = {}
@@ -225,6 +230,14 @@ class TauBenchSuite(Suite):
                 "max_steps", "m1_prompt", "first_tool_call_only", "tau_malformed",
                 "user_temperature", "user_max_tokens")},
         }  # fmt: skip
+
+
+def _sum_user_counters(merged: dict[str, Any], shards: list[dict[str, Any]]) -> None:
+    block = merged.get("user_simulator")
+    if not isinstance(block, dict):
+        return
+    for key in ("requests", "cache_hits", "prompt_tokens", "completion_tokens"):
+        block[key] = sum(int((s.get("user_simulator") or {}).get(key) or 0) for s in shards)
 
 
 def find_tau_dir(domain: str, data_dir: str | Path | None) -> Path | None:

@@ -1,0 +1,169 @@
+"""``m1eval merge SHARD_DIR...``: join the shards of one run (``m1eval run --shard i/N``) into
+the run an unsharded invocation would have written.
+
+The shards must be every shard of one configuration (same config hash, same count, each index
+once) and each must hold every sample of its shard. The merge plans the run again from the
+recorded configuration (so sample ids and their order are the unsharded run's), writes
+``samples.jsonl`` in that order, rebuilds ``summary.json`` with the same code a run uses, and
+writes a manifest that keeps every shard's provenance (run directory, endpoint, invocations).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from m1eval.config import RunConfig, shard_of, validate_run_id
+from m1eval.errors import ConfigError
+from m1eval.evaluate import build_summary, now_iso
+from m1eval.fsutil import atomic_write_json, atomic_write_jsonl, atomic_write_text
+from m1eval.hashing import stable_hash
+from m1eval.protocols import load_protocol
+from m1eval.runner import plan_samples
+from m1eval.store import MANIFEST, PROMPTS, SAMPLES, SUMMARY, RunStore, read_samples_file
+from m1eval.suites import get_suite
+from m1eval.suites.base import RunContext
+
+
+def _manifest(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{run_dir} is not a run directory ({MANIFEST}: {exc})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("shard"), dict):
+        raise ConfigError(f"{run_dir} is not a shard (it was not run with --shard)")
+    return manifest
+
+
+def _check_shards(manifests: list[dict[str, Any]], dirs: list[Path]) -> int:
+    hashes = {m.get("config_hash") for m in manifests}
+    if len(hashes) > 1:
+        raise ConfigError("the shards come from different configurations (config hashes "
+                          f"{', '.join(sorted(str(h)[:12] for h in hashes))}): merge the "
+                          "shards of one run")  # fmt: skip
+    counts = {m["shard"].get("count") for m in manifests}
+    if len(counts) > 1:
+        raise ConfigError(f"the shards split the run differently (counts {sorted(counts)})")
+    count = int(counts.pop())
+    seen: dict[int, Path] = {}
+    for m, d in zip(manifests, dirs, strict=True):
+        index = int(m["shard"].get("index"))
+        if index in seen:
+            raise ConfigError(f"shard {index}/{count} given twice ({seen[index]} and {d})")
+        seen[index] = d
+    missing = sorted(set(range(count)) - set(seen))
+    if missing:
+        raise ConfigError(f"shards {', '.join(f'{i}/{count}' for i in missing)} are missing")
+    return count
+
+
+def rebuild_config(manifest: dict[str, Any], results_dir: Path, data_dir: Path | None
+                   ) -> RunConfig:  # fmt: skip
+    raw = dict(manifest["config"])
+    raw["results_dir"] = results_dir
+    raw["data_dir"] = (
+        data_dir
+        if data_dir is not None
+        else (Path(raw["data_dir"]) if raw.get("data_dir") else None)
+    )
+    return RunConfig(**raw)
+
+
+def merge_shards(shard_dirs: list[Path], results_dir: Path, data_dir: Path | None = None
+                 ) -> Path:  # fmt: skip
+    """Write the merged run under ``results_dir`` and return its directory."""
+    if not shard_dirs:
+        raise ConfigError("name the shard run directories to merge")
+    manifests = [_manifest(d) for d in shard_dirs]
+    count = _check_shards(manifests, shard_dirs)
+    by_index = sorted(
+        zip(manifests, shard_dirs, strict=True), key=lambda md: md[0]["shard"]["index"]
+    )
+    first = by_index[0][0]
+    config = rebuild_config(first, results_dir, data_dir)
+    suite = get_suite(config.suite, (first.get("identity") or {}).get("suite_options") or {})
+    suite.context = RunContext(notes=dict(first.get("run_context") or {}))
+    protocol = load_protocol(str(first["protocol"].get("path") or first["protocol"]["name"]))
+    items, dataset = suite.load(config.split, config.data_dir)
+    if config.limit is not None:
+        items = items[: config.limit]
+    planned = plan_samples(suite, items, config.repeats, config.model, config.sampling,
+                           config.seed, config.system_prompt)  # fmt: skip
+    records: dict[str, dict[str, Any]] = {}
+    texts: dict[str, dict[str, Any]] = {}
+    for manifest, d in by_index:
+        index = manifest["shard"]["index"]
+        found, _, _ = read_samples_file(d / SAMPLES)
+        full, _, _ = read_samples_file(d / SAMPLES, keep_text=True)
+        stray = [sid for sid in found if shard_of(sid, count) != index]
+        if stray:
+            raise ConfigError(f"{d} holds {len(stray)} samples of other shards")
+        records.update(found)
+        texts.update(full)
+    lacking = [p for p in planned if p.sample_id not in records]
+    if lacking:
+        shards = sorted({shard_of(p.sample_id, count) for p in lacking})
+        raise ConfigError(f"{len(lacking)} samples are missing (shards "
+                          f"{', '.join(f'{i}/{count}' for i in shards)}): rerun those shards "
+                          "to finish them, then merge")  # fmt: skip
+    run_id = validate_run_id(first["shard"]["run_id"])
+    run_dir = results_dir / run_id
+    if (run_dir / MANIFEST).exists():
+        raise ConfigError(f"{run_dir} exists already: merge into another --results-dir")
+    ordered = [records[p.sample_id] for p in planned]
+    summary = build_summary(run_id, first["config_hash"], config, suite, protocol, dataset,
+                            ordered)  # fmt: skip
+    suite.merge_summaries(
+        summary["suites"][suite.name], [_shard_summary(d, suite.name) for _, d in by_index]
+    )
+    store = RunStore(run_dir)
+    store.open(first["config_hash"])  # the directory's lock, held while it is written
+    try:
+        atomic_write_jsonl(run_dir / SAMPLES, [texts[p.sample_id] for p in planned])
+        prompts = _joined_prompts([d for _, d in by_index])
+        if prompts:
+            atomic_write_text(run_dir / PROMPTS, prompts)
+        atomic_write_json(run_dir / SUMMARY, summary)
+        manifest = {k: v for k, v in first.items() if k not in ("shard", "invocations")}
+        manifest.update({
+            "run_id": run_id, "status": "complete" if all(
+                m.get("status") == "complete" for m, _ in by_index) else "incomplete",
+            "created_at": min(str(m.get("created_at")) for m, _ in by_index),
+            "ended_at": max(str(m.get("ended_at")) for m, _ in by_index),
+            "merged_at": now_iso(), "summary_sha256": stable_hash(summary),
+            "invocations": [],
+            "shards": [{"index": m["shard"]["index"], "count": count, "run_id": m["run_id"],
+                        "run_dir": str(d.resolve()), "status": m.get("status"),
+                        "endpoint": m.get("endpoint"), "serving": m.get("serving"),
+                        "host": m.get("host"), "git": m.get("git"),
+                        "invocations": m.get("invocations")} for m, d in by_index],
+        })  # fmt: skip
+        atomic_write_json(run_dir / MANIFEST, manifest)
+        if suite.exports:
+            suite.export([texts[p.sample_id] for p in planned], run_dir)
+    finally:
+        store.close()
+    return run_dir
+
+
+def _shard_summary(run_dir: Path, suite: str) -> dict[str, Any]:
+    try:
+        return json.loads((run_dir / SUMMARY).read_text(encoding="utf-8"))["suites"][suite]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def _joined_prompts(dirs: list[Path]) -> str:
+    seen: set[str] = set()
+    lines = []
+    for d in dirs:
+        path = d / PROMPTS
+        if not path.exists():
+            continue
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if line and line not in seen:
+                seen.add(line)
+                lines.append(line)
+    return "".join(line + "\n" for line in lines)
