@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--content-format", choices=["string", "parts"])
     run.add_argument("--run-id", help="name of the run directory (default: derived from config)")
+    run.add_argument("--replica", action="append", default=[], metavar="URL",
+                     help="a model copy behind the --base-url router (repeatable; default: the "
+                     "router's own worker list); copies that differ are refused")  # fmt: skip
     run.add_argument("--shard", metavar="i/N",
                      help="run only shard i of N (split by sample id; one run directory per "
                      "shard, joined with `m1eval merge`)")  # fmt: skip
@@ -460,6 +463,7 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         serving=_serving(args),
         allow_endpoint_change=args.allow_endpoint_change,
         shard=parse_shard(args.shard) if args.shard else None,
+        replicas=list(args.replica),
         argv=["m1eval", *argv],
     )
     outcome = run_evaluation(config, suite, protocol, options)

@@ -27,6 +27,7 @@ from m1eval.progress import RunProgress
 from m1eval.protocols import Protocol
 from m1eval.provenance import git_state, package_versions
 from m1eval.runner import ExecutionStats, execute, plan_samples, samples_to_redo
+from m1eval.serving.replicas import replica_fingerprints
 from m1eval.store import RunStore, read_samples_file
 from m1eval.suite_specs import SuiteSpec
 from m1eval.suites.base import RunContext, Suite
@@ -58,6 +59,7 @@ class ExecutionOptions:
     serving: dict[str, Any] | None = None  # the serving fingerprint, when known
     allow_endpoint_change: bool = False  # resume against a server that describes itself anew
     shard: tuple[int, int] | None = None  # (index, count): only this shard's samples
+    replicas: list[str] = field(default_factory=list)  # the copies behind a router
     argv: list[str] | None = None
 
 
@@ -108,6 +110,9 @@ async def _run(
             f"model '{config.model}' is not served at {config.base_url} (it serves: {listed}); "
             "pass --any-model if the server accepts names it does not list"
         )
+    replicas = await replica_fingerprints(config.base_url, options.replicas, config.model,
+                                          options.api_key)  # fmt: skip
+    fingerprint["replicas"] = replicas
     context = await _run_context(config, suite, fingerprint, options)
     await suite.prepare(context)
     try:

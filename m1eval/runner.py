@@ -61,6 +61,11 @@ class ExecutionStats:
         return d
 
 
+def item_session(suite: str, item_id: str) -> str:
+    """The routing key of an item's requests (header-safe whatever the item id holds)."""
+    return "item-" + stable_hash([suite, item_id])[:20]
+
+
 def request_messages(suite: Suite, item: Item, system_prompt: str | None) -> list[dict[str, Any]]:
     messages = suite.build_messages(item)
     if system_prompt:
@@ -261,7 +266,14 @@ async def run_sample(
     if log_prompt is not None:
         log_prompt(planned.prompt_sha256, messages)
     pool = endpoints or Endpoints(client.settings)
-    ctx = SolveContext(planned.sample_id, dict(planned.sampling), client, pool.get, run_dir)
+    ctx = SolveContext(
+        planned.sample_id,
+        dict(planned.sampling),
+        client,
+        pool.get,
+        run_dir,
+        session_id=item_session(suite.name, item.item_id),
+    )
     try:
         solution = await suite.solve(item, messages, ctx)
     except RequestFailed as failure:

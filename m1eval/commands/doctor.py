@@ -34,14 +34,9 @@ from m1eval.model.types import RequestFailed
 from m1eval.paths import vllm_profiles_dir
 from m1eval.protocols import Protocol
 from m1eval.serving import vllm
+from m1eval.serving.probe import PROBE_MESSAGES, error_text, post_json, rendered_probe
 from m1eval.suites.base import Suite
 
-PROBE_MESSAGES = [
-    {"role": "system", "content": "You are a careful assistant."},
-    {"role": "user", "content": "What is the capital of France?"},
-    {"role": "assistant", "content": "Paris."},
-    {"role": "user", "content": "And of Italy?"},
-]
 PROBE_TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "description": "The current weather in a city.",
     "parameters": {"type": "object", "properties": {
@@ -156,46 +151,6 @@ def _window_check(window: Any, protocol: Protocol, suites: list[Suite]) -> Check
     )
 
 
-async def _post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]
-                ) -> tuple[int, Any]:  # fmt: skip
-    async with session.post(url, json=body) as resp:
-        text = await resp.text()
-        try:
-            return resp.status, json.loads(text)
-        except ValueError:
-            return resp.status, text
-
-
-def _error_text(body: Any) -> str:
-    if isinstance(body, dict):
-        err = body.get("error", body)
-        if isinstance(err, dict):
-            return str(err.get("message") or err)
-        return str(body.get("message") or err)
-    return str(body)[:300]
-
-
-async def _rendered(session: aiohttp.ClientSession, root: str, model: str,
-                    extra: dict[str, Any]) -> tuple[str | None, str | None]:  # fmt: skip
-    """(prompt the server renders of the probe conversation, why not)."""
-    try:
-        status, tok = await _post(
-            session, f"{root}/tokenize", {"model": model, "messages": PROBE_MESSAGES, **extra}
-        )
-        if status == 404:
-            return None, "the server has no /tokenize"
-        if status != 200 or not isinstance(tok, dict) or "tokens" not in tok:
-            return None, f"/tokenize answered HTTP {status}: {_error_text(tok)}"
-        status, detok = await _post(
-            session, f"{root}/detokenize", {"model": model, "tokens": tok["tokens"]}
-        )
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return None, f"/tokenize failed: {exc or type(exc).__name__}"
-    if status != 200 or not isinstance(detok, dict) or "prompt" not in detok:
-        return None, f"/detokenize answered HTTP {status}"
-    return str(detok["prompt"]), None
-
-
 def _first_difference(a: str, b: str) -> str:
     i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     return (
@@ -218,7 +173,7 @@ async def _template_checks(session: aiohttp.ClientSession, root: str, model: str
         extra: dict[str, Any] = {}
         if per_request:
             extra.update(tools=PROBE_TOOLS, chat_template=text)
-        rendered, why = await _rendered(session, root, model, extra)
+        rendered, why = await rendered_probe(session, root, model, extra)
         label = f"{name} ({'per request' if per_request else 'server default'})"
         if rendered is None:
             if why and "--trust-request-chat-template" in why:
@@ -310,11 +265,11 @@ async def _reasoning_check(session: aiohttp.ClientSession, base_url: str, model:
             **{k: v for k, v in s.protocol.sampling.items() if v is not None},
             "max_tokens": s.probe_max_tokens}  # fmt: skip
     try:
-        status, reply = await _post(session, base_url.rstrip("/") + "/chat/completions", body)
+        status, reply = await post_json(session, base_url.rstrip("/") + "/chat/completions", body)
     except (aiohttp.ClientError, TimeoutError) as exc:
         return Check("reasoning", "skip", f"probe failed: {exc or type(exc).__name__}")
     if status != 200 or not isinstance(reply, dict) or not reply.get("choices"):
-        return Check("reasoning", "skip", f"probe answered HTTP {status}: {_error_text(reply)}")
+        return Check("reasoning", "skip", f"probe answered HTTP {status}: {error_text(reply)}")
     message = reply["choices"][0].get("message") or {}
     fields = [k for k in ("reasoning", "reasoning_content") if message.get(k)]
     if fields:

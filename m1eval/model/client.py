@@ -26,6 +26,10 @@ from m1eval.model.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
 from m1eval.model.types import Completion, RequestFailed
 
 SAMPLE_ID_HEADER = "X-M1eval-Sample-Id"
+# the routing key a router's consistent-hash policy reads (vllm-router: x-session-id): every
+# request of one item (its repeats, an episode's turns) lands on one copy and reuses its
+# prefix cache
+SESSION_HEADER = "X-Session-Id"
 
 
 @dataclass(frozen=True)
@@ -129,11 +133,14 @@ class ChatClient:
         *,
         sample_id: str | None = None,
         payload: dict[str, Any] | None = None,
+        session_id: str | None = None,
     ) -> Completion:
         """Run one chat completion with retries; raise :class:`RequestFailed` when exhausted."""
         body = payload if payload is not None else self.build_payload(messages, sampling)
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        headers = {SAMPLE_ID_HEADER: sample_id} if sample_id else None
+        headers = {SAMPLE_ID_HEADER: sample_id} if sample_id else {}
+        if session_id:
+            headers[SESSION_HEADER] = session_id
         policy = self.settings.retry
         deadline = self.settings.request_timeout(sampling.get("max_tokens"), len(data))
         stall = self.settings.stall_timeout_s + self.settings.prefill_allowance(len(data))

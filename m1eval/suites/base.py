@@ -60,7 +60,8 @@ class Endpoint(Protocol):
     """Something that answers chat requests (the run's client, or another endpoint)."""
 
     async def complete(self, messages: list[dict[str, Any]], params: dict[str, Any],
-                       sample_id: str | None = None) -> Completion: ...  # fmt: skip
+                       sample_id: str | None = None,
+                       session_id: str | None = None) -> Completion: ...  # fmt: skip
 
 
 @dataclass
@@ -74,11 +75,13 @@ class SolveContext:
     asker: Endpoint
     endpoints: Callable[[str, str, str | None], Awaitable[Endpoint]]
     run_dir: str | None = None
+    session_id: str | None = None  # one per item: a router keeps an item's requests together
 
     async def ask(self, messages: list[dict[str, Any]], **extra: Any) -> Completion:
         """Ask the evaluated model, with the sample's sampling (``extra`` adds to it)."""
         return await self.asker.complete(messages, {**self.sampling, **extra},
-                                         sample_id=self.sample_id)  # fmt: skip
+                                         sample_id=self.sample_id,
+                                         session_id=self.session_id)  # fmt: skip
 
     async def endpoint(self, base_url: str, model: str, api_key: str | None = None) -> Endpoint:
         """Another chat endpoint, opened once per run and closed with it."""

@@ -45,6 +45,8 @@ import asyncio
 import json
 import os
 import re
+import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -88,6 +90,7 @@ class EmulatorConfig:
     answers: dict[str, str] = field(default_factory=dict)
     correct_rate: float = 0.5
     record_bodies: bool = False
+    delay_s: float = 0.0  # before answering each chat request (a slower model)
 
 
 class Tokenizer:
@@ -136,6 +139,7 @@ class Emulator:
         self.tokenizer = Tokenizer()
         self.bodies: list[dict[str, Any]] = []
         self.usages: list[dict[str, int]] = []  # per answered chat request
+        self.seen: list[dict[str, str | None]] = []  # routing headers of each chat request
         self.requests = 0
 
     # --- request checks, in vLLM's order ---------------------------------------------------
@@ -319,6 +323,9 @@ def make_app(emu: Emulator) -> web.Application:
                                 "is_blocking": False}]}  # fmt: skip
         return web.json_response({"object": "list", "data": [card]})
 
+    async def seen(_: web.Request) -> web.Response:  # the test kit's own, not vLLM's
+        return web.json_response(emu.seen)
+
     async def version(_: web.Request) -> web.Response:
         return web.json_response({"version": cfg.version})
 
@@ -342,6 +349,10 @@ def make_app(emu: Emulator) -> web.Application:
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.json()
         emu.requests += 1
+        emu.seen.append({"session": request.headers.get("X-Session-Id"),
+                         "sample": request.headers.get(SAMPLE_HEADER)})  # fmt: skip
+        if cfg.delay_s:
+            await asyncio.sleep(cfg.delay_s)
         if cfg.record_bodies:
             emu.bodies.append(body)
         try:
@@ -440,6 +451,7 @@ def make_app(emu: Emulator) -> web.Application:
     app.router.add_get("/v1/models", models)
     app.router.add_get("/version", version)
     app.router.add_get("/health", health)
+    app.router.add_get("/emulator/requests", seen)
     app.router.add_post("/tokenize", tokenize)
     app.router.add_post("/detokenize", detokenize)
     app.router.add_post("/v1/chat/completions", chat)
@@ -489,8 +501,11 @@ class VllmEmulator(AppThread):
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--release", choices=RELEASES, default="0.23.0")
+    p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--port-file", type=Path)
+    p.add_argument("--model", default="MiniMaxAI/MiniMax-M1-80k")
+    p.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     p.add_argument("--max-model-len", type=int, default=1_081_920)
     p.add_argument("--no-tool-parser", action="store_true")
     p.add_argument("--chat-template", default="minimax_m1", help="a shipped template's name")
@@ -501,13 +516,15 @@ def main(argv: list[str] | None = None) -> None:
             max_model_len=args.max_model_len,
             tool_parser=None if args.no_tool_parser else "minimax",
             chat_template=templates.template_text(args.chat_template),
+            model_id=args.model,
+            delay_s=args.delay,
         )
     )
 
     async def serve() -> None:
         runner = web.AppRunner(make_app(emu), access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", args.port)
+        site = web.TCPSite(runner, args.host, args.port)
         await site.start()
         server = site._server
         assert server is not None
@@ -516,7 +533,7 @@ def main(argv: list[str] | None = None) -> None:
             tmp = args.port_file.with_suffix(".tmp")
             tmp.write_text(str(port))
             os.replace(tmp, args.port_file)
-        print(f"vLLM {args.release} emulator on http://127.0.0.1:{port}/v1", flush=True)
+        print(f"vLLM {args.release} emulator on http://{args.host}:{port}/v1", flush=True)
         await asyncio.Event().wait()
 
     asyncio.run(serve())
@@ -524,3 +541,21 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def spawn(workdir: Path, *args: str, host: str = "127.0.0.1", timeout_s: float = 20.0
+          ) -> tuple[subprocess.Popen, str]:  # fmt: skip
+    """Start an emulator process; return it and its base URL once it listens."""
+    port_file = workdir / f"emulator-port-{os.getpid()}-{time.monotonic_ns()}"
+    proc = subprocess.Popen([sys.executable, "-m", "m1eval.testing.vllm_emulator", "--host",
+                             host, "--port-file", str(port_file), *args],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if port_file.exists():
+            return proc, f"http://{host}:{port_file.read_text()}/v1"
+        if proc.poll() is not None:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("vLLM emulator process did not start")
