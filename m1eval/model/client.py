@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
+import orjson
 
 from m1eval import boundedjson
 from m1eval.model.reasoning import CLOSE, split_reasoning
@@ -323,34 +324,50 @@ def _deltas_before_close(deltas: list[str]) -> int:
 
 
 async def _read_stream(resp: aiohttp.ClientResponse, started: float) -> Completion:
+    """Server-sent events, read in whatever blocks the socket gives and split in bulk (one
+    await per block, not per line): the reader's CPU per streamed token bounds how many
+    model copies one driver can keep up with."""
     acc = _Accumulator(started)
     done = False
-    data_lines: list[bytes] = []
-    async for raw in resp.content:
-        line = raw.rstrip(b"\r\n")
-        if line.startswith(b"data:"):
-            data_lines.append(line[5:].lstrip())
-            continue
-        if line or not data_lines:
-            continue  # comments, event names, keep-alives
-        payload = b"\n".join(data_lines)
-        data_lines = []
-        if payload == b"[DONE]":
-            done = True
+    buf = b""
+    async for block in resp.content.iter_any():
+        buf += block
+        keep = b""
+        if b"\r" in buf:  # CRLF or CR line ends: one form for the split below
+            if buf.endswith(b"\r"):  # its \n may come with the next block
+                buf, keep = buf[:-1], b"\r"
+            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        events = buf.split(b"\n\n")
+        buf = events.pop() + keep
+        for event in events:
+            if _add_event(acc, event):
+                done = True
+                break
+        if done:
             break
-        acc.add(_loads(payload))
-    if data_lines and not done:
-        payload = b"\n".join(data_lines)
-        if payload == b"[DONE]":
-            done = True
-        else:
-            acc.add(_loads(payload))
+    if not done and buf.strip(b"\r\n"):
+        done = _add_event(acc, buf)
     if acc.finish_reason is None:
         # Every OpenAI-compatible server ends a reply with a finish_reason; a stream without
         # one was cut short (a restart, a proxy timeout, an interrupted request).
         why = "without a finish_reason" if done else "before the reply was complete"
         raise RequestFailed(f"stream ended {why}", retryable=True)
     return acc.finish()
+
+
+def _add_event(acc: _Accumulator, event: bytes) -> bool:
+    """Feed one event's data to ``acc``; True at ``[DONE]``."""
+    if event.startswith(b"data:") and b"\n" not in event:  # the usual one-line event
+        payload = event[5:].lstrip()
+    else:
+        lines = [line[5:].lstrip() for line in event.split(b"\n") if line.startswith(b"data:")]
+        if not lines:
+            return False  # comments, event names, keep-alives
+        payload = b"\n".join(lines)
+    if payload == b"[DONE]":
+        return True
+    acc.add(_loads(payload))
+    return False
 
 
 def _read_json(body: bytes, started: float) -> Completion:
@@ -363,13 +380,20 @@ def _read_json(body: bytes, started: float) -> Completion:
 
 def _loads(payload: bytes) -> dict[str, Any]:
     try:
-        event = json.loads(payload)
-    except (ValueError, RecursionError):  # JSON, UTF-8, nesting, digits past the limit
-        snippet = payload[:80].decode("utf-8", "replace")
-        raise RequestFailed(f"malformed JSON from server: {snippet!r}", retryable=True) from None
+        event = orjson.loads(payload)
+    except orjson.JSONDecodeError:
+        event = _loads_slow(payload)  # what orjson refuses and json reads: NaN, huge integers
     if not isinstance(event, dict):
         raise RequestFailed("malformed reply: expected a JSON object", retryable=True)
     return event
+
+
+def _loads_slow(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except (ValueError, RecursionError):  # JSON, UTF-8, nesting, digits past the limit
+        snippet = payload[:80].decode("utf-8", "replace")
+        raise RequestFailed(f"malformed JSON from server: {snippet!r}", retryable=True) from None
 
 
 ERROR_BODY_BYTES = 64 * 1024  # an error body read past this is the server's problem
