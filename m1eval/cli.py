@@ -96,6 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replica", action="append", default=[], metavar="URL",
                      help="a model copy behind the --base-url router (repeatable; default: the "
                      "router's own worker list); copies that differ are refused")  # fmt: skip
+    run.add_argument("--executor", choices=["local", "ray"], default="local",
+                     help="where container work (SWE-bench gradings, LiveCodeBench sandboxes) "
+                     "runs: this host, or the Docker nodes of a Ray cluster")  # fmt: skip
+    run.add_argument("--ray-address", help="the Ray cluster (default: auto, RAY_ADDRESS)")
     run.add_argument("--shard", metavar="i/N",
                      help="run only shard i of N (split by sample id; one run directory per "
                      "shard, joined with `m1eval merge`)")  # fmt: skip
@@ -464,6 +468,8 @@ def _cmd_run(args: argparse.Namespace, argv: list[str]) -> int:
         allow_endpoint_change=args.allow_endpoint_change,
         shard=parse_shard(args.shard) if args.shard else None,
         replicas=list(args.replica),
+        executor=args.executor,
+        ray_address=args.ray_address,
         argv=["m1eval", *argv],
     )
     outcome = run_evaluation(config, suite, protocol, options)

@@ -60,6 +60,8 @@ class ExecutionOptions:
     allow_endpoint_change: bool = False  # resume against a server that describes itself anew
     shard: tuple[int, int] | None = None  # (index, count): only this shard's samples
     replicas: list[str] = field(default_factory=list)  # the copies behind a router
+    executor: str = "local"  # where container work runs: local or ray
+    ray_address: str | None = None
     argv: list[str] | None = None
 
 
@@ -114,13 +116,22 @@ async def _run(
                                           options.api_key)  # fmt: skip
     fingerprint["replicas"] = replicas
     context = await _run_context(config, suite, fingerprint, options)
-    await suite.prepare(context)
+    if options.executor == "ray":
+        from m1eval.cluster.ray_executor import RayExecutor
+
+        context.executor = await asyncio.to_thread(RayExecutor, options.ray_address or "auto")
+        context.notes["executor"] = context.executor.describe()
     try:
-        return await _run_prepared(
-            config, suite, protocol, dataset, items, options, fingerprint, context
-        )
+        await suite.prepare(context)
+        try:
+            return await _run_prepared(
+                config, suite, protocol, dataset, items, options, fingerprint, context
+            )
+        finally:
+            await suite.close()
     finally:
-        await suite.close()
+        if context.executor is not None:
+            await context.executor.close()
 
 
 async def _run_prepared(

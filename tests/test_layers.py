@@ -19,7 +19,7 @@ LAYERS: list[tuple[str, int]] = [
     ("m1eval.suites", 3), ("m1eval.lmeval", 3),
     ("m1eval.model", 2), ("m1eval.sandbox", 2), ("m1eval.graders", 2), ("m1eval.tau", 2),
     ("m1eval.swebench", 2), ("m1eval.testing", 2), ("m1eval.profiler", 2),
-    ("m1eval.serving", 2),
+    ("m1eval.serving", 2), ("m1eval.cluster", 2),
     ("m1eval.suite_specs", 1), ("m1eval.protocols", 1), ("m1eval.config", 1),
     ("m1eval.chat_templates", 1),
     ("m1eval.data", 1), ("m1eval.store", 1), ("m1eval.tokenizers", 1),

@@ -33,6 +33,7 @@ from m1eval.sandbox.image import IMAGE, docker_client, image_exists
 AGENT = Path(__file__).with_name("agent.py")
 LCB_EXEC = Path(__file__).with_name("lcb_exec.py")  # imported by the agent, beside it
 LABEL = "m1eval.sandbox"
+OWNER_LABEL = "m1eval.sandbox.owner"  # host:pid of the process whose pool made the container
 DEFAULT_OUTPUT_BYTES = 4 * 1024 * 1024
 PROBE = {"code": "print(6 * 7)", "mode": "stdio", "fn_name": None, "timeout_s": 10, "input": ""}
 # a test failed this way is the program's doing: it broke or compromised its worker
@@ -47,6 +48,39 @@ class SandboxLimits:
     pids: int = 128
     tmpfs_mb: int = 256
     max_output_bytes: int = DEFAULT_OUTPUT_BYTES  # per test; more is "output_limit"
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_orphans(client: Any) -> int:
+    """Remove sandbox containers whose owning process on this host is gone (a killed run, a
+    lost Ray node): they would hold memory and CPU for nothing. Returns how many."""
+    host = socket.gethostname()
+    removed = 0
+    try:
+        containers = client.containers.list(all=True, filters={"label": OWNER_LABEL})
+    except Exception:  # a daemon that cannot list: nothing to sweep, the pool start says more
+        return 0
+    for c in containers:
+        who = (c.labels or {}).get(OWNER_LABEL, "")
+        name, _, pid = who.rpartition(":")
+        if name == host and pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(Exception):
+                c.remove(force=True)
+                removed += 1
+    return removed
 
 
 class Worker:
@@ -88,7 +122,7 @@ class Worker:
                     str(AGENT): {"bind": "/opt/m1eval/agent.py", "mode": "ro"},
                     str(LCB_EXEC): {"bind": "/opt/m1eval/lcb_exec.py", "mode": "ro"},
                 },
-                labels={LABEL: "worker"},
+                labels={LABEL: "worker", OWNER_LABEL: owner()},
             )
             try:
                 self.conn, _ = listener.accept()
@@ -170,9 +204,11 @@ class SandboxPool:
         self._lock = threading.Lock()
         self.restarts = 0
         self.client: Any = None
+        self.swept = 0  # orphaned containers removed when this pool started
 
     def start(self) -> SandboxPool:
         self.client = docker_client()
+        self.swept = sweep_orphans(self.client)
         if not image_exists(self.client, self.image):
             raise SandboxError(
                 f"sandbox image {self.image} is missing; build it with `m1eval sandbox build`"

@@ -96,6 +96,8 @@ class RunContext:
     context_window_source: str | None = None
     tokenizer: Any = None  # m1eval.tokenizers.Tokenizer, for suites that truncate prompts
     notes: dict[str, Any] = field(default_factory=dict)
+    # where container work runs: None is this host; else m1eval.cluster.ray_executor's
+    executor: Any = None
 
 
 def _adapter_classes() -> list[type[Suite]]:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 from m1eval.contract import GROUP_COLUMNS, breakdown, group_rows
 from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
 from m1eval.errors import ConfigError, DataError, InfraFault
-from m1eval.graders.lcb import extract_code, grade_program, problem_from_row
+from m1eval.graders.lcb import TIMEOUT_S, extract_code, grade_program, problem_from_row
 from m1eval.records import MODEL_FAILURE
 from m1eval.sandbox.pool import WORKER_FAILURES
 from m1eval.suites.base import Grade, Item, RunContext, Suite
@@ -89,6 +89,7 @@ class LiveCodeBenchSuite(Suite):
         self._end = _date(self.options["end_date"], "--end-date")
         self._table: Any = None
         self._pool: Any = None
+        self._remote: Any = None  # the Ray executor's per-node pools
 
     def load(
         self, split: str | None, data_dir: str | Path | None
@@ -122,12 +123,23 @@ class LiveCodeBenchSuite(Suite):
         from m1eval.sandbox.pool import SandboxLimits, SandboxPool
 
         limits = SandboxLimits(max_output_bytes=int(self.options["sandbox_output_mb"]) << 20)
+        if context.executor is not None:  # one pool per Docker node of the cluster
+            self._remote = await asyncio.to_thread(
+                context.executor.programs, int(self.options["sandbox_workers"]), limits
+            )
+            context.notes["sandbox"] = {"workers_per_node": self.options["sandbox_workers"],
+                                        "nodes": len(self._remote.actors),
+                                        "limits": limits.__dict__}  # fmt: skip
+            return
         pool = SandboxPool(self.options["sandbox_workers"], limits=limits)
         self._pool = await asyncio.to_thread(pool.start)
         context.notes["sandbox"] = {"image": pool.image, "workers": pool.size,
                                     "limits": pool.limits.__dict__}  # fmt: skip
 
     async def close(self) -> None:
+        if self._remote is not None:
+            await asyncio.to_thread(self._remote.close)
+            self._remote = None
         if self._pool is not None:
             await asyncio.to_thread(self._pool.close)
             self._pool = None
@@ -139,15 +151,19 @@ class LiveCodeBenchSuite(Suite):
         code = extract_code(answer)
         if not code.strip():
             return Grade.failure("no fenced code block in the final answer")
-        if self._pool is None:
+        if self._pool is None and self._remote is None:
             raise RuntimeError("the sandbox is not started (prepare() was not called)")
         row = self._table[item.row["row_index"]]
         try:  # the dataset's fault, whatever the program: not evidence about the model
             problem = problem_from_row(row)
         except DataError as exc:
             raise InfraFault(f"test data of {item.item_id}: {exc}") from None
-        verdict = await asyncio.to_thread(grade_program, self._pool, code, problem,
-                                          exec_model=str(self.options["lcb_exec"]))  # fmt: skip
+        exec_model = str(self.options["lcb_exec"])
+        if self._remote is not None:
+            verdict = await self._remote.grade(code, problem, TIMEOUT_S, exec_model)
+        else:
+            verdict = await asyncio.to_thread(grade_program, self._pool, code, problem,
+                                              exec_model=exec_model)  # fmt: skip
         fail = verdict.first_failure
         why = None
         if fail is not None and fail.status in WORKER_FAILURES:  # it broke its sandbox

@@ -117,11 +117,19 @@ class SweBenchSuite(Suite):
         pred = {"instance_id": item.item_id, "model_name_or_path": "m1eval",
                 "model_patch": answer}  # fmt: skip
         log_root = self.artifacts_dir() / "harness"
+        executor = self.context.executor
+        if executor is not None:  # a Ray task on a Docker node; Ray queues by its resources
+            res = await executor.grade_swebench(item.row, pred, int(self.options["swe_timeout"]),
+                                                log_root)  # fmt: skip
+            return self._grade_of(res)
         async with self._grading:
             [res] = await asyncio.to_thread(
                 grade_predictions, {item.item_id: item.row}, [pred],
                 "m1eval", log_root, 1, int(self.options["swe_timeout"]),
             )  # fmt: skip
+        return self._grade_of(res)
+
+    def _grade_of(self, res: Any) -> Grade:
         if res.outcome == INFRA_ERROR:
             raise InfraFault(res.error or "swebench harness failure")
         if res.outcome == MODEL_FAILURE:
