@@ -16,8 +16,13 @@ ours). A verdict is reused only for the same patch, image id, swebench version a
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import re
+import tempfile
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -34,13 +39,26 @@ _LOG_ROOT_LOCK = threading.Lock()
 _RELATIVE_LOG_DIR = Path("logs/run_evaluation")
 # swebench names its container and its logger after the instance (and run id): two gradings
 # of one instance at the same time would remove each other's container and mix their logs.
+# One Docker daemon per host: the lock is per host, across processes (the Ray executor runs
+# gradings in several worker processes of a node), a thread lock plus a file lock.
 _INSTANCE_LOCKS: dict[str, threading.Lock] = {}
 _INSTANCE_LOCKS_GUARD = threading.Lock()
+_LOCK_DIR = Path(tempfile.gettempdir()) / "m1eval-swebench-locks"
 
 
-def _instance_lock(instance_id: str) -> threading.Lock:
+@contextlib.contextmanager
+def _instance_lock(instance_id: str) -> Iterator[None]:
     with _INSTANCE_LOCKS_GUARD:
-        return _INSTANCE_LOCKS.setdefault(instance_id, threading.Lock())
+        thread_lock = _INSTANCE_LOCKS.setdefault(instance_id, threading.Lock())
+    name = hashlib.sha256(instance_id.encode()).hexdigest()[:24]
+    with thread_lock:
+        _LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
+        with open(_LOCK_DIR / f"{name}.lock", "a") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 @dataclass

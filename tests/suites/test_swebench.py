@@ -309,3 +309,29 @@ def test_scaffold_stages_on_the_embedded_model(cli, selftest_image, tmp_path: Pa
     [sample] = read_jsonl(run / "samples.jsonl")
     assert sample["outcome"] in ("scored", "model_failure")
     assert (run / "predictions.jsonl").exists()
+
+
+def _hold_instance_lock(q) -> None:  # a separate process (a Ray worker on the same host)
+    import time as _time
+
+    from m1eval.swebench.grading import _instance_lock
+
+    with _instance_lock("m1eval__calcpkg-1"):
+        q.put("in")
+        _time.sleep(0.3)
+        q.put("out")
+
+
+def test_one_instance_is_graded_once_at_a_time_per_host_across_processes() -> None:
+    """swebench names containers after the instance: two processes of one host (the Ray
+    executor's workers) must not grade one instance at the same time."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_hold_instance_lock, args=(q,)) for _ in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(30)
+    assert [q.get() for _ in range(6)] == ["in", "out"] * 3
