@@ -65,6 +65,40 @@ def chunked(q: np.ndarray, k: np.ndarray, v: np.ndarray, lam: np.ndarray,
     return out, s
 
 
+def fused_chunks(q: np.ndarray, k: np.ndarray, v: np.ndarray, lam: np.ndarray,
+                 chunk: int = 64, block_v: int = 64) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The arithmetic of our Triton prefill kernel (``lightning_prefill``), in float64: the
+    sequence left-padded with zero tokens to whole chunks; per block of ``block_v`` value
+    columns, one walk over the chunks carrying S (d × block_v) with the fixed per-chunk
+    factors λ^(i+1) (queries), λ^(C-1-j) (keys), λ^(i-j) (the intra-chunk mask), λ^C (S)."""
+    h, t, d = q.shape
+    dv = v.shape[-1]
+    pad = (-t) % chunk
+    q, k, v = (np.concatenate([np.zeros((h, pad, x.shape[-1])), x.astype(np.float64)], axis=1)
+               for x in (q, k, v))  # fmt: skip
+    slope = -np.log(lam)[:, None]
+    pos = np.arange(chunk, dtype=np.float64)
+    q_decay = np.exp(-slope * (pos + 1))  # [H, C]
+    k_decay = np.exp(-slope * (chunk - 1 - pos))
+    diff = pos[:, None] - pos[None, :]
+    mask = np.where(diff >= 0, np.exp(-slope[:, :, None] * np.maximum(diff, 0)), 0.0)
+    block_decay = np.exp(-slope * chunk)[:, :, None]  # [H, 1, 1]
+    out = np.empty((h, t + pad, dv))
+    states = []
+    for v0 in range(0, dv, block_v):
+        cols = slice(v0, v0 + block_v)
+        s = np.zeros((h, d, min(block_v, dv - v0)))
+        for start in range(0, t + pad, chunk):
+            rows = slice(start, start + chunk)
+            qc, kc, vc = q[:, rows], k[:, rows], v[:, rows, cols]
+            scores = np.einsum("hid,hjd->hij", qc, kc) * mask
+            out[:, rows, cols] = (np.einsum("hij,hjv->hiv", scores, vc)
+                                  + np.einsum("hid,hdv->hiv", qc * q_decay[:, :, None], s))
+            s = s * block_decay + np.einsum("hjd,hjv->hdv", kc * k_decay[:, :, None], vc)
+        states.append(s)
+    return out[:, pad:], np.concatenate(states, axis=2)
+
+
 def relative_error(out: np.ndarray, ref: np.ndarray) -> float:
     return float(np.linalg.norm(out - ref) / max(np.linalg.norm(ref), 1e-300))
 

@@ -11,6 +11,7 @@ import pytest
 
 from m1eval.profiler.lightning import (
     chunked,
+    fused_chunks,
     decay,
     decode_state_bytes,
     integrate_decode,
@@ -98,3 +99,37 @@ def test_measuring_without_a_gpu_is_a_clear_error(cli, tmp_path: Path) -> None:
         pass
     res = cli("profile", "latency", "--results-dir", tmp_path)
     assert res.code == 2 and "needs a CUDA GPU" in res.err
+
+
+@pytest.mark.parametrize(("t", "chunk", "block_v"), [(1, 8, 16), (37, 8, 8), (64, 64, 16),
+                                                     (130, 32, 4), (200, 64, 16)])  # fmt: skip
+def test_the_prefill_kernels_arithmetic_equals_the_recurrence(t: int, chunk: int,
+                                                              block_v: int) -> None:  # fmt: skip
+    """Our Triton kernel's math (left padding to whole chunks, value-column blocks, the fixed
+    per-chunk decay factors) against the float64 recurrence: outputs and the final state."""
+    rng = np.random.default_rng(t + chunk)
+    q, k, v = (rng.standard_normal((4, t, 16)) * 0.3 for _ in range(3))
+    lam = decay(3, 80, 4)
+    ref, ref_state = recurrent(q, k, v, lam)
+    out, state = fused_chunks(q, k, v, lam, chunk, block_v)
+    assert out.shape == ref.shape and state.shape == ref_state.shape
+    assert relative_error(out, ref) < 1e-12 and relative_error(state, ref_state) < 1e-12
+
+
+def test_strong_decay_underflows_to_zero_not_nan() -> None:
+    """The first heads of M1's first layer decay by e^-0.9 a token: λ^C underflows for long
+    chunks and must give zeros, never NaN or inf."""
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 300, 8)) for _ in range(3))
+    lam = np.exp(-np.array([0.917, 30.0]))  # the second: e^-30 a token, e^-3840 a chunk
+    out, state = fused_chunks(q, k, v, lam, 128, 8)
+    ref, ref_state = recurrent(q, k, v, lam)
+    assert np.isfinite(out).all() and relative_error(out, ref) < 1e-12
+    assert relative_error(state, ref_state) < 1e-12
+
+
+def test_chunk_flops_count() -> None:
+    from m1eval.profiler.lightning_prefill import chunk_flops
+
+    # per token and head: 4·C·D + 4·D² = 4·64·128 + 4·128² = 98,304
+    assert chunk_flops(102400) == 102400 * 64 * 98304

@@ -1,0 +1,107 @@
+"""Our lightning-attention prefill kernel (Triton): one pass over the sequence per head and
+block of value columns, the state kept on chip.
+
+fla's ``chunk_simple_gla`` computes every chunk's state in one kernel, writes them all to
+memory (for 100K tokens and 64 heads, 1,600 states of 128×128 per head) and reads them back
+in a second kernel. Here one program owns one (sequence, head, block of BV value columns): it
+walks the chunks in order, and for each chunk of C tokens computes
+
+    O_c   = (Q_c K_cᵀ ⊙ M) V_c + (Q_c ⊙ λ^(i+1)) S          M[i, j] = λ^(i-j) for j ≤ i, else 0
+    S     ← λ^C S + (K_c ⊙ λ^(C-1-j))ᵀ V_c
+
+with S (D × BV, fp32) never leaving registers. Only Q, K, V are read and O written. MiniMax's
+definition: per-head decay λ = exp(-slope), no 1/√d scale. A sequence is left-padded with
+zero tokens to a whole number of chunks: zeros add nothing to S and change no output, so the
+final state is exact. :func:`m1eval.profiler.lightning.fused_chunks` is the same arithmetic in
+NumPy, checked against the float64 recurrence on the CPU.
+
+Import needs only NumPy; :func:`prefill` needs PyTorch and Triton on a CUDA GPU.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+
+@functools.lru_cache(maxsize=1)
+def _kernel() -> Any:
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def lightning_prefill_kernel(
+        q_ptr, k_ptr, v_ptr, o_ptr, s_ptr, slope_ptr, T,
+        H: tl.constexpr, D: tl.constexpr, C: tl.constexpr, BV: tl.constexpr,
+        STAGES: tl.constexpr, STORE_STATE: tl.constexpr,
+    ):  # fmt: skip
+        bh = tl.program_id(0)
+        vb = tl.program_id(1)
+        b = bh // H
+        h = bh % H
+        slope = tl.load(slope_ptr + h).to(tl.float32)
+        offs_c = tl.arange(0, C)
+        offs_d = tl.arange(0, D)
+        offs_v = vb * BV + tl.arange(0, BV)
+        pos = offs_c.to(tl.float32)
+        q_decay = tl.exp(-slope * (pos + 1.0))  # λ^(i+1)
+        k_decay = tl.exp(-slope * (C - 1.0 - pos))  # λ^(C-1-j)
+        diff = pos[:, None] - pos[None, :]
+        mask = tl.where(diff >= 0, tl.exp(-slope * tl.maximum(diff, 0.0)), 0.0)
+        block_decay = tl.exp(-slope * C)
+        row_stride = H * D
+        base = b.to(tl.int64) * T * row_stride + h * D
+        state = tl.zeros([D, BV], dtype=tl.float32)
+        for start in tl.range(0, T, C, num_stages=STAGES):
+            rows = (start + offs_c).to(tl.int64)
+            qk_off = base + rows[:, None] * row_stride + offs_d[None, :]
+            v_off = base + rows[:, None] * row_stride + offs_v[None, :]
+            q = tl.load(q_ptr + qk_off)
+            k = tl.load(k_ptr + qk_off)
+            v = tl.load(v_ptr + v_off)
+            scores = tl.dot(q, tl.trans(k)) * mask  # [C, C]
+            out = tl.dot(scores.to(v.dtype), v)  # within the chunk
+            q_dec = (q.to(tl.float32) * q_decay[:, None]).to(v.dtype)
+            out += tl.dot(q_dec, state.to(v.dtype))  # from the chunks before
+            tl.store(o_ptr + v_off, out.to(o_ptr.dtype.element_ty))
+            k_dec = (k.to(tl.float32) * k_decay[:, None]).to(v.dtype)
+            state = state * block_decay + tl.dot(tl.trans(k_dec), v)
+        if STORE_STATE:
+            s_off = (bh.to(tl.int64) * D * D + offs_d[:, None] * D + offs_v[None, :])
+            tl.store(s_ptr + s_off, state)
+
+    return lightning_prefill_kernel
+
+
+DEFAULT_CONFIG = {"C": 64, "BV": 64, "num_warps": 4, "STAGES": 2}
+
+
+def prefill(q: Any, k: Any, v: Any, slopes: Any, config: dict[str, int] | None = None,
+            final_state: bool = False) -> Any:  # fmt: skip
+    """Lightning attention over [B, T, H, D] bf16 q, k, v with per-head ``slopes`` (decay
+    exp(-slope)); returns o [B, T, H, D] (and the fp32 state [B, H, D, D] when asked)."""
+    import torch
+
+    cfg = {**DEFAULT_CONFIG, **(config or {})}
+    c, bv = cfg["C"], cfg["BV"]
+    batch, t, heads, d = q.shape
+    pad = (-t) % c
+    if pad:  # zeros in front: no contribution to the state, no change to any output
+        zeros = q.new_zeros(batch, pad, heads, d)
+        q, k, v = (torch.cat([zeros, x], dim=1) for x in (q, k, v))
+    q, k, v = (x.contiguous() for x in (q, k, v))
+    o = torch.empty_like(q)
+    state = torch.empty(batch, heads, d, d, device=q.device, dtype=torch.float32) \
+        if final_state else o  # fmt: skip
+    grid = (batch * heads, d // bv)
+    _kernel()[grid](q, k, v, o, state, slopes.to(torch.float32).contiguous(), q.shape[1],
+                    H=heads, D=d, C=c, BV=bv, STAGES=cfg["STAGES"], STORE_STATE=final_state,
+                    num_warps=cfg["num_warps"])  # fmt: skip
+    o = o[:, pad:]
+    return (o, state) if final_state else o
+
+
+def chunk_flops(tokens: int, heads: int = 64, d: int = 128, chunk: int = 64) -> float:
+    """Matrix FLOPs of the chunked form (what a kernel of this design must compute): per token
+    and head, Q·Kᵀ and (·)V within the chunk (2·2·C·D), Q·S and Kᵀ·V across chunks (2·2·D²)."""
+    return float(tokens) * heads * (4 * chunk * d + 4 * d * d)
