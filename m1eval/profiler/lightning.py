@@ -92,8 +92,9 @@ def fused_chunks(q: np.ndarray, k: np.ndarray, v: np.ndarray, lam: np.ndarray,
             rows = slice(start, start + chunk)
             qc, kc, vc = q[:, rows], k[:, rows], v[:, rows, cols]
             scores = np.einsum("hid,hjd->hij", qc, kc) * mask
-            out[:, rows, cols] = (np.einsum("hij,hjv->hiv", scores, vc)
-                                  + np.einsum("hid,hdv->hiv", qc * q_decay[:, :, None], s))
+            out[:, rows, cols] = np.einsum("hij,hjv->hiv", scores, vc) + np.einsum(
+                "hid,hdv->hiv", qc * q_decay[:, :, None], s
+            )
             s = s * block_decay + np.einsum("hjd,hjv->hdv", kc * k_decay[:, :, None], vc)
         states.append(s)
     return out[:, pad:], np.concatenate(states, axis=2)

@@ -67,7 +67,7 @@ def _kernel() -> Any:
             k_dec = (k.to(tl.float32) * k_decay[:, None]).to(v.dtype)
             state = state * block_decay + tl.dot(tl.trans(k_dec), v)
         if STORE_STATE:
-            s_off = (bh.to(tl.int64) * D * D + offs_d[:, None] * D + offs_v[None, :])
+            s_off = bh.to(tl.int64) * D * D + offs_d[:, None] * D + offs_v[None, :]
             tl.store(s_ptr + s_off, state)
 
     return lightning_prefill_kernel

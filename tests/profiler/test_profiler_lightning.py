@@ -11,9 +11,9 @@ import pytest
 
 from m1eval.profiler.lightning import (
     chunked,
-    fused_chunks,
     decay,
     decode_state_bytes,
+    fused_chunks,
     integrate_decode,
     layer_slopes,
     recurrent,
