@@ -124,3 +124,35 @@ def generation_seconds(step_at_context: dict[int, float], total: int) -> float:
     xs = sorted(step_at_context)
     contexts = np.arange(1, total + 1)
     return float(np.interp(contexts, xs, [step_at_context[x] for x in xs]).sum())
+
+
+def project(batch: dict, node: Node, context: int = 102_400, total: int = 102_400) -> dict:
+    """From measured batched decode (``latency_batch.measure``'s result): for M1 and an
+    all-softmax stack of the same shape, the sequences of ``context`` tokens that fit on the
+    node, the attention step at that concurrency and context, decode tokens/s per node, and
+    the time to generate a ``total``-token answer with the node full (every sequence of the
+    batch at the same position: the simple lockstep picture; contexts between the measured
+    ones interpolated, below the smallest measured held at its time)."""
+    light = {int(b): v["s"] for b, v in (batch.get("lightning") or {}).items() if v.get("s")}
+    soft: dict[int, dict[int, float]] = {}
+    for r in batch.get("softmax") or []:
+        if r.get("best_s"):
+            soft.setdefault(int(r["context"]), {})[int(r["batch"])] = float(r["best_s"])
+    out: dict = {"context": context, "generated_tokens": total, "node": node.__dict__}
+    for name, stack in (("m1", Stack()), ("all_softmax", Stack().all_softmax())):
+        n = sequences_per_node(stack, node, context)
+        entry: dict = {"sequences": n, "bytes_per_sequence": sequence_bytes(stack, context)}
+        if n and soft and (light or not stack.lightning_layers):
+            light_n = interpolate_batch(light, n) if stack.lightning_layers else 0.0
+            steps = {c: step_seconds(stack, light_n, interpolate_batch(by_batch, n), node.gpus)
+                     for c, by_batch in soft.items()}  # fmt: skip
+            xs = sorted(steps)
+            step = float(np.interp(context, xs, [steps[x] for x in xs]))
+            entry.update(step_s=step, tokens_per_s=n / step,
+                         generation_s=generation_seconds(steps, total))  # fmt: skip
+        out[name] = entry
+    m1, dense = out["m1"], out["all_softmax"]
+    if m1.get("tokens_per_s") and dense.get("tokens_per_s"):
+        out["throughput_ratio"] = m1["tokens_per_s"] / dense["tokens_per_s"]
+        out["generation_ratio"] = m1["generation_s"] / dense["generation_s"]
+    return out

@@ -69,3 +69,32 @@ def test_step_and_generation_bookkeeping() -> None:
     # contexts 1..4 at a step that costs c microseconds at context c (measured at 1 and 4)
     assert generation_seconds({1: 1e-6, 4: 4e-6}, 4) == pytest.approx(10e-6)
     assert generation_seconds({2: 5.0}, 3) == pytest.approx(15.0)  # constant beyond the ends
+
+
+def test_projection_from_measured_batches() -> None:
+    """Two contexts, three batches; times chosen so the answer is computed by hand."""
+    from m1eval.profiler.serving_model import project
+
+    batch = {
+        "lightning": {"1": {"s": 2e-6}, "32": {"s": 10e-6}, "128": {"s": 40e-6}},
+        "softmax": [
+            {"batch": b, "context": c, "best_s": t} for (b, c, t) in (
+                (1, 8192, 10e-6), (32, 8192, 100e-6), (128, 8192, 400e-6),
+                (1, 131072, 100e-6), (32, 131072, 1000e-6), (128, 131072, None))],
+    }  # fmt: skip
+    out = project(batch, Node(), context=102_400, total=102_400)
+    m1, dense = out["m1"], out["all_softmax"]
+    assert (m1["sequences"], dense["sequences"]) == (96, 12)
+    # M1 at 96 sequences: lightning interpolated between 32 and 128 -> 30e-6; softmax at
+    # 131072 past the last measured batch (32) -> 1000e-6 * 96/32 = 3000e-6, at 8192 between
+    # 32 and 128 -> 300e-6; at 102,400 tokens: 300 + (3000-300)·(102400-8192)/(131072-8192)
+    soft_at = 300e-6 + (3000e-6 - 300e-6) * (102_400 - 8192) / (131_072 - 8192)
+    assert m1["step_s"] == pytest.approx((70 * 30e-6 + 10 * soft_at) / 8)
+    assert m1["tokens_per_s"] == pytest.approx(96 / m1["step_s"])
+    # all-softmax at 12 sequences: softmax between batch 1 and 32
+    soft12_8k = 10e-6 + (100e-6 - 10e-6) * 11 / 31
+    soft12_128k = 100e-6 + (1000e-6 - 100e-6) * 11 / 31
+    at = soft12_8k + (soft12_128k - soft12_8k) * (102_400 - 8192) / (131_072 - 8192)
+    assert dense["step_s"] == pytest.approx(80 * at / 8)
+    assert out["throughput_ratio"] == pytest.approx(m1["tokens_per_s"] / dense["tokens_per_s"])
+    assert m1["generation_s"] > m1["step_s"] * 8192  # the early steps are cheaper, not free
