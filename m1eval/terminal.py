@@ -238,8 +238,9 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
                   f"copy {c['copy_gbps']:.0f} GB/s (measured in the same run)")  # fmt: skip
     table = Table(title="per layer, M1 shapes (64 heads x 128; 8 KV heads), bf16",
                   title_justify="left")  # fmt: skip
-    for col in ("context", "softmax decode µs", "KV floor µs", "x floor",
-                "lightning prefill ms", "TFLOP/s"):  # fmt: skip
+    for col in ("context", "softmax decode µs", "KV floor µs", "x floor", "lightning prefill ms",
+                "kernel", "TFLOP/s", "% ceiling", "ours/fla", "softmax prefill ms", "kernel ",
+                "softmax/lightning"):  # fmt: skip
         table.add_column(col, justify="right")
     for r in rows:
         if r["context"] is None:
@@ -247,7 +248,13 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
         table.add_row(f"{r['context']:,}", f"{r['softmax_decode_s'] * 1e6:.1f}",
                       f"{r['softmax_floor_s'] * 1e6:.1f}", f"{r['softmax_vs_floor']:.2f}",
                       _fmt((r["lightning_prefill_s"] or 0) * 1e3, 2),
-                      _fmt(r["lightning_prefill_tflops"], 0))  # fmt: skip
+                      r.get("lightning_prefill_kernel") or "-",
+                      _fmt(r["lightning_prefill_tflops"], 0),
+                      _fmt(r.get("lightning_prefill_ceiling_pct"), 1),
+                      _fmt(r.get("ours_vs_fla"), 2),
+                      _fmt((r.get("softmax_prefill_s") or 0) * 1e3, 2),
+                      r.get("softmax_prefill_kernel") or "-",
+                      _fmt(r.get("prefill_ratio"), 1))  # fmt: skip
     console.print(table)
     light = rows[-1]
     console.print(f"lightning decode: {light['lightning_decode_s'] * 1e6:.1f} µs per layer per "
@@ -259,6 +266,25 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
         f"{d['m1_stack_s']:.0f} s vs all-softmax {d['all_softmax_s']:.0f} s: latency "
         f"ratio {d['latency_ratio']:.3f}, FLOPs ratio {d['flops_ratio']:.3f}"
     )
+    from m1eval.profiler.report import serving_table
+
+    serving = serving_table(result)
+    if serving:
+        table = Table(title="serving one 8-GPU node at 100K context, decode attention only",
+                      title_justify="left")  # fmt: skip
+        for col in ("stack", "GB per sequence", "sequences", "step ms", "tokens/s",
+                    "100K answer s"):  # fmt: skip
+            table.add_column(col, justify="left" if col == "stack" else "right")
+        for r in serving:
+            table.add_row(r["stack"], f"{r['gb_per_sequence']:.2f}", str(r["sequences"]),
+                          _fmt(r["step_ms"], 2), _fmt(r["tokens_per_s"], 0),
+                          _fmt(r["generation_s"], 0))  # fmt: skip
+        console.print(table)
+        s = result["serving"]
+        if s.get("throughput_ratio"):
+            console.print(f"M1 decodes {s['throughput_ratio']:.1f}x the tokens/s of the "
+                          f"all-softmax stack per node (FLOPs ratio of a 100K generation: "
+                          f"{result['decode_100k']['flops_ratio']:.3f})")  # fmt: skip
     console.print(f"results: {out_dir} (attention_latency.json, latency.png)")
 
 

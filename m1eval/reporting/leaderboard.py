@@ -172,7 +172,8 @@ PLOT_TITLES = {
     "mrcr_bins": "OpenAI-MRCR score per context bin",
     "reasoning_lengths": "completion lengths and truncation per suite",
     "flops": "generation FLOPs: lightning attention against softmax models",
-    "latency": "measured attention latency per layer",
+    "latency": "measured attention latency per layer (and, where measured, batched decode "
+               "and one 8-GPU node serving 100K-token sequences)",
 }
 
 
