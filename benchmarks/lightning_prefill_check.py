@@ -21,27 +21,38 @@ def main() -> None:
     lam = decay(0, 80, heads)
     slopes = torch.tensor(-np.log(lam), device="cuda", dtype=torch.float32)
     rng = np.random.default_rng(0)
-    configs = [{"C": c, "BV": bv, "num_warps": w, "STAGES": st}
-               for c in (64, 128) for bv in (32, 64, 128) for w in (4, 8) for st in (1, 2)]
+    configs = [
+        {"C": c, "BV": bv, "num_warps": w, "STAGES": st}
+        for c in (64, 128)
+        for bv in (32, 64, 128)
+        for w in (4, 8)
+        for st in (1, 2)
+    ]
     for t in (64, 200):
         q, k, v = (rng.standard_normal((heads, t, d)) * 0.1 for _ in range(3))
         ref, ref_state = recurrent(q, k, v, lam)
-        to_gpu = [torch.tensor(x.transpose(1, 0, 2)[None], device="cuda", dtype=torch.bfloat16)
-                  for x in (q, k, v)]
+        to_gpu = [
+            torch.tensor(x.transpose(1, 0, 2)[None], device="cuda", dtype=torch.bfloat16)
+            for x in (q, k, v)
+        ]
         for cfg in configs if t == 200 else configs[:1]:
             o, s = prefill(*to_gpu, slopes, cfg, final_state=True)
             torch.cuda.synchronize()
             got = o[0].float().cpu().numpy().transpose(1, 0, 2)
-            print(t, cfg, f"out {relative_error(got, ref):.2e} "
-                  f"state {relative_error(s[0].cpu().numpy(), ref_state):.2e}", flush=True)
+            print(
+                t,
+                cfg,
+                f"out {relative_error(got, ref):.2e} "
+                f"state {relative_error(s[0].cpu().numpy(), ref_state):.2e}",
+                flush=True,
+            )
 
 
 def big() -> None:
     """One config at M1's prefill size: a crash here and not above is an indexing bug."""
     h, d, t = 64, 128, 102400
     slopes = torch.tensor(-np.log(decay(0, 80, h)), device="cuda", dtype=torch.float32)
-    q, k, v = (torch.randn(1, t, h, d, device="cuda", dtype=torch.bfloat16) * 0.1
-               for _ in range(3))
+    q, k, v = (torch.randn(1, t, h, d, device="cuda", dtype=torch.bfloat16) * 0.1 for _ in range(3))
     o = prefill(q, k, v, slopes)
     torch.cuda.synchronize()
     print("big ok", float(o.float().abs().mean()), flush=True)

@@ -173,7 +173,7 @@ PLOT_TITLES = {
     "reasoning_lengths": "completion lengths and truncation per suite",
     "flops": "generation FLOPs: lightning attention against softmax models",
     "latency": "measured attention latency per layer (and, where measured, batched decode "
-               "and one 8-GPU node serving 100K-token sequences)",
+    "and one 8-GPU node serving 100K-token sequences)",
 }
 
 

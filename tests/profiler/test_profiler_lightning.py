@@ -156,7 +156,8 @@ def test_the_h200_result_names_the_winners_and_the_serving_regime(cli, tmp_path:
     tflops = 64 * 102400 * (4 * 64 * 128 + 4 * 128 * 128) / at_100k["lightning_prefill_s"] / 1e12
     assert at_100k["lightning_prefill_tflops"] == pytest.approx(tflops)
     assert at_100k["lightning_prefill_ceiling_pct"] == pytest.approx(
-        100 * tflops / result["ceilings"]["matmul_tflops"])
+        100 * tflops / result["ceilings"]["matmul_tflops"]
+    )
     assert result["numerics_ours"]["ours_bf16_vs_fp64_t1000"] < 2e-2
     m1, dense = serving_table(result)
     assert m1["sequences"] > 5 * dense["sequences"] and m1["tokens_per_s"] > dense["tokens_per_s"]
