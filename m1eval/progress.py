@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -16,9 +18,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from m1eval import activity
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED, SKIPPED
 
-LOG_INTERVAL_S = 10.0
+LOG_INTERVAL_S = float(os.environ.get("M1EVAL_LOG_INTERVAL_S", "10"))
+REFRESH_S = 1.0
 
 
 class RunProgress:
@@ -34,13 +38,18 @@ class RunProgress:
         self._done = done
         self._log_console: Console | None = None
         self._last_log = 0.0
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+        self.activity = activity.reset()
 
     def __enter__(self) -> RunProgress:
         console = Console(file=sys.stderr)
         if self.enabled and not console.is_terminal:
-            # Logs (CI, nohup): a plain line every LOG_INTERVAL_S instead of a live bar.
+            # Logs (CI, nohup): a plain line every LOG_INTERVAL_S instead of a live bar, also
+            # while no sample finishes (a long prefill, an agent's episode)
             self._log_console = console
             self._last_log = time.perf_counter()
+            self._start_ticker()
             return self
         if self.enabled:
             self._progress = Progress(
@@ -52,6 +61,7 @@ class RunProgress:
                 TextColumn("eta"),
                 TimeRemainingColumn(),
                 TextColumn("• {task.fields[tps]} tok/s • {task.fields[outcomes]}"),
+                TextColumn("• {task.fields[now]}"),
                 console=console,
                 refresh_per_second=4,
                 transient=False,
@@ -63,8 +73,26 @@ class RunProgress:
                 completed=self._done,
                 tps="0",
                 outcomes=self._outcomes(),
+                now="starting",
             )
+            self._start_ticker()
         return self
+
+    def _start_ticker(self) -> None:
+        self._ticker = threading.Thread(target=self._tick, daemon=True, name="m1eval-progress")
+        self._ticker.start()
+
+    def _tick(self) -> None:
+        """Signs of life between finished samples: live tokens/s and what is in flight."""
+        while not self._stop.wait(REFRESH_S):
+            if self._progress is not None:
+                self._progress.update(self._task, tps=f"{self.tokens_per_second:,.1f}",
+                                      now=self.activity.describe())  # fmt: skip
+            elif self._log_console is not None:
+                now = time.perf_counter()
+                if now - self._last_log >= LOG_INTERVAL_S:
+                    self._last_log = now
+                    self._log_console.print(self.status_line(), highlight=False, soft_wrap=True)
 
     def _outcomes(self) -> str:
         text = (
@@ -81,7 +109,7 @@ class RunProgress:
             now = time.perf_counter()
             if now - self._last_log >= LOG_INTERVAL_S or self._done == self._total:
                 self._last_log = now
-                self._log_console.print(self.status_line(), highlight=False)
+                self._log_console.print(self.status_line(), highlight=False, soft_wrap=True)
         if self._progress is not None:
             self._progress.update(
                 self._task,
@@ -98,14 +126,19 @@ class RunProgress:
         return (
             f"{self._description}: {self._done}/{self._total} samples, "
             f"elapsed {elapsed:.0f} s, eta {eta:.0f} s, {self.tokens_per_second:,.1f} tok/s, "
-            f"{self._outcomes()}"
+            f"{self._outcomes()}; now: {self.activity.describe()}"
         )
 
     @property
     def tokens_per_second(self) -> float:
+        """Tokens streamed so far (live, unfinished requests included) per second."""
         elapsed = time.perf_counter() - self.started
-        return self.tokens / elapsed if elapsed > 0 else 0.0
+        tokens = max(self.tokens, self.activity.streamed_tokens)
+        return tokens / elapsed if elapsed > 0 else 0.0
 
     def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
         if self._progress is not None:
             self._progress.stop()

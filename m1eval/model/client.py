@@ -21,7 +21,7 @@ from typing import Any
 import aiohttp
 import orjson
 
-from m1eval import boundedjson
+from m1eval import activity, boundedjson
 from m1eval.model.reasoning import CLOSE, split_reasoning
 from m1eval.model.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
 from m1eval.model.types import Completion, RequestFailed
@@ -180,6 +180,16 @@ class ChatClient:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self.settings.connect_timeout_s, sock_read=stall_s
         )
+        request = activity.CURRENT.request_started()
+        try:
+            return await self._post(data, headers, timeout, started, request)
+        finally:
+            activity.CURRENT.request_ended(request)
+
+    async def _post(self, data: bytes, headers: dict[str, str] | None,
+                    timeout: aiohttp.ClientTimeout, started: float, request: int
+                    ) -> Completion:  # fmt: skip
+        assert self._session is not None
         async with self._session.post(
             self.url, data=data, headers=headers, timeout=timeout
         ) as resp:
@@ -196,7 +206,7 @@ class ChatClient:
                 )
             ctype = resp.headers.get("Content-Type", "")
             if "text/event-stream" in ctype:
-                return await _read_stream(resp, started)
+                return await _read_stream(resp, started, request)
             return _read_json(await resp.read(), started)
 
 
@@ -323,13 +333,16 @@ def _deltas_before_close(deltas: list[str]) -> int:
     return len(deltas)
 
 
-async def _read_stream(resp: aiohttp.ClientResponse, started: float) -> Completion:
+async def _read_stream(resp: aiohttp.ClientResponse, started: float,
+                       request: int | None = None) -> Completion:  # fmt: skip
     """Server-sent events, read in whatever blocks the socket gives and split in bulk (one
     await per block, not per line): the reader's CPU per streamed token bounds how many
     model copies one driver can keep up with."""
     acc = _Accumulator(started)
     done = False
     buf = b""
+    seen = 0
+    live = activity.CURRENT
     async for block in resp.content.iter_any():
         buf += block
         keep = b""
@@ -343,6 +356,12 @@ async def _read_stream(resp: aiohttp.ClientResponse, started: float) -> Completi
             if _add_event(acc, event):
                 done = True
                 break
+        deltas = acc.content_deltas + acc.reasoning_deltas
+        if deltas > seen:  # the display's live token count
+            if not seen and request is not None:
+                live.first_token(request)
+            live.streamed_tokens += deltas - seen
+            seen = deltas
         if done:
             break
     if not done and buf.strip(b"\r\n"):

@@ -12,6 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from m1eval import activity
 from m1eval.contract import SUITE_ROW, breakdown, headline
 from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import InfraFault
@@ -87,6 +88,7 @@ class SweBenchSuite(Suite):
         from m1eval.swebench.scaffold import cleanup, run_scaffold
 
         repos = self.options["repos_dir"]
+        activity.CURRENT.step(f"swe/{ctx.sample_id}", f"{item.item_id}: checkout + scaffold")
         root = await asyncio.to_thread(
             checkout, item.row, Path(repos) if repos else None, self._client
         )
@@ -97,6 +99,7 @@ class SweBenchSuite(Suite):
             )  # fmt: skip
         finally:
             cleanup(root)
+            activity.CURRENT.step(f"swe/{ctx.sample_id}", None)
         merged = merge_completions(result.completions, answer=result.patch)
         merged = replace(
             merged,
@@ -109,7 +112,6 @@ class SweBenchSuite(Suite):
         raise RuntimeError("SWE-bench grades in Docker: use grade_async")
 
     async def grade_async(self, item: Item, answer: str) -> Grade:
-        from m1eval.swebench.grading import grade_predictions
 
         if not answer.strip():
             return Grade.failure("empty patch")
@@ -117,6 +119,17 @@ class SweBenchSuite(Suite):
         pred = {"instance_id": item.item_id, "model_name_or_path": "m1eval",
                 "model_patch": answer}  # fmt: skip
         log_root = self.artifacts_dir() / "harness"
+        key = f"swe-grade/{item.item_id}/{id(answer)}"
+        activity.CURRENT.step(key, f"grading {item.item_id} in Docker")
+        try:
+            return await self._grade_patch(item, pred, log_root)
+        finally:
+            activity.CURRENT.step(key, None)
+
+    async def _grade_patch(self, item: Item, pred: dict[str, Any], log_root: Path) -> Grade:
+        from m1eval.swebench.grading import grade_predictions
+
+        assert self._grading is not None, "prepare() first"
         executor = self.context.executor
         if executor is not None:  # a Ray task on a Docker node; Ray queues by its resources
             res = await executor.grade_swebench(item.row, pred, int(self.options["swe_timeout"]),

@@ -12,10 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
+from m1eval import activity
 from m1eval.contract import breakdown
 from m1eval.data import SMOKE_SPLIT, LoadedDataset
 from m1eval.errors import ConfigError
@@ -125,6 +127,11 @@ class TauBenchSuite(Suite):
         api_key = os.environ.get(self.options["user_api_key_env"] or "") or None
         self._user = (base_url, model, api_key)
         context.notes["user_simulator"] = {"base_url": base_url, "model": model}
+        budget, temp = self.options["user_max_tokens"], self.options["user_temperature"]
+        print(f"{self.name}: user simulator {model} at {base_url}; per-turn max_tokens "
+              f"{budget if budget is not None else 'not sent (tau-bench default)'}, "
+              f"temperature {temp if temp is not None else 'not sent'}; its tokens are "
+              "counted in the summary (user_simulator)", file=sys.stderr)  # fmt: skip
         run_dir = context.notes.get("run_dir")
         self._user_cache = UserCache(Path(run_dir) / "tau" / "user_cache.jsonl" if run_dir
                                      else None)  # fmt: skip
@@ -136,10 +143,22 @@ class TauBenchSuite(Suite):
         assert self._data is not None and self._user is not None, "prepare() first"
         user_client = await ctx.endpoint(*self._user)
         completions: list[Completion] = []
+        live = {"turns": 0, "tools": 0, "user_tokens": 0}
+        key = f"tau/{ctx.sample_id}"
+
+        def show() -> None:
+            activity.CURRENT.step(
+                key,
+                f"{self.name} task {item.item_id}: turn {live['turns']}, "
+                f"{live['tools']} tool calls, user {live['user_tokens']} tok",
+            )
 
         async def agent(messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict:
             c = await ctx.ask(messages, tools=tools)
             completions.append(c)
+            live["turns"] += 1
+            live["tools"] += len(c.tool_calls or [])
+            show()
             return {"content": c.answer, "tool_calls": c.tool_calls}
 
         cache = self._user_cache or UserCache(None)
@@ -159,17 +178,32 @@ class TauBenchSuite(Suite):
                 raise UserSimulatorError(f"user simulator: {exc.cause}") from None
             self.user_requests += 1
             self.user_tokens += c.completion_tokens or 0
+            live["user_tokens"] += c.completion_tokens or 0
+            show()
             self.user_prompt_tokens += c.prompt_tokens or 0
             if c.answer.strip():
                 cache.put(key, c.answer)
             return c.answer
 
         task = item.row["task"]
-        episode = await run_episode(
+        show()
+        try:
+            episode = await self._episode(task, agent, user)
+        finally:
+            activity.CURRENT.step(key, None)
+        return self._solution(item, episode, completions, ctx)
+
+    async def _episode(self, task: Any, agent: Any, user: Any) -> Any:
+        assert self._data is not None
+        return await run_episode(
             self._data, task, agent, user, int(self.options["max_steps"]),
             M1_SYSTEM_PROMPT if self.options["m1_prompt"] else None,
             bool(self.options["first_tool_call_only"]), str(self.options["tau_malformed"]),
         )  # fmt: skip
+
+    def _solution(self, item: Item, episode: Any, completions: list[Completion],
+                  ctx: SolveContext) -> Solution:  # fmt: skip
+        task = item.row["task"]
         summary = episode.summary()
         if ctx.run_dir:
             key = hashlib.sha256(json.dumps(episode.messages, default=str).encode()).hexdigest()
