@@ -266,7 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
         cmd.add_argument("--timeout", type=_positive_int, default=1800, help="seconds per instance")
         cmd.add_argument("--skip-missing-images", action="store_true",
                          help="grade what has an image; the rest are infra errors")  # fmt: skip
-    swe_sub.add_parser("build-selftest", help="build the self-made instance's image (offline)")
+    selftest = swe_sub.add_parser(
+        "build-selftest", help="build the self-made instance's image unless it exists (from a "
+        "Debian mirror with debootstrap; no container registry)")  # fmt: skip
+    selftest.add_argument("--mirror", default="http://deb.debian.org/debian",
+                          help="the Debian mirror debootstrap reads (default: %(default)s)")
 
     tau = sub.add_parser("tau", help="TAU-bench environment tools")
     tau_sub = tau.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -276,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help='JSON list: [{"name": ..., "kwargs": {...}}]')  # fmt: skip
     replay.add_argument("--data-dir", help="tau-bench data (DIR/<domain>/...)")
     replay.add_argument("--dump-db", type=Path, help="write the final database as JSON")
+    replay.add_argument("--json", action="store_true",
+                        help="one JSON object per action: step, action, observation")
 
     prof = sub.add_parser("profile", help="compute profiles")
     prof_sub = prof.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -652,8 +658,13 @@ def _cmd_tau(args: argparse.Namespace) -> int:
     ):
         raise DataError(f'{args.actions}: expected a list of {{"name": ..., "kwargs": {{...}}}}')
     observations, env = replay(data, actions)
-    for obs in observations:
-        print(json.dumps(obs))
+    for i, (action, obs) in enumerate(zip(actions, observations, strict=True)):
+        if args.json:
+            print(json.dumps({"step": i, "action": action["name"], "observation": obs}))
+        else:
+            kwargs = json.dumps(action.get("kwargs") or {}, ensure_ascii=False)
+            print(f"[{i}] {action['name']}({kwargs}) -> "
+                  f"{obs if obs is not None else '(no observation)'}")  # fmt: skip
     if args.dump_db:
         atomic_write_json(args.dump_db, env.db)
     return 0

@@ -21,10 +21,14 @@ from m1eval.swebench.predictions import read_predictions
 
 def swe_bench_command(args: argparse.Namespace) -> int:
     if args.action == "build-selftest":
-        from m1eval.sandbox.image import docker_client
-        from m1eval.testing.swebench_selftest import build_image
+        from m1eval.sandbox.image import docker_client, image_exists
+        from m1eval.testing.swebench_selftest import IMAGE, build_image
 
-        print(f"built {build_image(docker_client())}")
+        client = docker_client()
+        if image_exists(client, IMAGE):
+            print(f"{IMAGE} already exists")
+            return 0
+        print(f"built {build_image(client, mirror=args.mirror)}")
         return 0
     from m1eval.suites import get_suite
 

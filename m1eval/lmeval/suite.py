@@ -29,8 +29,11 @@ from m1eval.hashing import canonical_json
 from m1eval.lmeval import PREFIX
 from m1eval.lmeval.tasks import build_task, find_task, redirect
 from m1eval.suite_specs import DatasetSpec, SuiteSpec
-from m1eval.suites.base import Grade, Item, Suite
+from m1eval.suites.base import Grade, Item, Solution, Suite
 from m1eval.suites.options import Option
+
+# what lm-eval's filters leave when they find no answer (their regex fallback), or nothing
+NO_ANSWER = ("", "[invalid]")
 
 FEWSHOT_SEED = 1234  # lm-eval's default --fewshot_seed; offset by the document's index
 BINARY_METRICS = {"exact_match", "acc", "em", "correct", "pass@1"}
@@ -209,12 +212,28 @@ class LmEvalSuite(Suite):
         filtered = inst.filtered_resps[primary_filter]
         shown = str(filtered if not isinstance(filtered, list) else filtered[0])
         boxed = extract_last_boxed(shown)  # what maj@k votes on, where the answer is boxed
+        # an answer is there when boxed, or when the task's filter extracted something other
+        # than the whole reply (an identity filter extracts nothing)
+        answered = boxed is not None or (shown.strip() not in NO_ANSWER
+                                         and shown.strip() != stop_at(answer, self.until).strip())
         shown = boxed.strip() if boxed is not None else shown.strip()
         return Grade.scored(
             float(value), extracted_answer=shown[-500:], gold=str(task.doc_to_target(doc)),
             vote_key=re.sub(r"\s+", " ", shown)[:500],
-            details={"metrics": {k: _plain(v) for k, v in metrics.items()}},
+            details={"metrics": {k: _plain(v) for k, v in metrics.items()},
+                     "answered": answered},
         )  # fmt: skip
+
+    async def judge(self, item: Item, solution: Solution) -> Grade:
+        """As the built-in suites count them: an answer cut off by the token budget
+        (finish_reason ``length``) from which the task's filters extract nothing is a model
+        failure (truncated), not a scored zero."""
+        grade = self.grade(item, solution.completion.answer)
+        cut = solution.completion.finish_reason == "length"
+        if cut and not grade.details.get("answered", True) and not grade.score:
+            return Grade.failure("truncated before an answer the task's filters could extract",
+                                 gold=grade.gold)  # fmt: skip
+        return grade
 
     def _loaded(self) -> Any:
         if self.task is None:

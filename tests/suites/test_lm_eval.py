@@ -234,3 +234,28 @@ def test_m1eval_model_refuses_log_likelihood_requests() -> None:
     for call in (lm.loglikelihood, lm.loglikelihood_rolling):
         with pytest.raises(ConfigError, match="no log-probabilities"):
             call([])
+
+
+def test_a_reply_cut_off_before_any_answer_is_a_truncation_failure() -> None:
+    """As AIME counts it: a reply the token budget cut off (finish_reason length) with no box
+    and nothing the task's filters extract is a model failure, not a scored zero; the same
+    text that ended normally, or a cut-off reply with a (wrong) boxed answer, is scored."""
+    import asyncio
+
+    from m1eval.model.types import Completion
+    from m1eval.suites import get_suite
+    from m1eval.suites.base import Solution
+
+    math = get_suite("lm-eval:m1_math500", {})
+    item = {i.item_id: i for i in math.load("smoke", None)[0]}["smoke/prealgebra/1.json"]
+
+    def judge(text: str, finish: str) -> tuple[str, float]:
+        c = Completion.of_text(text)
+        c = type(c)(**{**c.__dict__, "finish_reason": finish})
+        g = asyncio.run(math.judge(item, Solution(c)))
+        return g.outcome, g.score
+
+    assert judge("Let me first compute the numerator, which", "length") == ("model_failure", 0.0)
+    assert judge("Let me first compute the numerator, which", "stop") == ("scored", 0.0)
+    assert judge("so the answer is \\boxed{6/5}", "length") == ("scored", 0.0)
+    assert judge("\\boxed{\\dfrac{5}{6}}", "length") == ("scored", 1.0)

@@ -252,9 +252,17 @@ def test_replay_command(cli, tmp_path: Path) -> None:
     res = cli("tau", "replay", "--domain", "airline", "--actions", actions, "--data-dir", TAU,
               "--dump-db", db)  # fmt: skip
     assert res.code == 0, res.err
+    assert res.out.splitlines() == [
+        '[0] send_certificate({"user_id": "mia_li_3668", "amount": 100}) -> Certificate '
+        "certificate_3221322 added to user mia_li_3668 with amount 100.",
+        '[1] respond({"content": "done"}) -> (no observation)']  # fmt: skip
+    db.unlink()
+    res = cli("tau", "replay", "--domain", "airline", "--actions", actions, "--data-dir", TAU,
+              "--dump-db", db, "--json")  # fmt: skip
     lines = [json.loads(x) for x in res.out.splitlines()]
-    assert lines == ["Certificate certificate_3221322 added to user mia_li_3668 with amount 100.",
-                     None]  # fmt: skip
+    assert lines == [{"step": 0, "action": "send_certificate", "observation":
+                      "Certificate certificate_3221322 added to user mia_li_3668 with amount 100."},
+                     {"step": 1, "action": "respond", "observation": None}]  # fmt: skip
     assert "certificate_3221322" in json.loads(db.read_text())["users"]["mia_li_3668"][
         "payment_methods"]  # fmt: skip
     actions.write_text("{oops")
