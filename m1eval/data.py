@@ -87,12 +87,19 @@ def data_source(
     if split == SMOKE_SPLIT:
         location, source, revision = smoke_data_dir() / repo_id, "bundled", None
     elif mirror is not None:
+        # one data root for every suite: DIR/<org>/<dataset>, or the same under DIR/hf/ (the
+        # layout that keeps tau_bench/ beside it)
         location, source = mirror / repo_id, "mirror"
+        if not location.is_dir() and (mirror / "hf" / repo_id).is_dir():
+            location = mirror / "hf" / repo_id
     else:
         return None, "hub", revision
     if not location.is_dir():
-        where = f"under --data-dir {mirror}" if source == "mirror" else "in the package"
-        raise DataError(f"{what} not found {where}: expected a dataset snapshot at {location}/")
+        if source == "mirror":
+            raise DataError(f"{what} not found under --data-dir {mirror}: expected a dataset "
+                            f"snapshot at {location}/ (or {mirror / 'hf' / repo_id}/)")
+        raise DataError(f"{what} not found in the package: expected a dataset snapshot at "
+                        f"{location}/")
     return location, source, revision
 
 
@@ -215,7 +222,13 @@ def _load_hub(
     file_groups: dict[str, list[str]] | None,
     extra: dict[str, Any],
 ) -> list[Any]:
+    offline = not hub_reachable()
+    if offline:  # no retries against an unreachable hub: the local cache or a one-line error
+        os.environ["HF_HUB_OFFLINE"] = os.environ["HF_DATASETS_OFFLINE"] = "1"
     datasets = _datasets()
+    if offline:  # read at import: set them too where datasets was imported already
+        datasets.config.HF_DATASETS_OFFLINE = True
+        datasets.config.HF_HUB_OFFLINE = True
     try:
         if file_groups is None:
             return [
@@ -228,11 +241,34 @@ def _load_hub(
             for files in file_groups.values()
         ]
     except Exception as exc:
+        if offline:
+            raise DataError(
+                f"dataset {spec.repo_id} is not in the local cache and the Hugging Face hub "
+                f"cannot be reached; pass --data-dir DIR (or set {DATA_DIR_ENV}) where "
+                f"DIR/{spec.repo_id}/ (or DIR/hf/{spec.repo_id}/) is a snapshot") from None
         raise DataError(
             f"cannot load dataset {spec.repo_id} at revision {spec.revision or 'unpinned'} "
             f"split '{split}' from the Hugging Face hub ({_short(exc)}); for an offline mirror "
             f"pass --data-dir DIR (or set {DATA_DIR_ENV}) where DIR/{spec.repo_id}/ is a snapshot"
         ) from None
+
+
+def hub_reachable(timeout_s: float = 3.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connect (HF_ENDPOINT's host; an explicit
+    HF_HUB_OFFLINE=1 means no)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https"
+                                                                else 80)  # fmt: skip
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
 
 
 def _short(exc: BaseException) -> str:

@@ -162,3 +162,39 @@ def test_grade_says_what_it_graded_in_words(cli, tmp_path) -> None:  # type: ign
                   "--out", out)  # fmt: skip
     assert res.code == 0, res.err
     assert res.out.startswith("graded 1 response (") and "0 infra_error" in res.out
+
+
+def test_an_unreachable_hub_fails_at_once_in_one_line(cli, tmp_path, monkeypatch) -> None:
+    """No --data-dir and no hub: one line naming the fix, no retries, no warnings."""
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # nothing listens there
+    monkeypatch.delenv("M1EVAL_DATA_DIR", raising=False)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))  # an empty cache
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    from m1eval.data import hub_reachable
+
+    assert hub_reachable() is False
+    res = cli("run", "--suite", "aime24", "--base-url", "http://127.0.0.1:9/v1", "--model", "x",
+              "--results-dir", tmp_path / "r")  # fmt: skip
+    assert res.code == 2
+    assert res.err.strip().splitlines() == [
+        "m1eval: error: dataset HuggingFaceH4/aime_2024 is not in the local cache and the "
+        "Hugging Face hub cannot be reached; pass --data-dir DIR (or set M1EVAL_DATA_DIR) where "
+        "DIR/HuggingFaceH4/aime_2024/ (or DIR/hf/HuggingFaceH4/aime_2024/) is a snapshot"]
+
+
+def test_one_data_root_serves_every_suite() -> None:
+    """The shared data root holds hf/<org>/<dataset> and tau_bench/<domain>: the same
+    --data-dir finds both (and the same folders named directly)."""
+    from tests.conftest import SHARED_DATA
+
+    if not (SHARED_DATA / "hf").is_dir() or not (SHARED_DATA / "tau_bench").is_dir():
+        pytest.skip(f"no shared data at {SHARED_DATA}")
+    from m1eval.suites import get_suite
+
+    for data_dir in (SHARED_DATA, SHARED_DATA / "hf"):
+        items, ds = get_suite("aime24").load("train", data_dir)
+        assert len(items) == 30 and ds.source == "mirror"
+    for data_dir in (SHARED_DATA, SHARED_DATA / "tau_bench"):
+        items, _ = get_suite("tau-bench-retail").load("test", data_dir)
+        assert len(items) == 115
