@@ -179,6 +179,13 @@ def profile(
     return out
 
 
+def model_color(name: str) -> str:
+    """One colour per model in every FLOPs plot (the CLI's and the report's)."""
+    palette = ("tab:blue", "tab:green", "tab:purple", "tab:brown", "tab:pink", "tab:olive")
+    order = list(MODELS)
+    return palette[(order.index(name) if name in order else len(order)) % len(palette)]
+
+
 def plot(costs: dict[str, Cost], path: Path, convention: str, max_length: int = 131072) -> None:
     import matplotlib
 
@@ -188,7 +195,8 @@ def plot(costs: dict[str, Cost], path: Path, convention: str, max_length: int = 
     xs = [i * max_length / 256 for i in range(257)]
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
     for name, c in costs.items():
-        ax.plot([x / 1024 for x in xs], [c.total(int(x)) for x in xs], label=name)
+        ax.plot([x / 1024 for x in xs], [c.total(int(x)) for x in xs], label=name,
+                color=model_color(name))  # fmt: skip
     ax.set_xlabel("generated tokens (K = 1024)")
     ax.set_ylabel("cumulative FLOPs")
     ax.set_title(f"FLOPs to generate L tokens ({convention})")

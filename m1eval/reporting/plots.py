@@ -126,25 +126,25 @@ def reasoning_lengths(usages: dict[str, list[SuiteUsage]]) -> bytes:
 def flops_curves(convention: str = "paper-figure", max_length: int = 131072) -> bytes:
     """Cumulative generation FLOPs of M1 against DeepSeek-R1 and Qwen3 (the paper's Figure 1
     right), and M1's share of each."""
-    from m1eval.profiler.flops import MODELS, cost, load_config
+    from m1eval.profiler.flops import MODELS, cost, load_config, model_color
 
     plt = _plt()
     costs = {m: cost(load_config(m), convention) for m in MODELS}
     xs = [int(i * max_length / 128) for i in range(1, 129)]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), dpi=100)
-    for c, (name, model) in enumerate(costs.items()):
+    for name, model in costs.items():
         a.plot([x / 1024 for x in xs], [model.total(x) for x in xs], label=name,
-               color=COLORS[c % len(COLORS)])  # fmt: skip
+               color=model_color(name))  # fmt: skip
     a.set_xlabel("generated tokens (K)")
     a.set_ylabel("cumulative FLOPs")
     a.set_title(f"FLOPs to generate L tokens ({convention})", fontsize=9)
     a.legend(fontsize=8)
     a.grid(alpha=0.3)
     m1 = costs["minimax-m1"]
-    for c, (name, model) in enumerate(costs.items()):
+    for name, model in costs.items():
         if name != "minimax-m1":
             b.plot([x / 1024 for x in xs], [100 * m1.total(x) / model.total(x) for x in xs],
-                   label=f"M1 / {name}", color=COLORS[c % len(COLORS)])  # fmt: skip
+                   label=f"M1 / {name}", color=model_color(name))  # fmt: skip
     b.axvline(100, color="gray", linestyle=":", linewidth=1)
     b.set_xlabel("generated tokens (K)")
     b.set_ylabel("M1's FLOPs as % of the other")

@@ -82,3 +82,18 @@ def test_cli(cli, tmp_path: Path) -> None:
     assert table.code == 0 and "minimax-m1/deepseek-r1" in table.out and "100K" in table.out
     bad = cli("profile", "flops", "--lengths", "8k", "--results-dir", tmp_path)
     assert bad.code == 2 and "--lengths must be integers" in bad.err
+
+
+def test_each_model_has_one_colour_in_every_flops_plot() -> None:
+    """The CLI's plot and the report's draw each model in the same colour."""
+    from m1eval.profiler.flops import MODELS, model_color
+
+    colours = [model_color(m) for m in MODELS]
+    assert len(set(colours)) == len(MODELS) and model_color("minimax-m1") == "tab:blue"
+    import inspect
+
+    from m1eval.profiler import flops
+    from m1eval.reporting import plots
+
+    assert "model_color(name)" in inspect.getsource(plots.flops_curves)
+    assert "model_color(name)" in inspect.getsource(flops.plot)
