@@ -209,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("suites", help="list the suites and their paper numbers")
 
+    view = sub.add_parser("view", help="a static run viewer (filters, search, agentic views)")
+    view.add_argument("runs", nargs="+", help="run directories or globs (results/*)")
+    view.add_argument(
+        "--out",
+        type=Path,
+        default=Path("reports/viewer"),
+        help="where the viewer is written (default: %(default)s)",
+    )
     report = sub.add_parser("report", help="Markdown and HTML leaderboard of runs")
     report.add_argument("runs", nargs="+", help="run directories (or a results dir / glob)")
     report.add_argument("--out", type=Path, default=Path("reports/latest"))
@@ -269,8 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
     selftest = swe_sub.add_parser(
         "build-selftest", help="build the self-made instance's image unless it exists (from a "
         "Debian mirror with debootstrap; no container registry)")  # fmt: skip
-    selftest.add_argument("--mirror", default="http://deb.debian.org/debian",
-                          help="the Debian mirror debootstrap reads (default: %(default)s)")
+    selftest.add_argument(
+        "--mirror",
+        default="http://deb.debian.org/debian",
+        help="the Debian mirror debootstrap reads (default: %(default)s)",
+    )
 
     tau = sub.add_parser("tau", help="TAU-bench environment tools")
     tau_sub = tau.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -280,8 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help='JSON list: [{"name": ..., "kwargs": {...}}]')  # fmt: skip
     replay.add_argument("--data-dir", help="tau-bench data (DIR/<domain>/...)")
     replay.add_argument("--dump-db", type=Path, help="write the final database as JSON")
-    replay.add_argument("--json", action="store_true",
-                        help="one JSON object per action: step, action, observation")
+    replay.add_argument(
+        "--json", action="store_true", help="one JSON object per action: step, action, observation"
+    )
 
     prof = sub.add_parser("profile", help="compute profiles")
     prof_sub = prof.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -346,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
 
 # commands that only read run directories: a malformed run file (valid JSON, wrong shape) is
 # the file's fault, told in one line
-READERS = ("results", "report", "compare")
+READERS = ("results", "report", "compare", "view")
 
 
 def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
@@ -382,6 +394,12 @@ def _dispatch_command(args: argparse.Namespace, argv: list[str]) -> int:
         return _cmd_sandbox(args)
     if args.command == "compare":
         return _cmd_compare(args)
+    if args.command == "view":
+        from m1eval.reporting.viewer import build_viewer
+
+        page = build_viewer(list(args.runs), args.out)
+        print(f"viewer: {page} (open it: xdg-open {page})")
+        return 0
     if args.command == "report":
         from m1eval.reporting.leaderboard import build_report
 

@@ -96,10 +96,13 @@ def data_source(
         return None, "hub", revision
     if not location.is_dir():
         if source == "mirror":
-            raise DataError(f"{what} not found under --data-dir {mirror}: expected a dataset "
-                            f"snapshot at {location}/ (or {mirror / 'hf' / repo_id}/)")
-        raise DataError(f"{what} not found in the package: expected a dataset snapshot at "
-                        f"{location}/")
+            raise DataError(
+                f"{what} not found under --data-dir {mirror}: expected a dataset "
+                f"snapshot at {location}/ (or {mirror / 'hf' / repo_id}/)"
+            )
+        raise DataError(
+            f"{what} not found in the package: expected a dataset snapshot at {location}/"
+        )
     return location, source, revision
 
 
@@ -245,7 +248,8 @@ def _load_hub(
             raise DataError(
                 f"dataset {spec.repo_id} is not in the local cache and the Hugging Face hub "
                 f"cannot be reached; pass --data-dir DIR (or set {DATA_DIR_ENV}) where "
-                f"DIR/{spec.repo_id}/ (or DIR/hf/{spec.repo_id}/) is a snapshot") from None
+                f"DIR/{spec.repo_id}/ (or DIR/hf/{spec.repo_id}/) is a snapshot"
+            ) from None
         raise DataError(
             f"cannot load dataset {spec.repo_id} at revision {spec.revision or 'unpinned'} "
             f"split '{split}' from the Hugging Face hub ({_short(exc)}); for an offline mirror "

@@ -180,7 +180,8 @@ def test_an_unreachable_hub_fails_at_once_in_one_line(cli, tmp_path, monkeypatch
     assert res.err.strip().splitlines() == [
         "m1eval: error: dataset HuggingFaceH4/aime_2024 is not in the local cache and the "
         "Hugging Face hub cannot be reached; pass --data-dir DIR (or set M1EVAL_DATA_DIR) where "
-        "DIR/HuggingFaceH4/aime_2024/ (or DIR/hf/HuggingFaceH4/aime_2024/) is a snapshot"]
+        "DIR/HuggingFaceH4/aime_2024/ (or DIR/hf/HuggingFaceH4/aime_2024/) is a snapshot"
+    ]
 
 
 def test_one_data_root_serves_every_suite() -> None:

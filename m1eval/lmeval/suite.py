@@ -214,8 +214,9 @@ class LmEvalSuite(Suite):
         boxed = extract_last_boxed(shown)  # what maj@k votes on, where the answer is boxed
         # an answer is there when boxed, or when the task's filter extracted something other
         # than the whole reply (an identity filter extracts nothing)
-        answered = boxed is not None or (shown.strip() not in NO_ANSWER
-                                         and shown.strip() != stop_at(answer, self.until).strip())
+        answered = boxed is not None or (
+            shown.strip() not in NO_ANSWER and shown.strip() != stop_at(answer, self.until).strip()
+        )
         shown = boxed.strip() if boxed is not None else shown.strip()
         return Grade.scored(
             float(value), extracted_answer=shown[-500:], gold=str(task.doc_to_target(doc)),

@@ -1,0 +1,200 @@
+"""``m1eval view RUN... --out DIR``: a static run viewer (no server; works from disk and as a
+CI artifact) for one run or many.
+
+Each run gets ``DIR/<run>/index.html``, a small app over data files loaded as scripts (so it
+works from ``file://``): ``index.js`` holds the run's configuration and provenance and one
+compact row per sample (suite, item, repeat, outcome, score, extracted answer, error, tokens,
+tags), enough to filter 100,000 samples at once; ``chunk-N.js`` files hold the details of
+CHUNK samples each (prompt, answer, reasoning, the LiveCodeBench test that failed, the TAU
+dialogue with tool calls and observations, SWE-bench stage artifacts and patch), loaded when
+a sample is opened or a search needs them. ``DIR/index.html`` lists the runs.
+
+Everything shown came from a model or a server: the page puts it into the DOM as text
+(``textContent``), never as HTML, and the data files are JSON with every non-ASCII and
+markup character escaped.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from m1eval.fsutil import atomic_write_text
+from m1eval.results import find_runs, read_manifest, read_summary
+from m1eval.store import SAMPLES, read_prompts, read_samples_file, shorten_message
+
+CHUNK = 500
+TEXT_CHARS = 40_000  # per answer or reasoning in a detail chunk: head and tail kept
+PROMPT_CHARS = 8_000  # per prompt message
+ARTIFACT_BYTES = 2_000_000  # SWE-bench stage files copied per sample, at most
+ROW_FIELDS = ("suite", "item_id", "repeat", "outcome", "score", "extracted_answer", "error",
+              "completion_tokens", "latency_s", "truncated", "tags")  # fmt: skip
+APP = Path(__file__).with_name("templates") / "viewer.html"
+
+
+def _js(name: str, payload: Any) -> str:
+    """A script that hands ``payload`` to the page (JSON, ASCII only, markup escaped)."""
+    text = json.dumps(payload, ensure_ascii=True, separators=(",", ":"), default=str)
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return f"window.{name}({text});\n"
+
+
+def _cut(text: Any, limit: int) -> Any:
+    if not isinstance(text, str) or len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n… [{len(text) - limit:,} characters not shown] …\n{text[-half:]}"
+
+
+def _tags(r: dict[str, Any]) -> dict[str, Any]:
+    extra = r.get("extra") or {}
+    keep = {}
+    for key in ("bin", "difficulty", "category", "repo", "domain", "length", "ended_by",
+                "needles"):  # fmt: skip
+        value = r.get(key, extra.get(key))
+        if value is not None and not isinstance(value, dict | list):
+            keep[key] = value
+    return keep
+
+
+def _tau_dialogues(run_dir: Path, item_id: str) -> list[dict[str, Any]]:
+    out = []
+    for path in sorted((run_dir / "tau").glob(f"{item_id}-*.json")):
+        try:
+            episode = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        out.append({"file": path.name, "reward": episode.get("reward"),
+                    "ended_by": episode.get("ended_by"),
+                    "trajectory": [_turn(m) for m in episode.get("trajectory") or []
+                                   if isinstance(m, dict)]})  # fmt: skip
+    return out
+
+
+def _turn(message: dict[str, Any]) -> dict[str, Any]:
+    """A dialogue turn: role, shortened text, and its tool calls (name, arguments) if any."""
+    turn = shorten_message(message, PROMPT_CHARS)
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        turn["tool_calls"] = [
+            {"name": str((c.get("function") or {}).get("name", "")),
+             "arguments": _cut(str((c.get("function") or {}).get("arguments", "")), 4000)}
+            for c in calls if isinstance(c, dict)]  # fmt: skip
+    return turn
+
+
+def _swe_artifacts(run_dir: Path, item_id: str, site: Path) -> list[str]:
+    stages = run_dir / "swe-bench" / item_id
+    if not stages.is_dir() or stages.is_symlink():
+        return []
+    copied, used = [], 0
+    dest = site / "artifacts" / item_id
+    for path in sorted(stages.glob("*.json")):
+        if path.is_symlink() or not path.is_file():
+            continue
+        size = path.stat().st_size
+        if used + size > ARTIFACT_BYTES:
+            break
+        dest.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest / path.name)
+        used += size
+        copied.append(f"artifacts/{item_id}/{path.name}")
+    return copied
+
+
+def _detail(r: dict[str, Any], prompts: dict[str, Any], run_dir: Path, site: Path,
+            done_items: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+    extra = r.get("extra") or {}
+    item = str(r.get("item_id"))
+    detail: dict[str, Any] = {
+        "sample_id": r.get("sample_id"), "gold": r.get("gold"),
+        "answer": _cut(r.get("answer"), TEXT_CHARS),
+        "reasoning": _cut(r.get("reasoning"), TEXT_CHARS),
+        "finish_reason": r.get("finish_reason"), "prompt_tokens": r.get("prompt_tokens"),
+        "reasoning_tokens": r.get("reasoning_tokens"), "attempts": r.get("attempts"),
+        "extra": {k: v for k, v in extra.items() if k not in ("trajectory",)},
+    }  # fmt: skip
+    messages = prompts.get(r.get("prompt_sha256") or "")
+    if messages:
+        detail["prompt"] = [shorten_message(m, PROMPT_CHARS) for m in messages]
+    if (run_dir / "tau").is_dir():
+        if item not in done_items:
+            done_items[item] = _tau_dialogues(run_dir, item)
+        detail["dialogues"] = done_items[item]
+    if (run_dir / "swe-bench").is_dir():
+        key = f"swe:{item}"
+        if key not in done_items:
+            done_items[key] = _swe_artifacts(run_dir, item, site)
+        detail["artifacts"] = done_items[key]
+    return detail
+
+
+def write_run_viewer(run_dir: Path, site: Path) -> Path:
+    """The viewer of one run at ``site``; returns its index page."""
+    site.mkdir(parents=True, exist_ok=True)
+    records, _, _ = read_samples_file(run_dir / SAMPLES, keep_text=True)
+    rows = sorted(records.values(), key=lambda r: (str(r.get("suite")), str(r["item_id"]),
+                                                   r.get("repeat", 0)))  # fmt: skip
+    prompts = read_prompts(run_dir)
+    manifest = read_manifest(run_dir)
+    summary = read_summary(run_dir) or {}
+    compact = []
+    done_items: dict[str, Any] = {}
+    for start in range(0, max(len(rows), 1), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        details = [_detail(r, prompts, run_dir, site, done_items) for r in chunk]
+        atomic_write_text(
+            site / f"chunk-{start // CHUNK}.js",
+            _js("m1vChunk", {"chunk": start // CHUNK, "samples": details}),
+        )
+        for r in chunk:
+            row = {k: r.get(k) for k in ROW_FIELDS if k != "tags"}
+            row["extracted_answer"] = _cut(row.get("extracted_answer"), 200)
+            row["error"] = _cut(row.get("error"), 300)
+            row["tags"] = _tags(r)
+            compact.append([row[k] for k in ROW_FIELDS])
+    config = {"run": run_dir.name, "fields": list(ROW_FIELDS), "chunk": CHUNK,
+              "manifest": _provenance(manifest), "summary": _headlines(summary),
+              "samples": compact}  # fmt: skip
+    atomic_write_text(site / "index.js", _js("m1vIndex", config))
+    page = site / "index.html"
+    atomic_write_text(page, APP.read_text(encoding="utf-8"))
+    return page
+
+
+def _provenance(manifest: dict[str, Any]) -> dict[str, Any]:
+    keep = ("run_id", "status", "created_at", "ended_at", "config", "suite", "protocol",
+            "dataset", "endpoint", "serving", "chat_template", "run_context", "git", "packages",
+            "m1eval_version", "shards")  # fmt: skip
+    return {k: manifest.get(k) for k in keep if k in manifest}
+
+
+def _headlines(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for name, s in (summary.get("suites") or {}).items():
+        for h in s.get("headlines") or [{"name": name, "score": s.get("score")}]:
+            out.append({"name": h.get("name"), "score": h.get("score"),
+                        "ci_low": h.get("ci_low"), "ci_high": h.get("ci_high"),
+                        "paper": h.get("paper")})  # fmt: skip
+    return out
+
+
+def build_viewer(paths: list[str], out: Path) -> Path:
+    """The viewer of every run found under ``paths`` at ``out``; returns the runs page."""
+    from m1eval.errors import DataError
+
+    runs = [r for p in paths for r in find_runs(p)]
+    if not runs:
+        raise DataError(f"no run found in {', '.join(paths)}")
+    links = []
+    for run in runs:
+        write_run_viewer(run, out / run.name)
+        summary = read_summary(run) or {}
+        links.append({"run": run.name, "href": f"{run.name}/index.html",
+                      "status": read_manifest(run).get("status"),
+                      "headlines": _headlines(summary)})  # fmt: skip
+    atomic_write_text(out / "runs.js", _js("m1vRuns", links))
+    atomic_write_text(out / "index.html", (APP.with_name("viewer_runs.html")).read_text())
+    return out / "index.html"
