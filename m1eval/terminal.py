@@ -67,6 +67,10 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
             f"{d['http_retries']} HTTP retries)"
         )
     console.print(f"results: {run_dir}")
+    report = Path("reports") / run_dir.name
+    console.print(f"next: m1eval report {run_dir} --out {report} && xdg-open "
+                  f"{report / 'index.html'}   (or: m1eval view {run_dir})", highlight=False,
+                  soft_wrap=True)  # fmt: skip
     for name, s in summary["suites"].items():
         if (s.get("dataset") or {}).get("matches_pin") is False:
             console.print(
