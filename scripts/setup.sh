@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 LLAMA_CPP_VERSION=0.3.36
 SMOLLM2_VERSION=0.1.2
-# LLAVA_BUILD=OFF: the multimodal library (mtmd) is not used here and is a third of the build
+# LLAVA_BUILD=OFF: the multimodal library (mtmd) is not used here; skipping it shortens the build
 LLAMA_FLAGS="-DGGML_NATIVE=OFF -DGGML_AMX_INT8=OFF -DGGML_AVX512=OFF -DLLAVA_BUILD=OFF"
 
 if [ ! -x .venv/bin/python ]; then
