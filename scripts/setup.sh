@@ -2,7 +2,8 @@
 # Create .venv with m1eval, the embedded model server (llama.cpp) and the test tools.
 # Idempotent: a second run only checks what is installed.
 #
-# llama-cpp-python is built from source with portable CPU flags (a native build has been seen
+# llama-cpp-python is built from source with portable CPU flags (never from pip's cache, which
+# would hand back a wheel built with other flags) (a native build has been seen
 # to crash in decode on some CPUs); the built wheel is cached under
 # ${M1EVAL_WHEEL_CACHE:-~/.cache/m1eval/wheels} so the ~5-minute build happens once per machine.
 set -euo pipefail
@@ -27,7 +28,7 @@ if ! compgen -G "$cache/*.whl" > /dev/null; then
   echo "building llama-cpp-python $LLAMA_CPP_VERSION (portable CPU flags; about 5 minutes, once)"
   rm -rf "$cache.tmp"
   CMAKE_ARGS="$LLAMA_FLAGS" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
-    "${PIP[@]}" wheel --no-deps --no-binary llama-cpp-python -w "$cache.tmp" \
+    "${PIP[@]}" wheel --no-cache-dir --no-deps --no-binary llama-cpp-python -w "$cache.tmp" \
     "llama-cpp-python==$LLAMA_CPP_VERSION"
   mv "$cache.tmp" "$cache"
 fi
