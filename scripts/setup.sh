@@ -5,7 +5,7 @@
 # llama-cpp-python is built from source with portable CPU flags (never from pip's cache, which
 # would hand back a wheel built with other flags) (a native build has been seen
 # to crash in decode on some CPUs); the built wheel is cached under
-# ${M1EVAL_WHEEL_CACHE:-~/.cache/m1eval/wheels} so the ~5-minute build happens once per machine.
+# ${M1EVAL_WHEEL_CACHE:-~/.cache/m1eval/wheels} so the ~3.5-minute build (2 cores) happens once per machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +25,7 @@ py_tag=$(.venv/bin/python -c 'import sys; print(f"cp{sys.version_info[0]}{sys.ve
 key=$(printf '%s %s %s %s' "$LLAMA_CPP_VERSION" "$LLAMA_FLAGS" "$(uname -m)" "$py_tag" | sha256sum | cut -c1-12)
 cache=${M1EVAL_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/m1eval/wheels}/llama-cpp-python-$key
 if ! compgen -G "$cache/*.whl" > /dev/null; then
-  echo "building llama-cpp-python $LLAMA_CPP_VERSION (portable CPU flags; about 5 minutes, once)"
+  echo "building llama-cpp-python $LLAMA_CPP_VERSION (portable CPU flags; about 3–4 minutes on 2 cores, once)"
   rm -rf "$cache.tmp"
   CMAKE_ARGS="$LLAMA_FLAGS" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
     "${PIP[@]}" wheel --no-cache-dir --no-deps --no-binary llama-cpp-python -w "$cache.tmp" \
