@@ -79,7 +79,9 @@ def run_metadata(run_dir: Path) -> dict[str, Any]:
 
 
 def load(path_or_glob: str | Path) -> Any:
-    """All samples of the named runs as a pandas DataFrame (one row per sample)."""
+    """All samples of the named runs as a pandas DataFrame (one row per sample). A sample's
+    ``score`` is its grade in [0, 1]; summaries and reports give percentages (0–100), so
+    ``100 * df.groupby("item_id").score.mean().mean()`` is a suite's score."""
     import pandas as pd
 
     runs = find_runs(path_or_glob)

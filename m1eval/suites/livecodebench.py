@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from m1eval import activity
 from m1eval.contract import GROUP_COLUMNS, breakdown, group_rows
 from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
 from m1eval.errors import ConfigError, DataError, InfraFault
@@ -159,11 +160,16 @@ class LiveCodeBenchSuite(Suite):
         except DataError as exc:
             raise InfraFault(f"test data of {item.item_id}: {exc}") from None
         exec_model = str(self.options["lcb_exec"])
-        if self._remote is not None:
-            verdict = await self._remote.grade(code, problem, TIMEOUT_S, exec_model)
-        else:
-            verdict = await asyncio.to_thread(grade_program, self._pool, code, problem,
-                                              exec_model=exec_model)  # fmt: skip
+        key = f"lcb/{item.item_id}/{id(code)}"
+        activity.CURRENT.step(key, f"{item.item_id}: {len(problem.inputs)} tests in the sandbox")
+        try:
+            if self._remote is not None:
+                verdict = await self._remote.grade(code, problem, TIMEOUT_S, exec_model)
+            else:
+                verdict = await asyncio.to_thread(grade_program, self._pool, code, problem,
+                                                  exec_model=exec_model)  # fmt: skip
+        finally:
+            activity.CURRENT.step(key, None)
         fail = verdict.first_failure
         why = None
         if fail is not None and fail.status in WORKER_FAILURES:  # it broke its sandbox
