@@ -18,11 +18,8 @@ import argparse
 import asyncio
 import hashlib
 import json
-import os
 import subprocess
-import sys
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
-from m1eval.testing.app_thread import AppThread
+from m1eval.testing.app_thread import AppThread, serve_forever, spawn_module
 
 FAULTS = ("http500", "http429", "drop", "malformed", "stall", "nofinish")
 SAMPLE_HEADER = "X-M1eval-Sample-Id"
@@ -289,21 +286,7 @@ class StubServer(AppThread):
 
 def spawn(workdir: Path, *args: str, timeout_s: float = 20.0) -> tuple[subprocess.Popen, str]:
     """Start the stub as a separate process; return it and its base URL once it listens."""
-    port_file = workdir / f"stub-port-{os.getpid()}-{time.monotonic_ns()}"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "m1eval.testing.stub_server", "--port-file", str(port_file), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if port_file.exists():
-            return proc, f"http://127.0.0.1:{port_file.read_text()}/v1"
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("stub server process did not start")
+    return spawn_module("m1eval.testing.stub_server", workdir, args, timeout_s=timeout_s)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -337,22 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     state = StubState(config)
 
-    async def serve() -> None:
-        runner = web.AppRunner(make_app(state), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", args.port, backlog=4096)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]
-        if args.port_file:
-            tmp = args.port_file.with_suffix(".tmp")
-            tmp.write_text(str(port))
-            os.replace(tmp, args.port_file)
-        print(f"stub server on http://127.0.0.1:{port}/v1", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(serve())
+    serve_forever(make_app(state), "127.0.0.1", args.port, args.port_file, "stub server")
 
 
 if __name__ == "__main__":

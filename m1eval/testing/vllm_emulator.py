@@ -43,10 +43,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import subprocess
-import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -56,7 +54,7 @@ from typing import Any
 from aiohttp import web
 
 from m1eval import chat_templates as templates
-from m1eval.testing.app_thread import AppThread
+from m1eval.testing.app_thread import AppThread, serve_forever, spawn_module
 from m1eval.testing.stub_server import SAMPLE_HEADER, StubConfig, reply_text
 
 RELEASES = ("0.10.2", "0.12.0", "0.23.0")
@@ -521,22 +519,9 @@ def main(argv: list[str] | None = None) -> None:
         )
     )
 
-    async def serve() -> None:
-        runner = web.AppRunner(make_app(emu), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, args.host, args.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        port = server.sockets[0].getsockname()[1]
-        if args.port_file:
-            tmp = args.port_file.with_suffix(".tmp")
-            tmp.write_text(str(port))
-            os.replace(tmp, args.port_file)
-        print(f"vLLM {args.release} emulator on http://{args.host}:{port}/v1", flush=True)
-        await asyncio.Event().wait()
-
-    asyncio.run(serve())
+    serve_forever(
+        make_app(emu), args.host, args.port, args.port_file, f"vLLM {args.release} emulator"
+    )
 
 
 if __name__ == "__main__":
@@ -546,16 +531,5 @@ if __name__ == "__main__":
 def spawn(workdir: Path, *args: str, host: str = "127.0.0.1", timeout_s: float = 20.0
           ) -> tuple[subprocess.Popen, str]:  # fmt: skip
     """Start an emulator process; return it and its base URL once it listens."""
-    port_file = workdir / f"emulator-port-{os.getpid()}-{time.monotonic_ns()}"
-    proc = subprocess.Popen([sys.executable, "-m", "m1eval.testing.vllm_emulator", "--host",
-                             host, "--port-file", str(port_file), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if port_file.exists():
-            return proc, f"http://{host}:{port_file.read_text()}/v1"
-        if proc.poll() is not None:
-            break
-        time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("vLLM emulator process did not start")
+    return spawn_module("m1eval.testing.vllm_emulator", workdir, ("--host", host, *args),
+                        host=host, timeout_s=timeout_s)  # fmt: skip
