@@ -28,6 +28,8 @@ def swe_bench_command(args: argparse.Namespace) -> int:
         if image_exists(client, IMAGE):
             print(f"{IMAGE} already exists")
             return 0
+        print(f"building {IMAGE}: debootstrap from {args.mirror}, then the instance's "
+              "repository (about a minute)", flush=True)  # fmt: skip
         print(f"built {build_image(client, mirror=args.mirror)}")
         return 0
     from m1eval.suites import get_suite
