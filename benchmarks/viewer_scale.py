@@ -21,18 +21,31 @@ from m1eval.reporting.viewer import build_viewer
 def make_run(root: Path, n: int) -> Path:
     run = root / "aime24-synthetic"
     run.mkdir(parents=True)
-    (run / "manifest.json").write_text(json.dumps({"run_id": run.name, "status": "complete",
-                                                   "config": {"suite": "aime24"}}))
+    (run / "manifest.json").write_text(
+        json.dumps({"run_id": run.name, "status": "complete", "config": {"suite": "aime24"}})
+    )
     with open(run / "samples.jsonl", "w") as fh:
         for i in range(n):
             ok = i % 3 != 0
-            fh.write(json.dumps({
-                "sample_id": f"{i:032x}", "suite": "aime24", "item_id": str(i // 32),
-                "repeat": i % 32, "outcome": "scored" if ok else "model_failure",
-                "score": 1.0 if i % 2 else 0.0, "extracted_answer": str(i % 997),
-                "answer": ("Step. " * 300) + f"\\boxed{{{i % 997}}}",
-                "reasoning": "Thinking. " * 100, "completion_tokens": 700 + i % 100,
-                "finish_reason": "stop", "error": None if ok else "no \\boxed{} answer"}) + "\n")
+            fh.write(
+                json.dumps(
+                    {
+                        "sample_id": f"{i:032x}",
+                        "suite": "aime24",
+                        "item_id": str(i // 32),
+                        "repeat": i % 32,
+                        "outcome": "scored" if ok else "model_failure",
+                        "score": 1.0 if i % 2 else 0.0,
+                        "extracted_answer": str(i % 997),
+                        "answer": ("Step. " * 300) + f"\\boxed{{{i % 997}}}",
+                        "reasoning": "Thinking. " * 100,
+                        "completion_tokens": 700 + i % 100,
+                        "finish_reason": "stop",
+                        "error": None if ok else "no \\boxed{} answer",
+                    }
+                )
+                + "\n"
+            )
     return run
 
 
@@ -49,8 +62,10 @@ def main() -> None:
         site = root / "site" / run.name
         index_mb = (site / "index.js").stat().st_size / 1e6
         chunks_mb = sum(f.stat().st_size for f in site.glob("chunk-*.js")) / 1e6
-        print(f"{args.samples:,} samples: built in {built:.1f} s; index.js {index_mb:.1f} MB, "
-              f"{len(list(site.glob('chunk-*.js')))} chunks {chunks_mb:.0f} MB")
+        print(
+            f"{args.samples:,} samples: built in {built:.1f} s; index.js {index_mb:.1f} MB, "
+            f"{len(list(site.glob('chunk-*.js')))} chunks {chunks_mb:.0f} MB"
+        )
         exe = shutil.which("chromium") or shutil.which("chromium-browser")
         if exe is None:
             print("(no chromium: the page timing is skipped)")
@@ -66,11 +81,15 @@ def main() -> None:
             shown = time.perf_counter() - t
             t = time.perf_counter()
             page.select_option("#f-outcome", "model_failure")
-            page.wait_for_function("document.querySelector('#count').textContent"
-                                   f".startsWith('{(args.samples + 2) // 3} of')")
+            page.wait_for_function(
+                "document.querySelector('#count').textContent"
+                f".startsWith('{(args.samples + 2) // 3} of')"
+            )
             filtered = time.perf_counter() - t
-            print(f"table shown {shown:.2f} s after opening; outcome filter redrawn in "
-                  f"{filtered * 1e3:.0f} ms")
+            print(
+                f"table shown {shown:.2f} s after opening; outcome filter redrawn in "
+                f"{filtered * 1e3:.0f} ms"
+            )
             browser.close()
 
 
