@@ -401,15 +401,14 @@ def main() -> None:
     from m1eval.profiler import latency_batch
     from m1eval.profiler.serving_model import Node, project
 
-    light_best = min(x for x in (light_torch, light_fla, light_triton) if x)
+    light = min(x for x in (light_torch, light_fla, light_triton) if x)
     result["batched_decode"] = latency_batch.measure(lam, bw, graph_step_time, events_time, safe)
     gpu_bytes = float(props.total_memory)
     result["serving"] = project(result["batched_decode"], Node(gpu_bytes=gpu_bytes))
-    result["lightning_decode"]["best_s"] = light_best
+    result["lightning_decode"]["best_s"] = light
     best_soft = {r["context"]: min(x for x in (r["softmax_decode_flash_s"],
                                                r["softmax_decode_cudnn_s"]) if x)
                  for r in rows}  # fmt: skip
-    light = min(x for x in (light_torch, light_fla, light_triton) if x)
     total = 100 * 1024
     m1 = integrate_decode({c: 70 * light + 10 * s for c, s in best_soft.items()}, total)
     dense = integrate_decode({c: 80 * s for c, s in best_soft.items()}, total)

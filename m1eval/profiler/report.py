@@ -8,6 +8,7 @@ from typing import Any, BinaryIO
 from m1eval import boundedjson
 from m1eval.errors import DataError
 from m1eval.profiler.lightning import decode_state_bytes, softmax_decode_bytes
+from m1eval.profiler.lightning_prefill import chunk_flops
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -42,7 +43,7 @@ def floors(result: dict[str, Any]) -> list[dict[str, Any]]:
         fla = row.get("lightning_prefill_s")
         ours = row.get("lightning_prefill_ours_s")
         light = min((x for x in (fla, ours) if x), default=None)
-        flops = 64 * ctx * (4 * 64 * 128 + 4 * 128 * 128)  # chunk 64: intra + state terms
+        flops = chunk_flops(ctx)  # chunk 64: intra-chunk and state terms
         soft_flops = 2 * 2 * 64 * 128 * ctx * (ctx + 1) / 2  # causal QKᵀ and PV
         soft, winner = softmax_prefill(row)
         out.append({

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from m1eval.profiler.lightning import integrate_decode
+
 
 @dataclass(frozen=True)
 class Stack:
@@ -118,14 +120,6 @@ def interpolate_batch(measured: dict[int, float], batch: int) -> float:
     return float(np.interp(batch, xs, [measured[x] for x in xs]))
 
 
-def generation_seconds(step_at_context: dict[int, float], total: int) -> float:
-    """Seconds to generate ``total`` tokens when the step at context c costs
-    ``step_at_context`` (interpolated between measured contexts, constant beyond them)."""
-    xs = sorted(step_at_context)
-    contexts = np.arange(1, total + 1)
-    return float(np.interp(contexts, xs, [step_at_context[x] for x in xs]).sum())
-
-
 def project(batch: dict, node: Node, context: int = 102_400, total: int = 102_400) -> dict:
     """From measured batched decode (``latency_batch.measure``'s result): for M1 and an
     all-softmax stack of the same shape, the sequences of ``context`` tokens that fit on the
@@ -149,7 +143,7 @@ def project(batch: dict, node: Node, context: int = 102_400, total: int = 102_40
             xs = sorted(steps)
             step = float(np.interp(context, xs, [steps[x] for x in xs]))
             entry.update(step_s=step, tokens_per_s=n / step,
-                         generation_s=generation_seconds(steps, total))  # fmt: skip
+                         generation_s=integrate_decode(steps, total))  # fmt: skip
         out[name] = entry
     m1, dense = out["m1"], out["all_softmax"]
     if m1.get("tokens_per_s") and dense.get("tokens_per_s"):

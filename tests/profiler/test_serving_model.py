@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from m1eval.profiler.lightning import integrate_decode as generation_seconds
 from m1eval.profiler.serving_model import (
     Node,
     Stack,
-    generation_seconds,
     interpolate_batch,
     kv_bytes_per_token,
     non_expert_params,
