@@ -142,3 +142,74 @@ class RunProgress:
             self._ticker.join(timeout=2)
         if self._progress is not None:
             self._progress.stop()
+
+
+class StepProgress:
+    """What a long task that has no samples (an image build) is doing: its stage, a count
+    within the stage and the elapsed time. A spinner line in a terminal; in logs a line at each
+    stage change and every ``LOG_INTERVAL_S`` seconds, so a quiet minute never looks hung."""
+
+    def __init__(self, title: str, enabled: bool = True, file: Any = None) -> None:
+        self.title = title
+        self.enabled = enabled
+        self.stage_name = "starting"
+        self.done = 0
+        self.total: int | None = None
+        self.detail = ""
+        self.started = time.perf_counter()
+        self._console = Console(file=file or sys.stderr)
+        self._status: Any = None
+        self._last_log = 0.0
+        self._stop = threading.Event()
+        self._ticker: threading.Thread | None = None
+
+    def __enter__(self) -> StepProgress:
+        if self.enabled:
+            if self._console.is_terminal:
+                self._status = self._console.status(self.line())
+                self._status.start()
+            self._ticker = threading.Thread(target=self._tick, daemon=True, name="m1eval-steps")
+            self._ticker.start()
+        return self
+
+    def stage(self, name: str, total: int | None = None, done: int = 0) -> None:
+        """A new stage (``done`` of ``total`` already done, for a stage that resumes)."""
+        self.stage_name, self.total, self.done, self.detail = name, total, done, ""
+        if self.enabled and self._status is None:
+            self._log()
+        self._refresh()
+
+    def update(self, detail: str = "", advance: int = 1) -> None:
+        self.done += advance
+        self.detail = detail
+        self._refresh()
+
+    def line(self) -> str:
+        count = ""
+        if self.done or self.total:
+            count = f" {self.done}" + (f"/{self.total}" if self.total else "")
+        detail = f" ({self.detail})" if self.detail else ""
+        elapsed = time.perf_counter() - self.started
+        return f"{self.title}: {self.stage_name}{count}{detail} · {elapsed:.0f} s"
+
+    def _refresh(self) -> None:
+        if self._status is not None:
+            self._status.update(self.line())
+
+    def _log(self) -> None:
+        self._last_log = time.perf_counter()
+        self._console.print(self.line(), highlight=False, soft_wrap=True, markup=False)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(REFRESH_S):
+            if self._status is not None:
+                self._refresh()
+            elif time.perf_counter() - self._last_log >= LOG_INTERVAL_S:
+                self._log()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join(timeout=2)
+        if self._status is not None:
+            self._status.stop()

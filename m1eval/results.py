@@ -6,6 +6,8 @@ One row per sample, with the run's metadata as columns (``run_id``, ``model``, `
 >>> from m1eval.results import load
 >>> df = load("results/*")
 >>> df.groupby(["run_id", "item_id"]).score.mean()
+
+``score`` is in percent (0–100), as in summaries and reports; ``grade`` is the same in [0, 1].
 """
 
 from __future__ import annotations
@@ -79,9 +81,12 @@ def run_metadata(run_dir: Path) -> dict[str, Any]:
 
 
 def load(path_or_glob: str | Path) -> Any:
-    """All samples of the named runs as a pandas DataFrame (one row per sample). A sample's
-    ``score`` is its grade in [0, 1]; summaries and reports give percentages (0–100), so
-    ``100 * df.groupby("item_id").score.mean().mean()`` is a suite's score."""
+    """All samples of the named runs as a pandas DataFrame (one row per sample).
+
+    ``score`` is on the scale of every summary, report and leaderboard (0–100), so the mean
+    over items of each item's mean ``score`` is the suite's score as the summary gives it;
+    ``grade`` is the sample's grade in [0, 1] as ``samples.jsonl`` stores it (its ``score``
+    field). Both are missing (NaN) for samples that were not graded (infra errors)."""
     import pandas as pd
 
     runs = find_runs(path_or_glob)
@@ -94,12 +99,15 @@ def load(path_or_glob: str | Path) -> Any:
         rows = [{**meta, **r} for r in records.values()]
         frame = pd.DataFrame(rows)
         if frame.empty:
-            frame = pd.DataFrame(columns=[*RUN_COLUMNS, "sample_id"])
+            frame = pd.DataFrame(columns=[*RUN_COLUMNS, "sample_id", "score"])
         frames.append(frame)
     df = pd.concat(frames, ignore_index=True)
     for col in ("item_id", "suite", "outcome"):
         if col in df.columns:
             df[col] = df[col].astype("string")
+    grade = pd.to_numeric(df["score"], errors="coerce") if "score" in df.columns else None
+    df["grade"] = grade if grade is not None else float("nan")
+    df["score"] = df["grade"] * 100
     return df
 
 

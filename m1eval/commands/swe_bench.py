@@ -28,9 +28,10 @@ def swe_bench_command(args: argparse.Namespace) -> int:
         if image_exists(client, IMAGE):
             print(f"{IMAGE} already exists")
             return 0
-        print(f"building {IMAGE}: debootstrap from {args.mirror}, then the instance's "
+        print(f"building {IMAGE}: a Debian root from {args.mirror} with the instance's "
               "repository (about a minute)", flush=True)  # fmt: skip
-        print(f"built {build_image(client, mirror=args.mirror)}")
+        build_image(client, mirror=args.mirror)
+        print(f"built {IMAGE}")
         return 0
     from m1eval.suites import get_suite
 

@@ -9,19 +9,17 @@ change when m1eval does.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tarfile
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from m1eval.progress import StepProgress
 from m1eval.sandbox.errors import SandboxError
+from m1eval.sandbox.rootfs import DEFAULT_MIRROR, build_root_image
 
 IMAGE = "m1eval-sandbox:bookworm-py3-numpy"  # numpy: importable, as for LiveCodeBench's grader
-DEFAULT_MIRROR = "http://deb.debian.org/debian"
-TRIM = ("usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/info",
-        "var/cache/apt/archives", "var/lib/apt/lists")  # fmt: skip
+PACKAGES = ("python3-minimal", "libpython3-stdlib", "python3-numpy")
 DOCKERFILE = """\
 FROM python:3.11-slim
 RUN useradd --uid 65534 --no-create-home --shell /usr/sbin/nologin sandbox || true
@@ -56,39 +54,34 @@ def build_image(
     mirror: str = DEFAULT_MIRROR,
     release: str = "bookworm",
     from_registry: bool = False,
-    log: Any = print,
+    progress: bool = True,
 ) -> str:
-    """Build the image and return its id."""
+    """Build the image and return its id; each stage shows as it happens."""
     client = docker_client()
     if from_registry:
-        with tempfile.TemporaryDirectory() as tmp:
-            (Path(tmp) / "Dockerfile").write_text(DOCKERFILE)
-            built, _ = client.images.build(path=tmp, tag=image, rm=True)
-            return str(built.id)
-    if shutil.which("debootstrap") is None:
-        raise SandboxError("debootstrap is not installed (apt-get install debootstrap)")
-    with tempfile.TemporaryDirectory(prefix="m1eval-rootfs-") as tmp:
-        root = Path(tmp) / "root"
-        log(f"debootstrap {release} from {mirror} (about a minute)")
-        proc = subprocess.run(
-            ["debootstrap", "--variant=minbase",
-             "--include=python3-minimal,libpython3-stdlib,python3-numpy", release, str(root),
-             mirror],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:]
-            raise SandboxError(f"debootstrap failed: {' '.join(tail) or proc.returncode}")
-        for rel in TRIM:
-            shutil.rmtree(root / rel, ignore_errors=True)
-        tar_path = Path(tmp) / "root.tar"
-        with tarfile.open(tar_path, "w") as tar:
-            tar.add(root, arcname=".")
-        log(f"docker import -> {image}")
-        repo, _, tag = image.partition(":")
-        with open(tar_path, "rb") as fh:
-            client.api.import_image_from_data(fh, repository=repo, tag=tag or "latest")
+        return _build_from_registry(client, image, progress)
+    return build_root_image(client, image, PACKAGES, mirror=mirror, release=release,
+                            progress=progress)  # fmt: skip
+
+
+def _build_from_registry(client: Any, image: str, progress: bool) -> str:
+    """``docker build`` of DOCKERFILE, its "Step k/N" lines shown as they stream."""
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        StepProgress(f"building {image}", enabled=progress) as steps,
+    ):
+        (Path(tmp) / "Dockerfile").write_text(DOCKERFILE)
+        for chunk in client.api.build(path=tmp, tag=image, rm=True, decode=True):
+            if "error" in chunk:
+                raise SandboxError(f"docker build failed: {_short(Exception(chunk['error']))}")
+            step = _STEP.match(str(chunk.get("stream", "")))
+            if step is not None:
+                steps.stage(f"step {step['k']}/{step['n']}")
+                steps.detail = step["what"][:80]
     return str(client.images.get(image).id)
+
+
+_STEP = re.compile(r"^Step (?P<k>\d+)/(?P<n>\d+) : (?P<what>.*)")
 
 
 def _short(exc: BaseException) -> str:

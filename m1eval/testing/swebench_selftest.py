@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
-import tarfile
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from m1eval.sandbox.rootfs import DEFAULT_MIRROR, build_root_image
+
 IMAGE = "m1eval-swebench-selftest:2"
+PACKAGES = ("git", "patch", "procps", "python3-minimal", "libpython3-stdlib", "python3-pytest")
 INSTANCE_ID = "m1eval__selftest-1"
 TEST_FILE = "tests/test_ops.py"
 
@@ -151,7 +152,7 @@ def instance(base_commit: str | None = None) -> dict[str, Any]:
     }
 
 
-def build_image(client: Any, mirror: str = "http://deb.debian.org/debian") -> str:
+def build_image(client: Any, mirror: str = DEFAULT_MIRROR, progress: bool = True) -> str:
     """Build the instance image unless it exists; return the image tag."""
     import docker.errors
 
@@ -162,22 +163,6 @@ def build_image(client: Any, mirror: str = "http://deb.debian.org/debian") -> st
         pass
     # procps: past its timeout swebench stops the test run with `kill` inside the container,
     # which the official instance images have
-    with tempfile.TemporaryDirectory(prefix="m1eval-swebench-") as tmp:
-        root = Path(tmp) / "root"
-        subprocess.run(
-            ["debootstrap", "--variant=minbase",
-             "--include=git,patch,procps,python3-minimal,libpython3-stdlib,python3-pytest",
-             "bookworm", str(root), mirror],
-            check=True, capture_output=True,
-        )  # fmt: skip
-        for rel in ("usr/share/doc", "usr/share/man", "usr/share/locale",
-                    "var/cache/apt/archives", "var/lib/apt/lists"):  # fmt: skip
-            shutil.rmtree(root / rel, ignore_errors=True)
-        make_repo(root / "testbed")
-        tar_path = Path(tmp) / "root.tar"
-        with tarfile.open(tar_path, "w") as tar:
-            tar.add(root, arcname=".")
-        repo, _, tag = IMAGE.partition(":")
-        with open(tar_path, "rb") as fh:
-            client.api.import_image_from_data(fh, repository=repo, tag=tag)
+    build_root_image(client, IMAGE, PACKAGES, mirror=mirror,
+                     hook=lambda root: make_repo(root / "testbed"), progress=progress)  # fmt: skip
     return IMAGE

@@ -10,6 +10,8 @@ import re
 import shutil
 from pathlib import Path
 
+import pytest
+
 from m1eval.results import load
 
 OLD = Path(__file__).resolve().parent / "data" / "runs_v0"
@@ -31,6 +33,14 @@ def test_old_runs_list_and_show(cli, tmp_path: Path) -> None:
     assert "mrcr (128K)" in shown.out and "by context bin" in shown.out
     df = load(runs / "*" / "*")
     assert len(df) == 2 * (5 * 2 + 4)  # two runs each of aime24 (5 x 2) and mrcr (2 x 2)
+    # load()'s score is on the summaries' scale: its mean of item means is the summary's score
+    aime = df[df.suite == "aime24"]
+    by_run = aime.groupby(["run_id", "item_id"]).score.mean().groupby("run_id").mean()
+    for run_id, value in by_run.items():
+        summary = json.loads((runs / run_id.split("-")[-1] / run_id / "summary.json").read_text())
+        assert value == pytest.approx(summary["suites"]["aime24"]["score"])
+        assert 0 < value <= 100
+    assert (aime.score == 100 * aime.grade).all() and set(aime.grade) <= {0.0, 1.0}
 
 
 def test_old_runs_report_with_derived_headlines(cli, tmp_path: Path) -> None:
