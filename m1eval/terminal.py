@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from m1eval.contract import contract_of
+from m1eval.records import MODEL_FAILURE
 from m1eval.results import comparability, read_manifest, read_summary
+from m1eval.store import SAMPLES, read_samples_file
 
 
 def _console() -> Console:
@@ -59,6 +64,7 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
         paper = s.get("paper") or {}
         if paper.get("column"):
             console.print(f"{name}: paper column {paper['column']} ({paper.get('metric')})")
+    _print_failure_causes(console, summary, run_dir)
     if stats is not None:
         d = stats.to_dict()
         console.print(
@@ -67,9 +73,15 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
             f"{d['http_retries']} HTTP retries)"
         )
     console.print(f"results: {run_dir}")
+    if (read_manifest(run_dir).get("config") or {}).get("embedded"):
+        console.print(f"note: {summary['model']} is the embedded demo model (135M parameters): "
+                      "it shows the whole loop, not a score worth reading (competition problems "
+                      "are beyond it). For real numbers, point --base-url at your server "
+                      "(README: Against a real deployment).", soft_wrap=True)  # fmt: skip
     report = Path("reports") / run_dir.name
-    console.print(f"next: m1eval report {run_dir} --out {report} && xdg-open "
-                  f"{report / 'index.html'}   (or: m1eval view {run_dir})", highlight=False,
+    exe = _invoked_as()
+    console.print(f"next: {exe} report {run_dir} --out {report} && xdg-open "
+                  f"{report / 'index.html'}   (or: {exe} view {run_dir})", highlight=False,
                   soft_wrap=True)  # fmt: skip
     for name, s in summary["suites"].items():
         if (s.get("dataset") or {}).get("matches_pin") is False:
@@ -83,6 +95,45 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
                 'score ("err as 0" counts them as wrong); rerun the same command to retry '
                 "them[/yellow]"
             )
+
+
+def _invoked_as() -> str:
+    """How the user called m1eval (``.venv/bin/m1eval`` when that is how it was started)."""
+    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("m1eval")
+    if argv0.name != "m1eval" or shutil.which("m1eval") == str(argv0.resolve()):
+        return "m1eval"
+    return str(argv0) if argv0.is_absolute() or "/" in str(argv0) else "m1eval"
+
+
+FAILURE_CAUSES_SHOWN = 3
+
+
+def _print_failure_causes(console: Console, summary: dict[str, Any], run_dir: Path) -> None:
+    """Why samples failed, most common first (a score of 0 should never be a mystery)."""
+    if not any((s.get("outcomes") or {}).get(MODEL_FAILURE) for s in summary["suites"].values()):
+        return
+    try:
+        records, _, _ = read_samples_file(run_dir / SAMPLES, keep_text=False)
+    except (OSError, ValueError):
+        return
+    budget = ((read_manifest(run_dir).get("config") or {}).get("sampling") or {}).get("max_tokens")
+    for name in summary["suites"]:
+        causes = Counter(
+            str(r.get("error") or "no reason recorded")[:120]
+            for r in records.values()
+            if r.get("suite") == name and r.get("outcome") == MODEL_FAILURE
+        )
+        if not causes:
+            continue
+        top = causes.most_common(FAILURE_CAUSES_SHOWN)
+        parts = [f"{n} × {cause}" for cause, n in top]
+        rest = sum(causes.values()) - sum(n for _, n in top)
+        if rest:
+            parts.append(f"{rest} × other causes")
+        cut = "truncated" in " ".join(causes) and budget
+        tail = f" (the budget: {budget:,} tokens, --max-tokens)" if cut else ""
+        console.print(escape(f"{name}: model failures: {'; '.join(parts)}{tail}"),
+                      soft_wrap=True)  # fmt: skip
 
 
 def _print_breakdowns(console: Console, name: str, s: dict[str, Any]) -> None:

@@ -26,8 +26,10 @@ _IMPORT_CHUNK = 1 << 20
 # debootstrap's info lines: "I: Retrieving gzip 1.12-1", then "I: Extracting gzip...",
 # "I: Unpacking gzip...", "I: Configuring gzip..." per package; the other "I:" lines name a stage
 _RETRIEVING = re.compile(r"^I: Retrieving ([a-z0-9][a-z0-9+.-]*) \S+$")
-_PACKAGE_STEP = re.compile(r"^I: (Extracting|Unpacking|Configuring) ([a-z0-9][a-z0-9+.-]*)"
-                           r"(?::[a-z0-9-]+)?\.\.\.$")  # "zlib1g:amd64..."
+_PACKAGE_STEP = re.compile(
+    r"^I: (Extracting|Unpacking|Configuring) ([a-z0-9][a-z0-9+.-]*)"
+    r"(?::[a-z0-9-]+)?\.\.\.$"
+)  # "zlib1g:amd64..."
 _STAGES = {"Extracting": "extracting packages", "Unpacking": "unpacking packages",
            "Configuring": "configuring packages"}  # fmt: skip
 

@@ -70,6 +70,8 @@ def test_smoke_run_embedded_end_to_end(cli, shared_hf: Path, tmp_path: Path) -> 
     assert summary["ci_low"] <= summary["score"] <= summary["ci_high"]
     assert_scores_are_the_graders("aime24", run, "train", shared_hf)
     assert "aime24" in res.out and "results:" in res.out
+    assert "is the embedded demo model" in res.out  # a 0.0 is explained, not a mystery
+    assert f"next: m1eval report {run}" in res.out  # the command that opens its report
     # the same command again asks nothing
     again = cli(*args)
     assert "4 reused, 0 asked" in again.out

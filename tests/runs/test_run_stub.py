@@ -90,6 +90,8 @@ def test_rerun_keeps_model_failures(cli, tmp_path: Path) -> None:
     run = only_run_dir(tmp_path)
     before = json.loads((run / "summary.json").read_text())["suites"]["aime24"]
     assert before["outcomes"]["model_failure"] == 2
+    # the summary says why they failed
+    assert "aime24: model failures: 2 × no \\boxed{} answer in the final answer\n" in first.out
     with StubServer(StubConfig(answers=SMOKE_ANSWERS, correct_rate=1.0)) as server:
         second = cli(*_run_args(server.base_url, tmp_path, "--repeats", "2"))
         stats = server.state.snapshot()
@@ -109,7 +111,9 @@ def test_results_load_dataframe(cli, tmp_path: Path) -> None:
     assert set(df["model"]) == {"stub-model"}
     per_item = df.groupby("item_id")["score"].mean()
     summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())
-    assert per_item.mean() * 100 == pytest.approx(summary["suites"]["aime24"]["score"])
+    # score in percent, as the summary's; grade as samples.jsonl stores it
+    assert per_item.mean() == pytest.approx(summary["suites"]["aime24"]["score"])
+    assert (df["score"] == 100 * df["grade"]).all()
 
 
 def _start_stub_process(tmp_path: Path, delay: float) -> tuple[subprocess.Popen, str]:
