@@ -507,6 +507,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--max-model-len", type=int, default=1_081_920)
     p.add_argument("--no-tool-parser", action="store_true")
     p.add_argument("--chat-template", default="minimax_m1", help="a shipped template's name")
+    p.add_argument(
+        "--answers",
+        type=Path,
+        help="JSON: prompt substring -> the reply's answer (scripted replies)",
+    )
+    p.add_argument(
+        "--correct-rate",
+        type=float,
+        default=0.5,
+        help="share of samples that give the scripted answer unchanged",
+    )
     args = p.parse_args(argv)
     emu = Emulator(
         EmulatorConfig(
@@ -516,6 +527,8 @@ def main(argv: list[str] | None = None) -> None:
             chat_template=templates.template_text(args.chat_template),
             model_id=args.model,
             delay_s=args.delay,
+            answers=json.loads(args.answers.read_text()) if args.answers else {},
+            correct_rate=args.correct_rate,
         )
     )
 

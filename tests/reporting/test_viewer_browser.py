@@ -1,7 +1,10 @@
-"""The run viewer in a real headless Chromium: real smoke runs (AIME, TAU-bench, SWE-bench,
-MRCR against the vLLM emulator, made by the CLI in its own processes), filters and search
-that agree with the records, the TAU dialogue with its tool calls, SWE-bench stage links,
-provenance, hostile text shown as text, no console errors, a screenshot with content."""
+"""The run viewer in a real headless Chromium, on a real run of every suite's smoke split
+(made by the CLI in its own processes against the vLLM emulator, with scripted LiveCodeBench
+programs and SWE-bench edits so that a program fails a test and a patch is made and graded in
+Docker): every page opens with its records and no console errors; filters (outcome, grade,
+item, tag) and search agree with the records; the LiveCodeBench test that failed, code with its
+layout, the SWE-bench patch as a diff with its stage artifacts, the TAU dialogues with tool
+calls, MRCR's bins; provenance; hostile text shown as text; a screenshot with content."""
 
 from __future__ import annotations
 
@@ -17,9 +20,16 @@ import pytest
 from m1eval.testing.vllm_emulator import spawn
 from tests.conftest import read_jsonl
 from tests.reporting.test_report_browser import Page, browser  # noqa: F401 (fixture)
+from tests.suites.test_livecodebench import ANSWERS as LCB_ANSWERS
+from tests.suites.test_swebench import CORRECT_EDIT
 
 TAU = Path(os.environ["M1EVAL_TAU_DIR"])
 HOSTILE = "<img src=x onerror=\"document.title='pwned'\">\\boxed{7}"
+SUITES = ("aime24", "aime25", "gpqa-diamond", "livecodebench", "longbench-v2", "mrcr",
+          "swe-bench", "tau-bench-airline", "tau-bench-retail")  # fmt: skip
+SCRIPTED = {**LCB_ANSWERS, "Repository Structure": "```\ncalcpkg/ops.py\n```",
+            "Skeleton of Relevant Files": "```\ncalcpkg/ops.py\nfunction: clamp\n```",
+            "SEARCH/REPLACE": CORRECT_EDIT}  # fmt: skip
 
 
 def _run(url: str, results: Path, suite: str, *extra: str) -> None:
@@ -33,12 +43,16 @@ def _run(url: str, results: Path, suite: str, *extra: str) -> None:
 @pytest.fixture(scope="module")
 def viewer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     tmp = tmp_path_factory.mktemp("viewer")
-    proc, url = spawn(tmp)
+    answers = tmp / "answers.json"
+    answers.write_text(json.dumps(SCRIPTED))
+    proc, url = spawn(tmp, "--answers", str(answers), "--correct-rate", "1")
     try:
-        for suite in ("aime24", "swe-bench", "mrcr"):
-            _run(url, tmp / "results", suite)
-        if (TAU / "retail").exists():
-            _run(url, tmp / "results", "tau-bench-retail", "--data-dir", str(TAU))
+        for suite in SUITES:
+            if suite.startswith("tau-bench"):
+                if (TAU / suite.split("-")[-1]).exists():
+                    _run(url, tmp / "results", suite, "--data-dir", str(TAU))
+            else:
+                _run(url, tmp / "results", suite)
     finally:
         proc.kill()
     aime = next((tmp / "results").glob("aime24-*"))
@@ -56,6 +70,22 @@ def viewer(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     )
     assert res.returncode == 0, res.stderr
     return out, tmp / "results"
+
+
+def _open(chromium: Any, site: Path, results: Path, suite: str) -> tuple[Any, list[dict]]:
+    runs = list(results.glob(f"{suite}-m*"))
+    if not runs:
+        pytest.skip(f"no {suite} run (its data was not found)")
+    [run] = runs
+    return Page(chromium, site / run.name / "index.html"), read_jsonl(run / "samples.jsonl")
+
+
+def _show(page: Any, item: str, repeat: int = 0) -> Any:
+    """Open one sample's details; the pane."""
+    page.fill("#f-item", item)
+    page.locator("#rows tr").filter(has_text=item).nth(repeat).click()
+    page.wait_for_selector("#right h2")
+    return page.locator("#right")
 
 
 def _count(page: Any) -> str:
@@ -141,12 +171,85 @@ def test_hostile_answer_is_shown_as_text(browser: Any, viewer) -> None:  # noqa:
         p.close()
 
 
-def test_tau_dialogue_with_tool_calls(browser: Any, viewer) -> None:  # noqa: F811
+@pytest.mark.parametrize("suite", SUITES)
+def test_every_suite_opens_with_its_records(browser: Any, viewer, suite: str) -> None:  # noqa: F811
     site, results = viewer
-    runs = list(results.glob("tau-bench-retail-*"))
-    if not runs:
-        pytest.skip("tau-bench data not found")
-    p = Page(browser, site / runs[0].name / "index.html")
+    p, records = _open(browser, site, results, suite)
+    try:
+        page = p.page
+        page.wait_for_selector("#rows tr")
+        _expect(page, len(records))
+        for outcome in sorted({r["outcome"] for r in records}):
+            page.select_option("#f-outcome", outcome)
+            _expect(page, sum(r["outcome"] == outcome for r in records))
+        page.select_option("#f-outcome", "")
+        pane = _show(page, str(records[-1]["item_id"]))
+        assert pane.locator("h2").inner_text().startswith(f"{suite} · ")
+        assert records[-1]["outcome"] in pane.inner_text()
+        assert p.problems == []
+    finally:
+        p.close()
+
+
+def test_livecodebench_failing_test_and_code(browser: Any, viewer) -> None:  # noqa: F811
+    site, results = viewer
+    p, records = _open(browser, site, results, "livecodebench")
+    try:
+        wrong = next(r for r in records if r["item_id"] == "smoke_lc_9001")
+        assert wrong["score"] == 0.0  # the scripted program returns min(), not max()
+        pane = _show(p.page, "smoke_lc_9001")
+        assert pane.locator("h3", has_text="first failing test").count() == 1
+        failure = json.loads(pane.locator("pre.failure").inner_text())
+        assert failure == wrong["extra"]["first_failure"]
+        assert failure["status"] == "wrong_answer"
+        code = pane.locator("pre.code").first.inner_text()  # the program, lines kept
+        assert "class Solution:\n    def largest(self, nums):\n" in code
+        assert p.problems == []
+    finally:
+        p.close()
+
+
+def test_swe_bench_patch_as_a_diff(browser: Any, viewer) -> None:  # noqa: F811
+    site, results = viewer
+    p, records = _open(browser, site, results, "swe-bench")
+    try:
+        [record] = records
+        assert record["outcome"] == "scored" and record["score"] == 1.0  # graded in Docker
+        pane = _show(p.page, record["item_id"])
+        assert pane.locator("pre.code span.del").filter(has_text="        return x").count() == 1
+        assert pane.locator("pre.code span.add").filter(has_text="        return hi").count() == 1
+        assert pane.locator("pre.code span.hunk").count() >= 1
+        stages = pane.locator("a").all_inner_texts()
+        assert {"1_files.json", "2_elements.json", "4_selection.json"} <= set(stages)
+        assert p.problems == []
+    finally:
+        p.close()
+
+
+def test_tags_filter_mrcr_bins_and_longbench_lengths(browser: Any, viewer) -> None:  # noqa: F811
+    site, results = viewer
+    for suite, key in (("mrcr", "bin"), ("longbench-v2", "length")):
+        p, records = _open(browser, site, results, suite)
+        try:
+            page = p.page
+            page.wait_for_selector("#rows tr")
+            values = sorted({str(r["extra"][key]) for r in records})
+            options = page.locator("#f-tag option").all_inner_texts()
+            assert [f"{key}: {v}" for v in values] == [o for o in options if o.startswith(key)]
+            for value in values:
+                page.select_option("#f-tag", f"{key}: {value}")
+                _expect(page, sum(str(r["extra"][key]) == value for r in records))
+            pane = _show(page, str(records[0]["item_id"]))
+            assert f"{key}: {records[0]['extra'][key]}" in pane.locator("p.muted").inner_text()
+            assert p.problems == []
+        finally:
+            p.close()
+
+
+@pytest.mark.parametrize("domain", ["airline", "retail"])
+def test_tau_dialogue_with_tool_calls(browser: Any, viewer, domain: str) -> None:  # noqa: F811
+    site, results = viewer
+    p, _ = _open(browser, site, results, f"tau-bench-{domain}")
     try:
         page = p.page
         page.locator("#rows tr").first.click()
