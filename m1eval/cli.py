@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -36,6 +37,33 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _number(
+    lo: float, hi: float = float("inf"), *, open_lo: bool = False, what: str | None = None
+) -> Callable[[str], float]:
+    """A float in [lo, hi] (or (lo, hi] with ``open_lo``), refused at the door otherwise."""
+    shown = what or (f"a number {'>' if open_lo else '>='} {lo:g}" if hi == float("inf")
+                     else f"a number in {'(' if open_lo else '['}{lo:g}, {hi:g}]")  # fmt: skip
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {shown}, got {text!r}") from None
+        if not (lo < value if open_lo else lo <= value) or not value <= hi:
+            raise argparse.ArgumentTypeError(f"expected {shown}, got {text!r}")
+        return value
+
+    parse.__name__ = shown
+    return parse
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number (1-65535), got {text!r}")
     return value
 
 
@@ -120,9 +148,17 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     run.add_argument("--max-attempts", type=_positive_int, default=6, help="HTTP attempts")
     run.add_argument(
-        "--retry-base-delay", type=float, default=1.0, help="first backoff ceiling (seconds)"
+        "--retry-base-delay",
+        type=_number(0),
+        default=1.0,
+        help="first backoff ceiling in seconds (default: 1)",
     )
-    run.add_argument("--stall-timeout", type=float, default=900.0, help="seconds of silence")
+    run.add_argument(
+        "--stall-timeout",
+        type=_number(0, open_lo=True),
+        default=900.0,
+        help="seconds of silence before a stream is retried (default: 900)",
+    )
     run.add_argument("--json", action="store_true", help="print the summary as JSON")
     run.add_argument("--serving-fingerprint", type=Path,
                      help="the file `m1eval serve vllm --fingerprint-out` wrote")  # fmt: skip
@@ -174,20 +210,20 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--api-key-env", default="M1EVAL_API_KEY")
     doctor.add_argument(
         "--probe-max-tokens",
-        type=int,
+        type=_positive_int,
         default=2048,
         help="generation budget of the tool and reasoning probes",
     )
     serve = sub.add_parser("serve", help="run a model server in the foreground")
     serve.add_argument("what", choices=["embedded", "vllm"])
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=_port, default=8000)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--profile", default="generic", help="vllm_profiles/NAME.yaml")
     serve.add_argument("--model", help="override the profile's model")
     serve.add_argument("--revision", help="the model revision served (recorded)")
     serve.add_argument("--vllm-bin", default="vllm")
     serve.add_argument("--fingerprint-out", type=Path, help="write the serving fingerprint")
-    serve.add_argument("--startup-timeout", type=float, default=3600.0)
+    serve.add_argument("--startup-timeout", type=_number(0, open_lo=True), default=3600.0)
     serve.add_argument("--dry-run", action="store_true",
                        help="print the environment and command only")  # fmt: skip
     serve.add_argument("--vllm-version",
@@ -236,8 +272,18 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_ = sub.add_parser("compare", help="paired regression gate between two runs")
     cmp_.add_argument("base", help="baseline run directory")
     cmp_.add_argument("cand", help="candidate run directory")
-    cmp_.add_argument("--alpha", type=float, default=0.05, help="after Holm correction")
-    cmp_.add_argument("--min-effect", type=float, default=1.0, help="score points")
+    cmp_.add_argument(
+        "--alpha",
+        type=_number(0, 1, open_lo=True),
+        default=0.05,
+        help="significance level after Holm correction (default: 0.05)",
+    )
+    cmp_.add_argument(
+        "--min-effect",
+        type=_number(0),
+        default=1.0,
+        help="smallest change in score points that counts (default: 1)",
+    )
     cmp_.add_argument("--json", action="store_true")
 
     sandbox = sub.add_parser("sandbox", help="the Docker sandbox for model-written code")

@@ -88,7 +88,7 @@ def resolve_sampling(
     sampling = {k: spec.method[k] for k in SAMPLING_KEYS if k in spec.method}
     sampling.update(protocol.sampling)
     sampling.update({k: v for k, v in overrides.items() if v is not None})
-    for key in ("temperature", "top_p"):
+    for key in ("temperature", "top_p", "min_p", "presence_penalty", "top_k"):
         if key in sampling and (isinstance(sampling[key], bool)
                                 or not isinstance(sampling[key], int | float)):  # fmt: skip
             raise ConfigError(f"{key} must be a number, got {sampling[key]!r}")
@@ -97,6 +97,14 @@ def resolve_sampling(
         raise ConfigError(f"temperature must be between 0 and 2, got {sampling['temperature']}")
     if "top_p" in sampling and not 0 < sampling["top_p"] <= 1:
         raise ConfigError(f"top_p must be in (0, 1], got {sampling['top_p']}")
+    if "min_p" in sampling and not 0 <= sampling["min_p"] <= 1:
+        raise ConfigError(f"min_p must be between 0 and 1, got {sampling['min_p']}")
+    if "presence_penalty" in sampling and not -2 <= sampling["presence_penalty"] <= 2:
+        raise ConfigError(f"presence_penalty must be between -2 and 2, "
+                          f"got {sampling['presence_penalty']}")  # fmt: skip
+    top_k = sampling.get("top_k")
+    if top_k is not None and (not isinstance(top_k, int) or top_k < -1):
+        raise ConfigError(f"top_k must be -1 (off), 0 (off) or a positive integer, got {top_k}")
     mt = sampling.get("max_tokens")
     if mt is not None and (not isinstance(mt, int) or mt < 1):
         raise ConfigError(f"max_tokens must be a positive integer, got {mt!r}")

@@ -105,7 +105,10 @@ def cli(capsys: pytest.CaptureFixture[str]):
     """Run ``m1eval`` in-process; returns exit code and captured output."""
 
     def run(*args: str) -> CliResult:
-        code = main([str(a) for a in args])
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse refuses a command line as the process would end
+            code = exc.code if isinstance(exc.code, int) else 1
         captured = capsys.readouterr()
         return CliResult(code, captured.out, captured.err)
 

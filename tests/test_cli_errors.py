@@ -77,9 +77,8 @@ def test_malformed_responses_file(cli, tmp_path: Path, content: str, needle: str
 
 
 def test_bad_option_value(cli) -> None:
-    with pytest.raises(SystemExit) as exc:
-        cli("run", "--suite", "aime24", "--limit", "0")
-    assert exc.value.code == 2
+    res = cli("run", "--suite", "aime24", "--limit", "0")
+    assert res.code == 2 and "--limit: expected a positive integer" in res.err
 
 
 def test_bad_option_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
@@ -136,14 +135,50 @@ def test_the_embedded_model_gets_string_content(cli, capsys) -> None:  # type: i
     ("flag", "value", "says"),
     [("--temperature", "-1", "temperature must be between 0 and 2"),
      ("--temperature", "2.5", "temperature must be between 0 and 2"),
-     ("--top-p", "5", "top_p must be in (0, 1]"), ("--top-p", "0", "top_p must be in (0, 1]")],
+     ("--top-p", "5", "top_p must be in (0, 1]"), ("--top-p", "0", "top_p must be in (0, 1]"),
+     ("--stall-timeout", "0", "--stall-timeout: expected a number > 0"),
+     ("--stall-timeout", "-1", "--stall-timeout: expected a number > 0"),
+     ("--retry-base-delay", "-0.5", "--retry-base-delay: expected a number >= 0"),
+     ("--max-tokens", "0", "--max-tokens: expected a positive integer"),
+     ("--concurrency", "0", "--concurrency: expected a positive integer"),
+     ("--user-temperature", "-1", "--user-temperature must be between 0 and 2"),
+     ("--user-temperature", "2.1", "--user-temperature must be between 0 and 2")],
 )  # fmt: skip
 def test_nonsense_sampling_is_refused_at_the_door(cli, tmp_path, flag, value, says) -> None:  # type: ignore[no-untyped-def]
-    res = cli("run", "--suite", "aime24", "--split", "smoke", "--base-url",
+    suite = "tau-bench-retail" if flag.startswith("--user") else "aime24"
+    res = cli("run", "--suite", suite, "--split", "smoke", "--base-url",
               "http://127.0.0.1:9/v1", "--model", "m", flag, value, "--results-dir", tmp_path,
               "--no-progress")  # fmt: skip
     assert res.code == 2 and says in res.err and res.err.count("\n") == 1
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [(("compare", "a", "b", "--alpha", "0"), "--alpha: expected a number in (0, 1]"),
+     (("compare", "a", "b", "--min-effect", "-1"), "--min-effect: expected a number >= 0"),
+     (("serve", "embedded", "--port", "70000"), "--port: expected a port number"),
+     (("serve", "vllm", "--startup-timeout", "0"), "--startup-timeout: expected a number > 0"),
+     (("doctor", "--base-url", "http://127.0.0.1:9/v1", "--probe-max-tokens", "0"),
+      "--probe-max-tokens: expected a positive integer")],
+)  # fmt: skip
+def test_nonsense_options_of_other_commands_are_refused(cli, args, says) -> None:  # type: ignore[no-untyped-def]
+    res = cli(*args)
+    assert res.code == 2 and says in res.err and res.err.count("\n") == 1, res.err
+
+
+def test_sampling_ranges_of_protocol_files_are_checked(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A protocol file's sampling keys are held to the ranges servers accept, like flags."""
+    for key, value, says in (("min_p", 1.5, "min_p must be between 0 and 1"),
+                             ("presence_penalty", 3, "presence_penalty must be between -2 and 2"),
+                             ("top_k", -2, "top_k must be -1 (off)")):  # fmt: skip
+        proto = tmp_path / f"{key}.yaml"
+        proto.write_text(f"name: {key}\nsampling:\n  {key}: {value}\n")
+        res = cli("run", "--suite", "aime24", "--split", "smoke", "--base-url",
+                  "http://127.0.0.1:9/v1", "--model", "m", "--protocol", str(proto),
+                  "--results-dir", tmp_path / "r", "--no-progress")  # fmt: skip
+        assert res.code == 2 and says in res.err and res.err.count("\n") == 1, res.err
+        assert not (tmp_path / "r").exists()
 
 
 def test_grade_says_what_it_graded_in_words(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]

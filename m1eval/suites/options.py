@@ -29,6 +29,7 @@ class Option:
     repeatable: bool = False
     identity: bool = True  # changes what is asked or how it is graded
     positive: bool = False  # a number that must be >= 1
+    bounds: tuple[float, float] | None = None  # a number that must lie in [lo, hi]
 
     @property
     def cli_flag(self) -> str:
@@ -40,6 +41,12 @@ class Option:
             raise ConfigError(f"{self.cli_flag} must be one of {shown}, got {value!r}")
         if self.positive and value is not None and (not isinstance(value, int) or value < 1):
             raise ConfigError(f"{self.cli_flag} must be a positive integer, got {value!r}")
+        if self.bounds is not None and value is not None:
+            lo, hi = self.bounds
+            if isinstance(value, bool) or not isinstance(value, int | float) \
+                    or not lo <= value <= hi:  # fmt: skip
+                raise ConfigError(f"{self.cli_flag} must be between {lo:g} and {hi:g}, "
+                                  f"got {value!r}")  # fmt: skip
         return value
 
 

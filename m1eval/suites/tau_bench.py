@@ -57,7 +57,7 @@ class TauBenchSuite(Suite):
         Option("user_max_tokens", None, "per user turn (default: not sent, as tau-bench)",
                type=int, positive=True),
         Option("user_temperature", None, "user simulator temperature (default: not sent, "
-               "as tau-bench)", type=float),
+               "as tau-bench)", type=float, bounds=(0, 2)),
         Option("tau_malformed", "end", "a tool call whose arguments are not JSON: 'end' the "
                "episode with reward 0 (tau-bench: json.loads raises) or 'continue' with an "
                "error observation", choices=("end", "continue")),
