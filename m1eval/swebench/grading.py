@@ -46,11 +46,15 @@ _INSTANCE_LOCKS_GUARD = threading.Lock()
 _LOCK_DIR = Path(tempfile.gettempdir()) / "m1eval-swebench-locks"
 
 
+def _lock_name(instance_id: str) -> str:
+    return hashlib.sha256(instance_id.encode()).hexdigest()[:24]
+
+
 @contextlib.contextmanager
 def _instance_lock(instance_id: str) -> Iterator[None]:
     with _INSTANCE_LOCKS_GUARD:
         thread_lock = _INSTANCE_LOCKS.setdefault(instance_id, threading.Lock())
-    name = hashlib.sha256(instance_id.encode()).hexdigest()[:24]
+    name = _lock_name(instance_id)
     with thread_lock:
         _LOCK_DIR.mkdir(mode=0o700, exist_ok=True)
         with open(_LOCK_DIR / f"{name}.lock", "a") as fh:
@@ -59,6 +63,54 @@ def _instance_lock(instance_id: str) -> Iterator[None]:
                 yield
             finally:
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+# A grading's container, named in a ledger beside its instance lock while swebench runs it
+# and removed after: a ledger whose lock nobody holds is a grading that never ended (kill -9),
+# and its container (swebench's `tail -f /dev/null`, kept alive forever) is removed.
+def _ledger(instance_id: str) -> Path:
+    return _LOCK_DIR / f"{_lock_name(instance_id)}.container"
+
+
+def _remove_containers(client: Any, name: str) -> int:
+    """Remove the container ``name`` and swebench's retry names for it (``name.<time>``)."""
+    removed = 0
+    try:
+        found = client.containers.list(all=True, filters={"name": name})
+    except Exception:  # the daemon's trouble shows in the grading itself
+        return 0
+    for container in found:
+        if container.name == name or container.name.startswith(name + "."):
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+                removed += 1
+    return removed
+
+
+def sweep_orphan_gradings(client: Any) -> int:
+    """Remove the containers of gradings on this host whose process is gone; their count."""
+    removed = 0
+    for ledger in sorted(_LOCK_DIR.glob("*.container")) if _LOCK_DIR.is_dir() else []:
+        with open(ledger.with_suffix(".lock"), "a") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # a live grading holds it
+            try:
+                removed += _clear_ledger(client, ledger)
+            finally:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+    return removed
+
+
+def _clear_ledger(client: Any, ledger: Path) -> int:
+    try:
+        name = ledger.read_text().strip()
+    except OSError:
+        return 0
+    removed = _remove_containers(client, name) if name.startswith("sweb.eval.") else 0
+    ledger.unlink(missing_ok=True)
+    return removed
 
 
 @dataclass
@@ -110,6 +162,7 @@ def grade_predictions(
             "swebench namespace (or build them), or pass --skip-missing-images"
         )
     log_root.mkdir(parents=True, exist_ok=True)
+    sweep_orphan_gradings(client)
 
     def one(pred: dict[str, Any]) -> InstanceResult:
         inst = instances[pred["instance_id"]]
@@ -149,9 +202,15 @@ def _run_one(
     # anything: the run id it sees names everything the verdict depends on
     keyed_run_id = f"{run_id}.{verdict_key(client, inst, pred, timeout_s)}"
     log_dir = (log_root / _RELATIVE_LOG_DIR).resolve() / keyed_run_id / model / iid
+    ledger = _ledger(iid)
     try:
         with _instance_lock(iid):
-            out = run_instance(spec, pred, client, keyed_run_id, timeout=timeout_s)
+            _clear_ledger(client, ledger)  # a grading of this instance that never ended
+            ledger.write_text(f"sweb.eval.{iid.lower()}.{keyed_run_id}\n")
+            try:
+                out = run_instance(spec, pred, client, keyed_run_id, timeout=timeout_s)
+            finally:
+                ledger.unlink(missing_ok=True)
     except Exception as exc:  # swebench raises on some container failures
         return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {exc}", log_dir=str(log_dir))
     log = _read(log_dir / LOG_INSTANCE) if out is None else ""
