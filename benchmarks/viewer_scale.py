@@ -1,6 +1,6 @@
 """The run viewer at scale: a synthetic run of N samples (AIME-shaped records with 2 KB answers)
 through `m1eval view`, then opened in headless Chromium: build time, sizes, time until the
-table shows, and a filter's redraw time.
+table shows, a filter's redraw time and a full-text search's time.
 
     python benchmarks/viewer_scale.py               # 100,000 samples
     python benchmarks/viewer_scale.py --samples 20000
@@ -86,9 +86,23 @@ def main() -> None:
                 f".startsWith('{(args.samples + 2) // 3} of')"
             )
             filtered = time.perf_counter() - t
+            page.select_option("#f-outcome", "")
+            hits = sum(1 for i in range(args.samples) if i % 997 == 996)
+            searches = []
+            for _ in range(2):  # the first search loads the detail chunks, the second reuses
+                page.fill("#f-search", "\\boxed{996}")
+                t = time.perf_counter()
+                page.click("#f-go")
+                page.wait_for_function(
+                    "document.querySelector('#count').textContent"
+                    f".startsWith('{hits} of {args.samples} samples (search)')",
+                    timeout=600_000,
+                )
+                searches.append(time.perf_counter() - t)
             print(
                 f"table shown {shown:.2f} s after opening; outcome filter redrawn in "
-                f"{filtered * 1e3:.0f} ms"
+                f"{filtered * 1e3:.0f} ms; search in answers, reasoning and prompts: "
+                f"{searches[0]:.1f} s (first), {searches[1]:.1f} s (again)"
             )
             browser.close()
 
