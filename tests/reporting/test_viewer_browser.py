@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,7 +78,9 @@ def _open(chromium: Any, site: Path, results: Path, suite: str) -> tuple[Any, li
     if not runs:
         pytest.skip(f"no {suite} run (its data was not found)")
     [run] = runs
-    return Page(chromium, site / run.name / "index.html"), read_jsonl(run / "samples.jsonl")
+    page = Page(chromium, site / run.name / "index.html")
+    page.site_run = site / run.name  # type: ignore[attr-defined]
+    return page, read_jsonl(run / "samples.jsonl")
 
 
 def _show(page: Any, item: str, repeat: int = 0) -> Any:
@@ -183,12 +186,48 @@ def test_every_suite_opens_with_its_records(browser: Any, viewer, suite: str) ->
             page.select_option("#f-outcome", outcome)
             _expect(page, sum(r["outcome"] == outcome for r in records))
         page.select_option("#f-outcome", "")
+        # search: words of the last item's prompt (or dialogue) match that item's samples and
+        # any other whose text holds them, as the page's own data says
+        texts = _searchable(p.site_run)
+        # runs of printable ASCII that JSON leaves alone, from the last sample's text
+        words = [m.group(0) for m in re.finditer(r"[a-z][ !#-\[\]-~]{8,30}[a-z0-9$]", texts[-1])
+                 if "  " not in m.group(0)]  # fmt: skip
+        counts = {w: sum(w in t for t in texts) for w in words}
+        needle = min(words, key=lambda w: counts[w])  # the most telling words of that sample
+        expected = counts[needle]
+        assert 1 <= expected < len(texts) or len(texts) == 1
+        page.fill("#f-search", needle)
+        page.click("#f-go")
+        page.wait_for_function("document.querySelector('#count').textContent.includes('search')")
+        _expect(page, expected)
+        page.fill("#f-search", "")
+        page.click("#f-go")
+        _expect(page, len(records))
         pane = _show(page, str(records[-1]["item_id"]))
         assert pane.locator("h2").inner_text().startswith(f"{suite} · ")
         assert records[-1]["outcome"] in pane.inner_text()
         assert p.problems == []
     finally:
         p.close()
+
+
+def _searchable(site_run: Path) -> list[str]:
+    """What the page searches per sample (answer, reasoning, prompt, dialogues), lower-cased,
+    read from the detail chunks it loads; in the page's order."""
+    out = []
+    chunks = sorted(site_run.glob("chunk-*.js"), key=lambda f: int(f.stem.split("-")[1]))
+    for chunk in chunks:
+        text = chunk.read_text()
+        payload = json.loads(text[text.index("(") + 1 : text.rindex(")")])
+        for d in payload["samples"]:
+            parts = [
+                d.get("answer") or "",
+                d.get("reasoning") or "",
+                json.dumps(d.get("prompt") or []),
+                json.dumps(d.get("dialogues") or []),
+            ]
+            out.append("\n".join(parts).lower())
+    return out
 
 
 def test_livecodebench_failing_test_and_code(browser: Any, viewer) -> None:  # noqa: F811
