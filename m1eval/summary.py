@@ -9,7 +9,7 @@ reader comparing the two sees at once how much the errors could have moved the n
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -63,12 +63,26 @@ def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> d
         "conservative": conservative,
         "truncation_rate": _round(truncated / len(answered) if answered else None, 6),
         "tokens": _token_totals(answered),
+        "failure_causes": failure_causes(recs),
         "per_item": per_item,
     }
     if binary and repeats > 1:
         out["pass_at_k"] = _pass_at_k(by_item)
         out["maj_at_k"] = _maj_at_k(by_item, repeats)
     return out
+
+
+FAILURE_CAUSES_KEPT = 5
+CAUSE_CHARS = 160
+
+
+def failure_causes(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The most common reasons samples were the model's failures, with counts (ties in text
+    order, so the list depends on the records only)."""
+    causes = Counter(str(r.get("error") or "no reason recorded")[:CAUSE_CHARS]
+                     for r in records if r["outcome"] == MODEL_FAILURE)  # fmt: skip
+    ranked = sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [{"cause": c, "n": n} for c, n in ranked[:FAILURE_CAUSES_KEPT]]
 
 
 def _conservative(by_item: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ from rich.table import Table
 from m1eval.contract import contract_of
 from m1eval.records import MODEL_FAILURE
 from m1eval.results import comparability, read_manifest, read_summary
-from m1eval.store import SAMPLES, read_samples_file
 
 
 def _console() -> Console:
@@ -110,28 +108,23 @@ FAILURE_CAUSES_SHOWN = 3
 
 def _print_failure_causes(console: Console, summary: dict[str, Any], run_dir: Path) -> None:
     """Why samples failed, most common first (a score of 0 should never be a mystery)."""
-    if not any((s.get("outcomes") or {}).get(MODEL_FAILURE) for s in summary["suites"].values()):
-        return
-    try:
-        records, _, _ = read_samples_file(run_dir / SAMPLES, keep_text=False)
-    except (OSError, ValueError):
-        return
-    budget = ((read_manifest(run_dir).get("config") or {}).get("sampling") or {}).get("max_tokens")
-    for name in summary["suites"]:
-        causes = Counter(
-            str(r.get("error") or "no reason recorded")[:120]
-            for r in records.values()
-            if r.get("suite") == name and r.get("outcome") == MODEL_FAILURE
-        )
-        if not causes:
+    budget = None
+    for name, s in summary["suites"].items():
+        causes = s.get("failure_causes") or []  # absent in runs of earlier versions
+        failures = (s.get("outcomes") or {}).get(MODEL_FAILURE) or 0
+        if not causes or not failures:
             continue
-        top = causes.most_common(FAILURE_CAUSES_SHOWN)
-        parts = [f"{n} × {cause}" for cause, n in top]
-        rest = sum(causes.values()) - sum(n for _, n in top)
-        if rest:
+        top = causes[:FAILURE_CAUSES_SHOWN]
+        parts = [f"{c['n']} × {c['cause']}" for c in top]
+        rest = failures - sum(c["n"] for c in top)
+        if rest > 0:
             parts.append(f"{rest} × other causes")
-        cut = "truncated" in " ".join(causes) and budget
-        tail = f" (the budget: {budget:,} tokens, --max-tokens)" if cut else ""
+        tail = ""
+        if any("truncated" in c["cause"] for c in top):
+            if budget is None:
+                config = read_manifest(run_dir).get("config") or {}
+                budget = (config.get("sampling") or {}).get("max_tokens") or 0
+            tail = f" (the budget: {budget:,} tokens, --max-tokens)" if budget else ""
         console.print(escape(f"{name}: model failures: {'; '.join(parts)}{tail}"),
                       soft_wrap=True)  # fmt: skip
 

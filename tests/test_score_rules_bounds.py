@@ -389,3 +389,24 @@ def test_mrcr_intervals_keep_four_decimals() -> None:
     low, high = stratified_bootstrap_ci([[0.123456789, 0.987654321, 0.5]])
     assert (agg["ci_low"], agg["ci_high"]) == (round(100 * low, 4), round(100 * high, 4))
     assert agg["ci_low"] != round(100 * low, 5)  # the values carry more decimals than kept
+
+
+def test_failure_causes_are_ranked_bounded_and_independent_of_record_order() -> None:
+    def rec(i: int, outcome: str, error: str | None) -> dict:
+        return {"item_id": str(i), "repeat": 0, "outcome": outcome, "score": 0.0,
+                "error": error}  # fmt: skip
+
+    recs = ([rec(i, "model_failure", "no \\boxed{} answer") for i in range(4)]
+            + [rec(10 + i, "model_failure", f"cause {c}") for i, c in enumerate("bacdefg")]
+            + [rec(20, "model_failure", "x" * 500), rec(21, "model_failure", None)]
+            + [rec(30, "infra_error", "HTTP 500"), rec(31, "scored", None)])  # fmt: skip
+    causes = summarize_suite(recs)["failure_causes"]
+    assert causes[0] == {"cause": "no \\boxed{} answer", "n": 4}
+    # ties (one each) in text order, five kept; infra errors and scored samples are not causes
+    assert [c["cause"] for c in causes[1:]] == ["cause a", "cause b", "cause c", "cause d"]
+    assert summarize_suite(list(reversed(recs)))["failure_causes"] == causes
+    long = summarize_suite([rec(20, "model_failure", "x" * 500)])["failure_causes"]
+    assert long == [{"cause": "x" * 160, "n": 1}]
+    assert summarize_suite([rec(21, "model_failure", None)])["failure_causes"] == [
+        {"cause": "no reason recorded", "n": 1}]  # fmt: skip
+    assert summarize_suite([rec(31, "scored", None)])["failure_causes"] == []
