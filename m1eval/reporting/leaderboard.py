@@ -65,6 +65,7 @@ def rows_for(run_dir: Path) -> list[dict[str, Any]]:
                 "truncation_rate": s.get("truncation_rate"),
                 "deviations": deviations, "complete": s.get("complete"),
                 "conservative": s.get("conservative") if i == 0 else None,
+                "failure_causes": (s.get("failure_causes") or []) if i == 0 else [],
             })  # fmt: skip
     return rows
 
@@ -100,6 +101,10 @@ def pivot(rows: list[dict[str, Any]], columns: list[str]) -> list[dict[str, Any]
 
 def paper_text(line: dict[str, Any]) -> str:
     return "; ".join(f"{_fmt(v)} ({k})" for k, v in line["papers"].items()) or "—"
+
+
+def causes_text(causes: list[dict[str, Any]]) -> str:
+    return "; ".join(f"{c['n']} × {c['cause']}" for c in causes)
 
 
 def _cell(r: dict[str, Any] | None) -> str:
@@ -145,6 +150,19 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
             f"{o.get('scored', 0)} / {o.get('model_failure', 0)} / {o.get('infra_error', 0)} / "
             f"{o.get('skipped', 0)} | {trunc} |"
         )
+    failing = [r for r in rows if r["failure_causes"]]
+    if failing:
+        lines += [
+            "",
+            "## Why samples failed",
+            "",
+            "| run | suite | model failures | most common causes |",
+            "|---|---|---|---|",
+        ]
+        for r in failing:
+            lines.append(f"| {md(r['run'])} | {md(r['suite'])} | "
+                         f"{r['outcomes'].get('model_failure', 0)} | "
+                         f"{md(causes_text(r['failure_causes']))} |")  # fmt: skip
     lines += ["", "## Tokens, latency and throughput", "",
               "| run | suite | answered | truncated | mean completion tok | mean reasoning tok | "
               "median latency s | p95 latency s | median TTFT s | tok/s per request | "
@@ -252,6 +270,7 @@ def html_page(rows: list[dict[str, Any]], columns: list[str], usage: list[dict[s
         runs=runs,
         fmt=_fmt,
         paper_text=paper_text,
+        causes_text=causes_text,
         notes=notes,
         note_of={n: i + 1 for i, n in enumerate(notes)},
         device=(latency or {}).get("device"),

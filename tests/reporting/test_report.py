@@ -169,3 +169,28 @@ def test_prompt_log_keeps_heads_and_tails(tmp_path: Path) -> None:
     store.close()
     assert (tmp_path / "run" / "prompts.jsonl").read_text().count("sha-1") == 1
     assert set(read_prompts(tmp_path / "run")) == {"sha-1", "sha-3"}
+
+
+def test_report_says_why_samples_failed(cli, tmp_path: Path) -> None:
+    config = StubConfig(answers={"$7 + 5$": "12"}, correct_rate=1.0,
+                        unanswered_prompts=("What is $3^4$",))  # fmt: skip
+    with StubServer(config) as server:
+        res = cli("run", "--suite", "aime24", "--split", "smoke", "--base-url", server.base_url,
+                  "--model", "stub-model", "--repeats", "2", "--results-dir",
+                  tmp_path / "results", "--no-progress")  # fmt: skip
+    assert res.code == 0, res.err
+    out = tmp_path / "rep"
+    assert cli("report", str(tmp_path / "results"), "--out", out).code == 0
+    md = (out / "report.md").read_text()
+    section = md.split("## Why samples failed")[1].split("## Tokens")[0]
+    assert "| 2 | 2 × no \\\\boxed{} answer in the final answer |" in section, section
+    html = (out / "index.html").read_text()
+    assert '<h2 id="failures">Why samples failed</h2>' in html
+    assert "2 × no \\boxed{} answer in the final answer" in html
+    # a run without model failures has no such section
+    with StubServer(StubConfig(answers={"$7 + 5$": "12"}, correct_rate=1.0)) as server:
+        assert cli("run", "--suite", "aime24", "--split", "smoke", "--base-url",
+                   server.base_url, "--model", "stub-model", "--limit", "1", "--results-dir",
+                   tmp_path / "clean", "--no-progress").code == 0  # fmt: skip
+    assert cli("report", str(tmp_path / "clean"), "--out", tmp_path / "rep2").code == 0
+    assert "Why samples failed" not in (tmp_path / "rep2" / "report.md").read_text()
