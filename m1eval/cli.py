@@ -40,12 +40,11 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _number(
-    lo: float, hi: float = float("inf"), *, open_lo: bool = False, what: str | None = None
-) -> Callable[[str], float]:
+def _number(lo: float, hi: float = float("inf"), *, open_lo: bool = False
+            ) -> Callable[[str], float]:  # fmt: skip
     """A float in [lo, hi] (or (lo, hi] with ``open_lo``), refused at the door otherwise."""
-    shown = what or (f"a number {'>' if open_lo else '>='} {lo:g}" if hi == float("inf")
-                     else f"a number in {'(' if open_lo else '['}{lo:g}, {hi:g}]")  # fmt: skip
+    shown = (f"a number {'>' if open_lo else '>='} {lo:g}" if hi == float("inf")
+             else f"a number in {'(' if open_lo else '['}{lo:g}, {hi:g}]")  # fmt: skip
 
     def parse(text: str) -> float:
         try:

@@ -105,8 +105,7 @@ def load(path_or_glob: str | Path) -> Any:
     for col in ("item_id", "suite", "outcome"):
         if col in df.columns:
             df[col] = df[col].astype("string")
-    grade = pd.to_numeric(df["score"], errors="coerce") if "score" in df.columns else None
-    df["grade"] = grade if grade is not None else float("nan")
+    df["grade"] = pd.to_numeric(df["score"], errors="coerce")  # every frame has the column
     df["score"] = df["grade"] * 100
     return df
 

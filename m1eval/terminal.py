@@ -97,10 +97,13 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
 
 def _invoked_as() -> str:
     """How the user called m1eval (``.venv/bin/m1eval`` when that is how it was started)."""
-    argv0 = Path(sys.argv[0]) if sys.argv and sys.argv[0] else Path("m1eval")
-    if argv0.name != "m1eval" or shutil.which("m1eval") == str(argv0.resolve()):
+    argv0 = Path(sys.argv[0] if sys.argv and sys.argv[0] else "m1eval")
+    if argv0.name != "m1eval":  # python -m m1eval.cli, or inside tests
         return "m1eval"
-    return str(argv0) if argv0.is_absolute() or "/" in str(argv0) else "m1eval"
+    on_path = shutil.which("m1eval")
+    if on_path is not None and Path(on_path).resolve() == argv0.resolve():
+        return "m1eval"
+    return str(argv0)
 
 
 FAILURE_CAUSES_SHOWN = 3

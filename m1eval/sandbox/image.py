@@ -73,11 +73,12 @@ def _build_from_registry(client: Any, image: str, progress: bool) -> str:
         (Path(tmp) / "Dockerfile").write_text(DOCKERFILE)
         for chunk in client.api.build(path=tmp, tag=image, rm=True, decode=True):
             if "error" in chunk:
-                raise SandboxError(f"docker build failed: {_short(Exception(chunk['error']))}")
+                error = " ".join(str(chunk["error"]).split())[:200]
+                raise SandboxError(f"docker build failed: {error}")
             step = _STEP.match(str(chunk.get("stream", "")))
             if step is not None:
                 steps.stage(f"step {step['k']}/{step['n']}")
-                steps.detail = step["what"][:80]
+                steps.update(step["what"][:80], advance=0)
     return str(client.images.get(image).id)
 
 
