@@ -22,7 +22,7 @@ from pathlib import Path
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.runner import execute, plan_samples
 from m1eval.store import RunStore
-from m1eval.suites import get_suite
+from m1eval.registry import get_suite
 from m1eval.testing.stub_server import spawn
 
 

@@ -4,8 +4,8 @@ A suite summary declares its ``headlines`` (named scores with an interval, each 
 number it is compared with, if any) and its ``breakdowns`` (tables of groups: context bins,
 difficulties, categories, subsets, pass^k). The terminal table, the report, the leaderboard
 and ``compare`` read only these, so a new suite's numbers appear everywhere without a renderer
-edit. Summaries written before the contract existed are read through :func:`contract_of`,
-which derives both from their older fields: the one place that knows those fields.
+edit. The generic fields every suite summary has are declared here too
+(:data:`SUMMARY_FIELDS`, :data:`CONTRACT_FIELDS`).
 """
 
 from __future__ import annotations
@@ -80,56 +80,46 @@ def comparability(
 
 
 def contract_of(suite: str, s: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """``(headlines, breakdowns)`` of one suite summary, declared or (older runs) derived."""
-    paper = (s.get("paper") or {}).get("score")
-    if "headlines" in s or "breakdowns" in s:
-        heads = s.get("headlines") or [
-            headline(suite, s.get("score"), s.get("ci_low"), s.get("ci_high"), paper)
-        ]
-        return list(heads), list(s.get("breakdowns") or [])
-    # -- a summary from before the contract: derive from the fields each suite wrote then --
-    heads = [headline(suite, s.get("score"), s.get("ci_low"), s.get("ci_high"), paper)]
-    parts: list[dict[str, Any]] = []
-    for name, agg in (s.get("aggregates") or {}).items():  # MRCR
-        head = agg.get(agg.get("headline", "mean_up_to")) or {}
-        heads.append(headline(f"{suite} ({name})", head.get("score"), head.get("ci_low"),
-                              head.get("ci_high"), agg.get("paper")))  # fmt: skip
-    if s.get("bins"):
-        parts.append(breakdown("by context bin (o200k tokens)", GROUP_COLUMNS,
-                               group_rows(s["bins"]), record_key="bin"))  # fmt: skip
-    if s.get("by_difficulty"):  # LiveCodeBench
-        parts.append(breakdown("by difficulty", GROUP_COLUMNS, group_rows(s["by_difficulty"]),
-                               record_key="difficulty"))  # fmt: skip
-    if s.get("categories"):  # LongBench-v2
-        rows = [{"group": k, "score": v.get("score"),
-                 "failures as wrong": v.get("score_failures_as_wrong"), "n": v.get("n"),
-                 "failed requests": v.get("n_infra_error")}
-                for k, v in s["categories"].items()]  # fmt: skip
-        parts.append(breakdown("by category", ["score", "failures as wrong", "n",
-                                               "failed requests"], rows))  # fmt: skip
-    if s.get("subsets"):  # SWE-bench: the paper's number is over its 486
-        heads = []
-        for name, sub in s["subsets"].items():
-            heads.append(
-                headline(
-                    f"{suite} ({name})",
-                    sub.get("score"),
-                    sub.get("ci_low"),
-                    sub.get("ci_high"),
-                    paper if name == "m1-486" else None,
-                )
-            )
-        rows = [
-            {
-                "group": k,
-                "score": v.get("score"),
-                "resolved": v.get("resolved"),
-                "instances": v.get("n_instances"),
-            }
-            for k, v in s["subsets"].items()
-        ]
-        parts.append(breakdown("by subset", ["score", "resolved", "instances"], rows))
-    if s.get("pass_hat_k"):  # TAU-bench
-        rows = [{"group": k, "score": v} for k, v in s["pass_hat_k"].items()]
-        parts.append(breakdown("pass^k", ["score"], rows))
-    return heads, parts
+    """``(headlines, breakdowns)`` of one suite summary (older summaries are brought to the
+    current format when read, :mod:`m1eval.run_format`)."""
+    heads = s.get("headlines") or [
+        headline(suite, s.get("score"), s.get("ci_low"), s.get("ci_high"),
+                 (s.get("paper") or {}).get("score"))]  # fmt: skip
+    return list(heads), list(s.get("breakdowns") or [])
+
+
+# Every field of a suite's summary that no suite owns: what each means, for readers of
+# summary.json (a suite adds its own sections beside them and declares its numbers through
+# ``headlines`` and ``breakdowns``).
+SUMMARY_FIELDS: dict[str, str] = {
+    "score": "mean over items of each item's mean grade, in percent; infra errors and skips "
+    "left out",
+    "ci_low": "lower end of the 95% bootstrap interval of score (items resampled)",
+    "ci_high": "upper end of the 95% bootstrap interval of score",
+    "confidence": "the interval's confidence level (0.95)",
+    "metric": "avg@k: k is the most samples any item has",
+    "n_items": "items with at least one sample",
+    "n_items_graded": "items with at least one scored or model_failure sample (in score)",
+    "n_samples": "sample records",
+    "denominator": "samples in score: scored + model_failure",
+    "outcomes": "samples per outcome: scored, model_failure, infra_error, skipped",
+    "complete": "no sample is an infra_error",
+    "conservative": "score, ci_low, ci_high and denominator with every infra error graded 0",
+    "truncation_rate": "share of answered samples cut off by the token budget",
+    "tokens": "prompt, completion and reasoning token totals of answered samples, and the "
+    "mean completion",
+    "failure_causes": "the most common model-failure causes with counts, ties in text order",
+    "per_item": "per item: samples, graded samples, mean grade",
+    "pass_at_k": "unbiased pass@k for k up to the repeats (binary suites, repeats > 1)",
+    "maj_at_k": "majority vote over the first k answers (binary suites, repeats > 1)",
+}
+# What every suite summary holds besides those: the contract renderers read.
+CONTRACT_FIELDS: dict[str, str] = {
+    "headlines": "named scores with intervals and the paper's number (headline())",
+    "breakdowns": "tables of groups (breakdown())",
+    "paper": "the paper's column, number and metric for this run's protocol",
+    "comparable": "whether the run can be judged against the paper, and why not",
+    "dataset": "repo id, split, content checksum and whether it matches the pin",
+    "fidelity": "where the suite's audit against the official code is written (spec)",
+    "plots": "breakdowns the report draws (spec: name, breakdown, title, axis labels)",
+}

@@ -1,21 +1,20 @@
-"""``m1eval run``: resolve the configuration, then plan, execute, grade and summarize a run."""
+"""``m1eval run``: learn what the server is, plan the run, execute, grade and finish it.
+
+The server is asked about itself before anything is written; the plan (identity, samples, run
+directory) comes from :mod:`m1eval.run_plan`, the files are written by :mod:`m1eval.run_files`.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import os
-import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from m1eval import __version__
 from m1eval import chat_templates as templates
-from m1eval.config import RunConfig, shard_of, shard_run_id, validate_run_id
-from m1eval.contract import SUITE_ROW, comparability, headline
+from m1eval.artifacts import ArtifactWriter
+from m1eval.config import RunConfig
 from m1eval.data import LoadedDataset
 from m1eval.errors import ConfigError, EndpointError, RunStateError
 from m1eval.hashing import stable_hash
@@ -25,13 +24,12 @@ from m1eval.model.fingerprint import fetch_fingerprint
 from m1eval.model.retry import RetryPolicy
 from m1eval.progress import RunProgress
 from m1eval.protocols import Protocol
-from m1eval.provenance import git_state, package_versions
-from m1eval.runner import ExecutionStats, execute, plan_samples, samples_to_redo
+from m1eval.run_files import end_invocation, finish_run, new_manifest, start_invocation
+from m1eval.run_plan import RunPlan, make_plan
+from m1eval.runner import Endpoints, ExecutionStats, PlannedSample, execute, samples_to_redo
 from m1eval.serving.replicas import replica_fingerprints
-from m1eval.store import RunStore, read_samples_file
-from m1eval.suite_specs import SuiteSpec
-from m1eval.suites.base import RunContext, Suite
-from m1eval.summary import summarize_suite
+from m1eval.store import RunStore
+from m1eval.suites.base import Item, RunContext, Suite
 from m1eval.tokenizers import resolve_tokenizer
 
 
@@ -65,8 +63,16 @@ class ExecutionOptions:
     argv: list[str] | None = None
 
 
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+@dataclass
+class RunRequest:
+    """What ``m1eval run`` was asked to do, with its data loaded."""
+
+    config: RunConfig
+    suite: Suite
+    protocol: Protocol
+    options: ExecutionOptions
+    dataset: LoadedDataset
+    items: list[Item]
 
 
 def run_evaluation(
@@ -86,19 +92,49 @@ def run_evaluation(
                 options.max_context = server.n_ctx
                 options.max_context_source = "embedded server n_ctx"
         assert config.base_url is not None
-        return asyncio.run(_run(config, suite, protocol, dataset, items, options))
+        return asyncio.run(_run(RunRequest(config, suite, protocol, options, dataset, items)))
 
 
-async def _run(
-    config: RunConfig,
-    suite: Suite,
-    protocol: Protocol,
-    dataset: LoadedDataset,
-    items: list,
-    options: ExecutionOptions,
-) -> RunOutcome:
+async def _run(req: RunRequest) -> RunOutcome:
+    # Reach the endpoint and plan before creating anything on disk.
+    fingerprint = await _fingerprint(req)
+    context = await _run_context(req, fingerprint)
+    template = templates.plan(req.protocol.chat_templates, req.suite.uses_tools,
+                              req.config.embedded)  # fmt: skip
+    templates.check_served(template, req.protocol, req.options.serving)
+    extra: dict[str, Any] = {}
+    if context.tokenizer is not None:
+        extra["tokenizer"] = context.tokenizer.name
+    if template is not None:
+        extra["chat_template"] = {"name": template["name"], "sha256": template["sha256"]}
+    plan = make_plan(req.config, req.suite, req.protocol, req.dataset, req.items, extra,
+                     template, req.options.shard)  # fmt: skip
+    settings = _client_settings(req, template)
+    pool = Endpoints(settings)
+    context.run_dir, context.files = plan.run_dir.resolve(), ArtifactWriter(plan.run_dir)
+    context.endpoints = pool.get
+    if req.options.executor == "ray":
+        from m1eval.cluster.ray_executor import RayExecutor
+
+        context.executor = await asyncio.to_thread(RayExecutor, req.options.ray_address or "auto")
+        context.reported["executor"] = context.executor.describe()
+    try:
+        await req.suite.prepare(context)
+        try:
+            return await _execute_plan(req, plan, fingerprint, context, settings, pool)
+        finally:
+            await req.suite.close()
+    finally:
+        await pool.close()
+        if context.executor is not None:
+            await context.executor.close()
+
+
+async def _fingerprint(req: RunRequest) -> dict[str, Any]:
+    """The server's description of itself (and of every copy behind a router); the model to
+    ask, when none was named, is the first it serves."""
+    config, options = req.config, req.options
     assert config.base_url is not None
-    # Reach the endpoint before creating anything on disk.
     fingerprint = await fetch_fingerprint(config.base_url, options.api_key)
     if not config.model:
         served = [m.get("id") for m in fingerprint["models"] if m.get("id")]
@@ -112,154 +148,98 @@ async def _run(
             f"model '{config.model}' is not served at {config.base_url} (it serves: {listed}); "
             "pass --any-model if the server accepts names it does not list"
         )
-    replicas = await replica_fingerprints(config.base_url, options.replicas, config.model,
-                                          options.api_key)  # fmt: skip
-    fingerprint["replicas"] = replicas
-    context = await _run_context(config, suite, fingerprint, options)
-    if options.executor == "ray":
-        from m1eval.cluster.ray_executor import RayExecutor
+    fingerprint["replicas"] = await replica_fingerprints(
+        config.base_url, options.replicas, config.model, options.api_key
+    )
+    return fingerprint
 
-        context.executor = await asyncio.to_thread(RayExecutor, options.ray_address or "auto")
-        context.notes["executor"] = context.executor.describe()
+
+async def _execute_plan(
+    req: RunRequest, plan: RunPlan, fingerprint: dict[str, Any], context: RunContext,
+    settings: ClientSettings, pool: Endpoints,
+) -> RunOutcome:  # fmt: skip
+    store = RunStore(plan.run_dir)
+    done = store.open(plan.config_hash)
     try:
-        await suite.prepare(context)
-        try:
-            return await _run_prepared(
-                config, suite, protocol, dataset, items, options, fingerprint, context
-            )
-        finally:
-            await suite.close()
-    finally:
-        if context.executor is not None:
-            await context.executor.close()
-
-
-async def _run_prepared(
-    config: RunConfig,
-    suite: Suite,
-    protocol: Protocol,
-    dataset: LoadedDataset,
-    items: list,
-    options: ExecutionOptions,
-    fingerprint: dict[str, Any],
-    context: RunContext,
-) -> RunOutcome:
-    assert config.base_url is not None
-    manifest_sha = suite_spec_sha(suite.spec)
-    identity = config.identity(dataset.content_sha256, manifest_sha)
-    identity["suite_options"] = suite.identity()
-    if context.tokenizer is not None:
-        identity["tokenizer"] = context.tokenizer.name
-    template = templates.plan(protocol.chat_templates, suite.uses_tools, config.embedded)
-    templates.check_served(template, protocol, options.serving)
-    if template is not None:
-        identity["chat_template"] = {"name": template["name"], "sha256": template["sha256"]}
-    config_hash = stable_hash(identity)
-    run_id = validate_run_id(config.resolved_run_id(config_hash))
-    planned = plan_samples(
-        suite, items, config.repeats, config.model, config.sampling, config.seed,
-        config.system_prompt,
-    )  # fmt: skip
-    shard = None
-    if options.shard is not None:
-        index, count = options.shard
-        planned = [p for p in planned if shard_of(p.sample_id, count) == index]
-        shard = {"index": index, "count": count, "run_id": run_id}
-        run_id = validate_run_id(shard_run_id(run_id, index, count))
-    run_dir = config.results_dir / run_id
-    context.notes["run_dir"] = str(run_dir.resolve())
-
-    store = RunStore(run_dir)
-    done = store.open(config_hash)
-    try:
-        if done and not options.allow_endpoint_change:
-            _check_same_endpoint(store.read_manifest() or {}, fingerprint, options.serving,
-                                 run_dir)  # fmt: skip
-        stats = ExecutionStats(requested=len(planned))
-        retry_ids = samples_to_redo(planned, done, options.retry_errors)
-        if retry_ids:
-            store.drop(retry_ids)
-            for sid in retry_ids:
+        if done and not req.options.allow_endpoint_change:
+            _check_same_endpoint(store.read_manifest() or {}, fingerprint, req.options.serving,
+                                 plan.run_dir)  # fmt: skip
+        stats = ExecutionStats(requested=len(plan.planned))
+        redo = samples_to_redo(plan.planned, done, req.options.retry_errors)
+        if redo:
+            store.drop(redo)
+            for sid in redo:
                 done.pop(sid)
-            stats.retried_errors = len(retry_ids)
-        pending = [p for p in planned if p.sample_id not in done]
-        stats.reused = len(planned) - len(pending)
-
-        started_at = now_iso()
-        manifest = run_manifest(
-            store, run_id, config, config_hash, identity, suite.spec, protocol, dataset,
-            fingerprint,
+            stats.retried_errors = len(redo)
+        pending = [p for p in plan.planned if p.sample_id not in done]
+        stats.reused = len(plan.planned) - len(pending)
+        manifest = new_manifest(store, plan, fingerprint, serving=req.options.serving,
+                                chat_template=plan.template,
+                                run_context=_context_record(context))  # fmt: skip
+        config = req.config
+        invocation = start_invocation(
+            store, manifest, argv=req.options.argv, requested=len(plan.planned),
+            reused=stats.reused, limit=config.limit, repeats=config.repeats,
+            concurrency=config.concurrency,
         )  # fmt: skip
-        manifest["serving"] = options.serving
-        manifest["chat_template"] = template
-        if shard is not None:
-            manifest["shard"] = shard
-        manifest["run_context"] = {
-            "context_window": context.context_window,
-            "context_window_source": context.context_window_source,
-            "tokenizer": context.tokenizer.name if context.tokenizer is not None else None,
-            **context.notes,
-        }
-        invocation: dict[str, Any] = {
-            "started_at": started_at,
-            "argv": options.argv,
-            "requested": len(planned),
-            "reused": stats.reused,
-            "limit": config.limit,
-            "repeats": config.repeats,
-            "concurrency": config.concurrency,
-            "status": "running",
-        }
-        manifest["invocations"].append(invocation)
-        manifest["status"] = "running"
-        store.write_manifest(manifest)
-
-        settings = ClientSettings(
-            base_url=config.base_url,
-            model=config.model,
-            api_key=options.api_key,
-            content_format=config.content_format,
-            stall_timeout_s=options.stall_timeout_s,
-            retry=options.retry,
-            max_connections=max(config.concurrency, 1),
-            extra_body=config.extra_body,
-            tools_chat_template=templates.per_request_text(template),
-        )
         status = "failed"
         try:
-            with RunProgress(
-                f"{suite.name}", total=len(planned), done=stats.reused, enabled=options.progress
-            ) as bar:
-                async with ChatClient(settings) as client:
-                    executed = await execute(
-                        pending, suite, client, store, config.concurrency,
-                        on_record=lambda r: bar.advance(r.outcome, r.completion_tokens),
-                        system_prompt=config.system_prompt,
-                    )  # fmt: skip
+            executed = await _ask(req, plan, store, pending, stats, settings, pool)
             status = "complete"
         except (KeyboardInterrupt, asyncio.CancelledError):
             status = "interrupted"
             raise
         finally:
-            invocation["ended_at"] = now_iso()
-            invocation["status"] = status
-            manifest["status"] = status
-            manifest["ended_at"] = invocation["ended_at"]
-            store.write_manifest(manifest)
-
+            end_invocation(store, manifest, invocation, status)
         for key in ("executed", "wall_s", "completion_tokens", "http_retries", "outcomes"):
             setattr(stats, key, getattr(executed, key))
         invocation["stats"] = stats.to_dict()
-        records = _final_records(store, planned)
-        summary = build_summary(run_id, config_hash, config, suite, protocol, dataset, records)
-        store.write_summary(summary)
-        manifest["summary_sha256"] = stable_hash(summary)
-        store.write_manifest(manifest)
-        if suite.exports:
-            suite.export(_final_records(store, planned, keep_text=True), run_dir)
-        return RunOutcome(run_id, run_dir, summary, stats)
+        summary = finish_run(store, plan, manifest)
+        return RunOutcome(plan.run_id, plan.run_dir, summary, stats)
     finally:
         store.close()
+
+
+async def _ask(
+    req: RunRequest, plan: RunPlan, store: RunStore, pending: list[PlannedSample],
+    stats: ExecutionStats, settings: ClientSettings, pool: Endpoints,
+) -> ExecutionStats:  # fmt: skip
+    """Ask for every pending sample, with the progress bar."""
+    with RunProgress(req.suite.name, total=len(plan.planned), done=stats.reused,
+                     enabled=req.options.progress) as bar:  # fmt: skip
+        async with ChatClient(settings) as client:
+            return await execute(
+                pending, req.suite, client, store, req.config.concurrency,
+                on_record=lambda r: bar.advance(r.outcome, r.completion_tokens),
+                system_prompt=req.config.system_prompt, endpoints=pool,
+            )  # fmt: skip
+
+
+def _client_settings(req: RunRequest, template: dict[str, Any] | None) -> ClientSettings:
+    config, options = req.config, req.options
+    assert config.base_url is not None
+    return ClientSettings(
+        base_url=config.base_url,
+        model=config.model,
+        api_key=options.api_key,
+        content_format=config.content_format,
+        stall_timeout_s=options.stall_timeout_s,
+        retry=options.retry,
+        max_connections=max(config.concurrency, 1),
+        extra_body=config.extra_body,
+        tools_chat_template=templates.per_request_text(template),
+    )
+
+
+def _context_record(context: RunContext) -> dict[str, Any]:
+    """What the manifest keeps of the run context: the window, the tokenizer, and what the
+    suite reported about its own set-up."""
+    return {
+        "context_window": context.context_window,
+        "context_window_source": context.context_window_source,
+        "tokenizer": context.tokenizer.name if context.tokenizer is not None else None,
+        **context.reported,
+    }
 
 
 def _check_same_endpoint(
@@ -287,112 +267,10 @@ def _check_same_endpoint(
         )
 
 
-def _final_records(store: RunStore, planned: list, keep_text: bool = False
-                   ) -> list[dict[str, Any]]:  # fmt: skip
-    records, _, _ = read_samples_file(store.samples_path, keep_text=keep_text)
-    return [records[p.sample_id] for p in planned if p.sample_id in records]
-
-
-def build_summary(
-    run_id: str,
-    config_hash: str,
-    config: RunConfig,
-    suite: Suite,
-    protocol: Protocol,
-    dataset: LoadedDataset,
-    records: list[dict[str, Any]],
-) -> dict[str, Any]:
-    """``summary.json``: deterministic in the sample records (no timings, no timestamps)."""
-    column = protocol.paper_column
-    suite_summary = summarize_suite(records, binary=suite.binary_scores)
-    suite_summary.update(suite.summarize(records))
-    rows = suite.spec.paper.get("rows") or {}
-    for name, aggregate in (suite_summary.get("aggregates") or {}).items():
-        aggregate["paper"] = (rows.get(name) or {}).get(column) if column else None
-    suite_summary["paper"] = {
-        "column": column,
-        "score": suite.spec.paper_scores.get(column) if column else None,
-        "metric": suite.spec.paper.get("metric"),
-    }
-    heads = suite_summary.get("headlines") or [headline(
-        suite.name, suite_summary["score"], suite_summary["ci_low"], suite_summary["ci_high"],
-        paper_row=SUITE_ROW)]  # fmt: skip
-    for h in heads:
-        row = h.pop("paper_row", None)
-        if row == SUITE_ROW:
-            h["paper"] = suite_summary["paper"]["score"]
-        elif row is not None:
-            h["paper"] = (rows.get(row) or {}).get(column) if column else None
-    suite_summary["headlines"] = heads
-    suite_summary.setdefault("breakdowns", [])
-    suite_summary["comparable"] = comparability(
-        config.split, suite.spec.dataset.split, config.limit, dataset.matches_pin,
-        config.repeats, suite.spec.method.get("repeats"),
-    )  # fmt: skip
-    suite_summary["dataset"] = {
-        "repo_id": dataset.repo_id,
-        "split": dataset.split,
-        "content_sha256": dataset.content_sha256,
-        "matches_pin": dataset.matches_pin,
-    }
-    return {
-        "run_id": run_id,
-        "config_hash": config_hash,
-        "model": config.model,
-        "protocol": config.protocol,
-        "suites": {suite.name: suite_summary},
-    }
-
-
-def run_manifest(
-    store: RunStore,
-    run_id: str,
-    config: RunConfig,
-    config_hash: str,
-    identity: dict[str, Any],
-    suite_manifest: SuiteSpec,
-    protocol: Protocol,
-    dataset: LoadedDataset,
-    fingerprint: dict[str, Any],
-) -> dict[str, Any]:
-    previous = store.read_manifest() or {}
-    return {
-        "run_id": run_id,
-        "m1eval_version": __version__,
-        "status": previous.get("status", "new"),
-        "created_at": previous.get("created_at", now_iso()),
-        "ended_at": previous.get("ended_at"),
-        "config_hash": config_hash,
-        "identity": identity,
-        "config": config.to_dict(),
-        "suite": {
-            "name": suite_manifest.name,
-            "title": suite_manifest.title,
-            "manifest_path": str(suite_manifest.path),
-            "manifest_sha256": identity["suite_manifest_sha256"],
-            "deviations": list(suite_manifest.deviations),
-        },
-        "protocol": {
-            "name": protocol.name,
-            "path": str(protocol.path),
-            "paper_column": protocol.paper_column,
-        },
-        "dataset": dataset.describe(),
-        "endpoint": fingerprint,
-        "packages": package_versions(),
-        "git": git_state(),
-        "host": {"pid": os.getpid(), "python": sys.executable},
-        "invocations": [_settled(i) for i in previous.get("invocations", [])],
-    }
-
-
-async def _run_context(
-    config: RunConfig, suite: Suite, fingerprint: dict[str, Any], options: ExecutionOptions
-) -> RunContext:
+async def _run_context(req: RunRequest, fingerprint: dict[str, Any]) -> RunContext:
     """The deployment facts a suite may need: its context window and its tokenizer."""
-    context = RunContext()
-    context.notes["base_url"] = config.base_url
-    context.notes["model"] = config.model
+    config, options = req.config, req.options
+    context = RunContext(base_url=config.base_url, model=config.model)
     served = {m.get("id"): m for m in fingerprint["models"]}
     max_model_len = (served.get(config.model) or {}).get("max_model_len")
     if options.max_context is not None:
@@ -401,25 +279,12 @@ async def _run_context(
     elif isinstance(max_model_len, int):
         context.context_window = max_model_len
         context.context_window_source = "server max_model_len"
-    if suite.needs_tokenizer:
+    if req.suite.needs_tokenizer:
         assert config.base_url is not None
         context.tokenizer = await resolve_tokenizer(
             options.tokenizer, config.base_url, config.model, options.api_key
         )
     return context
-
-
-def _settled(invocation: dict[str, Any]) -> dict[str, Any]:
-    """An earlier invocation still marked running died without cleaning up (we hold the lock)."""
-    if invocation.get("status") == "running":
-        return {**invocation, "status": "killed"}
-    return invocation
-
-
-def suite_spec_sha(manifest: SuiteSpec) -> str:
-    if manifest.path is None:
-        raise ConfigError(f"suite {manifest.name} has no manifest file")
-    return hashlib.sha256(manifest.path.read_bytes()).hexdigest()
 
 
 def resolve_model(model: str | None, base_url: str | None) -> tuple[str | None, bool]:

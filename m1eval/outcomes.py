@@ -4,6 +4,8 @@ A model under test is an adversary: anything it writes may be crafted to break t
 If grading raised and the sample were left out of the score as an infra error, a model could
 raise its own score by making its wrong answers unreadable. So:
 
+- a generation cut off inside its reasoning has no final answer: a ``model_failure``
+  (truncated), never graded;
 - a grader that returns decides the outcome itself (``scored`` or ``model_failure``);
 - a grader that raises :class:`~m1eval.errors.InfraFault` reports a failure proven
   independent of the output (a missing image, a daemon fault, a dataset row that cannot be
@@ -11,19 +13,22 @@ raise its own score by making its wrong answers unreadable. So:
 - a grader that raises anything else failed *on the output*: the sample is a
   ``model_failure`` with the cause, scored 0 and kept in the denominator.
 
-The runner and ``m1eval grade`` both grade through :func:`grade_output`; nothing else calls a
-suite's grader.
+The runner, ``m1eval grade`` and ``m1eval swe-bench grade`` all grade through
+:func:`grade_output`; nothing else calls a suite's :meth:`~m1eval.suites.base.Suite.score`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from m1eval.artifacts import ArtifactWriter
 from m1eval.errors import InfraFault
 from m1eval.model.types import Completion
+from m1eval.records import MODEL_FAILURE
 from m1eval.suites.base import Grade, Item, Solution, Suite
 
 ERROR_CHARS = 500  # the cause recorded for a failure: enough to read, never the whole output
+TRUNCATED = "truncated: the reasoning never closed, so there is no final answer"
 
 
 @dataclass(frozen=True)
@@ -42,20 +47,25 @@ def describe(exc: BaseException) -> str:
 
 
 async def grade_answer(
-    suite: Suite, item: Item, answer: str, lead: str = ""
-) -> Grade | InfraFailure:
-    """Grade a final answer produced elsewhere (``m1eval grade``) under the same rule;
-    ``lead`` is the whitespace the reasoning split removed before it."""
-    completion = replace(Completion.of_text(answer), answer_lead=lead)
-    return await grade_output(suite, item, Solution(completion))
+    suite: Suite, item: Item, answer: str, lead: str = "", unclosed: bool = False,
+    files: ArtifactWriter | None = None,
+) -> Grade | InfraFailure:  # fmt: skip
+    """Grade a final answer produced elsewhere (``m1eval grade``, a predictions file) under the
+    same rule; ``lead`` is the whitespace the reasoning split removed before it, ``unclosed``
+    says the reasoning never closed."""
+    completion = replace(Completion.of_text(answer), answer_lead=lead,
+                         reasoning_truncated=unclosed)  # fmt: skip
+    return await grade_output(suite, item, Solution(completion, files=files))
 
 
 async def grade_output(suite: Suite, item: Item, solution: Solution) -> Grade | InfraFailure:
     """Grade a solution (its answer has the reasoning removed) under the rule above; never
     raises ``Exception``."""
+    if solution.completion.reasoning_truncated:
+        return Grade(MODEL_FAILURE, 0.0, error=TRUNCATED, details={"empty_output": True})
     finish_reason = solution.completion.finish_reason
     try:
-        grade = await suite.judge(item, solution)
+        grade = await suite.score(item, solution)
     except InfraFault as fault:
         return InfraFailure(describe(fault))
     except Exception as exc:

@@ -41,6 +41,11 @@ class SampleRecord:
     served_model: str | None = None
     finished_at: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the item's tags (Suite.tags: difficulty, context bin, repository, ...), also in extra;
+    # readers offer them as filters
+    tags: dict[str, Any] = field(default_factory=dict)
+    # files the sample left in the run directory: [{"kind", "path"}] (m1eval.artifacts)
+    artifacts: list[dict[str, str]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from m1eval import boundedjson
+from m1eval.artifacts import ArtifactWriter
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_jsonl, read_user_text
 from m1eval.model.reasoning import split_reasoning
@@ -64,15 +65,15 @@ async def _grade_responses(
             f"{suite.name} split '{dataset.split}' ({len(unknown)} unknown id(s) in all)"
         )
     rows = []
-    await suite.prepare(RunContext())
+    # artifacts grading leaves (a harness's logs) go beside the output file
+    files = ArtifactWriter(out_path.parent, f"{out_path.stem}-artifacts")
+    await suite.prepare(RunContext(run_dir=out_path.parent, files=files))
     try:
         for r in responses:
             split_text = split_reasoning(r["response"])
-            item = items[r["item_id"]]
-            if split_text.unclosed:
-                grade: Grade | InfraFailure = Grade.failure("truncated: the reasoning never closed")
-            else:
-                grade = await grade_answer(suite, item, split_text.answer, split_text.lead)
+            grade = await grade_answer(suite, items[r["item_id"]], split_text.answer,
+                                       split_text.lead, split_text.unclosed,
+                                       files.sub(f"line-{r['line']}"))  # fmt: skip
             rows.append(_row(r, grade))
     finally:
         await suite.close()

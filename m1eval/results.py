@@ -19,6 +19,7 @@ from typing import Any
 from m1eval import boundedjson
 from m1eval.contract import comparability as contract_comparability
 from m1eval.errors import DataError
+from m1eval.run_format import migrate_manifest, migrate_records, migrate_summary
 from m1eval.store import MANIFEST, SAMPLES, SUMMARY, read_samples_file
 
 RUN_FILE_MAX_DEPTH = 100
@@ -50,8 +51,9 @@ def find_runs(path_or_glob: str | Path) -> list[Path]:
 
 
 def read_manifest(run_dir: Path) -> dict[str, Any]:
+    """The run's manifest in the current format ({} when it has none)."""
     try:
-        return _json_object(run_dir / MANIFEST)
+        return migrate_manifest(_json_object(run_dir / MANIFEST))
     except FileNotFoundError:
         return {}
     except ValueError as exc:
@@ -59,12 +61,19 @@ def read_manifest(run_dir: Path) -> dict[str, Any]:
 
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """The run's summary in the current format (None before the run has finished once)."""
     try:
-        return _json_object(run_dir / SUMMARY)
+        return migrate_summary(_json_object(run_dir / SUMMARY))
     except FileNotFoundError:
         return None
     except ValueError as exc:
         raise DataError(f"{run_dir / SUMMARY} is not valid JSON: {exc}") from None
+
+
+def read_records(run_dir: Path, keep_text: bool = True) -> list[dict[str, Any]]:
+    """The run's sample records in the current format (older runs' artifacts found)."""
+    records, _, _ = read_samples_file(run_dir / SAMPLES, keep_text=keep_text)
+    return migrate_records(list(records.values()), run_dir)
 
 
 def run_metadata(run_dir: Path) -> dict[str, Any]:

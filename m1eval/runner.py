@@ -17,15 +17,19 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from m1eval.artifacts import ArtifactWriter
 from m1eval.config import per_sample_seed, sample_id
 from m1eval.errors import M1EvalError
 from m1eval.hashing import stable_hash
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.model.types import Completion, RequestFailed
 from m1eval.outcomes import InfraFailure, describe, grade_output
-from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SKIPPED, SampleRecord
+from m1eval.records import INFRA_ERROR, SKIPPED, SampleRecord
 from m1eval.store import RunStore
-from m1eval.suites.base import Grade, Item, Solution, SolveContext, Suite
+from m1eval.suites.base import Grade, Item, SolveContext, Suite
+
+SAMPLE_ARTIFACTS = "samples"  # the run directory's folder of per-sample artifacts
+SAMPLE_DIR_CHARS = 12  # samples/<item>/<sample id prefix>/
 
 # A server's way of saying that the prompt does not fit its context window (vLLM, OpenAI,
 # llama.cpp): the sample is over-length by the server's own tokenizer, not an infra failure.
@@ -110,14 +114,6 @@ def samples_to_redo(
             if p.sample_id in done and done[p.sample_id].get("outcome") in again]  # fmt: skip
 
 
-async def grade_solution(suite: Suite, item: Item, solution: Solution) -> Grade | InfraFailure:
-    """Grade a solution; a cut-off generation with no answer is a model failure."""
-    if solution.completion.reasoning_truncated:
-        return Grade(MODEL_FAILURE, 0.0, error="truncated: the reasoning never closed, so "
-                     "there is no final answer", details={"empty_output": True})  # fmt: skip
-    return await grade_output(suite, item, solution)
-
-
 def make_record(
     planned: PlannedSample,
     suite: Suite,
@@ -141,6 +137,7 @@ def make_record(
         error=error,
         attempts=attempts,
         extra=dict(suite.tags(planned.item)),
+        tags=dict(suite.tags(planned.item)),
     )
     if grade is not None:
         rec.extracted_answer = grade.extracted_answer
@@ -171,16 +168,18 @@ async def execute(
     concurrency: int,
     on_record: Callable[[SampleRecord], None] | None = None,
     system_prompt: str | None = None,
+    endpoints: Endpoints | None = None,
 ) -> ExecutionStats:
-    """Ask the model for every pending sample with at most ``concurrency`` in flight."""
+    """Ask the model for every pending sample with at most ``concurrency`` in flight; other
+    endpoints (a user simulator, a judge) come from ``endpoints`` (closed here)."""
     stats = ExecutionStats()
     queue: asyncio.Queue[PlannedSample] = asyncio.Queue()
     for p in pending:
         queue.put_nowait(p)
     started = time.perf_counter()
 
-    endpoints = Endpoints(client.settings)
-    run_dir = str(store.run_dir.resolve())
+    endpoints = endpoints or Endpoints(client.settings)
+    files = ArtifactWriter(store.run_dir.resolve(), SAMPLE_ARTIFACTS)
 
     async def worker() -> None:
         while True:
@@ -189,7 +188,7 @@ async def execute(
             except asyncio.QueueEmpty:
                 return
             record = await run_sample(planned, suite, client, system_prompt, store.log_prompt,
-                                      endpoints, run_dir)  # fmt: skip
+                                      endpoints, files)  # fmt: skip
             store.append(record.to_dict())
             stats.executed += 1
             stats.completion_tokens += record.completion_tokens or 0
@@ -245,10 +244,11 @@ async def run_sample(
     system_prompt: str | None = None,
     log_prompt: Callable[[str, list[dict[str, Any]]], None] | None = None,
     endpoints: Endpoints | None = None,
-    run_dir: str | None = None,
+    files: ArtifactWriter | None = None,
 ) -> SampleRecord:
     """Solve one sample through the suite's solver and grade it under the outcome rule;
-    ``log_prompt`` receives the messages as sent (after any truncation)."""
+    ``log_prompt`` receives the messages as sent (after any truncation); the sample's
+    artifacts go to its own folder under ``files``."""
     item = planned.item
     reason = suite.skip_reason(item)
     if reason is not None:
@@ -266,12 +266,13 @@ async def run_sample(
     if log_prompt is not None:
         log_prompt(planned.prompt_sha256, messages)
     pool = endpoints or Endpoints(client.settings)
+    own = files.sub(item.item_id, planned.sample_id[:SAMPLE_DIR_CHARS]) if files else None
     ctx = SolveContext(
         planned.sample_id,
         dict(planned.sampling),
         client,
         pool.get,
-        run_dir,
+        own,
         session_id=item_session(suite.name, item.item_id),
     )
     try:
@@ -292,12 +293,15 @@ async def run_sample(
         if endpoints is None:
             await pool.close()
     completion = solution.completion
-    grade = await grade_solution(suite, item, solution)
+    solution.files = solution.files or own
+    grade = await grade_output(suite, item, solution)
     if isinstance(grade, InfraFailure):  # proven independent of the output: asked again later
         rec = make_record(planned, suite, completion, None, None, completion.attempts)
         rec.error = f"grading could not run: {grade.cause}"
+        rec.artifacts = [a.to_dict() for a in solution.artifacts]
         return rec
     rec = make_record(planned, suite, completion, grade, None, completion.attempts)
     rec.extra.update(prepared)
     rec.extra.update(solution.details)
+    rec.artifacts = [a.to_dict() for a in (*solution.artifacts, *grade.artifacts)]
     return rec

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from m1eval.errors import RunStateError
-from m1eval.fsutil import atomic_write_json, atomic_write_jsonl, encode_text, unencodable_chars
+from m1eval.fsutil import (
+    atomic_write_json,
+    atomic_write_jsonl,
+    atomic_write_text,
+    encode_text,
+    unencodable_chars,
+)
 
 MANIFEST = "manifest.json"
 SAMPLES = "samples.jsonl"
@@ -133,11 +139,24 @@ class RunStore:
         if not drop:
             return
         records = self._read_samples(repair=False, keep_text=True)
-        kept = [r for sid, r in records.items() if sid not in drop]
+        self.replace_samples(r for sid, r in records.items() if sid not in drop)
+
+    def replace_samples(self, records: Iterable[dict[str, Any]]) -> None:
+        """Make ``records`` the whole of ``samples.jsonl`` (one atomic rewrite)."""
         if self._fh is not None:
             self._fh.close()
-        atomic_write_jsonl(self.samples_path, kept)
+        atomic_write_jsonl(self.samples_path, records)
         self._fh = open(self.samples_path, "ab")  # noqa: SIM115
+
+    def replace_prompts(self, lines: Iterable[str]) -> None:
+        """Make ``lines`` (rows of ``prompts.jsonl``, as written) the whole prompts file."""
+        if self._prompts_fh is not None:
+            self._prompts_fh.close()
+            self._prompts_fh = None
+        text = "".join(line + "\n" for line in lines)
+        if text:
+            atomic_write_text(self.run_dir / PROMPTS, text)
+        self._prompts_seen = set(read_prompts(self.run_dir))
 
     def close(self) -> None:
         if self._prompts_fh is not None:

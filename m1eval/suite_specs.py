@@ -14,6 +14,8 @@ should be able to audit without reading code.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,10 +47,24 @@ class SuiteSpec:
     paper: dict[str, Any]
     deviations: tuple[str, ...] = ()
     path: Path | None = field(default=None, compare=False)
+    fidelity: str | None = None  # where the audit against the official code is written
+    plots: tuple[dict[str, Any], ...] = ()  # breakdowns renderers draw (name, breakdown, ...)
 
     @property
     def paper_scores(self) -> dict[str, float | None]:
         return dict(self.paper.get("scores", {}))
+
+
+PLOT_KEYS = {"name", "breakdown", "title", "x_label", "y_label"}
+_REPORT_BLOCK = re.compile(rb"^report:.*?(?=^[^\s#]|\Z)", re.M | re.S)
+
+
+def spec_sha256(spec: SuiteSpec) -> str:
+    """SHA-256 of the spec file without its ``report:`` block: what a run's identity holds
+    (a new fidelity link or plot hint leaves every run's identity as it was)."""
+    if spec.path is None:
+        raise ConfigError(f"suite {spec.name} has no spec file")
+    return hashlib.sha256(_REPORT_BLOCK.sub(b"", spec.path.read_bytes())).hexdigest()
 
 
 def available_suites() -> list[str]:
@@ -114,6 +130,7 @@ def parse_suite_spec(path: Path) -> SuiteSpec:
     name = need(raw, "name", str, "")
     if name != path.stem:
         raise ConfigError(f"suite spec {path}: name '{name}' differs from the file name")
+    fidelity, plots = _report_block(raw.get("report"), path)
     return SuiteSpec(
         name=name,
         title=str(raw.get("title") or name),
@@ -123,7 +140,26 @@ def parse_suite_spec(path: Path) -> SuiteSpec:
         paper=paper,
         deviations=tuple(str(d) for d in deviations),
         path=path,
+        fidelity=fidelity,
+        plots=plots,
     )
+
+
+def _report_block(report: Any, path: Path) -> tuple[str | None, tuple[dict[str, Any], ...]]:
+    if report is None:
+        return None, ()
+    if not isinstance(report, dict):
+        raise ConfigError(f"suite spec {path}: 'report' must be a mapping")
+    fidelity = report.get("fidelity")
+    if fidelity is not None and not isinstance(fidelity, str):
+        raise ConfigError(f"suite spec {path}: 'report.fidelity' must be a string")
+    plots = report.get("plots") or []
+    if not isinstance(plots, list) or not all(
+        isinstance(p, dict) and isinstance(p.get("name"), str) and isinstance(
+            p.get("breakdown"), str) and set(p) <= PLOT_KEYS for p in plots):  # fmt: skip
+        raise ConfigError(f"suite spec {path}: 'report.plots' must be a list of mappings with "
+                          f"'name' and 'breakdown' (keys: {', '.join(sorted(PLOT_KEYS))})")
+    return fidelity, tuple(dict(p) for p in plots)
 
 
 def _first_line(exc: Exception) -> str:

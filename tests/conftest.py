@@ -131,7 +131,7 @@ def assert_scores_are_the_graders(suite_name: str, run: Path, split: str,
     model's recorded answers: every graded sample's outcome and score, and the summary's score
     as the mean over items of their mean sample scores. For runs on the embedded model, whose
     answers nobody can predict, this is what turns a smoke test into a test of values."""
-    from m1eval.suites import get_suite
+    from m1eval.registry import get_suite
 
     suite = get_suite(suite_name)
     items, _ = suite.load(split, data_dir)
@@ -151,3 +151,15 @@ def assert_scores_are_the_graders(suite_name: str, run: Path, split: str,
         expected = 100 * sum(sum(v) / len(v) for v in per_item.values()) / len(per_item)
         assert summary["score"] == pytest.approx(expected, abs=1e-3)
     return samples
+
+
+def declared_files(run: Path, record: dict, harness: bool = False) -> dict[str, Path]:
+    """The files a sample record declares as its artifacts, by file name (the harness's logs,
+    under ``harness/``, only with ``harness``); each must exist inside the run directory."""
+    out = {}
+    for a in record.get("artifacts") or []:
+        path = run / a["path"]
+        assert path.is_file() and path.resolve().is_relative_to(run.resolve()), a
+        if ("/harness/" in f"/{a['path']}") == harness:
+            out[path.name] = path
+    return out

@@ -120,7 +120,7 @@ def test_grade_happy_path(cli, tmp_path: Path) -> None:
 def test_the_embedded_model_gets_string_content(cli, capsys) -> None:  # type: ignore[no-untyped-def]
     """llama.cpp's server cannot read list-of-parts content: the m1-80k protocol's shape is
     adapted for it with a note; asking for parts explicitly is one line, before any start."""
-    from m1eval.cli import _content_format
+    from m1eval.commands.run import _content_format
 
     assert _content_format(None, "parts", embedded=True) == "string"
     assert "sent as strings" in capsys.readouterr().err
@@ -188,7 +188,7 @@ def test_grade_says_what_it_graded_in_words(cli, tmp_path) -> None:  # type: ign
     res = cli("grade", "--suite", "aime24", "--split", "smoke", "--responses", responses,
               "--out", out)  # fmt: skip
     if res.code == 2 and "not in aime24" in res.err:  # the smoke split's own ids
-        from m1eval.suites import get_suite
+        from m1eval.registry import get_suite
 
         [item, *_] = get_suite("aime24").load("smoke", None)[0]
         responses.write_text(json.dumps({"item_id": item.item_id,
@@ -226,7 +226,7 @@ def test_one_data_root_serves_every_suite() -> None:
 
     if not (SHARED_DATA / "hf").is_dir() or not (SHARED_DATA / "tau_bench").is_dir():
         pytest.skip(f"no shared data at {SHARED_DATA}")
-    from m1eval.suites import get_suite
+    from m1eval.registry import get_suite
 
     for data_dir in (SHARED_DATA, SHARED_DATA / "hf"):
         items, ds = get_suite("aime24").load("train", data_dir)

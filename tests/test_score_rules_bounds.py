@@ -240,7 +240,7 @@ def test_a_grade_with_a_cause_names_a_cut_off_generation() -> None:
 
     from m1eval.model.types import Completion
     from m1eval.outcomes import grade_output
-    from m1eval.suites import get_suite
+    from m1eval.registry import get_suite
     from m1eval.suites.base import Item, Solution
 
     suite = get_suite("aime24")
@@ -379,7 +379,7 @@ def test_stratified_interval_is_seeded() -> None:
 
 
 def test_mrcr_intervals_keep_four_decimals() -> None:
-    from m1eval.suites import get_suite
+    from m1eval.registry import get_suite
 
     recs = [
         {"item_id": k, "repeat": 0, "outcome": "scored", "score": v, "extra": {"bin": "4K-8K"}}

@@ -18,6 +18,7 @@ A failed check is one line with its fix; any failure is a no-go.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 from dataclasses import dataclass, replace
@@ -327,3 +328,51 @@ async def _sampling_checks(client: ChatClient, s: DoctorSettings) -> list[Check]
             Check("sampling", "ok", f"unseeded requests at temperature {temperature} differ")
         )
     return out
+
+
+HELP = "preflight a model server: go or no-go for a run"
+EXIT_NO_GO = 5
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    from m1eval.commands.args import positive_int
+
+    parser.add_argument("--base-url", required=True, help="the server (ending in /v1)")
+    parser.add_argument("--model", help="model name (default: the first the server lists)")
+    parser.add_argument("--protocol", default="m1-80k", help="protocols/NAME.yaml or a path")
+    parser.add_argument("--suite", action="append", dest="suites",
+                        help="a suite the run will use (repeatable; default: every suite)")
+    parser.add_argument("--profile", help="the vLLM profile whose version window applies "
+                        "(default: the one sized for the protocol)")
+    parser.add_argument("--api-key-env", default="M1EVAL_API_KEY")
+    parser.add_argument("--probe-max-tokens", type=positive_int, default=2048,
+                        help="generation budget of the tool and reasoning probes")
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    import os
+
+    from m1eval.protocols import load_protocol
+    from m1eval.registry import get_suite
+    from m1eval.suite_specs import available_suites
+
+    protocol = load_protocol(args.protocol)
+    names = args.suites or available_suites()
+    settings = DoctorSettings(
+        base_url=args.base_url, model=args.model, protocol=protocol,
+        suites=[get_suite(n) for n in names], profile=args.profile,
+        api_key=os.environ.get(args.api_key_env) or None,
+        probe_max_tokens=args.probe_max_tokens,
+    )  # fmt: skip
+    print(f"m1eval doctor: {args.base_url} · protocol {protocol.name} · "
+          f"suites {', '.join(names)}")  # fmt: skip
+    checks = asyncio.run(diagnose(settings))
+    for check in checks:
+        print(f"  {check.line()}")
+    failed = [c for c in checks if c.status == "fail"]
+    if failed:
+        noun = "check" if len(failed) == 1 else "checks"
+        print(f"no-go: {len(failed)} {noun} failed ({', '.join(c.name for c in failed)})")
+        return EXIT_NO_GO
+    print("go")
+    return 0

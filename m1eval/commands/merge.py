@@ -10,19 +10,18 @@ writes a manifest that keeps every shard's provenance (run directory, endpoint, 
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
 
-from m1eval.config import RunConfig, shard_of, validate_run_id
+from m1eval.config import RunConfig, shard_of
 from m1eval.errors import ConfigError
-from m1eval.evaluate import build_summary, now_iso
-from m1eval.fsutil import atomic_write_json, atomic_write_jsonl, atomic_write_text
-from m1eval.hashing import stable_hash
 from m1eval.protocols import load_protocol
-from m1eval.runner import plan_samples
+from m1eval.registry import get_suite
+from m1eval.run_files import finish_run, now_iso
+from m1eval.run_plan import RunPlan, recorded_plan
 from m1eval.store import MANIFEST, PROMPTS, SAMPLES, SUMMARY, RunStore, read_samples_file
-from m1eval.suites import get_suite
 from m1eval.suites.base import RunContext
 
 
@@ -82,15 +81,46 @@ def merge_shards(shard_dirs: list[Path], results_dir: Path, data_dir: Path | Non
         zip(manifests, shard_dirs, strict=True), key=lambda md: md[0]["shard"]["index"]
     )
     first = by_index[0][0]
+    plan = _plan(first, results_dir, data_dir)
+    records, texts = _shard_records(by_index, count)
+    lacking = [p for p in plan.planned if p.sample_id not in records]
+    if lacking:
+        shards = sorted({shard_of(p.sample_id, count) for p in lacking})
+        raise ConfigError(f"{len(lacking)} samples are missing (shards "
+                          f"{', '.join(f'{i}/{count}' for i in shards)}): rerun those shards "
+                          "to finish them, then merge")  # fmt: skip
+    if (plan.run_dir / MANIFEST).exists():
+        raise ConfigError(f"{plan.run_dir} exists already: merge into another --results-dir")
+    shard_summaries = [_shard_summary(d, plan.suite.name) for _, d in by_index]
+    store = RunStore(plan.run_dir)
+    store.open(plan.config_hash)  # the directory's lock, held while it is written
+    try:
+        store.replace_samples(texts[p.sample_id] for p in plan.planned)
+        store.replace_prompts(_joined_prompts([d for _, d in by_index]))
+        finish_run(store, plan, _merged_manifest(plan, by_index, count),
+                   adjust=lambda s: plan.suite.merge_summaries(s, shard_summaries))  # fmt: skip
+    finally:
+        store.close()
+    return plan.run_dir
+
+
+def _plan(first: dict[str, Any], results_dir: Path, data_dir: Path | None) -> RunPlan:
+    """The whole run's plan, from the recorded configuration of its first shard."""
     config = rebuild_config(first, results_dir, data_dir)
     suite = get_suite(config.suite, (first.get("identity") or {}).get("suite_options") or {})
-    suite.context = RunContext(notes=dict(first.get("run_context") or {}))
+    suite.context = RunContext(reported=dict(first.get("run_context") or {}))
     protocol = load_protocol(str(first["protocol"].get("path") or first["protocol"]["name"]))
     items, dataset = suite.load(config.split, config.data_dir)
     if config.limit is not None:
         items = items[: config.limit]
-    planned = plan_samples(suite, items, config.repeats, config.model, config.sampling,
-                           config.seed, config.system_prompt)  # fmt: skip
+    return recorded_plan(first, config, suite, protocol, dataset, items,
+                         first["shard"]["run_id"])  # fmt: skip
+
+
+def _shard_records(by_index: list[tuple[dict[str, Any], Path]], count: int
+                   ) -> tuple[dict[str, Any], dict[str, Any]]:  # fmt: skip
+    """Every shard's records (without and with their texts), refusing samples of another
+    shard."""
     records: dict[str, dict[str, Any]] = {}
     texts: dict[str, dict[str, Any]] = {}
     for manifest, d in by_index:
@@ -102,50 +132,27 @@ def merge_shards(shard_dirs: list[Path], results_dir: Path, data_dir: Path | Non
             raise ConfigError(f"{d} holds {len(stray)} samples of other shards")
         records.update(found)
         texts.update(full)
-    lacking = [p for p in planned if p.sample_id not in records]
-    if lacking:
-        shards = sorted({shard_of(p.sample_id, count) for p in lacking})
-        raise ConfigError(f"{len(lacking)} samples are missing (shards "
-                          f"{', '.join(f'{i}/{count}' for i in shards)}): rerun those shards "
-                          "to finish them, then merge")  # fmt: skip
-    run_id = validate_run_id(first["shard"]["run_id"])
-    run_dir = results_dir / run_id
-    if (run_dir / MANIFEST).exists():
-        raise ConfigError(f"{run_dir} exists already: merge into another --results-dir")
-    ordered = [records[p.sample_id] for p in planned]
-    summary = build_summary(run_id, first["config_hash"], config, suite, protocol, dataset,
-                            ordered)  # fmt: skip
-    suite.merge_summaries(
-        summary["suites"][suite.name], [_shard_summary(d, suite.name) for _, d in by_index]
-    )
-    store = RunStore(run_dir)
-    store.open(first["config_hash"])  # the directory's lock, held while it is written
-    try:
-        atomic_write_jsonl(run_dir / SAMPLES, [texts[p.sample_id] for p in planned])
-        prompts = _joined_prompts([d for _, d in by_index])
-        if prompts:
-            atomic_write_text(run_dir / PROMPTS, prompts)
-        atomic_write_json(run_dir / SUMMARY, summary)
-        manifest = {k: v for k, v in first.items() if k not in ("shard", "invocations")}
-        manifest.update({
-            "run_id": run_id, "status": "complete" if all(
-                m.get("status") == "complete" for m, _ in by_index) else "incomplete",
-            "created_at": min(str(m.get("created_at")) for m, _ in by_index),
-            "ended_at": max(str(m.get("ended_at")) for m, _ in by_index),
-            "merged_at": now_iso(), "summary_sha256": stable_hash(summary),
-            "invocations": [],
-            "shards": [{"index": m["shard"]["index"], "count": count, "run_id": m["run_id"],
-                        "run_dir": str(d.resolve()), "status": m.get("status"),
-                        "endpoint": m.get("endpoint"), "serving": m.get("serving"),
-                        "host": m.get("host"), "git": m.get("git"),
-                        "invocations": m.get("invocations")} for m, d in by_index],
-        })  # fmt: skip
-        atomic_write_json(run_dir / MANIFEST, manifest)
-        if suite.exports:
-            suite.export([texts[p.sample_id] for p in planned], run_dir)
-    finally:
-        store.close()
-    return run_dir
+    return records, texts
+
+
+def _merged_manifest(plan: RunPlan, by_index: list[tuple[dict[str, Any], Path]], count: int
+                     ) -> dict[str, Any]:  # fmt: skip
+    """The first shard's manifest as the whole run's, with every shard's provenance kept."""
+    first = by_index[0][0]
+    manifest = {k: v for k, v in first.items() if k not in ("shard", "invocations")}
+    manifest.update({
+        "run_id": plan.run_id, "status": "complete" if all(
+            m.get("status") == "complete" for m, _ in by_index) else "incomplete",
+        "created_at": min(str(m.get("created_at")) for m, _ in by_index),
+        "ended_at": max(str(m.get("ended_at")) for m, _ in by_index),
+        "merged_at": now_iso(), "invocations": [],
+        "shards": [{"index": m["shard"]["index"], "count": count, "run_id": m["run_id"],
+                    "run_dir": str(d.resolve()), "status": m.get("status"),
+                    "endpoint": m.get("endpoint"), "serving": m.get("serving"),
+                    "host": m.get("host"), "git": m.get("git"),
+                    "invocations": m.get("invocations")} for m, d in by_index],
+    })  # fmt: skip
+    return manifest
 
 
 def _shard_summary(run_dir: Path, suite: str) -> dict[str, Any]:
@@ -155,7 +162,7 @@ def _shard_summary(run_dir: Path, suite: str) -> dict[str, Any]:
         return {}
 
 
-def _joined_prompts(dirs: list[Path]) -> str:
+def _joined_prompts(dirs: list[Path]) -> list[str]:
     seen: set[str] = set()
     lines = []
     for d in dirs:
@@ -166,4 +173,21 @@ def _joined_prompts(dirs: list[Path]) -> str:
             if line and line not in seen:
                 seen.add(line)
                 lines.append(line)
-    return "".join(line + "\n" for line in lines)
+    return lines
+
+
+HELP = "join the shards of a run (--shard i/N) into one run"
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("shards", nargs="+", type=Path, help="the shard run directories")
+    parser.add_argument("--results-dir", default="results", type=Path,
+                        help="where the merged run is written")  # fmt: skip
+    parser.add_argument("--data-dir", type=Path,
+                        help="the dataset, if not where the shards read it")  # fmt: skip
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    out = merge_shards(list(args.shards), args.results_dir, args.data_dir)
+    print(f"merged {len(args.shards)} shards: {out}")
+    return 0

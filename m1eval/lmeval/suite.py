@@ -29,7 +29,7 @@ from m1eval.hashing import canonical_json
 from m1eval.lmeval import PREFIX
 from m1eval.lmeval.tasks import build_task, find_task, redirect
 from m1eval.suite_specs import DatasetSpec, SuiteSpec
-from m1eval.suites.base import Grade, Item, Solution, Suite
+from m1eval.suites.base import AnswerSuite, Grade, Item, Solution
 from m1eval.suites.options import Option
 
 # what lm-eval's filters leave when they find no answer (their regex fallback), or nothing
@@ -54,7 +54,7 @@ def _as_json(messages: list[dict[str, Any]], add_generation_prompt: bool = True)
     return json.dumps(messages)
 
 
-class LmEvalSuite(Suite):
+class LmEvalSuite(AnswerSuite):
     adapter_name = "lm_eval"
     declared_options = (
         Option("lm_eval_include", None, "a folder of task YAMLs to search (repeatable)",
@@ -225,7 +225,7 @@ class LmEvalSuite(Suite):
                      "answered": answered},
         )  # fmt: skip
 
-    async def judge(self, item: Item, solution: Solution) -> Grade:
+    async def score(self, item: Item, solution: Solution) -> Grade:
         """As the built-in suites count them: an answer cut off by the token budget
         (finish_reason ``length``) from which the task's filters extract nothing is a model
         failure (truncated), not a scored zero."""

@@ -317,8 +317,6 @@ def safe(fn, *args):
 
 
 def main() -> None:
-    from torch.nn.attention import SDPBackend
-
     props = torch.cuda.get_device_properties(0)
     result: dict = {"device": props.name, "torch": torch.__version__, "time": time.time()}
     ceil = ceilings()
@@ -338,77 +336,93 @@ def main() -> None:
         result["numerics_ours"], result["numerics_ours_error"] = safe(
             numerics_ours, slopes_t, lam_np, best_cfg)  # fmt: skip
     if "all" not in parts:  # a quick call: tuning and numerics only
-        flex, flex_err = safe(softmax_prefill_flex, 8192)
-        result["flex_check"] = {"s": flex, "error": flex_err}
-        result["fla_100k"] = safe(lightning_prefill, 102400, g_gamma)
-        _write(result)
-        for r in table:
-            print(r["BV"], r["num_warps"], r["STAGES"], r["rel_error"], r["s"],
-                  (r["error"] or "")[:80])  # fmt: skip
-        print(
-            json.dumps(
-                {
-                    k: result.get(k)
-                    for k in ("numerics", "numerics_ours", "flex_check", "fla_100k", "ceilings")
-                },
-                default=str,
-            )
-        )
+        _quick(result, table, g_gamma)
         return
-    light_torch = lightning_decode_torch(lam)
-    light_fla, fla_err = safe(lightning_decode_fla, g_gamma)
-    triton_res, triton_err = safe(lightning_decode_triton, lam)
-    light_triton, triton_rel = triton_res if triton_res else (None, None)
-    state_floor = decode_state_bytes() / bw
-    result["lightning_decode"] = {
-        "torch_s": light_torch, "fla_s": light_fla, "fla_error": fla_err,
-        "triton_s": light_triton, "triton_error": triton_err, "triton_rel_err": triton_rel,
-        "floor_s": state_floor,
-    }  # fmt: skip
+    result["lightning_decode"] = _lightning_decode(lam, g_gamma, bw)
     rows = []
     for ctx in CONTEXTS:
-        row = {"context": ctx, "kv_floor_s": softmax_decode_bytes(ctx) / bw}
-        for name, backend in (("flash", SDPBackend.FLASH_ATTENTION),
-                              ("cudnn", SDPBackend.CUDNN_ATTENTION)):  # fmt: skip
-            row[f"softmax_decode_{name}_s"], row[f"softmax_decode_{name}_error"] = safe(
-                softmax_decode, ctx, backend)  # fmt: skip
-        row["lightning_prefill_s"], row["lightning_prefill_error"] = safe(
-            lightning_prefill, ctx, g_gamma)  # fmt: skip
-        if best_cfg:
-            row["lightning_prefill_ours_s"], row["lightning_prefill_ours_error"] = safe(
-                lightning_prefill_ours, ctx, slopes_t, best_cfg)  # fmt: skip
-        for name, backend in (("flash", SDPBackend.FLASH_ATTENTION),
-                              ("cudnn", SDPBackend.CUDNN_ATTENTION)):  # fmt: skip
-            row[f"softmax_prefill_{name}_s"], row[f"softmax_prefill_{name}_error"] = safe(
-                softmax_prefill, ctx, backend)  # fmt: skip
-        if ctx >= FLEX_MIN_CONTEXT:  # each shape compiles anew: long contexts only
-            row["softmax_prefill_flex_s"], row["softmax_prefill_flex_error"] = safe(
-                softmax_prefill_flex, ctx)  # fmt: skip
-        prefills = {n: row.get(f"softmax_prefill_{n}_s") for n in ("flash", "cudnn", "flex")}
-        done = {n: t for n, t in prefills.items() if t}
-        row["softmax_prefill_best"] = min(done, key=done.get) if done else None
-        row["softmax_prefill_s"] = min(done.values()) if done else None
-        lights = {n: row.get(k) for n, k in (("fla", "lightning_prefill_s"),
-                                             ("ours", "lightning_prefill_ours_s"))}  # fmt: skip
-        lights = {n: t for n, t in lights.items() if t}
-        row["lightning_prefill_best"] = min(lights, key=lights.get) if lights else None
-        row["lightning_prefill_best_s"] = min(lights.values()) if lights else None
-        rows.append(row)
+        rows.append(_context_row(ctx, bw, g_gamma, slopes_t, best_cfg))
         result["rows"] = rows
         _write(result)  # what is measured so far survives a timeout
         torch.cuda.empty_cache()
     result["rows"] = rows
+    _serving_and_totals(result, lam, bw, float(props.total_memory))
+    _write(result)
+    _print_result(result, err)
+
+
+def _quick(result: dict, table: list[dict], g_gamma: torch.Tensor) -> None:
+    """Tuning and numerics only (PROFILE_PARTS without ``all``)."""
+    flex, flex_err = safe(softmax_prefill_flex, 8192)
+    result["flex_check"] = {"s": flex, "error": flex_err}
+    result["fla_100k"] = safe(lightning_prefill, 102400, g_gamma)
+    _write(result)
+    for r in table:
+        print(r["BV"], r["num_warps"], r["STAGES"], r["rel_error"], r["s"],
+              (r["error"] or "")[:80])  # fmt: skip
+    keys = ("numerics", "numerics_ours", "flex_check", "fla_100k", "ceilings")
+    print(json.dumps({k: result.get(k) for k in keys}, default=str))
+
+
+def _lightning_decode(lam: torch.Tensor, g_gamma: torch.Tensor, bw: float) -> dict:
+    """One lightning decode step per layer: torch, fla and our fused Triton step."""
+    light_torch = lightning_decode_torch(lam)
+    light_fla, fla_err = safe(lightning_decode_fla, g_gamma)
+    triton_res, triton_err = safe(lightning_decode_triton, lam)
+    light_triton, triton_rel = triton_res if triton_res else (None, None)
+    return {
+        "torch_s": light_torch, "fla_s": light_fla, "fla_error": fla_err,
+        "triton_s": light_triton, "triton_error": triton_err, "triton_rel_err": triton_rel,
+        "floor_s": decode_state_bytes() / bw,
+    }  # fmt: skip
+
+
+def _context_row(ctx: int, bw: float, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
+                 best_cfg: dict | None) -> dict:  # fmt: skip
+    """Softmax decode and prefill, lightning prefill (fla's and ours) at one context."""
+    from torch.nn.attention import SDPBackend
+
+    backends = (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION))
+    row = {"context": ctx, "kv_floor_s": softmax_decode_bytes(ctx) / bw}
+    for name, backend in backends:
+        row[f"softmax_decode_{name}_s"], row[f"softmax_decode_{name}_error"] = safe(
+            softmax_decode, ctx, backend)  # fmt: skip
+    row["lightning_prefill_s"], row["lightning_prefill_error"] = safe(
+        lightning_prefill, ctx, g_gamma)  # fmt: skip
+    if best_cfg:
+        row["lightning_prefill_ours_s"], row["lightning_prefill_ours_error"] = safe(
+            lightning_prefill_ours, ctx, slopes_t, best_cfg)  # fmt: skip
+    for name, backend in backends:
+        row[f"softmax_prefill_{name}_s"], row[f"softmax_prefill_{name}_error"] = safe(
+            softmax_prefill, ctx, backend)  # fmt: skip
+    if ctx >= FLEX_MIN_CONTEXT:  # each shape compiles anew: long contexts only
+        row["softmax_prefill_flex_s"], row["softmax_prefill_flex_error"] = safe(
+            softmax_prefill_flex, ctx)  # fmt: skip
+    prefills = {n: row.get(f"softmax_prefill_{n}_s") for n in ("flash", "cudnn", "flex")}
+    done = {n: t for n, t in prefills.items() if t}
+    row["softmax_prefill_best"] = min(done, key=done.get) if done else None
+    row["softmax_prefill_s"] = min(done.values()) if done else None
+    lights = {n: row.get(k) for n, k in (("fla", "lightning_prefill_s"),
+                                         ("ours", "lightning_prefill_ours_s"))}  # fmt: skip
+    lights = {n: t for n, t in lights.items() if t}
+    row["lightning_prefill_best"] = min(lights, key=lights.get) if lights else None
+    row["lightning_prefill_best_s"] = min(lights.values()) if lights else None
+    return row
+
+
+def _serving_and_totals(result: dict, lam: torch.Tensor, bw: float, gpu_bytes: float) -> None:
+    """Batched decode, the serving projection, and the 100K-token decode integral."""
     from m1eval.profiler import latency_batch
     from m1eval.profiler.serving_model import Node, project
 
-    light = min(x for x in (light_torch, light_fla, light_triton) if x)
+    ld = result["lightning_decode"]
+    light = min(x for x in (ld["torch_s"], ld["fla_s"], ld["triton_s"]) if x)
     result["batched_decode"] = latency_batch.measure(lam, bw, graph_step_time, events_time, safe)
-    gpu_bytes = float(props.total_memory)
     result["serving"] = project(result["batched_decode"], Node(gpu_bytes=gpu_bytes))
-    result["lightning_decode"]["best_s"] = light
+    ld["best_s"] = light
     best_soft = {r["context"]: min(x for x in (r["softmax_decode_flash_s"],
                                                r["softmax_decode_cudnn_s"]) if x)
-                 for r in rows}  # fmt: skip
+                 for r in result["rows"]}  # fmt: skip
     total = 100 * 1024
     m1 = integrate_decode({c: 70 * light + 10 * s for c, s in best_soft.items()}, total)
     dense = integrate_decode({c: 80 * s for c, s in best_soft.items()}, total)
@@ -418,53 +432,44 @@ def main() -> None:
         "m1_stack_s": m1, "all_softmax_s": dense,
         "latency_ratio": m1 / dense, "flops_ratio": flops_m1 / flops_dense,
     }  # fmt: skip
-    _write(result)
-    print(
-        f"device {props.name}; matmul {ceil['matmul_tflops']:.0f} TFLOP/s, "
-        f"copy {ceil['copy_gbps']:.0f} GB/s; numerics {result['numerics']} {err or ''}"
-    )
-    print(
-        f"lightning decode: torch {light_torch * 1e6:.1f} us, fla "
-        f"{(light_fla or 0) * 1e6:.1f} us {fla_err or ''}, fused triton "
-        f"{(light_triton or 0) * 1e6:.1f} us (rel err {triton_rel}) {triton_err or ''}, "
-        f"floor {state_floor * 1e6:.1f} us"
-    )
-    print(
-        "context  sdpa-flash us  sdpa-cudnn us  kv-floor us  fla-prefill ms  ours-prefill ms"
-        "  soft-prefill ms (best)"
-    )
+
+
+def _print_result(result: dict, err: str | None) -> None:
+    ceil, ld, rows = result["ceilings"], result["lightning_decode"], result["rows"]
+    print(f"device {result['device']}; matmul {ceil['matmul_tflops']:.0f} TFLOP/s, "
+          f"copy {ceil['copy_gbps']:.0f} GB/s; numerics {result['numerics']} {err or ''}")
+    print(f"lightning decode: torch {ld['torch_s'] * 1e6:.1f} us, fla "
+          f"{(ld['fla_s'] or 0) * 1e6:.1f} us {ld['fla_error'] or ''}, fused triton "
+          f"{(ld['triton_s'] or 0) * 1e6:.1f} us (rel err {ld['triton_rel_err']}) "
+          f"{ld['triton_error'] or ''}, floor {ld['floor_s'] * 1e6:.1f} us")  # fmt: skip
+    print("context  sdpa-flash us  sdpa-cudnn us  kv-floor us  fla-prefill ms  ours-prefill ms"
+          "  soft-prefill ms (best)")  # fmt: skip
+
+    def us(x: float | None) -> str:
+        return f"{x * 1e6:13.1f}" if x else f"{'-':>13}"
+
+    def ms(x: float | None) -> str:
+        return f"{x * 1e3:16.2f}" if x else f"{'-':>16}"
+
     for r in rows:
-
-        def us(x):
-            return f"{x * 1e6:13.1f}" if x else f"{'-':>13}"
-
-        def ms(x):
-            return f"{x * 1e3:16.2f}" if x else f"{'-':>16}"
-
-        print(
-            f"{r['context']:7d} {us(r['softmax_decode_flash_s'])} "
-            f"{us(r['softmax_decode_cudnn_s'])} {us(r['kv_floor_s'])} "
-            f"{ms(r['lightning_prefill_s'])} {ms(r.get('lightning_prefill_ours_s'))} "
-            f"{ms(r['softmax_prefill_s'])} ({r['softmax_prefill_best']})"
-        )
+        print(f"{r['context']:7d} {us(r['softmax_decode_flash_s'])} "
+              f"{us(r['softmax_decode_cudnn_s'])} {us(r['kv_floor_s'])} "
+              f"{ms(r['lightning_prefill_s'])} {ms(r.get('lightning_prefill_ours_s'))} "
+              f"{ms(r['softmax_prefill_s'])} ({r['softmax_prefill_best']})")  # fmt: skip
     d = result["decode_100k"]
-    print(
-        f"100K decode, attention only: M1 stack {d['m1_stack_s']:.2f} s, all-softmax "
-        f"{d['all_softmax_s']:.2f} s, latency ratio {d['latency_ratio']:.3f}, "
-        f"FLOPs ratio {d['flops_ratio']:.3f}"
-    )
+    print(f"100K decode, attention only: M1 stack {d['m1_stack_s']:.2f} s, all-softmax "
+          f"{d['all_softmax_s']:.2f} s, latency ratio {d['latency_ratio']:.3f}, "
+          f"FLOPs ratio {d['flops_ratio']:.3f}")  # fmt: skip
     for r in rows:
         for key, val in r.items():
             if key.endswith("_error") and val:
                 print(f"  {r['context']} {key}: {val}")
     print(json.dumps(result["serving"], indent=1, default=str))
     for r in result["batched_decode"]["softmax"]:
-        print(
-            f"  batch {r['batch']:4d} ctx {r['context']:7d}: best "
-            f"{(r.get('best_s') or 0) * 1e6:9.1f} us, floor {r['kv_floor_s'] * 1e6:9.1f} us, "
-            f"ragged flex {(r.get('ragged_flex_s') or 0) * 1e6:9.1f} us "
-            f"{r.get('skipped') or r.get('ragged_flex_error') or ''}"
-        )
+        print(f"  batch {r['batch']:4d} ctx {r['context']:7d}: best "
+              f"{(r.get('best_s') or 0) * 1e6:9.1f} us, floor {r['kv_floor_s'] * 1e6:9.1f} us, "
+              f"ragged flex {(r.get('ragged_flex_s') or 0) * 1e6:9.1f} us "
+              f"{r.get('skipped') or r.get('ragged_flex_error') or ''}")  # fmt: skip
 
 
 def tune_one(cfg: dict, ctx: int) -> dict:

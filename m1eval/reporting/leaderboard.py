@@ -16,14 +16,6 @@ from m1eval.reporting.verdict import verdict
 from m1eval.results import comparability, find_runs, read_manifest, read_summary
 from m1eval.suite_specs import load_suite_spec
 
-# the section of FIDELITY.md (its heading's anchor) for each suite
-FIDELITY_SECTIONS = {
-    "aime24": "aime24-aime25", "aime25": "aime24-aime25", "livecodebench": "livecodebench",
-    "longbench-v2": "longbench-v2", "mrcr": "mrcr", "swe-bench": "swe-bench",
-    "tau-bench-airline": "tau-bench-airline-tau-bench-retail",
-    "tau-bench-retail": "tau-bench-airline-tau-bench-retail", "gpqa-diamond": "gpqa-diamond",
-}  # fmt: skip
-
 
 def rows_for(run_dir: Path) -> list[dict[str, Any]]:
     manifest, summary = read_manifest(run_dir), read_summary(run_dir)
@@ -41,10 +33,10 @@ def rows_for(run_dir: Path) -> list[dict[str, Any]]:
             deviations, paper_items = [], None
         if recorded.get("name") == suite and recorded.get("deviations") is not None:
             deviations = list(recorded["deviations"])  # as the run was made
-        if suite in FIDELITY_SECTIONS:
+        if s.get("fidelity"):  # the suite's spec names where its audit is written
             deviations.append(
                 f"Where {suite} follows the official grader and where it departs, "
-                f"with the options: FIDELITY.md#{FIDELITY_SECTIONS[suite]}"
+                f"with the options: {s['fidelity']}"
             )
         paper = s.get("paper") or {}
         headlines, _ = contract_of(suite, s)
@@ -187,7 +179,6 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
 
 PLOT_TITLES = {
     "score_vs_paper": "score against the paper, 95% intervals",
-    "mrcr_bins": "OpenAI-MRCR score per context bin",
     "reasoning_lengths": "completion lengths and truncation per suite",
     "flops": "generation FLOPs: lightning attention against softmax models",
     "latency": "measured attention latency per layer (and, where measured, batched decode "
@@ -227,14 +218,12 @@ def build_report(paths: list[str], out: Path, latency_result: Path | None = None
             usages.setdefault(suite, []).append(u)
             usage_rows.append({**u.to_row(), "run": run.name, "run_tokens_per_s": throughput})
     pngs = {"score_vs_paper": plots.score_vs_paper(rows, columns)}
-    mrcr = {}
-    for run in runs:
-        for name, s in (read_summary(run) or {}).get("suites", {}).items():
-            for part in contract_of(name, s)[1]:
-                if part.get("record_key") == "bin":
-                    mrcr[column_of_run[run.name]] = {r["group"]: r for r in part["rows"]}
-    if mrcr:
-        pngs["mrcr_bins"] = plots.mrcr_bins(mrcr)
+    titles = dict(PLOT_TITLES)
+    for hint, series in _breakdown_series(runs, column_of_run):
+        name = hint["name"]
+        titles[name] = hint.get("title") or name
+        pngs[name] = plots.breakdown_lines(series, hint.get("x_label") or hint["breakdown"],
+                                           hint.get("y_label") or "score")  # fmt: skip
     if any(u.lengths for us in usages.values() for u in us):
         pngs["reasoning_lengths"] = plots.reasoning_lengths(usages)
     pngs["flops"] = plots.flops_curves(flops_convention)
@@ -242,23 +231,43 @@ def build_report(paths: list[str], out: Path, latency_result: Path | None = None
         pngs["latency"] = plots.latency(latency)
     for name, png in pngs.items():
         atomic_write_bytes(out / "plots" / f"{name}.png", png)
-    md = markdown(rows, usage_rows, {PLOT_TITLES[n]: f"plots/{n}.png" for n in pngs})
+    md = markdown(rows, usage_rows, {titles[n]: f"plots/{n}.png" for n in pngs})
     atomic_write_text(out / "report.md", md)
-    page = html_page(rows, columns, usage_rows, pngs, [r.name for r in runs], latency)
+    page = html_page(rows, columns, usage_rows, pngs, [r.name for r in runs], latency, titles)
     atomic_write_text(out / "index.html", page)
     for run in runs:
         write_sample_pages(run, out / "runs")
     return out
 
 
+def _breakdown_series(runs: list[Path], column_of_run: dict[str, str]
+                      ) -> list[tuple[dict[str, Any], dict[str, dict[str, dict[str, Any]]]]]:
+    """For each plot a suite's summary asks for (its ``plots`` hints: a breakdown named by the
+    start of its title), the hint and that breakdown's rows per leaderboard column."""
+    hints: dict[str, dict[str, Any]] = {}
+    series: dict[str, dict[str, dict[str, dict[str, Any]]]] = {}
+    for run in runs:
+        for name, s in (read_summary(run) or {}).get("suites", {}).items():
+            for hint in s.get("plots") or []:
+                hint = hints.setdefault(hint["name"], hint)
+                part = next((p for p in contract_of(name, s)[1]
+                             if str(p.get("title", "")).startswith(hint["breakdown"])), None)
+                if part is not None:
+                    series.setdefault(hint["name"], {})[column_of_run[run.name]] = {
+                        r["group"]: r for r in part["rows"]}  # fmt: skip
+    return [(hints[n], lines) for n, lines in series.items()]
+
+
 def html_page(rows: list[dict[str, Any]], columns: list[str], usage: list[dict[str, Any]],
               pngs: dict[str, bytes], runs: list[str],
-              latency: dict[str, Any] | None = None) -> str:  # fmt: skip
+              latency: dict[str, Any] | None = None,
+              titles: dict[str, str] | None = None) -> str:  # fmt: skip
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("m1eval.reporting", "templates"),
                       autoescape=select_autoescape())  # fmt: skip
-    images = [(PLOT_TITLES[n], base64.b64encode(png).decode()) for n, png in pngs.items()]
+    titles = titles or PLOT_TITLES
+    images = [(titles[n], base64.b64encode(png).decode()) for n, png in pngs.items()]
     notes: list[str] = list(dict.fromkeys(d for r in rows for d in r["deviations"]))
     template = env.get_template("leaderboard.html")
     return template.render(

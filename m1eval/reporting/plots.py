@@ -1,6 +1,6 @@
 """The report's pictures, each returned as PNG bytes (embedded in the HTML, written for the
-Markdown): score against the paper, MRCR by context bin, reasoning lengths and truncation, and
-the profiler's FLOPs and latency curves."""
+Markdown): score against the paper, the breakdowns suites ask to see drawn (MRCR by context
+bin), reasoning lengths and truncation, and the profiler's FLOPs and latency curves."""
 
 from __future__ import annotations
 
@@ -68,8 +68,10 @@ def score_vs_paper(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
     return _png(fig)
 
 
-def mrcr_bins(bins_by_column: dict[str, dict[str, dict[str, Any]]]) -> bytes:
-    """MRCR score per o200k context bin, one line per model, 95% intervals as error bars."""
+def breakdown_lines(bins_by_column: dict[str, dict[str, dict[str, Any]]], x_label: str,
+                    y_label: str) -> bytes:  # fmt: skip
+    """A breakdown's score per group (a suite's plot hint: MRCR's context bins), one line
+    per leaderboard column, 95% intervals as error bars where the rows have them."""
     plt = _plt()
     labels = list(dict.fromkeys(b for bins in bins_by_column.values() for b in bins))
     fig, ax = plt.subplots(figsize=(8.5, 3.8), dpi=100)
@@ -89,8 +91,8 @@ def mrcr_bins(bins_by_column: dict[str, dict[str, dict[str, Any]]]) -> bytes:
                     color=COLORS[c % len(COLORS)], label=column)  # fmt: skip
     ax.set_xticks(range(len(labels)), labels, fontsize=8, rotation=20)
     ax.set_ylim(0, 100)
-    ax.set_xlabel("context bin (o200k tokens of prompt + answer)")
-    ax.set_ylabel("MRCR score")
+    ax.set_xlabel(x_label)
+    ax.set_ylabel(y_label)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

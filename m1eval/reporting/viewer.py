@@ -5,9 +5,11 @@ Each run gets ``DIR/<run>/index.html``, a small app over data files loaded as sc
 works from ``file://``): ``index.js`` holds the run's configuration and provenance and one
 compact row per sample (suite, item, repeat, outcome, score, extracted answer, error, tokens,
 tags), enough to filter 100,000 samples at once; ``chunk-N.js`` files hold the details of
-CHUNK samples each (prompt, answer, reasoning, the LiveCodeBench test that failed, the TAU
-dialogue with tool calls and observations, SWE-bench stage artifacts and patch), loaded when
-a sample is opened or a search needs them. ``DIR/index.html`` lists the runs.
+CHUNK samples each (prompt, answer, reasoning, the LiveCodeBench test that failed, and the
+sample's declared artifacts: ``dialogue`` artifacts as turns with tool calls and observations,
+other files copied beside the page and linked), loaded when a sample is opened or a search
+needs them. ``DIR/index.html`` lists the runs. No suite's folder layout is known here: only
+``record["artifacts"]`` and their kinds.
 
 Everything shown came from a model or a server: the page puts it into the DOM as text
 (``textContent``), never as HTML, and the data files are JSON with every non-ASCII and
@@ -22,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from m1eval.fsutil import atomic_write_text
-from m1eval.results import find_runs, read_manifest, read_summary
-from m1eval.store import SAMPLES, read_prompts, read_samples_file, shorten_message
+from m1eval.results import find_runs, read_manifest, read_records, read_summary
+from m1eval.store import read_prompts, shorten_message
 
 CHUNK = 500
 TEXT_CHARS = 40_000  # per answer or reasoning in a detail chunk: head and tail kept
 PROMPT_CHARS = 8_000  # per prompt message
-ARTIFACT_BYTES = 2_000_000  # SWE-bench stage files copied per sample, at most
+ARTIFACT_BYTES = 200_000_000  # artifact files copied into the site per run, at most
+SAMPLE_ARTIFACT_BYTES = 2_000_000  # and per sample
 ROW_FIELDS = ("suite", "item_id", "repeat", "outcome", "score", "extracted_answer", "error",
               "completion_tokens", "latency_s", "truncated", "tags")  # fmt: skip
 APP = Path(__file__).with_name("templates") / "viewer.html"
@@ -49,28 +52,26 @@ def _cut(text: Any, limit: int) -> Any:
 
 
 def _tags(r: dict[str, Any]) -> dict[str, Any]:
-    extra = r.get("extra") or {}
-    keep = {}
-    for key in ("bin", "difficulty", "category", "repo", "domain", "length", "ended_by",
-                "needles"):  # fmt: skip
-        value = r.get(key, extra.get(key))
-        if value is not None and not isinstance(value, dict | list):
-            keep[key] = value
-    return keep
+    """The record's tags with a plain value (offered as filters)."""
+    tags = r.get("tags") if isinstance(r.get("tags"), dict) else {}
+    return {k: v for k, v in tags.items() if v is not None and not isinstance(v, dict | list)}
 
 
-def _tau_dialogues(run_dir: Path, item_id: str) -> list[dict[str, Any]]:
-    out = []
-    for path in sorted((run_dir / "tau").glob(f"{item_id}-*.json")):
-        try:
-            episode = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        out.append({"file": path.name, "reward": episode.get("reward"),
-                    "ended_by": episode.get("ended_by"),
-                    "trajectory": [_turn(m) for m in episode.get("trajectory") or []
-                                   if isinstance(m, dict)]})  # fmt: skip
-    return out
+def _dialogue(run_dir: Path, rel: str) -> dict[str, Any] | None:
+    """A ``dialogue`` artifact: its turns (shortened), reward and how it ended."""
+    path = _inside(run_dir, rel)
+    if path is None:
+        return None
+    try:
+        episode = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(episode, dict):
+        return None
+    return {"file": path.name, "reward": episode.get("reward"),
+            "ended_by": episode.get("ended_by"),
+            "trajectory": [_turn(m) for m in episode.get("trajectory") or []
+                           if isinstance(m, dict)]}  # fmt: skip
 
 
 def _turn(message: dict[str, Any]) -> dict[str, Any]:
@@ -85,29 +86,51 @@ def _turn(message: dict[str, Any]) -> dict[str, Any]:
     return turn
 
 
-def _swe_artifacts(run_dir: Path, item_id: str, site: Path) -> list[str]:
-    stages = run_dir / "swe-bench" / item_id
-    if not stages.is_dir() or stages.is_symlink():
-        return []
-    copied, used = [], 0
-    dest = site / "artifacts" / item_id
-    for path in sorted(stages.glob("*.json")):
-        if path.is_symlink() or not path.is_file():
+def _inside(run_dir: Path, rel: Any) -> Path | None:
+    """``run_dir / rel`` when it is a plain file inside the run directory, else None."""
+    if not isinstance(rel, str) or not rel or rel.startswith("/") or ".." in rel.split("/"):
+        return None
+    path = run_dir / rel
+    try:
+        inside = path.resolve().is_relative_to(run_dir.resolve())
+    except OSError:
+        return None
+    return path if inside and path.is_file() and not path.is_symlink() else None
+
+
+def _artifacts(r: dict[str, Any], run_dir: Path, site: Path, budget: list[int]
+               ) -> tuple[list[dict[str, Any]], list[str]]:  # fmt: skip
+    """A record's declared artifacts: dialogues read for the page, other files copied into
+    the site (within ARTIFACT_BYTES per run) and linked."""
+    dialogues, links = [], []
+    mine = SAMPLE_ARTIFACT_BYTES
+    for a in r.get("artifacts") or []:
+        if not isinstance(a, dict):
             continue
-        size = path.stat().st_size
-        if used + size > ARTIFACT_BYTES:
-            break
-        dest.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, dest / path.name)
-        used += size
-        copied.append(f"artifacts/{item_id}/{path.name}")
-    return copied
+        if a.get("kind") == "dialogue":
+            d = _dialogue(run_dir, a.get("path"))
+            if d is not None:
+                dialogues.append(d)
+            continue
+        path = _inside(run_dir, a.get("path"))
+        if path is None:
+            continue
+        dest = site / "artifacts" / a["path"]
+        if not dest.exists():
+            size = path.stat().st_size
+            if size > min(budget[0], mine):
+                continue
+            budget[0] -= size
+            mine -= size
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+        links.append(f"artifacts/{a['path']}")
+    return dialogues, links
 
 
 def _detail(r: dict[str, Any], prompts: dict[str, Any], run_dir: Path, site: Path,
-            done_items: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+            budget: list[int]) -> dict[str, Any]:  # fmt: skip
     extra = r.get("extra") or {}
-    item = str(r.get("item_id"))
     detail: dict[str, Any] = {
         "sample_id": r.get("sample_id"), "gold": r.get("gold"),
         "answer": _cut(r.get("answer"), TEXT_CHARS),
@@ -119,32 +142,27 @@ def _detail(r: dict[str, Any], prompts: dict[str, Any], run_dir: Path, site: Pat
     messages = prompts.get(r.get("prompt_sha256") or "")
     if messages:
         detail["prompt"] = [shorten_message(m, PROMPT_CHARS) for m in messages]
-    if (run_dir / "tau").is_dir():
-        if item not in done_items:
-            done_items[item] = _tau_dialogues(run_dir, item)
-        detail["dialogues"] = done_items[item]
-    if (run_dir / "swe-bench").is_dir():
-        key = f"swe:{item}"
-        if key not in done_items:
-            done_items[key] = _swe_artifacts(run_dir, item, site)
-        detail["artifacts"] = done_items[key]
+    dialogues, links = _artifacts(r, run_dir, site, budget)
+    if dialogues:
+        detail["dialogues"] = dialogues
+    if links:
+        detail["artifacts"] = links
     return detail
 
 
 def write_run_viewer(run_dir: Path, site: Path) -> Path:
     """The viewer of one run at ``site``; returns its index page."""
     site.mkdir(parents=True, exist_ok=True)
-    records, _, _ = read_samples_file(run_dir / SAMPLES, keep_text=True)
-    rows = sorted(records.values(), key=lambda r: (str(r.get("suite")), str(r["item_id"]),
-                                                   r.get("repeat", 0)))  # fmt: skip
+    rows = sorted(read_records(run_dir), key=lambda r: (str(r.get("suite")), str(r["item_id"]),
+                                                        r.get("repeat", 0)))  # fmt: skip
     prompts = read_prompts(run_dir)
     manifest = read_manifest(run_dir)
     summary = read_summary(run_dir) or {}
     compact = []
-    done_items: dict[str, Any] = {}
+    budget = [ARTIFACT_BYTES]
     for start in range(0, max(len(rows), 1), CHUNK):
         chunk = rows[start : start + CHUNK]
-        details = [_detail(r, prompts, run_dir, site, done_items) for r in chunk]
+        details = [_detail(r, prompts, run_dir, site, budget) for r in chunk]
         atomic_write_text(
             site / f"chunk-{start // CHUNK}.js",
             _js("m1vChunk", {"chunk": start // CHUNK, "samples": details}),

@@ -1,6 +1,7 @@
-"""Suite adapters: each knows its data, its prompts and its grader, and nothing of HTTP."""
+"""Suite adapters: each knows its data, its prompts and its grader, and nothing of HTTP.
 
-from m1eval.suites.base import Grade, Item, Suite
-from m1eval.suites.registry import get_suite
+Suites are looked up by name through :func:`m1eval.registry.get_suite`."""
 
-__all__ = ["Grade", "Item", "Suite", "get_suite"]
+from m1eval.suites.base import AnswerSuite, Grade, Item, Suite
+
+__all__ = ["AnswerSuite", "Grade", "Item", "Suite"]

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from m1eval.graders.math_answer import answers_match, extract_last_boxed, vote_key
-from m1eval.suites.base import Grade, Item, Suite
+from m1eval.suites.base import AnswerSuite, Grade, Item
 
 DEFAULT_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
 
 
-class AimeSuite(Suite):
+class AimeSuite(AnswerSuite):
     """AIME answers are integers: binary scores, pass@k and maj@k apply."""
 
     adapter_name = "aime"

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from m1eval.artifacts import Artifact, ArtifactWriter
 from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import ConfigError, DataError
 from m1eval.model.types import Completion, merge_completions
@@ -37,6 +38,7 @@ class Grade:
     vote_key: str | None = None  # answers with the same key are one vote in maj@k
     error: str | None = None
     details: dict[str, Any] | None = None
+    artifacts: tuple[Artifact, ...] = ()  # files grading left (a harness's logs)
 
     @classmethod
     def failure(cls, error: str, gold: str | None = None) -> Grade:
@@ -50,10 +52,14 @@ class Grade:
 @dataclass
 class Solution:
     """What solving an item produced: the (merged) completion whose ``answer`` is graded,
-    and structured details stored with the sample (an episode's summary, stage products)."""
+    structured details stored with the sample (an episode's summary, stage products), and the
+    artifacts solving wrote. ``files`` is where this sample's artifacts go (the runner sets it;
+    grading writes there too)."""
 
     completion: Completion
     details: dict[str, Any] = field(default_factory=dict)
+    artifacts: list[Artifact] = field(default_factory=list)
+    files: ArtifactWriter | None = None
 
 
 class Endpoint(Protocol):
@@ -74,7 +80,7 @@ class SolveContext:
     sampling: dict[str, Any]
     asker: Endpoint
     endpoints: Callable[[str, str, str | None], Awaitable[Endpoint]]
-    run_dir: str | None = None
+    files: ArtifactWriter | None = None  # this sample's artifact folder in the run directory
     session_id: str | None = None  # one per item: a router keeps an item's requests together
 
     async def ask(self, messages: list[dict[str, Any]], **extra: Any) -> Completion:
@@ -90,17 +96,31 @@ class SolveContext:
 
 @dataclass
 class RunContext:
-    """What a suite may need to know about the deployment it is run against."""
+    """What a suite may know about the run and the deployment it is run against, and where it
+    reports what it set up (``reported``: its sandbox, harness version, user simulator; kept
+    in the run manifest's ``run_context``)."""
 
+    run_dir: Path | None = None
+    base_url: str | None = None  # the evaluated endpoint
+    model: str | None = None
     context_window: int | None = None  # tokens: --max-context, or the server's max_model_len
     context_window_source: str | None = None
     tokenizer: Any = None  # m1eval.tokenizers.Tokenizer, for suites that truncate prompts
-    notes: dict[str, Any] = field(default_factory=dict)
     # where container work runs: None is this host; else m1eval.cluster.ray_executor's
     executor: Any = None
+    # another chat endpoint (a judge) under the run's retry and timeout policy
+    endpoints: Callable[[str, str, str | None], Awaitable[Endpoint]] | None = None
+    files: ArtifactWriter | None = None  # run-level artifacts and suite state
+    reported: dict[str, Any] = field(default_factory=dict)
+
+    async def endpoint(self, base_url: str, model: str, api_key: str | None = None) -> Endpoint:
+        if self.endpoints is None:
+            raise RuntimeError("this run opens no other endpoint (prepare() without one)")
+        return await self.endpoints(base_url, model, api_key)
 
 
-def _adapter_classes() -> list[type[Suite]]:
+def adapter_classes() -> list[type[Suite]]:
+    """Every imported :class:`Suite` subclass that names an adapter (the one subclass walk)."""
     found, stack = [], list(Suite.__subclasses__())
     while stack:
         cls = stack.pop()
@@ -111,7 +131,11 @@ def _adapter_classes() -> list[type[Suite]]:
 
 
 class Suite(ABC):
-    """A benchmark: rows to items, an item to chat messages, a final answer to a grade."""
+    """A benchmark: rows to items, an item to chat messages, a solution to a grade.
+
+    A suite is graded through one call, :meth:`score`; a suite whose grade depends on the final
+    answer text only derives from :class:`AnswerSuite` and writes a plain ``grade``.
+    """
 
     #: the ``adapter:`` name manifests use for this class (found without a registry edit)
     adapter_name: ClassVar[str | None] = None
@@ -148,7 +172,7 @@ class Suite(ABC):
         unknown = sorted(set(given) - set(declared))
         if unknown:
             flags = ", ".join("--" + k.replace("_", "-") for k in unknown)
-            owners = sorted({cls.family() for cls in _adapter_classes()
+            owners = sorted({cls.family() for cls in adapter_classes()
                              if any(o.name in unknown for o in cls.declared_options)})  # fmt: skip
             where = f": it applies to {', '.join(owners)} only" if owners else ""
             raise ConfigError(f"{flags} does not apply to suite {spec.name}{where}")
@@ -228,14 +252,6 @@ class Suite(ABC):
         """A second request built from the first answer (two-pass protocols), or None."""
         return None
 
-    @abstractmethod
-    def grade(self, item: Item, answer: str) -> Grade:
-        """Grade the final answer text (reasoning already removed)."""
-
-    async def grade_async(self, item: Item, answer: str) -> Grade:
-        """Grade the final answer; suites that execute code override it."""
-        return self.grade(item, answer)
-
     async def solve(
         self, item: Item, messages: list[dict[str, Any]], ctx: SolveContext
     ) -> Solution:
@@ -251,9 +267,11 @@ class Suite(ABC):
         second = await ctx.ask(followup)
         return Solution(merge_completions([first, second]), {"first_pass_answer": first.answer})
 
-    async def judge(self, item: Item, solution: Solution) -> Grade:
-        """Grade a solution (the runner's entry point): by default its final answer."""
-        return await self.grade_async(item, solution.completion.answer)
+    @abstractmethod
+    async def score(self, item: Item, solution: Solution) -> Grade:
+        """Grade a solution (its answer has the reasoning removed). Raise
+        :class:`~m1eval.errors.InfraFault` only for failures proven independent of the output;
+        anything else raised is the output's failure (:mod:`m1eval.outcomes`)."""
 
     async def close(self) -> None:
         """Release what :meth:`prepare` acquired (sandbox workers, ...)."""
@@ -272,8 +290,19 @@ class Suite(ABC):
         """Suite-specific summary sections (breakdowns, headline aggregates)."""
         return {}
 
-    def export(self, records: list[dict[str, Any]], run_dir: Path) -> None:
+    def export(self, records: list[dict[str, Any]], files: ArtifactWriter) -> list[Artifact]:
         """Write the run's answers in a benchmark's own exchange format (for instance
         SWE-bench's ``predictions.jsonl``), from the records with their answers; nothing by
-        default. Called once the run's summary is written."""
-        return None
+        default. Called once the run's summary is written; returns what it wrote."""
+        return []
+
+
+class AnswerSuite(Suite):
+    """A suite graded from the final answer text alone, by a plain function."""
+
+    @abstractmethod
+    def grade(self, item: Item, answer: str) -> Grade:
+        """Grade the final answer text (reasoning already removed)."""
+
+    async def score(self, item: Item, solution: Solution) -> Grade:
+        return self.grade(item, solution.completion.answer)

@@ -14,12 +14,12 @@ from typing import Any
 from m1eval.data import SMOKE_SPLIT, LoadedDataset, load_rows
 from m1eval.errors import DataError
 from m1eval.graders.choice import choice_letter, choices_prompt, shuffled_options
-from m1eval.suites.base import Grade, Item, Suite
+from m1eval.suites.base import AnswerSuite, Grade, Item
 
 INCORRECT = ("Incorrect Answer 1", "Incorrect Answer 2", "Incorrect Answer 3")
 
 
-class GpqaSuite(Suite):
+class GpqaSuite(AnswerSuite):
     adapter_name = "gpqa"
 
     def load(

@@ -20,7 +20,7 @@ from m1eval.errors import ConfigError, DataError, InfraFault
 from m1eval.graders.lcb import TIMEOUT_S, extract_code, grade_program, problem_from_row
 from m1eval.records import MODEL_FAILURE
 from m1eval.sandbox.pool import WORKER_FAILURES
-from m1eval.suites.base import Grade, Item, RunContext, Suite
+from m1eval.suites.base import Grade, Item, RunContext, Solution, Suite
 from m1eval.suites.options import Option
 from m1eval.summary import summarize_groups
 
@@ -128,13 +128,13 @@ class LiveCodeBenchSuite(Suite):
             self._remote = await asyncio.to_thread(
                 context.executor.programs, int(self.options["sandbox_workers"]), limits
             )
-            context.notes["sandbox"] = {"workers_per_node": self.options["sandbox_workers"],
+            context.reported["sandbox"] = {"workers_per_node": self.options["sandbox_workers"],
                                         "nodes": len(self._remote.actors),
                                         "limits": limits.__dict__}  # fmt: skip
             return
         pool = SandboxPool(self.options["sandbox_workers"], limits=limits)
         self._pool = await asyncio.to_thread(pool.start)
-        context.notes["sandbox"] = {"image": pool.image, "workers": pool.size,
+        context.reported["sandbox"] = {"image": pool.image, "workers": pool.size,
                                     "limits": pool.limits.__dict__}  # fmt: skip
 
     async def close(self) -> None:
@@ -145,11 +145,9 @@ class LiveCodeBenchSuite(Suite):
             await asyncio.to_thread(self._pool.close)
             self._pool = None
 
-    def grade(self, item: Item, answer: str) -> Grade:
-        raise RuntimeError("LiveCodeBench grades through the sandbox: use grade_async")
-
-    async def grade_async(self, item: Item, answer: str) -> Grade:
-        code = extract_code(answer)
+    async def score(self, item: Item, solution: Solution) -> Grade:
+        """The program in the last fenced block, run on every test in the sandbox."""
+        code = extract_code(solution.completion.answer)
         if not code.strip():
             return Grade.failure("no fenced code block in the final answer")
         if self._pool is None and self._remote is None:

@@ -17,7 +17,7 @@ from m1eval.contract import SUITE_ROW, breakdown, headline
 from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import ConfigError
 from m1eval.records import GRADED, INFRA_ERROR, MODEL_FAILURE
-from m1eval.suites.base import Grade, Item, Suite
+from m1eval.suites.base import AnswerSuite, Grade, Item
 from m1eval.suites.options import Option
 from m1eval.summary import summarize_suite
 
@@ -82,7 +82,7 @@ def truncate_middle(ids: list[int], limit: int) -> list[int]:
     return ids[: limit // 2] + ids[-limit // 2 :]
 
 
-class LongBenchV2Suite(Suite):
+class LongBenchV2Suite(AnswerSuite):
     adapter_name = "longbench_v2"
     declared_options = (
         Option("cot", False, "two-pass chain-of-thought protocol", switch="on"),

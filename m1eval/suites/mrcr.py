@@ -24,7 +24,7 @@ from m1eval.model.types import RequestFailed
 from m1eval.paths import cache_dir
 from m1eval.records import GRADED, MODEL_FAILURE, SKIPPED
 from m1eval.stats import stratified_bootstrap_ci
-from m1eval.suites.base import Grade, Item, Solution, SolveContext, Suite
+from m1eval.suites.base import AnswerSuite, Grade, Item, Solution, SolveContext
 from m1eval.suites.options import Option
 from m1eval.summary import summarize_groups, summarize_suite
 from m1eval.tokenizers import o200k_count
@@ -103,7 +103,7 @@ def count_message_tokens(messages: list[dict[str, Any]]) -> int:
     return sum(o200k_count(m.get("content") or "") for m in messages)
 
 
-class MrcrSuite(Suite):
+class MrcrSuite(AnswerSuite):
     #: the largest context bin ends at 1M tokens
     longest_prompt_tokens: ClassVar[int] = 1_000_000
     binary_scores: ClassVar[bool] = False
@@ -229,7 +229,7 @@ class MrcrSuite(Suite):
         completion = await ctx.ask(messages, max_tokens=budget)
         return Solution(completion, {"max_tokens_fitted": budget})
 
-    async def judge(self, item: Item, solution: Solution) -> Grade:
+    async def score(self, item: Item, solution: Solution) -> Grade:
         """``SequenceMatcher`` is quadratic in the worst case and the answer is the model's:
         it runs off the event loop, so other samples go on meanwhile."""
         c = solution.completion

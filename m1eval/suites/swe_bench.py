@@ -8,15 +8,16 @@ reports the score over all instances of the run and over the 486 side by side.
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from m1eval import activity
+from m1eval.artifacts import Artifact, ArtifactWriter
 from m1eval.contract import SUITE_ROW, breakdown, headline
 from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import InfraFault
-from m1eval.fsutil import atomic_write_jsonl
 from m1eval.model.types import merge_completions
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
 from m1eval.suites.base import Grade, Item, RunContext, Solution, SolveContext, Suite
@@ -47,6 +48,12 @@ class SweBenchSuite(Suite):
         self._grading: asyncio.Semaphore | None = None
         self._client: Any = None
 
+    def docker(self) -> Any:
+        """The Docker client :meth:`prepare` opened."""
+        if self._client is None:
+            raise RuntimeError("prepare() first")
+        return self._client
+
     def request_identity(self) -> dict[str, Any]:
         from m1eval.swebench import scaffold
 
@@ -75,18 +82,17 @@ class SweBenchSuite(Suite):
         self._grading = asyncio.Semaphore(int(self.options["swe_workers"]))
         from m1eval.swebench.grading import swebench_version
 
-        context.notes["swebench"] = swebench_version()
-
-    def artifacts_dir(self, run_dir: str | None = None) -> Path:
-        run_dir = run_dir or self.context.notes.get("run_dir")
-        return Path(run_dir) / "swe-bench" if run_dir else Path("swe-bench-artifacts")
+        context.reported["swebench"] = swebench_version()
 
     async def solve(self, item: Item, messages: list[dict[str, Any]], ctx: SolveContext
                     ) -> Solution:  # fmt: skip
-        """Run the scaffold on a fresh working copy; the answer is the selected patch."""
+        """Run the scaffold on a fresh working copy; the answer is the selected patch. Every
+        stage's inputs and outputs are artifacts of the sample."""
         from m1eval.swebench.repo import checkout
         from m1eval.swebench.scaffold import cleanup, run_scaffold
 
+        if ctx.files is None:
+            raise RuntimeError("the SWE-bench scaffold writes its stages into the run directory")
         repos = self.options["repos_dir"]
         activity.CURRENT.step(f"swe/{ctx.sample_id}", f"{item.item_id}: checkout + scaffold")
         root = await asyncio.to_thread(
@@ -94,8 +100,7 @@ class SweBenchSuite(Suite):
         )
         try:
             result = await run_scaffold(
-                item.row, root, ctx.ask, int(self.options["patch_samples"]),
-                self.artifacts_dir(ctx.run_dir) / item.item_id,
+                item.row, root, ctx.ask, int(self.options["patch_samples"]), ctx.files.root,
             )  # fmt: skip
         finally:
             cleanup(root)
@@ -106,48 +111,41 @@ class SweBenchSuite(Suite):
             reasoning=f"{len(result.completions)} requests; {result.error or 'patch selected'}",
             reasoning_truncated=False,
         )
-        return Solution(merged, {"scaffold_error": result.error} if result.error else {})
+        return Solution(merged, {"scaffold_error": result.error} if result.error else {},
+                        artifacts=ctx.files.collect(STAGE_FILES))  # fmt: skip
 
-    def grade(self, item: Item, answer: str) -> Grade:
-        raise RuntimeError("SWE-bench grades in Docker: use grade_async")
-
-    async def grade_async(self, item: Item, answer: str) -> Grade:
-
-        if not answer.strip():
+    async def score(self, item: Item, solution: Solution) -> Grade:
+        """The patch graded by the official harness in the instance's image (its logs are
+        artifacts of the sample)."""
+        patch = solution.completion.answer
+        if not patch.strip():
             return Grade.failure("empty patch")
-        assert self._grading is not None, "prepare() first"
+        if solution.files is None:
+            raise RuntimeError("SWE-bench grading writes the harness logs into the run directory")
         pred = {"instance_id": item.item_id, "model_name_or_path": "m1eval",
-                "model_patch": answer}  # fmt: skip
-        log_root = self.artifacts_dir() / "harness"
-        key = f"swe-grade/{item.item_id}/{id(answer)}"
+                "model_patch": patch}  # fmt: skip
+        key = f"swe-grade/{item.item_id}/{id(patch)}"
         activity.CURRENT.step(key, f"grading {item.item_id} in Docker")
         try:
-            return await self._grade_patch(item, pred, log_root)
+            res = await self._grade_patch(item, pred, solution.files.sub("harness").root)
         finally:
             activity.CURRENT.step(key, None)
+        return grade_of(res, solution.files)
 
-    async def _grade_patch(self, item: Item, pred: dict[str, Any], log_root: Path) -> Grade:
+    async def _grade_patch(self, item: Item, pred: dict[str, Any], log_root: Path) -> Any:
         from m1eval.swebench.grading import grade_predictions
 
         assert self._grading is not None, "prepare() first"
         executor = self.context.executor
         if executor is not None:  # a Ray task on a Docker node; Ray queues by its resources
-            res = await executor.grade_swebench(item.row, pred, int(self.options["swe_timeout"]),
-                                                log_root)  # fmt: skip
-            return self._grade_of(res)
-        async with self._grading:
+            return await executor.grade_swebench(item.row, pred, int(self.options["swe_timeout"]),
+                                                 log_root)  # fmt: skip
+        async with self._grading:  # a missing image is this instance's infra error
             [res] = await asyncio.to_thread(
                 grade_predictions, {item.item_id: item.row}, [pred],
-                "m1eval", log_root, 1, int(self.options["swe_timeout"]),
+                "m1eval", log_root, 1, int(self.options["swe_timeout"]), True,
             )  # fmt: skip
-        return self._grade_of(res)
-
-    def _grade_of(self, res: Any) -> Grade:
-        if res.outcome == INFRA_ERROR:
-            raise InfraFault(res.error or "swebench harness failure")
-        if res.outcome == MODEL_FAILURE:
-            return Grade.failure(res.error or "not graded")
-        return Grade.scored(res.score, details=_report_details(res.report))
+        return res
 
     def tags(self, item: Item) -> dict[str, Any]:
         return {"repo": item.row.get("repo"), "m1_excluded": item.item_id in self.excluded}
@@ -166,22 +164,56 @@ class SweBenchSuite(Suite):
         out["breakdowns"] = [breakdown("by subset", ["score", "resolved", "instances"], rows)]
         return out
 
-    def export(self, records: list[dict[str, Any]], run_dir: Path) -> None:
+    def export(self, records: list[dict[str, Any]], files: ArtifactWriter) -> list[Artifact]:
         """``predictions.jsonl`` in the official format, from the records' patches."""
         rows = [{"instance_id": r["item_id"], "model_name_or_path":
                  r.get("served_model") or "m1eval", "model_patch": r.get("answer") or ""}
                 for r in sorted(records, key=lambda r: r["item_id"])]  # fmt: skip
-        if rows:
-            atomic_write_jsonl(run_dir / "predictions.jsonl", rows)
+        if not rows:
+            return []
+        text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        return [files.write_text("text", "predictions.jsonl", text)]
 
 
-def _report_details(report: dict[str, Any]) -> dict[str, Any]:
+STAGE_FILES = {".json": "json", ".patch": "diff"}
+HARNESS_FILES = {".json": "json", ".txt": "text", ".log": "text", ".diff": "diff", ".sh": "text"}
+FAILING_TESTS_KEPT = 20  # per list; the full report stays in the harness's report.json
+
+
+def grade_of(res: Any, files: ArtifactWriter | None = None) -> Grade:
+    """A grade from the harness's verdict on one instance (every path that grades a patch
+    goes through here): its infra failures are infra errors, a patch that does not apply or
+    breaks the run is the model's failure, else resolved (1) or not (0), with the failing
+    FAIL_TO_PASS and PASS_TO_PASS tests named."""
+    if res.outcome == INFRA_ERROR:
+        raise InfraFault(res.error or "swebench harness failure")
+    logs = _harness_artifacts(res, files)
+    if res.outcome == MODEL_FAILURE:
+        return Grade(MODEL_FAILURE, 0.0, error=res.error or "not graded",
+                     details=report_details(res.report), artifacts=logs)  # fmt: skip
+    return Grade(SCORED, res.score, details=report_details(res.report), artifacts=logs)
+
+
+def _harness_artifacts(res: Any, files: ArtifactWriter | None) -> tuple[Artifact, ...]:
+    if files is None or not res.log_dir:
+        return ()
+    log_dir = Path(res.log_dir)
+    try:
+        rel = log_dir.resolve().relative_to(files.run_dir.resolve())
+    except ValueError:  # logs outside the run directory (copied back by an executor)
+        return ()
+    return tuple(ArtifactWriter(files.run_dir, rel.as_posix()).collect(HARNESS_FILES))
+
+
+def report_details(report: dict[str, Any]) -> dict[str, Any]:
+    """What a reader needs from swebench's report: resolved, and which tests failed."""
     status = report.get("tests_status") or {}
-    return {
-        "resolved": report.get("resolved"),
-        "fail_to_pass_failed": len((status.get("FAIL_TO_PASS") or {}).get("failure", [])),
-        "pass_to_pass_failed": len((status.get("PASS_TO_PASS") or {}).get("failure", [])),
-    }
+    out: dict[str, Any] = {"resolved": report.get("resolved")}
+    for key, name in (("FAIL_TO_PASS", "fail_to_pass"), ("PASS_TO_PASS", "pass_to_pass")):
+        failed = [str(t) for t in (status.get(key) or {}).get("failure", [])]
+        out[f"{name}_failed"] = len(failed)
+        out[f"{name}_failing"] = [t[:300] for t in failed[:FAILING_TESTS_KEPT]]
+    return out
 
 
 def subsets_summary(records: list[dict[str, Any]], excluded: set[str]) -> dict[str, Any]:

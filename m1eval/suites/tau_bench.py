@@ -3,14 +3,13 @@
 Each sample is one episode (``--trials N`` episodes per task give pass^k). The user simulator
 is an LLM behind its own endpoint (``--user-base-url``, ``--user-model``; the paper used
 GPT-4.1), defaulting to the evaluated endpoint; its requests and tokens are counted apart from
-the agent's, and its failures are infra errors. Every trajectory is written to
-``results/<run>/tau/<task>-<sample>.json``.
+the agent's, and its failures are infra errors. Every trajectory is an artifact of its sample
+(a ``dialogue``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 from dataclasses import replace
@@ -21,7 +20,6 @@ from m1eval import activity
 from m1eval.contract import breakdown
 from m1eval.data import SMOKE_SPLIT, LoadedDataset
 from m1eval.errors import ConfigError
-from m1eval.fsutil import atomic_write_json
 from m1eval.model.types import Completion, RequestFailed, merge_completions
 from m1eval.records import GRADED
 from m1eval.stats import k_values, pass_hat_k
@@ -33,6 +31,7 @@ from m1eval.tau.user_cache import UserCache
 
 # the smoke split: the first tasks of the domain's own data (its databases are the domain's)
 SMOKE_TASKS = 3
+USER_CACHE = "tau/user_cache.jsonl"  # in the run directory: a resumed episode replays it
 
 
 class TauBenchSuite(Suite):
@@ -120,20 +119,19 @@ class TauBenchSuite(Suite):
 
     async def prepare(self, context: RunContext) -> None:
         await super().prepare(context)
-        base_url = self.options["user_base_url"] or context.notes.get("base_url")
-        model = self.options["user_model"] or context.notes.get("model")
+        base_url = self.options["user_base_url"] or context.base_url
+        model = self.options["user_model"] or context.model
         if not base_url or not model:
             raise ConfigError("the user simulator needs --user-base-url and --user-model")
         api_key = os.environ.get(self.options["user_api_key_env"] or "") or None
         self._user = (base_url, model, api_key)
-        context.notes["user_simulator"] = {"base_url": base_url, "model": model}
+        context.reported["user_simulator"] = {"base_url": base_url, "model": model}
         budget, temp = self.options["user_max_tokens"], self.options["user_temperature"]
         print(f"{self.name}: user simulator {model} at {base_url}; per-turn max_tokens "
               f"{budget if budget is not None else 'not sent (tau-bench default)'}, "
               f"temperature {temp if temp is not None else 'not sent'}; its tokens are "
               "counted in the summary (user_simulator)", file=sys.stderr)  # fmt: skip
-        run_dir = context.notes.get("run_dir")
-        self._user_cache = UserCache(Path(run_dir) / "tau" / "user_cache.jsonl" if run_dir
+        self._user_cache = UserCache(context.files.path(USER_CACHE) if context.files
                                      else None)  # fmt: skip
 
     async def solve(self, item: Item, messages: list[dict[str, Any]], ctx: SolveContext
@@ -205,22 +203,19 @@ class TauBenchSuite(Suite):
                   ctx: SolveContext) -> Solution:  # fmt: skip
         task = item.row["task"]
         summary = episode.summary()
-        if ctx.run_dir:
-            key = hashlib.sha256(json.dumps(episode.messages, default=str).encode()).hexdigest()
-            atomic_write_json(Path(ctx.run_dir) / "tau" / f"{item.item_id}-{key[:10]}.json", {
+        artifacts = []
+        if ctx.files is not None:
+            artifacts.append(ctx.files.write_json("dialogue", "dialogue.json", {
                 "task_index": item.item_id, "task": task, **summary,
                 "trajectory": episode.messages, "user_messages": episode.user_messages,
-            })  # fmt: skip
+            }))  # fmt: skip
         # the episode is judged by its database and replies, never as a cut-off answer
         merged = replace(merge_completions(completions), reasoning_truncated=False)
-        return Solution(merged, summary)
+        return Solution(merged, summary, artifacts=artifacts)
 
-    async def judge(self, item: Item, solution: Solution) -> Grade:
+    async def score(self, item: Item, solution: Solution) -> Grade:
         """tau-bench's reward, computed when the episode ended (its summary)."""
         return Grade.scored(float(solution.details["reward"]))
-
-    def grade(self, item: Item, answer: str) -> Grade:
-        raise RuntimeError("TAU-bench is judged from its episode: use judge()")
 
     def merge_summaries(self, merged: dict[str, Any], shards: list[dict[str, Any]]) -> None:
         """The user simulator's requests and tokens are counted per invocation: the shards'
@@ -258,7 +253,7 @@ class TauBenchSuite(Suite):
                 "cache_hits": self._user_cache.hits if self._user_cache else 0,
                 "prompt_tokens": self.user_prompt_tokens,
                 "completion_tokens": self.user_tokens,
-                **(self.context.notes.get("user_simulator") or {}),
+                **(self.context.reported.get("user_simulator") or {}),
             },
             "episode_settings": {k: self.options[k] for k in (
                 "max_steps", "m1_prompt", "first_tool_call_only", "tau_malformed",

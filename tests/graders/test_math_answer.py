@@ -125,7 +125,7 @@ def test_votes_use_the_value() -> None:
 
 
 def test_aime_grade_every_field() -> None:
-    from m1eval.suites import get_suite
+    from m1eval.registry import get_suite
     from m1eval.suites.base import Grade, Item
 
     suite = get_suite("aime24")

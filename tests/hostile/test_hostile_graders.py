@@ -31,7 +31,8 @@ from m1eval.graders.lcb import (
 from m1eval.graders.math_answer import answers_match, extract_last_boxed, vote_key
 from m1eval.outcomes import InfraFailure, grade_answer
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
-from m1eval.suites import Grade, Item, get_suite
+from m1eval.registry import get_suite
+from m1eval.suites import Grade, Item
 from m1eval.suites.aime import AimeSuite
 from m1eval.summary import summarize_suite
 from m1eval.tau.calculate import calculate

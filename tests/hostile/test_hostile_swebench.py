@@ -13,9 +13,8 @@ import pytest
 from m1eval.swebench.confine import UnsafePath, confined_file
 from m1eval.swebench.repo import git
 from m1eval.swebench.scaffold import apply_edits, parse_edits
-from m1eval.testing import swebench_selftest as selftest
 from m1eval.testing.stub_server import StubConfig, StubServer
-from tests.conftest import only_run_dir, read_jsonl
+from tests.conftest import declared_files, only_run_dir, read_jsonl
 
 
 def edit(path: str, search: str = "x = 1", replace: str = "x = 2") -> str:
@@ -123,6 +122,5 @@ def test_the_scaffold_under_attack_end_to_end(cli, selftest_image, tmp_path: Pat
     run = only_run_dir(tmp_path / "r")
     [sample] = read_jsonl(run / "samples.jsonl")
     assert sample["outcome"] == "model_failure" and sample["score"] == 0.0
-    stages = run / "swe-bench" / selftest.INSTANCE_ID
-    repair = json.loads((stages / "3_repair_0.json").read_text())
+    repair = json.loads(declared_files(run, sample)["3_repair_0.json"].read_text())
     assert repair["status"] == "unsafe_path" and ".git" in repair["detail"]

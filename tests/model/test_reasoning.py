@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from m1eval.model.reasoning import split_reasoning
-from m1eval.suites import get_suite
+from m1eval.registry import get_suite
 from m1eval.suites.base import Item
 
 

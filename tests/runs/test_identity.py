@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from m1eval.registry import get_suite
 from m1eval.runner import plan_samples
-from m1eval.suites import get_suite
 from m1eval.swebench import scaffold
 from m1eval.tau import episode
 from m1eval.testing.stub_server import StubConfig, StubServer

@@ -10,8 +10,8 @@ from typing import Any
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.model.retry import RetryPolicy
 from m1eval.model.types import merge_completions
+from m1eval.registry import get_suite
 from m1eval.runner import Endpoints, plan_samples, run_sample
-from m1eval.suites import get_suite
 from m1eval.suites.aime import AimeSuite
 from m1eval.suites.base import Item, Solution, SolveContext
 from m1eval.testing.stub_server import StubConfig, StubServer

@@ -18,14 +18,17 @@ from typing import Any
 import pytest
 
 from m1eval import chat_templates as templates
+from m1eval.artifacts import KINDS
+from m1eval.hashing import stable_hash
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.model.types import Completion, RequestFailed
+from m1eval.run_format import FORMAT
 from m1eval.suites.mrcr import fitted_budget
 from m1eval.testing.vllm_emulator import RELEASES, EmulatorConfig, VllmEmulator
 from tests.conftest import assert_scores_are_the_graders, only_run_dir, read_jsonl
 
 SUITES = ("aime24", "aime25", "gpqa-diamond", "livecodebench", "longbench-v2", "mrcr",
-          "swe-bench", "tau-bench-airline", "tau-bench-retail")  # fmt: skip
+          "simpleqa", "swe-bench", "tau-bench-airline", "tau-bench-retail")  # fmt: skip
 GRADED_FROM_ANSWER = ("aime24", "aime25", "gpqa-diamond", "longbench-v2", "mrcr")
 TAU = Path(os.environ["M1EVAL_TAU_DIR"])
 TOOLS = [{"type": "function", "function": {
@@ -102,6 +105,18 @@ def test_smoke_split_of_every_suite(cli, tmp_path: Path, release: str, suite: st
         assert r["usage_source"] == "server; reasoning estimated from the stream"
         assert r["served_model"] == "MiniMaxAI/MiniMax-M1-80k"
     manifest = json.loads((run / "manifest.json").read_text())
+    summary_file = json.loads((run / "summary.json").read_text())
+    assert manifest["format"] == summary_file["format"] == FORMAT
+    assert manifest["summary_sha256"] == stable_hash(summary_file)
+    for r in records:  # every artifact a sample declares is a file of its kind in the run
+        kinds = {a["kind"] for a in r["artifacts"]}
+        assert kinds <= set(KINDS) and all((run / a["path"]).is_file() for a in r["artifacts"])
+        if suite.startswith("tau"):
+            assert kinds == {"dialogue"}
+        elif suite == "swe-bench":
+            assert {"json", "diff"} <= kinds
+        else:
+            assert kinds == set()
     tools = suite.startswith("tau")
     expected = "minimax_m1_tools" if tools else "minimax_m1"
     assert manifest["chat_template"] == {
@@ -126,8 +141,9 @@ def test_smoke_split_of_every_suite(cli, tmp_path: Path, release: str, suite: st
 
 def _trajectory(run: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
-    for path in (run / "tau").glob(f"{record['item_id']}-*.json"):
-        out += json.loads(path.read_text())["trajectory"]
+    for a in record["artifacts"]:
+        if a["kind"] == "dialogue":
+            out += json.loads((run / a["path"]).read_text())["trajectory"]
     return out
 
 

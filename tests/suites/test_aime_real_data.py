@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from m1eval.data import load_rows
+from m1eval.registry import get_suite
 from m1eval.suite_specs import load_suite_spec
-from m1eval.suites import get_suite
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from m1eval.records import MODEL_FAILURE, SCORED
-from m1eval.suites import get_suite
+from m1eval.registry import get_suite
 from m1eval.testing.stub_server import StubConfig, StubServer
 from tests.conftest import only_run_dir, read_jsonl
 

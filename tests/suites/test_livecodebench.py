@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from m1eval.graders.lcb import extract_code
-from m1eval.suites import get_suite
+from m1eval.registry import get_suite
 from m1eval.suites.livecodebench import SYSTEM_MESSAGE, user_prompt
 from m1eval.testing.stub_server import StubConfig, StubServer
 from tests.conftest import embedded_available, only_run_dir, read_jsonl

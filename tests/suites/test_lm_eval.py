@@ -56,7 +56,7 @@ def test_math500_through_the_runner(cli, tmp_path: Path) -> None:
 
 
 def test_bundled_tasks_grade_hand_checked_answers() -> None:
-    from m1eval.suites import get_suite
+    from m1eval.registry import get_suite
 
     math = get_suite("lm-eval:m1_math500", {})
     items = {i.item_id: i for i in math.load("smoke", None)[0]}
@@ -243,7 +243,7 @@ def test_a_reply_cut_off_before_any_answer_is_a_truncation_failure() -> None:
     import asyncio
 
     from m1eval.model.types import Completion
-    from m1eval.suites import get_suite
+    from m1eval.registry import get_suite
     from m1eval.suites.base import Solution
 
     math = get_suite("lm-eval:m1_math500", {})
@@ -252,7 +252,7 @@ def test_a_reply_cut_off_before_any_answer_is_a_truncation_failure() -> None:
     def judge(text: str, finish: str) -> tuple[str, float]:
         c = Completion.of_text(text)
         c = type(c)(**{**c.__dict__, "finish_reason": finish})
-        g = asyncio.run(math.judge(item, Solution(c)))
+        g = asyncio.run(math.score(item, Solution(c)))
         return g.outcome, g.score
 
     assert judge("Let me first compute the numerator, which", "length") == ("model_failure", 0.0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from m1eval.model.reasoning import split_reasoning
-from m1eval.suites import get_suite
+from m1eval.registry import get_suite
 from m1eval.suites.longbench_v2 import (
     TEMPLATE_0SHOT,
     TEMPLATE_0SHOT_COT,

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from m1eval.model.reasoning import split_reasoning
-from m1eval.suites import get_suite
+from m1eval.registry import get_suite
 from m1eval.suites.mrcr import bin_label, count_message_tokens, grade
 from m1eval.testing.mrcr_synth import make_mirror, make_row, write_parquet
 from m1eval.testing.stub_server import StubConfig, StubServer, stub_prompt_tokens

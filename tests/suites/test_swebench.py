@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from m1eval.registry import get_suite
 from m1eval.sandbox.errors import SandboxError
-from m1eval.suites import get_suite
 from m1eval.swebench.grading import grade_predictions
 from m1eval.swebench.repo import checkout
 from m1eval.swebench.scaffold import (
@@ -24,7 +24,13 @@ from m1eval.swebench.scaffold import (
 )
 from m1eval.testing import swebench_selftest as selftest
 from m1eval.testing.stub_server import StubConfig, StubServer
-from tests.conftest import embedded_available, only_run_dir, read_jsonl, sandbox_problem
+from tests.conftest import (
+    declared_files,
+    embedded_available,
+    only_run_dir,
+    read_jsonl,
+    sandbox_problem,
+)
 
 EXCLUDED_14 = {
     "astropy__astropy-7606", "astropy__astropy-8707", "astropy__astropy-8872",
@@ -279,8 +285,8 @@ def test_scaffold_to_resolution_with_a_scripted_model(cli, selftest_image, tmp_p
     [sample] = read_jsonl(run / "samples.jsonl")
     assert sample["outcome"] == "scored" and sample["score"] == 1.0
     assert sample["answer"].startswith("diff --git a/calcpkg/ops.py b/calcpkg/ops.py")
-    stages = run / "swe-bench" / selftest.INSTANCE_ID
-    selection = json.loads((stages / "4_selection.json").read_text())
+    stages = declared_files(run, sample)
+    selection = json.loads(stages["4_selection.json"].read_text())
     assert selection["chosen"] == 0 and [c["status"] for c in selection["candidates"]] == [
         "ok", "ok", "ok"]  # fmt: skip
     preds = read_jsonl(run / "predictions.jsonl")
@@ -299,14 +305,14 @@ def test_scaffold_stages_on_the_embedded_model(cli, selftest_image, tmp_path: Pa
               "--max-tokens", "192", "--results-dir", tmp_path, "--no-progress")  # fmt: skip
     assert res.code == 0, res.err
     run = only_run_dir(tmp_path)
-    stages = run / "swe-bench" / selftest.INSTANCE_ID
-    names = sorted(p.name for p in stages.iterdir())
+    [sample] = read_jsonl(run / "samples.jsonl")
+    stages = declared_files(run, sample)
+    names = sorted(stages)
     assert names == ["1_files.json", "2_elements.json", "3_repair_0.json", "3_repair_1.json",
                      "4_selection.json", "final.patch"]  # fmt: skip
     for name in names[:-1]:
-        stage = json.loads((stages / name).read_text())
+        stage = json.loads(stages[name].read_text())
         assert "response" in stage or "candidates" in stage
-    [sample] = read_jsonl(run / "samples.jsonl")
     assert sample["outcome"] in ("scored", "model_failure")
     assert (run / "predictions.jsonl").exists()
 

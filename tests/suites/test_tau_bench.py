@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from m1eval.suites import get_suite
+from m1eval.registry import get_suite
 from m1eval.tau.env import load_domain, replay
 from m1eval.tau.episode import STOP, run_episode, user_system_prompt
 from m1eval.testing.stub_server import StubConfig, StubServer
-from tests.conftest import embedded_available, only_run_dir, read_jsonl
+from tests.conftest import declared_files, embedded_available, only_run_dir, read_jsonl
 
 TAU = Path(os.environ["M1EVAL_TAU_DIR"])  # set by conftest (the shared real data)
 
@@ -313,8 +313,7 @@ def test_smoke_episode_on_the_embedded_model(cli, tmp_path: Path) -> None:
     run = only_run_dir(tmp_path)
     [sample] = read_jsonl(run / "samples.jsonl")
     if sample["outcome"] == "scored":
-        [trajectory] = list((run / "tau").glob("0-*.json"))
-        episode = json.loads(trajectory.read_text())
+        episode = json.loads(declared_files(run, sample)["dialogue.json"].read_text())
         assert episode["steps"] <= 2 and episode["trajectory"][0]["role"] == "system"
         assert episode["user_messages"][0]["role"] == "system"
         # values: the reward is 1 exactly when the episode ended (not by the step limit), the

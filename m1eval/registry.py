@@ -1,9 +1,10 @@
 """Suite name -> adapter. A new suite is one adapter module plus one spec.
 
 Adapters are found, not listed: every module of :mod:`m1eval.suites` (and the lm-eval
-bridge) is imported once and each :class:`Suite` subclass with an ``adapter_name`` is
-registered under it, so a spec's ``adapter:`` names a class without any edit here. The
-command line's suite options come from the same classes.
+bridge, which sits above the suites it extends) is imported once and each :class:`Suite`
+subclass with an ``adapter_name`` is registered under it, so a spec's ``adapter:`` names a
+class without any edit here. The command line's suite options come from the same classes.
+The registry sits above both packages, so neither imports it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from m1eval.errors import ConfigError
 from m1eval.suite_specs import SuiteSpec, load_suite_spec
-from m1eval.suites.base import Suite
+from m1eval.suites.base import Suite, adapter_classes
 from m1eval.suites.options import Option
 
 EXTRA_MODULES = ("m1eval.lmeval.suite",)
@@ -30,10 +31,7 @@ def adapters() -> dict[str, type[Suite]]:
     for module in (*names, *EXTRA_MODULES):
         importlib.import_module(module)
     found: dict[str, type[Suite]] = {}
-    stack = list(Suite.__subclasses__())
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
+    for cls in adapter_classes():
         if cls.adapter_name and cls.__module__.startswith("m1eval."):
             found.setdefault(cls.adapter_name, cls)
     return found

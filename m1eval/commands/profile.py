@@ -1,0 +1,93 @@
+"""``m1eval profile flops | latency``: the efficiency claim, computed and measured."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from m1eval.errors import ConfigError
+
+HELP = "compute profiles"
+CONVENTIONS = ["paper-figure", "config", "standard", "mla-absorbed"]
+
+
+def add_parser(parser: argparse.ArgumentParser) -> None:
+    from m1eval.commands.args import Parser
+
+    sub = parser.add_subparsers(dest="action", required=True, parser_class=Parser)
+    flops = sub.add_parser("flops", help="analytic FLOPs of long generations (CPU)")
+    flops.add_argument("--convention", default="paper-figure", choices=CONVENTIONS)
+    flops.add_argument("--lengths", help="comma-separated generation lengths in tokens")
+    flops.add_argument("--format", choices=["table", "json"], default="table")
+    flops.add_argument("--results-dir", default="results")
+    latency = sub.add_parser("latency", help="lightning vs softmax attention latency (GPU)")
+    latency.add_argument("--from", dest="source", type=Path,
+                         help="render a saved attention_latency.json instead of measuring")
+    latency.add_argument("--results-dir", default="results")
+
+
+def run(args: argparse.Namespace, argv: list[str]) -> int:
+    return _flops(args) if args.action == "flops" else _latency(args)
+
+
+def _flops(args: argparse.Namespace) -> int:
+    from m1eval.fsutil import atomic_write_json
+    from m1eval.profiler.flops import DEFAULT_LENGTHS, MODELS, cost, load_config, plot, profile
+
+    lengths = DEFAULT_LENGTHS
+    if args.lengths:
+        try:
+            lengths = tuple(int(x) for x in args.lengths.split(",") if x.strip())
+        except ValueError:
+            raise ConfigError(f"--lengths must be integers, got {args.lengths!r}") from None
+        if not lengths or min(lengths) < 1:
+            raise ConfigError("--lengths must be positive integers")
+    result = profile(args.convention, lengths)
+    out_dir = Path(args.results_dir) / f"profile-flops-{args.convention}"
+    atomic_write_json(out_dir / "flops.json", result)
+    plot({m: cost(load_config(m), args.convention) for m in MODELS}, out_dir / "flops.png",
+         args.convention, max(max(lengths), 131072))  # fmt: skip
+    if args.format == "json":
+        print(json.dumps({"convention": result["convention"], "models": result["models"]}))
+        return 0
+    from m1eval.profiler.tables import print_flops
+
+    print_flops(result, out_dir)
+    return 0
+
+
+def _latency(args: argparse.Namespace) -> int:
+    import os
+    import shutil
+
+    from m1eval.profiler.report import floors, load, plot
+
+    out_dir = Path(args.results_dir) / "profile-latency"
+    if args.source is None:
+        try:
+            import torch
+        except ImportError:
+            torch = None
+        if torch is None or not torch.cuda.is_available():
+            raise ConfigError(
+                "measuring needs a CUDA GPU with PyTorch, Triton and fla-core; run "
+                "benchmarks/attention_latency.py there and pass its JSON with --from"
+            )
+        from m1eval.profiler import latency
+
+        out_dir.mkdir(parents=True, exist_ok=True)
+        os.environ["OUT"] = str(out_dir)
+        latency.main()
+        source = out_dir / "attention_latency.json"
+    else:
+        source = args.source
+    result = load(source)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if source.resolve() != (out_dir / "attention_latency.json").resolve():
+        shutil.copyfile(source, out_dir / "attention_latency.json")
+    plot(result, out_dir / "latency.png")
+    from m1eval.profiler.tables import print_latency
+
+    print_latency(result, floors(result), out_dir)
+    return 0

@@ -1,0 +1,94 @@
+"""The profiler's tables in the terminal: cumulative FLOPs, and measured attention latency
+with the serving projection."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from m1eval.profiler.report import serving_table
+
+
+def _console() -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal:  # logs and pipes: do not squeeze tables into 80 columns
+        console = Console(highlight=False, width=max(console.width, 140))
+    return console
+
+
+def _fmt(x: float | None, digits: int = 1) -> str:
+    return "—" if x is None else f"{x:.{digits}f}"
+
+
+def print_flops(result: dict[str, Any], out_dir: Path) -> None:
+    console = _console()
+    lengths = list(next(iter(result["models"].values())))
+    table = Table(title=f"cumulative FLOPs to generate L tokens ({result['convention']})",
+                  title_justify="left")  # fmt: skip
+    table.add_column("model")
+    for n in lengths:
+        table.add_column(f"{int(n) / 1024:g}K", justify="right")
+    for model, row in result["models"].items():
+        table.add_row(model, *(f"{row[n]:.3e}" for n in lengths))
+    for name, row in (result.get("ratios") or {}).items():
+        table.add_row(name, *(f"{row[n]:.3f}" for n in lengths))
+    console.print(table)
+    console.print(f"results: {out_dir} (flops.json, flops.png)")
+
+
+def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) -> None:
+    console = _console()
+    c = result["ceilings"]
+    console.print(f"{result['device']}: matmul {c['matmul_tflops']:.0f} TFLOP/s, "
+                  f"copy {c['copy_gbps']:.0f} GB/s (measured in the same run)")  # fmt: skip
+    table = Table(title="per layer, M1 shapes (64 heads x 128; 8 KV heads), bf16",
+                  title_justify="left")  # fmt: skip
+    for col in ("context", "softmax decode µs", "KV floor µs", "x floor", "lightning prefill ms",
+                "kernel", "TFLOP/s", "% ceiling", "ours/fla", "softmax prefill ms", "kernel ",
+                "softmax/lightning"):  # fmt: skip
+        table.add_column(col, justify="right")
+    for r in rows:
+        if r["context"] is None:
+            continue
+        table.add_row(f"{r['context']:,}", f"{r['softmax_decode_s'] * 1e6:.1f}",
+                      f"{r['softmax_floor_s'] * 1e6:.1f}", f"{r['softmax_vs_floor']:.2f}",
+                      _fmt((r["lightning_prefill_s"] or 0) * 1e3, 2),
+                      r.get("lightning_prefill_kernel") or "-",
+                      _fmt(r["lightning_prefill_tflops"], 0),
+                      _fmt(r.get("lightning_prefill_ceiling_pct"), 1),
+                      _fmt(r.get("ours_vs_fla"), 2),
+                      _fmt((r.get("softmax_prefill_s") or 0) * 1e3, 2),
+                      r.get("softmax_prefill_kernel") or "-",
+                      _fmt(r.get("prefill_ratio"), 1))  # fmt: skip
+    console.print(table)
+    light = rows[-1]
+    console.print(f"lightning decode: {light['lightning_decode_s'] * 1e6:.1f} µs per layer per "
+                  f"token (state floor {light['lightning_floor_s'] * 1e6:.1f} µs, "
+                  f"{light['lightning_vs_floor']:.2f}x), independent of the context")  # fmt: skip
+    d = result["decode_100k"]
+    console.print(
+        f"100K-token decode, attention only: M1 stack (70 lightning + 10 softmax) "
+        f"{d['m1_stack_s']:.0f} s vs all-softmax {d['all_softmax_s']:.0f} s: latency "
+        f"ratio {d['latency_ratio']:.3f}, FLOPs ratio {d['flops_ratio']:.3f}"
+    )
+    serving = serving_table(result)
+    if serving:
+        table = Table(title="serving one 8-GPU node at 100K context, decode attention only",
+                      title_justify="left")  # fmt: skip
+        for col in ("stack", "GB per sequence", "sequences", "step ms", "tokens/s",
+                    "100K answer s"):  # fmt: skip
+            table.add_column(col, justify="left" if col == "stack" else "right")
+        for r in serving:
+            table.add_row(r["stack"], f"{r['gb_per_sequence']:.2f}", str(r["sequences"]),
+                          _fmt(r["step_ms"], 2), _fmt(r["tokens_per_s"], 0),
+                          _fmt(r["generation_s"], 0))  # fmt: skip
+        console.print(table)
+        s = result["serving"]
+        if s.get("throughput_ratio"):
+            console.print(f"M1 decodes {s['throughput_ratio']:.1f}x the tokens/s of the "
+                          f"all-softmax stack per node (FLOPs ratio of a 100K generation: "
+                          f"{result['decode_100k']['flops_ratio']:.3f})")  # fmt: skip
+    console.print(f"results: {out_dir} (attention_latency.json, latency.png)")

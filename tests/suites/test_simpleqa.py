@@ -1,0 +1,147 @@
+"""SimpleQA: the official grader prompt, the official reading of the judge's reply and the
+official aggregate, against verdicts recorded by running simple-evals' own simpleqa_eval.py
+(tests/suites/data/simpleqa_official.json); then real runs of the smoke split against the vLLM
+emulator acting as both the evaluated model and the judge (scripted replies), a judge that
+cannot be reached (infra errors, graded on the rerun) and one that answers nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from m1eval.registry import get_suite
+from m1eval.suites.simpleqa import GRADES, grader_prompt, judge_letter, rates
+from m1eval.testing.vllm_emulator import spawn
+from tests.conftest import only_run_dir, read_jsonl
+
+OFFICIAL = json.loads((Path(__file__).parent / "data" / "simpleqa_official.json").read_text())
+# the emulator's scripted replies: the judge's keys first (its prompt also holds the question)
+SCRIPT = {
+    "Predicted answer: The Alder": "A",
+    "Predicted answer: Seven spans": "B",
+    "Predicted answer: I do not know": "C",
+    "Predicted answer: Maria Kessel": "The grade is none of those",
+    "Lindenfeld": "The Alder",
+    "Vellmar": "Seven spans",
+    "Blue Hours": "Maria Kessel",
+    "Oberau": "I do not know",
+}
+
+
+def test_the_grader_prompt_is_simple_evals() -> None:
+    example = OFFICIAL["grader_prompt_example"]
+    prompt = grader_prompt(example["question"], example["target"], example["predicted_answer"])
+    assert hashlib.sha256(prompt.encode()).hexdigest() == OFFICIAL["grader_prompt_sha256"]
+
+
+def test_the_judge_reply_is_read_as_simple_evals_reads_it() -> None:
+    """The first A, B or C anywhere: "CORRECT" reads C, "NOT_ATTEMPTED" reads A; none is C."""
+    assert len(OFFICIAL["letters"]) >= 20
+    for reply, letter in OFFICIAL["letters"].items():
+        assert (judge_letter(reply) or "C") == letter, reply
+    assert judge_letter("I cannot grade this.") is None  # named: the judge's failure
+
+
+@pytest.mark.parametrize("case", OFFICIAL["aggregates"], ids=lambda c: "".join(
+    c["judge_replies"]) or "empty")  # fmt: skip
+def test_the_aggregate_is_simple_evals(case: dict) -> None:
+    grades = [[GRADES[judge_letter(r) or "C"]] for r in case["judge_replies"]]
+    got = rates(grades)
+    m = case["metrics"]
+    assert got["correct"] == pytest.approx(100 * m["is_correct"])
+    assert got["correct"] == pytest.approx(100 * case["score"])  # the eval's own score
+    assert got["incorrect"] == pytest.approx(100 * m["is_incorrect"])
+    assert got["not_attempted"] == pytest.approx(100 * m["is_not_attempted"])
+    assert got["correct_given_attempted"] == pytest.approx(100 * m["accuracy_given_attempted"])
+    assert got["f_score"] == pytest.approx(100 * case["f1"])
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("simpleqa")
+    answers = tmp / "answers.json"
+    answers.write_text(json.dumps(SCRIPT))
+    proc, url = spawn(tmp, "--answers", str(answers), "--correct-rate", "1")
+    yield url
+    proc.kill()
+
+
+def _run(cli, url: str, results: Path, *extra: str):
+    return cli("run", "--suite", "simpleqa", "--split", "smoke", "--base-url", url,
+               "--results-dir", results, "--no-progress", *extra)  # fmt: skip
+
+
+def test_a_run_judged_by_a_model(cli, emulator: str, tmp_path: Path) -> None:
+    res = _run(cli, emulator, tmp_path)
+    assert res.code == 0, res.err
+    assert "the evaluated model grades itself" in res.err  # said loudly
+    run = only_run_dir(tmp_path)
+    by_item = {r["item_id"]: r for r in read_jsonl(run / "samples.jsonl")}
+    assert {k: (r["outcome"], r["score"], r["extra"]["grade"]) for k, r in by_item.items()} == {
+        "0": ("scored", 1.0, "CORRECT"), "1": ("scored", 0.0, "INCORRECT"),
+        "2": ("model_failure", 0.0, "NOT_ATTEMPTED"), "3": ("scored", 0.0, "NOT_ATTEMPTED")}
+    assert "names no grade" in by_item["2"]["error"]
+    assert by_item["2"]["extra"]["judge_reply"] == "The grade is none of those"
+    assert by_item["0"]["gold"] == "The Alder" and by_item["0"]["tags"]["topic"] == "Geography"
+    s = json.loads((run / "summary.json").read_text())["suites"]["simpleqa"]
+    # 1 correct, 1 incorrect, 2 not attempted of 4: correct 25, given attempted 50, F 1/3
+    assert s["score"] == 25.0 and s["paper"]["score"] == 18.5
+    heads = {h["name"]: h for h in s["headlines"]}
+    assert heads["simpleqa"]["paper"] == 18.5
+    assert heads["simpleqa (correct given attempted)"]["score"] == 50.0
+    assert heads["simpleqa (F-score)"]["score"] == pytest.approx(100 / 3, abs=1e-3)
+    assert heads["simpleqa (F-score)"]["paper"] is None
+    assert s["simpleqa"]["not_attempted"] == 50.0 and s["judge_unparsed"] == 1
+    assert s["judge"]["model"] == "MiniMaxAI/MiniMax-M1-80k"
+    assert s["fidelity"].startswith("suites/simpleqa.yaml")
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["run_context"]["judge"]["base_url"] == emulator
+    shown = cli("results", "show", run)
+    assert shown.code == 0 and "simpleqa (F-score)" in shown.out and "by topic" in shown.out
+
+
+def test_an_unreachable_judge_is_an_infra_error_graded_on_the_rerun(cli, emulator: str,
+                                                                    tmp_path: Path) -> None:
+    dead = "http://127.0.0.1:9/v1"  # discard port: nothing listens
+    res = _run(cli, emulator, tmp_path, "--judge-base-url", dead, "--max-attempts", "1")
+    assert res.code == 4, res.err  # infra errors: incomplete, rerun to retry
+    run = only_run_dir(tmp_path)
+    records = read_jsonl(run / "samples.jsonl")
+    assert {r["outcome"] for r in records} == {"infra_error"}
+    assert all("the judge failed" in r["error"] for r in records)
+    s = json.loads((run / "summary.json").read_text())["suites"]["simpleqa"]
+    assert s["score"] is None and s["complete"] is False
+    again = _run(cli, emulator, tmp_path)  # the judge's address is not part of the identity
+    assert again.code == 0, again.err
+    assert only_run_dir(tmp_path) == run
+    assert {r["outcome"] for r in read_jsonl(run / "samples.jsonl")} == {"scored",
+                                                                       "model_failure"}
+
+
+def test_an_empty_judge_reply_is_an_infra_error(cli, tmp_path: Path) -> None:
+    answers = tmp_path / "answers.json"
+    answers.write_text(json.dumps({"Predicted answer": "", "smoke-test": "The Alder"}))
+    proc, url = spawn(tmp_path, "--answers", str(answers), "--correct-rate", "1")
+    try:
+        res = _run(cli, url, tmp_path / "r", "--limit", "1")
+    finally:
+        proc.kill()
+    assert res.code == 4, res.err
+    [record] = read_jsonl(only_run_dir(tmp_path / "r") / "samples.jsonl")
+    assert record["outcome"] == "infra_error" and "empty reply" in record["error"]
+
+
+def test_the_judge_model_is_part_of_every_sample_identity() -> None:
+    from m1eval.runner import plan_samples
+
+    def ids(options: dict) -> list[str]:
+        suite = get_suite("simpleqa", options)
+        items, _ = suite.load("smoke", None)
+        return [p.sample_id for p in plan_samples(suite, items, 1, "m", {}, None)]
+
+    base = ids({})
+    assert ids({"judge_model": "gpt-4.1-2025-04-14"}) != base
+    assert ids({"judge_base_url": "http://judge:8000/v1"}) == base  # where, not who
