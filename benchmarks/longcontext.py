@@ -102,8 +102,8 @@ def child(mode: str, data_dir: str, needles: int) -> None:
     sampler = MemorySampler()
     out: dict = {"mode": mode}
     if mode != "baseline":
-        from m1eval.runner import plan_samples
         from m1eval.registry import get_suite
+        from m1eval.runner import plan_samples
 
         suite = get_suite("mrcr", {"needles": needles})
         t0 = time.perf_counter()

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from m1eval.model.client import ChatClient, ClientSettings
+from m1eval.registry import get_suite
 from m1eval.runner import execute, plan_samples
 from m1eval.store import RunStore
-from m1eval.registry import get_suite
 from m1eval.testing.stub_server import spawn
 
 

@@ -50,6 +50,10 @@ SCOPE = [
     "m1eval.suites.mrcr.xǁMrcrSuiteǁgrade__mutmut_*",
     "m1eval.suites.mrcr.xǁMrcrSuiteǁsummarize__mutmut_*",
     "m1eval.suites.mrcr.xǁMrcrSuiteǁ_aggregates__mutmut_*",
+    *(f"m1eval.suites.simpleqa.x_{f}__mutmut_*" for f in (
+        "judge_letter", "rates", "_derived", "_interval")),
+    "m1eval.suites.simpleqa.xǁSimpleQaSuiteǁscore__mutmut_*",
+    "m1eval.suites.simpleqa.xǁSimpleQaSuiteǁsummarize__mutmut_*",
     # statistics, summaries, the outcome rule, compare
     "m1eval.stats.*",
     "m1eval.summary.*",

@@ -134,9 +134,13 @@ def test_smoke_split_of_every_suite(cli, tmp_path: Path, release: str, suite: st
         assert called and all(c["tool_calls"][0]["id"].startswith("chatcmpl-tool-")
                               for c in called)  # fmt: skip
     else:
-        # the recorded usage is the server's (summed over an agent's requests)
+        # the recorded usage is the server's (summed over an agent's requests; a judge's
+        # requests, SimpleQA's, are not the evaluated model's)
+        usages = [u for b, u in zip(bodies, server.emulator.usages, strict=True)
+                  if "Grade the predicted answer" not in json.dumps(b["messages"])]  # fmt: skip
+        assert (len(usages) < len(bodies)) == (suite == "simpleqa")
         for key in ("prompt_tokens", "completion_tokens"):
-            assert sum(r[key] for r in records) == sum(u[key] for u in server.emulator.usages)
+            assert sum(r[key] for r in records) == sum(u[key] for u in usages)
 
 
 def _trajectory(run: Path, record: dict[str, Any]) -> list[dict[str, Any]]:
