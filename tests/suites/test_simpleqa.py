@@ -145,3 +145,19 @@ def test_the_judge_model_is_part_of_every_sample_identity() -> None:
     base = ids({})
     assert ids({"judge_model": "gpt-4.1-2025-04-14"}) != base
     assert ids({"judge_base_url": "http://judge:8000/v1"}) == base  # where, not who
+
+
+def test_an_answer_cut_off_in_its_reasoning_is_never_judged(cli, emulator: str,
+                                                             tmp_path: Path) -> None:
+    """No final answer: a model failure (truncated) that simple-evals' arithmetic counts as not
+    attempted (never as incorrect, which would lower correct-given-attempted)."""
+    res = _run(cli, emulator, tmp_path, "--max-tokens", "3")
+    assert res.code == 0, res.err
+    run = only_run_dir(tmp_path)
+    records = read_jsonl(run / "samples.jsonl")
+    assert {r["outcome"] for r in records} == {"model_failure"}
+    assert all(r["error"].startswith("truncated") and "grade" not in r["extra"]
+               for r in records)  # fmt: skip
+    s = json.loads((run / "summary.json").read_text())["suites"]["simpleqa"]
+    assert s["simpleqa"]["not_attempted"] == 100.0 and s["simpleqa"]["incorrect"] == 0.0
+    assert s["judge_unparsed"] == 0 and s["score"] == 0.0
