@@ -341,3 +341,39 @@ def test_one_instance_is_graded_once_at_a_time_per_host_across_processes() -> No
     for p in procs:
         p.join(30)
     assert [q.get() for _ in range(6)] == ["in", "out"] * 3
+
+
+def test_every_grading_path_reads_the_harness_verdict_alike(tmp_path: Path) -> None:
+    """``grade_of`` (the run's scoring, ``swe-bench grade`` and ``validate-gold``): a harness
+    infra failure is an infra error (raised, never scored), a patch the harness could not use
+    is the model's failure, else resolved or not, naming the failing tests; the harness's logs
+    under the sample's folder are its artifacts."""
+    from m1eval.artifacts import ArtifactWriter
+    from m1eval.errors import InfraFault
+    from m1eval.swebench.grading import InstanceResult
+    from m1eval.suites.swe_bench import grade_of
+
+    files = ArtifactWriter(tmp_path, "samples/i/abc")
+    logs = files.sub("harness").root / "logs" / "run_evaluation" / "m.k" / "m1eval" / "i"
+    logs.mkdir(parents=True)
+    (logs / "report.json").write_text("{}")
+    (logs / "test_output.txt").write_text("ok")
+    with pytest.raises(InfraFault, match="daemon went away"):
+        grade_of(InstanceResult("i", "infra_error", False, "daemon went away"), files)
+    failed = grade_of(InstanceResult("i", "model_failure", False, "patch did not apply",
+                                     log_dir=str(logs)), files)  # fmt: skip
+    assert (failed.outcome, failed.score, failed.error) == ("model_failure", 0.0,
+                                                            "patch did not apply")
+    status = {"FAIL_TO_PASS": {"success": [], "failure": ["t::a"]},
+              "PASS_TO_PASS": {"success": ["t::b"], "failure": ["t::c", "t::d"]}}
+    unresolved = grade_of(InstanceResult("i", "scored", False, None,
+                                         {"resolved": False, "tests_status": status},
+                                         str(logs)), files)  # fmt: skip
+    assert (unresolved.outcome, unresolved.score) == ("scored", 0.0)
+    assert unresolved.details == {"resolved": False, "fail_to_pass_failed": 1,
+                                  "fail_to_pass_failing": ["t::a"], "pass_to_pass_failed": 2,
+                                  "pass_to_pass_failing": ["t::c", "t::d"]}  # fmt: skip
+    assert sorted(a.path.rsplit("/", 1)[1] for a in unresolved.artifacts) == [
+        "report.json", "test_output.txt"]  # fmt: skip
+    resolved = grade_of(InstanceResult("i", "scored", True, None, {"resolved": True}), files)
+    assert (resolved.outcome, resolved.score, resolved.artifacts) == ("scored", 1.0, ())

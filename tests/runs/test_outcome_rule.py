@@ -1,0 +1,43 @@
+"""The truncation rule, written once (m1eval.outcomes): a generation cut off inside its
+reasoning has no final answer and is the model's failure, never graded, whether it was asked
+by a run or graded from a responses file."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from m1eval.model.types import Completion
+from m1eval.outcomes import TRUNCATED, grade_output
+from m1eval.registry import get_suite
+from m1eval.suites.base import Solution
+
+
+def test_a_cut_off_reasoning_is_a_model_failure_never_graded() -> None:
+    suite = get_suite("aime24")
+    items, _ = suite.load("smoke", None)
+    item = items[0]
+    right = f"\\boxed{{{item.row['answer']}}}"
+    whole = Completion.of_text(right)
+    assert asyncio.run(grade_output(suite, item, Solution(whole))).score == 1.0
+    cut = replace(whole, reasoning_truncated=True)
+    grade = asyncio.run(grade_output(suite, item, Solution(cut)))
+    assert (grade.outcome, grade.score, grade.error) == ("model_failure", 0.0, TRUNCATED)
+
+
+def test_m1eval_grade_applies_the_same_rule(cli, tmp_path: Path) -> None:
+    suite = get_suite("aime24")
+    items, _ = suite.load("smoke", None)
+    gold = items[0].row["answer"]
+    responses = tmp_path / "r.jsonl"
+    responses.write_text("".join(json.dumps({"item_id": items[0].item_id, "response": text})
+                                 + "\n" for text in (f"<think>so \\boxed{{{gold}}}",
+                                                     f"<think>x</think>\\boxed{{{gold}}}")))
+    res = cli("grade", "--suite", "aime24", "--split", "smoke", "--responses", responses,
+              "--out", tmp_path / "out.jsonl")  # fmt: skip
+    assert res.code == 0, res.err
+    rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [(r["outcome"], r["score"], r["error"]) for r in rows] == [
+        ("model_failure", 0.0, TRUNCATED), ("scored", 1.0, None)]
