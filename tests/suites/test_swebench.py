@@ -350,8 +350,8 @@ def test_every_grading_path_reads_the_harness_verdict_alike(tmp_path: Path) -> N
     under the sample's folder are its artifacts."""
     from m1eval.artifacts import ArtifactWriter
     from m1eval.errors import InfraFault
-    from m1eval.swebench.grading import InstanceResult
     from m1eval.suites.swe_bench import grade_of
+    from m1eval.swebench.grading import InstanceResult
 
     files = ArtifactWriter(tmp_path, "samples/i/abc")
     logs = files.sub("harness").root / "logs" / "run_evaluation" / "m.k" / "m1eval" / "i"
