@@ -36,3 +36,17 @@ class InfraFault(M1EvalError):
     """
 
     exit_code = 5
+
+
+class ServingError(M1EvalError):
+    """The server cannot serve this run's protocol (its preflight said no-go, or a reply was
+    a server-configuration error): stopped before anything more is asked or scored."""
+
+    exit_code = 6
+
+
+class IdentityError(M1EvalError):
+    """Another server or model answered part of this run (a resume, a copy behind a router, a
+    shard): refused unless --allow-endpoint-change."""
+
+    exit_code = 7

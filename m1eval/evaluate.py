@@ -16,17 +16,19 @@ from m1eval import chat_templates as templates
 from m1eval.artifacts import ArtifactWriter
 from m1eval.config import RunConfig
 from m1eval.data import LoadedDataset
-from m1eval.errors import ConfigError, EndpointError, RunStateError
+from m1eval.errors import ConfigError, EndpointError, IdentityError, ServingError
 from m1eval.hashing import stable_hash
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.model.embedded import EMBEDDED_MODEL_ID, EmbeddedServer
 from m1eval.model.fingerprint import fetch_fingerprint
 from m1eval.model.retry import RetryPolicy
+from m1eval.preflight import Preflight, RunNeeds, one_line, run_preflight
 from m1eval.progress import RunProgress
 from m1eval.protocols import Protocol
 from m1eval.run_files import end_invocation, finish_run, new_manifest, start_invocation
 from m1eval.run_plan import RunPlan, make_plan
 from m1eval.runner import Endpoints, ExecutionStats, PlannedSample, execute, samples_to_redo
+from m1eval.serving.identity import differences, identity, matches_behaviour
 from m1eval.serving.replicas import replica_fingerprints
 from m1eval.store import RunStore
 from m1eval.suites.base import Item, RunContext, Suite
@@ -56,6 +58,7 @@ class ExecutionOptions:
     tokenizer: str = "auto"  # for suites that measure prompts: auto, server, o200k, hf:NAME
     serving: dict[str, Any] | None = None  # the serving fingerprint, when known
     allow_endpoint_change: bool = False  # resume against a server that describes itself anew
+    skip_preflight: bool = False  # ask without checking the server first (recorded)
     shard: tuple[int, int] | None = None  # (index, count): only this shard's samples
     replicas: list[str] = field(default_factory=list)  # the copies behind a router
     executor: str = "local"  # where container work runs: local or ray
@@ -102,6 +105,9 @@ async def _run(req: RunRequest) -> RunOutcome:
     template = templates.plan(req.protocol.chat_templates, req.suite.uses_tools,
                               req.config.embedded)  # fmt: skip
     templates.check_served(template, req.protocol, req.options.serving)
+    settings = _client_settings(req, template)
+    fingerprint["identity"] = await identity(fingerprint, settings)
+    preflight = await _preflight(req, context, template, settings)
     extra: dict[str, Any] = {}
     if context.tokenizer is not None:
         extra["tokenizer"] = context.tokenizer.name
@@ -109,7 +115,6 @@ async def _run(req: RunRequest) -> RunOutcome:
         extra["chat_template"] = {"name": template["name"], "sha256": template["sha256"]}
     plan = make_plan(req.config, req.suite, req.protocol, req.dataset, req.items, extra,
                      template, req.options.shard)  # fmt: skip
-    settings = _client_settings(req, template)
     pool = Endpoints(settings)
     context.run_dir, context.files = plan.run_dir.resolve(), ArtifactWriter(plan.run_dir)
     context.endpoints = pool.get
@@ -121,7 +126,8 @@ async def _run(req: RunRequest) -> RunOutcome:
     try:
         await req.suite.prepare(context)
         try:
-            return await _execute_plan(req, plan, fingerprint, context, settings, pool)
+            return await _execute_plan(req, plan, fingerprint, context, settings, pool,
+                                       preflight)  # fmt: skip
         finally:
             await req.suite.close()
     finally:
@@ -149,21 +155,49 @@ async def _fingerprint(req: RunRequest) -> dict[str, Any]:
             "pass --any-model if the server accepts names it does not list"
         )
     fingerprint["replicas"] = await replica_fingerprints(
-        config.base_url, options.replicas, config.model, options.api_key
+        config.base_url, options.replicas, config.model, options.api_key, config.content_format
     )
     return fingerprint
 
 
+async def _preflight(req: RunRequest, context: RunContext, template: dict[str, Any] | None,
+                     settings: ClientSettings) -> Preflight:  # fmt: skip
+    """The checks this run's suite needs of the server, before anything is written; a no-go
+    refuses the run in one line with its fix."""
+    if req.options.skip_preflight:
+        return Preflight(skipped=True)
+    suite, config = req.suite, req.config
+    needs = RunNeeds(
+        suite=suite.name, template=template,
+        prompt_tokens=suite.counted_prompt_tokens(req.items, config.system_prompt)
+        if suite.fits_window else None,
+        budget=int(config.sampling.get("max_tokens") or 0),
+        uses_tools=suite.uses_tools and not config.embedded, seeded=config.seed is not None,
+        declared_template_sha256=(req.options.serving or {}).get("chat_template_sha256"),
+    )  # fmt: skip
+    found = await run_preflight(settings, req.protocol, needs, context.context_window)
+    if found.failed:
+        causes = "; ".join(f"{c.name}: {one_line(c.detail)}" + (f" (fix: {c.fix})" if c.fix
+                           else "") for c in found.failed)  # fmt: skip
+        raise ServingError(f"{config.base_url} cannot serve this run: {causes}; nothing was "
+                           "asked (--skip-preflight asks anyway, and records that)")
+    return found
+
+
 async def _execute_plan(
     req: RunRequest, plan: RunPlan, fingerprint: dict[str, Any], context: RunContext,
-    settings: ClientSettings, pool: Endpoints,
+    settings: ClientSettings, pool: Endpoints, preflight: Preflight,
 ) -> RunOutcome:  # fmt: skip
     store = RunStore(plan.run_dir)
     done = store.open(plan.config_hash)
     try:
-        if done and not req.options.allow_endpoint_change:
-            _check_same_endpoint(store.read_manifest() or {}, fingerprint, req.options.serving,
-                                 plan.run_dir)  # fmt: skip
+        changes = await _endpoint_changes(store.read_manifest() or {}, fingerprint,
+                                          req.options.serving, settings) if done else []
+        if changes and not req.options.allow_endpoint_change:
+            raise IdentityError(
+                f"{plan.run_dir} was answered by another server ({'; '.join(changes)}); its "
+                "samples would be reused as if this server had answered them; use another "
+                "--run-id, or pass --allow-endpoint-change to reuse them deliberately (recorded)")
         stats = ExecutionStats(requested=len(plan.planned))
         redo = samples_to_redo(plan.planned, done, req.options.retry_errors)
         if redo:
@@ -174,13 +208,16 @@ async def _execute_plan(
         pending = [p for p in plan.planned if p.sample_id not in done]
         stats.reused = len(plan.planned) - len(pending)
         manifest = new_manifest(store, plan, fingerprint, serving=req.options.serving,
-                                chat_template=plan.template,
+                                chat_template=plan.template, preflight=preflight.record(),
                                 run_context=_context_record(context))  # fmt: skip
         config = req.config
         invocation = start_invocation(
             store, manifest, argv=req.options.argv, requested=len(plan.planned),
             reused=stats.reused, limit=config.limit, repeats=config.repeats,
-            concurrency=config.concurrency,
+            concurrency=config.concurrency, preflight=preflight.record()["verdict"],
+            endpoint={"base_url": config.base_url,
+                      "identity_sha256": stable_hash(fingerprint["identity"])},
+            **({"endpoint_changes": changes, "allow_endpoint_change": True} if changes else {}),
         )  # fmt: skip
         status = "failed"
         try:
@@ -242,29 +279,28 @@ def _context_record(context: RunContext) -> dict[str, Any]:
     }
 
 
-def _check_same_endpoint(
+async def _endpoint_changes(
     previous: dict[str, Any], fingerprint: dict[str, Any], serving: dict[str, Any] | None,
-    run_dir: Path,
-) -> None:  # fmt: skip
-    """Refuse to reuse samples answered by a server that describes itself differently: another
-    /models answer (model id, root or revision, context length) or /version, or another
-    serving fingerprint (model revision, vLLM version, template). The address alone may
-    change (a restarted server, a router, the embedded server's free port)."""
+    settings: ClientSettings,
+) -> list[str]:  # fmt: skip
+    """How the server answering now differs from the one that answered the run so far: its
+    identity (model card, vLLM version, template rendering, and its answers to the fixed
+    prompt, asked again before a difference counts), or its serving fingerprint. The address
+    alone may change (a restarted server, a router, the embedded server's free port)."""
     before = previous.get("endpoint") or {}
-    if not before:
-        return
-    changes = []
-    if before.get("hash") and before.get("hash") != fingerprint.get("hash"):
-        changes.append("its /models or /version answer changed")
+    changes: list[str] = []
+    recorded = before.get("identity")
+    if isinstance(recorded, dict):
+        changes += differences(recorded, fingerprint["identity"])
+        if not changes and not await matches_behaviour(settings, recorded.get("behaviour") or {}):
+            changes.append("its answers differ: the fixed prompt at temperature 0 is answered "
+                           "otherwise (other weights under the same name?)")  # fmt: skip
+    elif before.get("hash") and before.get("hash") != fingerprint.get("hash"):
+        changes.append("its /models or /version answer changed")  # a run from before identities
     old_serving = previous.get("serving")
     if old_serving and serving and stable_hash(old_serving) != stable_hash(serving):
         changes.append("its serving fingerprint changed")
-    if changes:
-        raise RunStateError(
-            f"{run_dir} was answered by another server ({'; '.join(changes)}); its samples "
-            "would be reused as if this server had answered them; use another --run-id, or "
-            "pass --allow-endpoint-change to reuse them deliberately"
-        )
+    return changes
 
 
 async def _run_context(req: RunRequest, fingerprint: dict[str, Any]) -> RunContext:

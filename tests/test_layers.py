@@ -19,6 +19,7 @@ LAYERS: list[tuple[str, int]] = [
     ("m1eval.reporting", 50),
     ("m1eval.runner", 40), ("m1eval.outcomes", 40), ("m1eval.evaluate", 40),
     ("m1eval.regrade", 40), ("m1eval.run_plan", 40), ("m1eval.run_files", 40),
+    ("m1eval.preflight", 40),
     ("m1eval.registry", 36),
     ("m1eval.lmeval", 33),
     ("m1eval.suites", 30),

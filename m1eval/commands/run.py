@@ -54,6 +54,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
         help="do not re-attempt samples that ended as infra_error in an earlier invocation")
     add("--allow-endpoint-change", action="store_true",
         help="resume a run although another server (address, /models, serving) answers now")
+    add("--skip-preflight", action="store_true",
+        help="ask without first checking that the server can serve this run's protocol "
+        "(template, window, tools, seed); recorded in the manifest")
     add("--max-attempts", type=positive_int, default=6, help="HTTP attempts")
     add("--retry-base-delay", type=number(0), default=1.0,
         help="first backoff ceiling in seconds (default: 1)")
@@ -101,7 +104,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         stall_timeout_s=args.stall_timeout, api_key=os.environ.get(args.api_key_env) or None,
         any_model=args.any_model, max_context=args.max_context,
         tokenizer=args.tokenizer or protocol.tokenizer, serving=_serving(args),
-        allow_endpoint_change=args.allow_endpoint_change,
+        allow_endpoint_change=args.allow_endpoint_change, skip_preflight=args.skip_preflight,
         shard=parse_shard(args.shard) if args.shard else None, replicas=list(args.replica),
         executor=args.executor, ray_address=args.ray_address, argv=["m1eval", *argv],
     )  # fmt: skip

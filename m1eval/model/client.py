@@ -27,6 +27,9 @@ from m1eval.model.retry import RETRYABLE_STATUS, RetryPolicy, parse_retry_after
 from m1eval.model.types import Completion, RequestFailed
 
 SAMPLE_ID_HEADER = "X-M1eval-Sample-Id"
+# on requests that are not samples (a run's preflight and identity probes): servers ignore it;
+# the test servers keep such requests out of their sample counts
+PROBE_HEADER = "X-M1eval-Probe"
 # the routing key a router's consistent-hash policy reads (vllm-router: x-session-id): every
 # request of one item (its repeats, an episode's turns) lands on one copy and reuses its
 # prefix cache
@@ -55,6 +58,7 @@ class ClientSettings:
     # the chat template (its text) sent with every request that carries tools, for servers
     # whose default template has no tool turns (vLLM's per-request ``chat_template``)
     tools_chat_template: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)  # sent with every request
 
     def request_timeout(self, max_tokens: int | None, prompt_bytes: int = 0) -> float:
         return (
@@ -91,7 +95,7 @@ class ChatClient:
 
     async def __aenter__(self) -> ChatClient:
         s = self.settings
-        headers = {"Content-Type": "application/json"}
+        headers = {"Content-Type": "application/json", **s.headers}
         if s.api_key:
             headers["Authorization"] = f"Bearer {s.api_key}"
         connector = aiohttp.TCPConnector(limit=s.max_connections, ttl_dns_cache=300)

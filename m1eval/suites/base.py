@@ -119,6 +119,10 @@ class RunContext:
         return await self.endpoints(base_url, model, api_key)
 
 
+COUNTED_ITEMS = 3  # the longest items (by characters) whose prompts a preflight counts
+MESSAGE_MARKUP_TOKENS = 3  # a chat template's role markers per message, at the least
+
+
 def adapter_classes() -> list[type[Suite]]:
     """Every imported :class:`Suite` subclass that names an adapter (the one subclass walk)."""
     found, stack = [], list(Suite.__subclasses__())
@@ -157,9 +161,31 @@ class Suite(ABC):
     #: the generation budget); short single-question prompts by default
     longest_prompt_tokens: ClassVar[int] = 4_096
 
+    #: whether every prompt asked must fit the server's window with the whole budget (the
+    #: run's preflight refuses a window too small); False for a suite with its own per-item
+    #: window policy (MRCR skips or fits the budget per item, and counts what it did)
+    fits_window: ClassVar[bool] = True
+
     def prompt_tokens_needed(self) -> int:
         """The longest prompt this suite, with its options, sends (``m1eval doctor``)."""
         return self.longest_prompt_tokens
+
+    def counted_prompt_tokens(self, items: list[Item], system_prompt: str | None = None) -> int:
+        """A lower bound of the longest first request this run sends, counted by the harness
+        (o200k tokens of the message texts of the longest items by characters, plus a few
+        tokens of chat markup per message): a window smaller than it plus the budget refuses
+        every such request for sure."""
+        from m1eval.tokenizers import o200k_count
+
+        def texts(item: Item) -> list[str]:
+            messages = self.build_messages(item)
+            if system_prompt:
+                messages = [{"role": "system", "content": system_prompt}, *messages]
+            return [m["content"] if isinstance(m.get("content"), str) else "" for m in messages]
+
+        longest = sorted(items, key=lambda i: sum(map(len, texts(i))))[-COUNTED_ITEMS:]
+        return max((sum(o200k_count(t) + MESSAGE_MARKUP_TOKENS for t in texts(i))
+                    for i in longest), default=0)  # fmt: skip
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -95,6 +95,12 @@ class LongBenchV2Suite(AnswerSuite):
         """Contexts are cut to ``max_prompt_tokens``; the template and question add a little."""
         return int(self.options["max_prompt_tokens"]) + 1_024
 
+    def counted_prompt_tokens(self, items: list[Item], system_prompt: str | None = None) -> int:
+        """Prompts are cut to ``max_prompt_tokens`` of the served model's tokenizer before
+        they are sent."""
+        return min(super().counted_prompt_tokens(items, system_prompt),
+                   int(self.options["max_prompt_tokens"]))  # fmt: skip
+
     def __init__(self, spec: Any, options: dict[str, Any] | None = None) -> None:
         super().__init__(spec, options)
         if int(self.options["max_prompt_tokens"]) < 2:

@@ -107,6 +107,7 @@ class MrcrSuite(AnswerSuite):
     #: the largest context bin ends at 1M tokens
     longest_prompt_tokens: ClassVar[int] = 1_000_000
     binary_scores: ClassVar[bool] = False
+    fits_window: ClassVar[bool] = False  # skips or fits the budget per item, counted
     adapter_name = "mrcr"
     declared_options = (
         Option("needles", 4, "needle count", type=int, choices=(2, 4, 8)),

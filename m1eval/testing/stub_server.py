@@ -31,6 +31,7 @@ from m1eval.testing.app_thread import AppThread, serve_forever, spawn_module
 
 FAULTS = ("http500", "http429", "drop", "malformed", "stall", "nofinish")
 SAMPLE_HEADER = "X-M1eval-Sample-Id"
+PROBE_HEADER = "X-M1eval-Probe"  # a run's preflight or identity probe, not a sample
 
 
 def _unit(*parts: object) -> float:
@@ -58,7 +59,7 @@ class StubConfig:
     reasoning: bool = True
     chunks: int = 3
     model_id: str = "stub-model"
-    max_model_len: int | None = 32768
+    max_model_len: int | None = 1_081_920  # what a server sized for M1's protocols reports
     max_prompt_chars: int | None = None  # longer prompts get vLLM's 400 "maximum context length"
     record_bodies: bool = False  # keep every request body (tests that inspect what was sent)
     # vLLM's own check of prompt + max_tokens against max_model_len, on the stub's token
@@ -70,7 +71,8 @@ class StubState:
     def __init__(self, config: StubConfig) -> None:
         self.config = config
         self.attempts: Counter[str] = Counter()
-        self.requests = 0
+        self.requests = 0  # chat requests of samples (not a run's probes)
+        self.probes = 0  # a run's preflight and identity probes (PROBE_HEADER)
         self.faults_injected: Counter[str] = Counter()
         self.log: list[tuple[str, str]] = []  # (sample id, "ok" or fault name)
         self.bodies: list[dict[str, Any]] = []
@@ -176,6 +178,10 @@ def make_app(state: StubState) -> web.Application:
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.json()
         sample_id = request.headers.get(SAMPLE_HEADER, "")
+        if request.headers.get(PROBE_HEADER):  # answered, never counted as a sample
+            with state.lock:
+                state.probes += 1
+            return await _probe_reply(config, body)
         with state.lock:
             state.requests += 1
             state.attempts[sample_id] += 1
@@ -270,6 +276,26 @@ def make_app(state: StubState) -> web.Application:
     app.router.add_get("/stats", stats)
     app.router.add_post("/v1/chat/completions", chat)
     return app
+
+
+async def _probe_reply(config: StubConfig, body: dict[str, Any]) -> web.Response:
+    """A probe's answer: deterministic in its messages and seed (as a greedy or seeded vLLM
+    request is), in the shape the request asked for."""
+    key = "probe:" + json.dumps([body.get("messages"), body.get("seed")], sort_keys=True)
+    text = reply_text(config, key, _prompt_text(body))
+    usage = {"prompt_tokens": 1, "completion_tokens": max(1, len(text) // 4),
+             "total_tokens": 1 + max(1, len(text) // 4)}  # fmt: skip
+    if not body.get("stream"):
+        return web.json_response({"id": "chatcmpl-probe", "object": "chat.completion",
+                                  "model": config.model_id, "usage": usage, "choices": [
+                                      {"index": 0, "finish_reason": "stop",
+                                       "message": {"role": "assistant", "content": text}}]})
+    events = [_chunk(config.model_id, {"role": "assistant"}),
+              _chunk(config.model_id, {"content": text}), _chunk(config.model_id, {}, "stop"),
+              b"data: " + json.dumps({"id": "chatcmpl-probe", "choices": [],
+                                      "usage": usage}).encode() + b"\n\n",
+              b"data: [DONE]\n\n"]  # fmt: skip
+    return web.Response(body=b"".join(events), content_type="text/event-stream")
 
 
 class StubServer(AppThread):

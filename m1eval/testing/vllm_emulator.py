@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import re
 import subprocess
 import time
@@ -89,6 +90,13 @@ class EmulatorConfig:
     correct_rate: float = 0.5
     record_bodies: bool = False
     delay_s: float = 0.0  # before answering each chat request (a slower model)
+    # other weights under the same card (same id, window, version and template): only the
+    # answers differ
+    weights: str = ""
+    # a busy server's batch nondeterminism: this share of greedy or seeded replies differ
+    greedy_noise: float = 0.0
+    tokenize_error: bool = False  # /tokenize fails (HTTP 500, a multi-line body)
+    root: str | None = None  # the card's root: where the weights were loaded from
 
 
 class Tokenizer:
@@ -138,7 +146,8 @@ class Emulator:
         self.bodies: list[dict[str, Any]] = []
         self.usages: list[dict[str, int]] = []  # per answered chat request
         self.seen: list[dict[str, str | None]] = []  # routing headers of each chat request
-        self.requests = 0
+        self.requests = 0  # chat requests of samples
+        self.probes = 0  # a run's preflight and identity probes (X-M1eval-Probe)
 
     # --- request checks, in vLLM's order ---------------------------------------------------
 
@@ -161,13 +170,14 @@ class Emulator:
             raise RequestError(str(exc)) from None
 
     def check_tools(self, body: dict[str, Any]) -> bool:
-        """Whether the reply is parsed for tool calls."""
+        """Whether the reply is parsed for M1's tool calls (another parser, such as hermes,
+        leaves M1's ``<tool_calls>`` block in the content)."""
         if not body.get("tools"):
             return False
         choice = body.get("tool_choice", "auto")
         if choice == "auto" and self.config.tool_parser is None:
             raise RequestError(TOOL_PARSER_MSG)
-        return choice == "auto"
+        return choice == "auto" and self.config.tool_parser == "minimax"
 
     def check_length(self, prompt: str, n_prompt: int, max_tokens: int | None) -> None:
         window = self.config.max_model_len
@@ -206,7 +216,7 @@ class Emulator:
         if "###STOP###" in system and not body.get("tools"):  # a simulated user: two turns
             spoken = sum(m.get("role") == "assistant" for m in messages)
             return "###STOP###" if spoken >= 2 else "I would like help with my booking."
-        if parse_tools and messages[-1].get("role") != "tool":
+        if body.get("tools") and self.config.tool_parser and messages[-1].get("role") != "tool":
             call = _first_callable(body["tools"])
             if call is not None:
                 return (f"<think>I should call {call[0]}.</think>\n<tool_calls>\n"
@@ -220,11 +230,13 @@ class Emulator:
         """What makes a reply: the seed when honoured, else the sample id, else chance; at
         temperature 0 the prompt alone."""
         seed = body.get("seed")
+        weights = self.config.weights
+        noise = "" if random.random() >= self.config.greedy_noise else uuid.uuid4().hex
         if seed is not None and self.config.honour_seed:
-            return f"seed={seed}|{json.dumps(body.get('messages'), sort_keys=True)}"
+            return f"{weights}{noise}seed={seed}|{json.dumps(body.get('messages'), sort_keys=True)}"
         if body.get("temperature") == 0 or not self.config.honour_temperature:
-            return f"greedy|{json.dumps(body.get('messages'), sort_keys=True)}"
-        return request.headers.get(SAMPLE_HEADER) or uuid.uuid4().hex
+            return f"{weights}{noise}greedy|{json.dumps(body.get('messages'), sort_keys=True)}"
+        return weights + (request.headers.get(SAMPLE_HEADER) or uuid.uuid4().hex)
 
     # --- wire shapes -------------------------------------------------------------------------
 
@@ -311,7 +323,7 @@ def make_app(emu: Emulator) -> web.Application:
     async def models(_: web.Request) -> web.Response:
         created = int(time.time())
         card = {"id": cfg.model_id, "object": "model", "created": created, "owned_by": "vllm",
-                "root": cfg.model_id, "parent": None, "max_model_len": cfg.max_model_len,
+                "root": cfg.root or cfg.model_id, "parent": None, "max_model_len": cfg.max_model_len,
                 "permission": [{"id": f"modelperm-{uuid.uuid4().hex}",
                                 "object": "model_permission", "created": created,
                                 "allow_create_engine": False, "allow_sampling": True,
@@ -332,6 +344,9 @@ def make_app(emu: Emulator) -> web.Application:
 
     async def tokenize(request: web.Request) -> web.Response:
         body = await request.json()
+        if cfg.tokenize_error:
+            return web.Response(status=500, text="Internal Server Error\n\nTraceback (most "
+                                "recent call last):\n  ...\nRuntimeError: tokenizer gone")
         try:
             text = emu.render(body) if "messages" in body else str(body.get("prompt", ""))
         except RequestError as exc:
@@ -346,12 +361,15 @@ def make_app(emu: Emulator) -> web.Application:
 
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        emu.requests += 1
-        emu.seen.append({"session": request.headers.get("X-Session-Id"),
-                         "sample": request.headers.get(SAMPLE_HEADER)})  # fmt: skip
+        probe = bool(request.headers.get("X-M1eval-Probe"))  # a run's probe, not a sample
+        emu.probes += probe
+        emu.requests += not probe
+        if not probe:
+            emu.seen.append({"session": request.headers.get("X-Session-Id"),
+                             "sample": request.headers.get(SAMPLE_HEADER)})  # fmt: skip
         if cfg.delay_s:
             await asyncio.sleep(cfg.delay_s)
-        if cfg.record_bodies:
+        if cfg.record_bodies and not probe:
             emu.bodies.append(body)
         try:
             parse_tools = emu.check_tools(body)
@@ -374,7 +392,8 @@ def make_app(emu: Emulator) -> web.Application:
         created = int(time.time())
         if calls and finish == "stop":
             finish = "tool_calls"
-        emu.usages.append({"prompt_tokens": n_prompt, "completion_tokens": n_completion})
+        if not probe:
+            emu.usages.append({"prompt_tokens": n_prompt, "completion_tokens": n_completion})
         if not body.get("stream"):
             return web.json_response(_full_response(emu, rid, created, pieces, calls, finish,
                                                     n_prompt, n_completion))  # fmt: skip
@@ -506,6 +525,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
     p.add_argument("--max-model-len", type=int, default=1_081_920)
     p.add_argument("--no-tool-parser", action="store_true")
+    p.add_argument("--tool-parser", default="minimax", help="a parser that is not M1's "
+                   "(hermes) leaves M1's tool calls in the content")
+    p.add_argument("--weights", default="", help="other weights under the same card")
+    p.add_argument("--root", help="the card's root (the weights' path; default: the model id)")
+    p.add_argument("--greedy-noise", type=float, default=0.0,
+                   help="share of greedy or seeded replies that differ (a busy server)")
     p.add_argument("--chat-template", default="minimax_m1", help="a shipped template's name")
     p.add_argument(
         "--answers",
@@ -523,7 +548,10 @@ def main(argv: list[str] | None = None) -> None:
         EmulatorConfig(
             version=args.release,
             max_model_len=args.max_model_len,
-            tool_parser=None if args.no_tool_parser else "minimax",
+            tool_parser=None if args.no_tool_parser else args.tool_parser,
+            weights=args.weights,
+            root=args.root,
+            greedy_noise=args.greedy_noise,
             chat_template=templates.template_text(args.chat_template),
             model_id=args.model,
             delay_s=args.delay,

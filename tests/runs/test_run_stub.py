@@ -238,9 +238,10 @@ def test_resuming_against_another_server_refuses(cli, tmp_path: Path) -> None:
             "--repeats", "2", "--results-dir", tmp_path, "--no-progress")  # fmt: skip
     with StubServer(StubConfig()) as first:
         assert cli(*args, "--base-url", first.base_url).code == 0
-    with StubServer(StubConfig(max_model_len=8192)) as second:
+    with StubServer(StubConfig(max_model_len=200_000)) as second:
         refused = cli(*args, "--base-url", second.base_url)
-        assert refused.code == 2 and "answered by another server" in refused.err, refused.err
+        assert refused.code == 7 and "answered by another server" in refused.err, refused.err
+        assert "model card (id or window)" in refused.err
         assert refused.err.count("\n") == 1
         assert second.state.requests == 0
         allowed = cli(*args, "--base-url", second.base_url, "--allow-endpoint-change")

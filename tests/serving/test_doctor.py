@@ -67,6 +67,20 @@ def test_each_misconfiguration_is_one_failed_line(cli, config: EmulatorConfig, c
     mine = [line for line in failed if line.split()[1] == check]
     assert len(mine) == 1, failed
     assert says in mine[0] and f"; fix: {fix}" in mine[0]
+    assert len(failed) == 1, failed  # one fault, one FAIL line
+
+
+def test_a_check_that_could_not_be_made_is_no_go(cli) -> None:
+    """A server that should render the probe but answers /tokenize with an error: the template
+    is unverified, and an unverified template is no reason to say go."""
+    from m1eval.testing.vllm_emulator import EmulatorConfig as Config
+
+    with VllmEmulator(Config(tokenize_error=True)) as server:
+        code, out = _doctor(cli, server.base_url, "--suite", "aime24")
+    assert code == 5 and out[-1].startswith("no-go:") and "could not be made" in out[-1], out
+    skipped = _lines(out, "SKIP")
+    assert skipped and all("\n" not in line for line in skipped)
+    assert any("/tokenize answered HTTP 500" in line for line in skipped)
 
 
 def test_window_and_tools_follow_the_chosen_suites(cli) -> None:
@@ -94,5 +108,6 @@ def test_embedded_server(cli, embedded_server) -> None:
                         "aime24", "--probe-max-tokens", "16")  # fmt: skip
     assert code == 0 and out[-1] == "go", out
     assert any(line.strip().startswith("WARN  vllm       no /version") for line in out)
-    assert any(line.strip().startswith("SKIP  template") for line in out)
+    # the protocol names no template: not applicable, which is no reason to stop
+    assert any(line.strip().startswith("N/A   template") for line in out)
     assert [line.split()[1] for line in _lines(out, "OK")][-2:] == ["seed", "sampling"]

@@ -131,22 +131,39 @@ def test_a_copy_lost_mid_run_costs_no_sample(cli, tmp_path: Path) -> None:
         fleet.close()
 
 
-@pytest.mark.parametrize(("second", "says"), [
-    (["--release", "0.12.0"], "replicas differ in vLLM version"),
-    (["--max-model-len", "131072"], "replicas differ in model (id, revision or window)"),
-    (["--chat-template", "minimax_m1_tools", "--model", "other/model"],
+@pytest.mark.parametrize(("second", "code", "says"), [
+    (["--release", "0.12.0"], 7, "vLLM version: 0.23.0 then, 0.12.0 now"),
+    (["--max-model-len", "131072"], 7, "model card (id or window)"),
+    (["--weights", "other-finetune"], 7, "answers: the fixed prompt at temperature 0 answers "
+     "otherwise"),
+    (["--chat-template", "minimax_m1_tools", "--model", "other/model"], 3,
      "does not serve MiniMaxAI/MiniMax-M1-80k"),
 ])  # fmt: skip
-def test_copies_that_differ_are_refused(cli, tmp_path: Path, second: list[str],
+def test_copies_that_differ_are_refused(cli, tmp_path: Path, second: list[str], code: int,
                                         says: str) -> None:  # fmt: skip
+    """Another vLLM, another window, other weights under the same card (only the answers
+    differ): one run is never answered by two models."""
     fleet = Fleet(tmp_path, [("127.0.0.2", []), ("127.0.0.3", second)])
     try:
         res = _run(cli, fleet.base_url, tmp_path / "r", "--model", "MiniMaxAI/MiniMax-M1-80k",
                    "--any-model")  # fmt: skip
     finally:
         fleet.close()
-    assert res.code == 3 and says in res.err, res.err
+    assert res.code == code and says in res.err, res.err
+    assert res.err.count("\n") == 1
     assert not (tmp_path / "r").exists()
+
+
+def test_copies_are_compared_by_what_they_serve_not_where_the_weights_lie(
+        cli, tmp_path: Path) -> None:  # fmt: skip
+    """The same weights loaded from another path (another card ``root``) are the same model."""
+    fleet = Fleet(tmp_path, [("127.0.0.2", []),
+                             ("127.0.0.3", ["--root", "/mnt/other/MiniMax-M1-80k"])])
+    try:
+        res = _run(cli, fleet.base_url, tmp_path / "r", "--limit", "1")
+    finally:
+        fleet.close()
+    assert res.code == 0, res.err
 
 
 def test_listed_replicas_are_checked_without_a_router_list(cli, tmp_path: Path) -> None:
