@@ -323,7 +323,8 @@ def make_app(emu: Emulator) -> web.Application:
     async def models(_: web.Request) -> web.Response:
         created = int(time.time())
         card = {"id": cfg.model_id, "object": "model", "created": created, "owned_by": "vllm",
-                "root": cfg.root or cfg.model_id, "parent": None, "max_model_len": cfg.max_model_len,
+                "root": cfg.root or cfg.model_id, "parent": None,
+                "max_model_len": cfg.max_model_len,
                 "permission": [{"id": f"modelperm-{uuid.uuid4().hex}",
                                 "object": "model_permission", "created": created,
                                 "allow_create_engine": False, "allow_sampling": True,
