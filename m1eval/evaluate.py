@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,11 @@ from m1eval.config import RunConfig
 from m1eval.data import LoadedDataset
 from m1eval.errors import ConfigError, EndpointError, IdentityError, ServingError
 from m1eval.hashing import stable_hash
-from m1eval.model.client import ChatClient, ClientSettings
+from m1eval.model.client import PROBE_HEADER, ChatClient, ClientSettings
 from m1eval.model.embedded import EMBEDDED_MODEL_ID, EmbeddedServer
 from m1eval.model.fingerprint import fetch_fingerprint
 from m1eval.model.retry import RetryPolicy
-from m1eval.preflight import Preflight, RunNeeds, one_line, run_preflight
+from m1eval.preflight import Preflight, RunNeeds, one_line, run_preflight, tools_check
 from m1eval.progress import RunProgress
 from m1eval.protocols import Protocol
 from m1eval.run_files import end_invocation, finish_run, new_manifest, start_invocation
@@ -33,6 +34,8 @@ from m1eval.serving.replicas import replica_fingerprints
 from m1eval.store import RunStore
 from m1eval.suites.base import Item, RunContext, Suite
 from m1eval.tokenizers import resolve_tokenizer
+
+TOOL_PROBE_TOKENS = 1024  # the tool round trip's budget: M1 thinks before it calls
 
 
 @dataclass
@@ -223,6 +226,9 @@ async def _execute_plan(
         try:
             executed = await _ask(req, plan, store, pending, stats, settings, pool)
             status = "complete"
+        except ServingError:
+            status = "stopped: server configuration"
+            raise
         except (KeyboardInterrupt, asyncio.CancelledError):
             status = "interrupted"
             raise
@@ -249,7 +255,21 @@ async def _ask(
                 pending, req.suite, client, store, req.config.concurrency,
                 on_record=lambda r: bar.advance(r.outcome, r.completion_tokens),
                 system_prompt=req.config.system_prompt, endpoints=pool,
+                tool_probe=_tool_probe(req, settings) if req.suite.uses_tools else None,
             )  # fmt: skip
+
+
+def _tool_probe(req: RunRequest, settings: ClientSettings) -> Callable[[], Awaitable[bool]]:
+    """Whether the server parses M1's tool calls: the preflight's round trip, asked when a
+    reply holds a tool-call block as text."""
+
+    async def probe() -> bool:
+        probing = replace(settings, headers={**settings.headers, PROBE_HEADER: "tools"})
+        async with ChatClient(probing) as client:
+            check = await tools_check(client, req.protocol, TOOL_PROBE_TOKENS)
+        return check.status != "fail"
+
+    return probe
 
 
 def _client_settings(req: RunRequest, template: dict[str, Any] | None) -> ClientSettings:

@@ -11,7 +11,9 @@ raise its own score by making its wrong answers unreadable. So:
   independent of the output (a missing image, a daemon fault, a dataset row that cannot be
   decoded): the sample is an ``infra_error``, re-attempted on the next run;
 - a grader that raises anything else failed *on the output*: the sample is a
-  ``model_failure`` with the cause, scored 0 and kept in the denominator.
+  ``model_failure`` with the cause, scored 0 and kept in the denominator;
+- a :class:`~m1eval.errors.ServingError` (a judge's server configured wrong) is no sample's
+  outcome: it stops the run.
 
 The runner, ``m1eval grade`` and ``m1eval swe-bench grade`` all grade through
 :func:`grade_output`; nothing else calls a suite's :meth:`~m1eval.suites.base.Suite.score`.
@@ -22,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from m1eval.artifacts import ArtifactWriter
-from m1eval.errors import InfraFault
+from m1eval.errors import InfraFault, ServingError
 from m1eval.model.types import Completion
 from m1eval.records import MODEL_FAILURE
 from m1eval.suites.base import Grade, Item, Solution, Suite
@@ -66,6 +68,8 @@ async def grade_output(suite: Suite, item: Item, solution: Solution) -> Grade | 
     finish_reason = solution.completion.finish_reason
     try:
         grade = await suite.score(item, solution)
+    except ServingError:  # a judge's server configured wrong: the run stops
+        raise
     except InfraFault as fault:
         return InfraFailure(describe(fault))
     except Exception as exc:

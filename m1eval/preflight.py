@@ -291,7 +291,7 @@ class RunNeeds:
     uses_tools: bool
     seeded: bool
     declared_template_sha256: str | None = None  # from a --serving-fingerprint
-    tool_probe_tokens: int = 1024
+    tool_probe_tokens: int = 1024  # M1 thinks before it calls
 
 
 async def run_preflight(settings: ClientSettings, protocol: Protocol, needs: RunNeeds,

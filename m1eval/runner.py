@@ -19,12 +19,13 @@ from typing import Any
 
 from m1eval.artifacts import ArtifactWriter
 from m1eval.config import per_sample_seed, sample_id
-from m1eval.errors import M1EvalError
+from m1eval.errors import M1EvalError, ServingError
 from m1eval.hashing import stable_hash
 from m1eval.model.client import ChatClient, ClientSettings
 from m1eval.model.types import Completion, RequestFailed
 from m1eval.outcomes import InfraFailure, describe, grade_output
 from m1eval.records import INFRA_ERROR, SKIPPED, SampleRecord
+from m1eval.serving.guard import GuardedClient, ToolProbe
 from m1eval.store import RunStore
 from m1eval.suites.base import Grade, Item, SolveContext, Suite
 
@@ -169,9 +170,12 @@ async def execute(
     on_record: Callable[[SampleRecord], None] | None = None,
     system_prompt: str | None = None,
     endpoints: Endpoints | None = None,
+    tool_probe: ToolProbe | None = None,
 ) -> ExecutionStats:
     """Ask the model for every pending sample with at most ``concurrency`` in flight; other
-    endpoints (a user simulator, a judge) come from ``endpoints`` (closed here)."""
+    endpoints (a user simulator, a judge) come from ``endpoints`` (closed here). A reply that
+    is a server-configuration error stops the run (:mod:`m1eval.serving.guard`; ``tool_probe``
+    confirms tool calls that came back as text)."""
     stats = ExecutionStats()
     queue: asyncio.Queue[PlannedSample] = asyncio.Queue()
     for p in pending:
@@ -179,6 +183,7 @@ async def execute(
     started = time.perf_counter()
 
     endpoints = endpoints or Endpoints(client.settings)
+    guarded = GuardedClient(client, tool_probe)
     files = ArtifactWriter(store.run_dir.resolve(), SAMPLE_ARTIFACTS)
 
     async def worker() -> None:
@@ -187,7 +192,7 @@ async def execute(
                 planned = queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            record = await run_sample(planned, suite, client, system_prompt, store.log_prompt,
+            record = await run_sample(planned, suite, guarded, system_prompt, store.log_prompt,
                                       endpoints, files)  # fmt: skip
             store.append(record.to_dict())
             stats.executed += 1
@@ -214,17 +219,17 @@ class Endpoints:
 
     def __init__(self, settings: ClientSettings) -> None:
         self.settings = settings
-        self._open: dict[tuple[str, str, str | None], ChatClient] = {}
+        self._open: dict[tuple[str, str, str | None], GuardedClient] = {}
         self._lock = asyncio.Lock()
 
-    async def get(self, base_url: str, model: str, api_key: str | None = None) -> ChatClient:
+    async def get(self, base_url: str, model: str, api_key: str | None = None) -> GuardedClient:
         key = (base_url, model, api_key)
         async with self._lock:
             if key not in self._open:
                 settings = replace(self.settings, base_url=base_url, model=model,
                                    api_key=api_key, content_format="string",
                                    extra_body={})  # fmt: skip
-                self._open[key] = await ChatClient(settings).__aenter__()
+                self._open[key] = GuardedClient(await ChatClient(settings).__aenter__())
             return self._open[key]
 
     @property
@@ -232,15 +237,15 @@ class Endpoints:
         return sum(c.retries for c in self._open.values())
 
     async def close(self) -> None:
-        for client in self._open.values():
-            await client.__aexit__(None, None, None)
+        for guarded in self._open.values():
+            await guarded.client.__aexit__(None, None, None)
         self._open.clear()
 
 
 async def run_sample(
     planned: PlannedSample,
     suite: Suite,
-    client: ChatClient,
+    client: ChatClient | GuardedClient,
     system_prompt: str | None = None,
     log_prompt: Callable[[str, list[dict[str, Any]]], None] | None = None,
     endpoints: Endpoints | None = None,
@@ -284,6 +289,8 @@ async def run_sample(
                 f"{failure.cause}", failure.attempts, outcome=SKIPPED,
             )  # fmt: skip
         return make_record(planned, suite, None, None, failure.cause, failure.attempts)
+    except ServingError:  # the deployment's fault: the run stops, nothing is recorded
+        raise
     except M1EvalError as exc:  # classified by the harness: checkout, image, simulator
         return make_record(planned, suite, None, None, f"could not solve: {describe(exc)}", 0)
     except Exception as exc:  # the outcome rule: the output's failure

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from m1eval.config import RunConfig, shard_of
-from m1eval.errors import ConfigError
+from m1eval.errors import ConfigError, IdentityError
 from m1eval.protocols import load_protocol
 from m1eval.registry import get_suite
 from m1eval.run_files import finish_run, now_iso
 from m1eval.run_plan import RunPlan, recorded_plan
+from m1eval.serving.identity import differences, recorded_behaviour_differs
 from m1eval.store import MANIFEST, PROMPTS, SAMPLES, SUMMARY, RunStore, read_samples_file
 from m1eval.suites.base import RunContext
 
@@ -70,13 +71,18 @@ def rebuild_config(manifest: dict[str, Any], results_dir: Path, data_dir: Path |
     return RunConfig(**raw)
 
 
-def merge_shards(shard_dirs: list[Path], results_dir: Path, data_dir: Path | None = None
-                 ) -> Path:  # fmt: skip
+def merge_shards(shard_dirs: list[Path], results_dir: Path, data_dir: Path | None = None,
+                 allow_endpoint_change: bool = False) -> Path:  # fmt: skip
     """Write the merged run under ``results_dir`` and return its directory."""
     if not shard_dirs:
         raise ConfigError("name the shard run directories to merge")
     manifests = [_manifest(d) for d in shard_dirs]
     count = _check_shards(manifests, shard_dirs)
+    changes = _endpoint_differences(manifests, shard_dirs)
+    if changes and not allow_endpoint_change:
+        raise IdentityError(f"the shards were answered by different servers ({changes[0]}); "
+                            "one run must be answered by one model; merge them with "
+                            "--allow-endpoint-change to join them deliberately (recorded)")
     by_index = sorted(
         zip(manifests, shard_dirs, strict=True), key=lambda md: md[0]["shard"]["index"]
     )
@@ -97,11 +103,33 @@ def merge_shards(shard_dirs: list[Path], results_dir: Path, data_dir: Path | Non
     try:
         store.replace_samples(texts[p.sample_id] for p in plan.planned)
         store.replace_prompts(_joined_prompts([d for _, d in by_index]))
-        finish_run(store, plan, _merged_manifest(plan, by_index, count),
+        manifest = _merged_manifest(plan, by_index, count)
+        if changes:
+            manifest.update(endpoint_changes=changes, allow_endpoint_change=True)
+        finish_run(store, plan, manifest,
                    adjust=lambda s: plan.suite.merge_summaries(s, shard_summaries))  # fmt: skip
     finally:
         store.close()
     return plan.run_dir
+
+
+def _endpoint_differences(manifests: list[dict[str, Any]], dirs: list[Path]) -> list[str]:
+    """How each shard's server differs from the first shard's (their recorded identities:
+    model card, vLLM version, template rendering, answers to the fixed prompt)."""
+    first = manifests[0].get("endpoint") or {}
+    out = []
+    for m, d in zip(manifests[1:], dirs[1:], strict=True):
+        other = m.get("endpoint") or {}
+        a, b = first.get("identity"), other.get("identity")
+        if isinstance(a, dict) and isinstance(b, dict):
+            found = differences(a, b)
+            if not found and recorded_behaviour_differs(a, b):
+                found = ["answers: the fixed prompt at temperature 0 was answered otherwise"]
+        else:  # shards from before identities: what their servers said of themselves
+            found = (["their /models or /version answers"]
+                     if first.get("hash") != other.get("hash") else [])  # fmt: skip
+        out += [f"{dirs[0].name} and {d.name}: {f}" for f in found]
+    return out
 
 
 def _plan(first: dict[str, Any], results_dir: Path, data_dir: Path | None) -> RunPlan:
@@ -185,9 +213,12 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
                         help="where the merged run is written")  # fmt: skip
     parser.add_argument("--data-dir", type=Path,
                         help="the dataset, if not where the shards read it")  # fmt: skip
+    parser.add_argument("--allow-endpoint-change", action="store_true",
+                        help="join shards answered by servers that differ (recorded)")
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    out = merge_shards(list(args.shards), args.results_dir, args.data_dir)
+    out = merge_shards(list(args.shards), args.results_dir, args.data_dir,
+                       args.allow_endpoint_change)
     print(f"merged {len(args.shards)} shards: {out}")
     return 0

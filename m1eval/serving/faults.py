@@ -15,17 +15,20 @@ __all__ = ["IdentityError", "ServingError", "configuration_fault", "tool_calls_a
 
 TOOL_PARSER_FIX = "start vLLM with --enable-auto-tool-choice --tool-call-parser minimax"
 TRUST_TEMPLATE_FIX = "start vLLM with --trust-request-chat-template"
+MODEL_FIX = ("name a model the server's /v1/models lists (--model; for a judge or a user "
+             "simulator, --judge-model or --user-model)")
 
-# (what the server says, what it means, the fix): vLLM's own messages
+# (what the server says, what it means, the fix): vLLM's own messages (0.23's
+# serve/render/serving.py and openai/engine/serving.py; the same words since 0.10)
 _FAULTS: tuple[tuple[re.Pattern[str], str, str], ...] = (
     (re.compile(r"tool choice requires --enable-auto-tool-choice"),
      "tool calling is off", TOOL_PARSER_FIX),
     (re.compile(r"--trust-request-chat-template is not set"),
      "the server refuses the request's chat template", TRUST_TEMPLATE_FIX),
     (re.compile(r"The model `[^`]{0,200}` does not exist"),
-     "the server does not serve the model", "pass --model with a name the server lists"),
-    (re.compile(r"tool_choice.{0,40}(?:not supported|only supported)"),
-     "the server does not support the tool choice sent", TOOL_PARSER_FIX),
+     "the server does not serve the model", MODEL_FIX),
+    (re.compile(r"tool_choice=.{0,60} requires --tool-call-parser to be set"),
+     "the server has no tool parser for the tool choice sent", TOOL_PARSER_FIX),
 )  # fmt: skip
 
 

@@ -95,6 +95,7 @@ class EmulatorConfig:
     weights: str = ""
     # a busy server's batch nondeterminism: this share of greedy or seeded replies differ
     greedy_noise: float = 0.0
+    noise_seed: int = 0
     tokenize_error: bool = False  # /tokenize fails (HTTP 500, a multi-line body)
     root: str | None = None  # the card's root: where the weights were loaded from
 
@@ -146,6 +147,7 @@ class Emulator:
         self.bodies: list[dict[str, Any]] = []
         self.usages: list[dict[str, int]] = []  # per answered chat request
         self.seen: list[dict[str, str | None]] = []  # routing headers of each chat request
+        self.rng = random.Random(config.noise_seed)  # the busy server's draws, repeatable
         self.requests = 0  # chat requests of samples
         self.probes = 0  # a run's preflight and identity probes (X-M1eval-Probe)
 
@@ -231,7 +233,7 @@ class Emulator:
         temperature 0 the prompt alone."""
         seed = body.get("seed")
         weights = self.config.weights
-        noise = "" if random.random() >= self.config.greedy_noise else uuid.uuid4().hex
+        noise = "" if self.rng.random() >= self.config.greedy_noise else uuid.uuid4().hex
         if seed is not None and self.config.honour_seed:
             return f"{weights}{noise}seed={seed}|{json.dumps(body.get('messages'), sort_keys=True)}"
         if body.get("temperature") == 0 or not self.config.honour_temperature:
@@ -362,6 +364,9 @@ def make_app(emu: Emulator) -> web.Application:
 
     async def chat(request: web.Request) -> web.StreamResponse:
         body = await request.json()
+        if body.get("model") != cfg.model_id:  # vLLM's _check_model
+            return error(RequestError(f"The model `{body.get('model')}` does not exist.",
+                                      status=404, err_type="NotFoundError"))
         probe = bool(request.headers.get("X-M1eval-Probe"))  # a run's probe, not a sample
         emu.probes += probe
         emu.requests += not probe
