@@ -2,7 +2,10 @@
 
 Exit codes: 0 done; 2 bad input (config, data, options); 3 model server unreachable or not
 OpenAI-compatible; 4 run finished but some samples are infra errors (rerun to retry them);
-5 ``m1eval doctor`` says no-go; 130 interrupted (rerun the same command to resume).
+5 ``m1eval doctor`` says no-go, or the sandbox is unavailable; 6 the server cannot serve the
+run's protocol (preflight no-go, or a server-configuration error stopped the run); 7 another
+server or model would answer part of the run; 130 interrupted (rerun the same command to
+resume).
 
 Each command is one module of :mod:`m1eval.commands` with ``HELP``, ``add_parser(parser)``
 and ``run(args, argv) -> exit code``; this file only builds the parser from them, dispatches

@@ -53,7 +53,8 @@ class ExecutionOptions:
     progress: bool = True
     retry_errors: bool = True
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    stall_timeout_s: float = 900.0
+    stall_timeout_s: float = 900.0  # silence before the first token
+    token_gap_s: float = 300.0  # silence between tokens
     api_key: str | None = None
     any_model: bool = False  # skip the check that /models lists the requested model
     max_context: int | None = None  # the served model's context window, when /models omits it
@@ -281,6 +282,7 @@ def _client_settings(req: RunRequest, template: dict[str, Any] | None) -> Client
         api_key=options.api_key,
         content_format=config.content_format,
         stall_timeout_s=options.stall_timeout_s,
+        token_gap_s=options.token_gap_s,
         retry=options.retry,
         max_connections=max(config.concurrency, 1),
         extra_body=config.extra_body,

@@ -163,3 +163,23 @@ def declared_files(run: Path, record: dict, harness: bool = False) -> dict[str, 
         if ("/harness/" in f"/{a['path']}") == harness:
             out[path.name] = path
     return out
+
+
+NETNS_ENV = "M1EVAL_NETNS"  # set inside the private network namespace tests/test_netns.py makes
+
+
+def private_network_namespace() -> pytest.MarkDecorator:
+    """For test modules that start Ray or a router (Ray listens on every interface whatever
+    address it is given): they run only inside a network namespace of their own, where the
+    only interface is loopback; tests/test_netns.py runs them there."""
+    return pytest.mark.skipif(os.environ.get(NETNS_ENV) != "1", reason="runs in a private "
+                              "network namespace (tests/test_netns.py)")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def only_loopback() -> None:
+    """Inside the private namespace: nothing started here can listen beyond loopback."""
+    import socket
+
+    interfaces = sorted(name for _, name in socket.if_nameindex())  # this namespace's own
+    assert interfaces == ["lo"], interfaces

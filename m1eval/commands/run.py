@@ -61,7 +61,11 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     add("--retry-base-delay", type=number(0), default=1.0,
         help="first backoff ceiling in seconds (default: 1)")
     add("--stall-timeout", type=number(0, open_lo=True), default=900.0,
-        help="seconds of silence before a stream is retried (default: 900)")
+        help="seconds of silence before the first token (queue and prefill) after which a "
+        "request is retried (default: 900, plus 120 per MB of prompt)")
+    add("--token-gap-timeout", type=number(0, open_lo=True), default=300.0,
+        help="seconds of silence between tokens after which a request is retried on another "
+        "copy (default: 300)")
     add("--json", action="store_true", help="print the summary as JSON")
     add("--serving-fingerprint", type=Path,
         help="the file `m1eval serve vllm --fingerprint-out` wrote")
@@ -101,7 +105,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     options = ExecutionOptions(
         progress=not args.no_progress, retry_errors=not args.keep_errors,
         retry=RetryPolicy(max_attempts=args.max_attempts, base_delay_s=args.retry_base_delay),
-        stall_timeout_s=args.stall_timeout, api_key=os.environ.get(args.api_key_env) or None,
+        stall_timeout_s=args.stall_timeout, token_gap_s=args.token_gap_timeout,
+        api_key=os.environ.get(args.api_key_env) or None,
         any_model=args.any_model, max_context=args.max_context,
         tokenizer=args.tokenizer or protocol.tokenizer, serving=_serving(args),
         allow_endpoint_change=args.allow_endpoint_change, skip_preflight=args.skip_preflight,

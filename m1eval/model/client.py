@@ -43,9 +43,12 @@ class ClientSettings:
     api_key: str | None = None
     content_format: str = "string"  # "string" or "parts" (a list of {"type": "text"} parts)
     connect_timeout_s: float = 30.0
-    # Silence allowed between two streamed events, first token included: prefill of a
-    # 1M-token prompt on a busy server can take minutes.
+    # Silence allowed before the first streamed event (a queue, then prefill: a 1M-token
+    # prompt on a busy server takes minutes) ...
     stall_timeout_s: float = 900.0
+    # ... and between two events once tokens flow: a generating server never pauses this
+    # long (a preempted sequence waits seconds), a hung copy does
+    token_gap_s: float = 300.0
     # Whole-request deadline grows with the budget: 80K tokens at a slow 10 tok/s is 2.2 h.
     min_request_timeout_s: float = 600.0
     seconds_per_token: float = 0.1
@@ -152,6 +155,11 @@ class ChatClient:
         attempt = 0
         while True:
             attempt += 1
+            if session_id and attempt > 1:
+                # a retry after a stall or a dropped connection goes to another copy: a
+                # router's consistent hash reads the session key (one request loses its
+                # prefix-cache locality, not the item)
+                headers[SESSION_HEADER] = f"{session_id}~{attempt}"
             try:
                 async with asyncio.timeout(deadline):
                     completion = await self._attempt(data, headers, stall)
@@ -210,7 +218,7 @@ class ChatClient:
                 )
             ctype = resp.headers.get("Content-Type", "")
             if "text/event-stream" in ctype:
-                return await _read_stream(resp, started, request)
+                return await _read_stream(resp, started, request, self.settings.token_gap_s)
             return _read_json(await resp.read(), started)
 
 
@@ -337,17 +345,37 @@ def _deltas_before_close(deltas: list[str]) -> int:
     return len(deltas)
 
 
+async def _next_within(blocks: Any, gap_s: float) -> bytes:
+    """The next block, or a retryable failure after ``gap_s`` of silence mid-reply."""
+    try:
+        async with asyncio.timeout(gap_s):
+            return await anext(blocks)
+    except aiohttp.ServerTimeoutError:
+        raise
+    except TimeoutError:
+        raise RequestFailed(f"server went silent for {gap_s:.0f} s mid-reply",
+                            retryable=True) from None
+
+
 async def _read_stream(resp: aiohttp.ClientResponse, started: float,
-                       request: int | None = None) -> Completion:  # fmt: skip
+                       request: int | None = None, token_gap_s: float | None = None
+                       ) -> Completion:  # fmt: skip
     """Server-sent events, read in whatever blocks the socket gives and split in bulk (one
     await per block, not per line): the reader's CPU per streamed token bounds how many
-    model copies one driver can keep up with."""
+    model copies one driver can keep up with. Once tokens flow, ``token_gap_s`` of silence
+    is a stalled server (retried)."""
     acc = _Accumulator(started)
     done = False
     buf = b""
     seen = 0
     live = activity.CURRENT
-    async for block in resp.content.iter_any():
+    blocks = resp.content.iter_any().__aiter__()
+    while True:
+        try:
+            block = await (_next_within(blocks, token_gap_s) if seen and token_gap_s
+                           else anext(blocks))  # fmt: skip
+        except StopAsyncIteration:
+            break
         buf += block
         keep = b""
         if b"\r" in buf:  # CRLF or CR line ends: one form for the split below

@@ -170,8 +170,8 @@ class TauBenchSuite(Suite):
             cached = cache.get(key)
             if cached is not None:
                 return cached
-            try:
-                c = await user_client.complete(messages, params)
+            try:  # the item's routing key: its turns land on one copy behind a router
+                c = await user_client.complete(messages, params, session_id=ctx.session_id)
             except RequestFailed as exc:
                 raise UserSimulatorError(f"user simulator: {exc.cause}") from None
             self.user_requests += 1

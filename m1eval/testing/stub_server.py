@@ -75,6 +75,7 @@ class StubState:
         self.probes = 0  # a run's preflight and identity probes (PROBE_HEADER)
         self.faults_injected: Counter[str] = Counter()
         self.log: list[tuple[str, str]] = []  # (sample id, "ok" or fault name)
+        self.sessions: list[str | None] = []  # each sample request's X-Session-Id
         self.bodies: list[dict[str, Any]] = []
         self.lock = threading.Lock()
 
@@ -184,6 +185,7 @@ def make_app(state: StubState) -> web.Application:
             return await _probe_reply(config, body)
         with state.lock:
             state.requests += 1
+            state.sessions.append(request.headers.get("X-Session-Id"))
             state.attempts[sample_id] += 1
             attempt = state.attempts[sample_id]
         fault = choose_fault(config, sample_id, attempt)

@@ -51,6 +51,29 @@ def test_each_fault_is_retried_to_success(fault: str) -> None:
     assert stats["requests"] == 4
 
 
+def test_a_silence_mid_reply_is_cut_short_and_the_retry_goes_to_another_copy() -> None:
+    """Once tokens flow, a copy that goes silent (hung, SIGSTOPped) is given up after the
+    token gap, not the long first-token allowance; the retry carries another session key, so
+    a router's consistent hash sends it elsewhere."""
+    config = StubConfig(fault_rate=1.0, faults=("stall",), max_faults_per_sample=1, stall_s=5.0)
+    with StubServer(config) as server:
+        settings = ClientSettings(base_url=server.base_url, model="stub-model",
+                                  retry=FAST_RETRY, stall_timeout_s=60.0, token_gap_s=0.5)
+        started = time.perf_counter()
+
+        async def go():
+            async with ChatClient(settings) as client:
+                return await client.complete(MESSAGES, {"max_tokens": 16}, sample_id="s",
+                                             session_id="item-1")  # fmt: skip
+
+        completion = asyncio.run(go())
+        elapsed = time.perf_counter() - started
+        sessions = list(server.state.sessions)
+    assert completion.attempts == 2 and completion.finish_reason == "stop"
+    assert elapsed < 4.0  # the 5 s stall was not waited out
+    assert sessions == ["item-1", "item-1~2"]
+
+
 def test_retries_are_bounded_and_the_cause_is_reported() -> None:
     config = StubConfig(always_fail=frozenset({"doomed"}), faults=("http500",))
     with StubServer(config) as server:

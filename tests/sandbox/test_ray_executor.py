@@ -16,9 +16,11 @@ import pytest
 from m1eval.graders.lcb import Problem, grade_program
 from m1eval.sandbox.pool import LABEL, OWNER_LABEL, SandboxLimits, SandboxPool
 from m1eval.testing import swebench_selftest as selftest
+from tests.conftest import private_network_namespace
 
 ray = pytest.importorskip("ray", reason="the ray extra is not installed")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, private_network_namespace(),
+              pytest.mark.usefixtures("only_loopback")]
 
 WRONG_PATCH = selftest.GOLD_PATCH.replace("+        return hi", "+        return lo")
 assert WRONG_PATCH != selftest.GOLD_PATCH

@@ -19,13 +19,16 @@ import pytest
 
 from m1eval.model.embedded import free_port
 from m1eval.testing.vllm_emulator import spawn
-from tests.conftest import only_run_dir, read_jsonl
+from tests.conftest import only_run_dir, private_network_namespace, read_jsonl
 
 ROUTER = shutil.which("vllm-router") or shutil.which(
     "vllm-router", path=str(Path(sys.executable).parent)
 )
-pytestmark = pytest.mark.skipif(ROUTER is None, reason="vllm-router not installed "
-                                "(pip install 'm1eval[router]')")  # fmt: skip
+pytestmark = [
+    pytest.mark.skipif(ROUTER is None, reason="vllm-router not installed "
+                       "(pip install 'm1eval[router]')"),
+    private_network_namespace(), pytest.mark.usefixtures("only_loopback"),
+]  # fmt: skip
 
 
 def _get(url: str) -> object:
@@ -178,3 +181,23 @@ def test_listed_replicas_are_checked_without_a_router_list(cli, tmp_path: Path) 
     finally:
         a.kill()
         b.kill()
+
+
+def test_a_tau_episode_and_its_user_simulator_stay_on_one_copy(cli, tmp_path: Path,
+                                                                fleet: Fleet) -> None:  # fmt: skip
+    """The user simulator's requests carry the item's session key too: an episode's agent and
+    user turns land on one copy (and reuse its prefix cache)."""
+    import os
+
+    tau = Path(os.environ["M1EVAL_TAU_DIR"])
+    if not (tau / "retail").exists():
+        pytest.skip("tau-bench data missing")
+    res = cli("run", "--suite", "tau-bench-retail", "--split", "smoke", "--base-url",
+              fleet.base_url, "--results-dir", tmp_path, "--no-progress", "--data-dir", tau)
+    assert res.code == 0, res.err
+    seen = [(i, s) for i in range(2) for s in fleet.seen(i)]
+    assert seen and all(s["session"] for _, s in seen)  # agent and user requests alike
+    copies: dict[str, set[int]] = defaultdict(set)
+    for i, s in seen:
+        copies[s["session"]].add(i)
+    assert len(copies) == 3 and all(len(c) == 1 for c in copies.values())  # three tasks
