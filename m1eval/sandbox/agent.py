@@ -33,7 +33,6 @@ import os
 import resource
 import select
 import signal
-import socket
 import stat
 import sys
 import tempfile
@@ -409,11 +408,21 @@ def _run_in(req: dict, workdir: str, in_container: bool) -> dict:
             os.close(fd)
 
 
+_LCB_SOURCE: str | None = None  # sent over stdin to an attached agent (no file in the container)
+
+
 def _lcb_exec():  # type: ignore[no-untyped-def]
-    """LiveCodeBench's execution model, from the file beside this one (``-I`` keeps the
-    script's folder off ``sys.path``)."""
+    """LiveCodeBench's execution model, a fresh module each time: from the source the host
+    sent (an attached agent), else from the file beside this one (``-I`` keeps the script's
+    folder off ``sys.path``)."""
     import importlib.util
 
+    if _LCB_SOURCE is not None:
+        import types
+
+        module = types.ModuleType("lcb_exec")
+        exec(compile(_LCB_SOURCE, "lcb_exec.py", "exec"), module.__dict__)
+        return module
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lcb_exec.py")
     spec = importlib.util.spec_from_file_location("lcb_exec", path)
     module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
@@ -593,17 +602,18 @@ def serve(rfile: io.BufferedReader, wfile: io.BufferedWriter, in_container: bool
 
 
 def main() -> None:
+    global _LCB_SOURCE
     args = sys.argv[1:]
-    if args[:1] == ["--connect"]:
+    if args[:1] == ["--attach"]:  # PID 1 of a sandbox container, its streams attached
         _harden_self(in_container=True)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.connect(args[1])
-        serve(sock.makefile("rb"), sock.makefile("wb"), in_container=True)
+        rfile = sys.stdin.buffer
+        _LCB_SOURCE = rfile.read(int(rfile.readline(32))).decode("utf-8")
+        serve(rfile, sys.stdout.buffer, in_container=True)
     elif args[:1] == ["--stdio"]:  # the host's scratch directory, which the host removes
         serve(sys.stdin.buffer, sys.stdout.buffer, in_container=False,
               base=args[1] if len(args) > 1 else None)  # fmt: skip
     else:
-        sys.exit("usage: agent.py --connect SOCKET | --stdio [SCRATCH_DIR]")
+        sys.exit("usage: agent.py --attach | --stdio [SCRATCH_DIR]")
 
 
 if __name__ == "__main__":

@@ -1,11 +1,12 @@
 """A pool of long-lived, locked-down Docker workers that run untrusted programs.
 
 Each worker is a container with no network, a read-only root, a small tmpfs, a non-root
-user, no capabilities, ``no-new-privileges`` and memory/CPU/pids limits. Its main process is
-the agent (:mod:`m1eval.sandbox.agent`), which forks a fresh process per test. The host talks
-to it over a Unix socket that the host creates in a directory mounted read-only into the
-container; the socket file is removed as soon as the agent has connected, so programs cannot
-reach it. Grading therefore pays a fork per test, not a container start.
+user, no capabilities, ``no-new-privileges`` and memory/CPU/pids limits, and nothing of the
+host mounted. Its main process is the agent (:mod:`m1eval.sandbox.agent`), which forks a fresh
+process per test. The host talks to it through the container's standard streams, attached
+over the Docker API (:mod:`m1eval.sandbox.attach`: the agent's code goes in the same way);
+a test process gets its own anonymous streams and inherits none of the agent's, so programs
+cannot reach the channel. Grading therefore pays a fork per test, not a container start.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import contextlib
 import json
 import os
 import queue
-import shutil
 import socket
-import tempfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from m1eval.sandbox.attach import BOOTSTRAP, AttachedStream, framed
 from m1eval.sandbox.errors import SandboxError
 from m1eval.sandbox.image import IMAGE, docker_client, image_exists
 
@@ -84,27 +84,19 @@ def sweep_orphans(client: Any) -> int:
 
 
 class Worker:
-    """One container and the connection to its agent."""
+    """One container and the connection to its agent (its attached standard streams)."""
 
     def __init__(self, client: Any, image: str, limits: SandboxLimits) -> None:
         self.client = client
         self.name = f"m1eval-sandbox-{uuid.uuid4().hex[:12]}"
-        self.ipc_dir = Path(tempfile.mkdtemp(prefix="m1eval-ipc-"))
-        os.chmod(self.ipc_dir, 0o755)
-        sock_path = self.ipc_dir / "agent.sock"
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.container: Any = None
-        self.conn: socket.socket | None = None
+        self.conn: AttachedStream | None = None
         try:
-            listener.bind(str(sock_path))
-            os.chmod(sock_path, 0o666)  # the agent runs as uid 65534
-            listener.listen(1)
-            listener.settimeout(60)
-            self.container = client.containers.run(
+            self.container = client.containers.create(
                 image,
-                ["python3", "-I", "/opt/m1eval/agent.py", "--connect", "/ipc/agent.sock"],
+                ["python3", "-I", "-c", BOOTSTRAP],
                 name=self.name,
-                detach=True,
+                stdin_open=True,
                 network_mode="none",
                 read_only=True,
                 tmpfs={"/tmp": f"rw,nosuid,nodev,size={limits.tmpfs_mb}m,mode=1777"},
@@ -117,28 +109,17 @@ class Worker:
                 nano_cpus=int(limits.cpus * 1e9),
                 environment={},
                 working_dir="/tmp",
-                volumes={
-                    str(self.ipc_dir): {"bind": "/ipc", "mode": "ro"},
-                    str(AGENT): {"bind": "/opt/m1eval/agent.py", "mode": "ro"},
-                    str(LCB_EXEC): {"bind": "/opt/m1eval/lcb_exec.py", "mode": "ro"},
-                },
                 labels={LABEL: "worker", OWNER_LABEL: owner()},
             )
-            try:
-                self.conn, _ = listener.accept()
-            except TimeoutError:
-                raise SandboxError(f"sandbox worker did not start: {self._logs()}") from None
-        except SandboxError:
-            self.close()
-            raise
+            self.conn = AttachedStream(client.api.attach_socket(
+                self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}))
+            self.container.start()
+            self.conn.settimeout(60)
+            self.conn.sendall(framed(AGENT.read_bytes()) + framed(LCB_EXEC.read_bytes()))
         except Exception as exc:
             self.close()
             raise SandboxError(f"cannot start a sandbox worker: {_short(exc)}") from None
-        finally:
-            listener.close()
-            with contextlib.suppress(FileNotFoundError):
-                sock_path.unlink()  # nothing else may connect to the agent
-        self.rfile = self.conn.makefile("rb")
+        self.rfile = self.conn
         try:
             pong = self.request({"op": "ping"}, timeout_s=30)
         except ConnectionError as exc:
@@ -187,7 +168,6 @@ class Worker:
             with contextlib.suppress(Exception):
                 self.container.remove(force=True)
             self.container = None
-        shutil.rmtree(self.ipc_dir, ignore_errors=True)
 
 
 class SandboxPool:

@@ -54,6 +54,13 @@ POISON = {
         "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
         "        while True:\n            open('/tmp/daemon', 'a').write('x')\n"
         "            time.sleep(0.01)\n    os._exit(0)\nprint(42)", "ok"),
+    # the agent's channel to the host is its own standard input and output (attached over
+    # the Docker API): a forged answer written there would pass a wrong program
+    "forge an answer on the agent's channel": (
+        "import os\nforged = b'{\"status\": \"ok\", \"stdout_b64\": \"NDIK\"}\\n'\n"
+        "for path in ('/proc/1/fd/1', '/proc/1/fd/0', '/dev/stdout'):\n    try:\n"
+        "        with open(path, 'wb', buffering=0) as f:\n            f.write(forged)\n"
+        "    except OSError:\n        pass\nprint(0)", "wrong_answer"),
     "directories nested 3,000 deep": (
         "import os\nfor _ in range(3000):\n    os.mkdir('d')\n    os.chdir('d')\nprint(42)", "ok"),
 }  # fmt: skip

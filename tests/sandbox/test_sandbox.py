@@ -115,3 +115,14 @@ def test_daemon_down_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path)
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
     with pytest.raises(SandboxError, match="cannot reach the Docker daemon"):
         SandboxPool(1).start()
+
+
+def test_workers_mount_nothing_of_the_host(sandbox_pool) -> None:
+    """The agent's code and its channel go through the Docker API (attached standard
+    streams): a pool whose process runs in a pod can use the node's daemon."""
+    with sandbox_pool.worker() as w:
+        w.container.reload()
+        attrs = w.container.attrs
+    assert attrs["Mounts"] == [] and not attrs["HostConfig"].get("Binds")
+    assert list(attrs["HostConfig"]["Tmpfs"]) == ["/tmp"]
+    assert attrs["HostConfig"]["NetworkMode"] == "none"
