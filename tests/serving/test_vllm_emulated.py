@@ -31,6 +31,7 @@ SUITES = ("aime24", "aime25", "gpqa-diamond", "livecodebench", "longbench-v2", "
           "simpleqa", "swe-bench", "tau-bench-airline", "tau-bench-retail")  # fmt: skip
 GRADED_FROM_ANSWER = ("aime24", "aime25", "gpqa-diamond", "longbench-v2", "mrcr")
 TAU = Path(os.environ["M1EVAL_TAU_DIR"])
+M1 = EmulatorConfig().model_id  # the model the emulated server serves (others are a 404)
 TOOLS = [{"type": "function", "function": {
     "name": "get_weather", "description": "Weather in a city",
     "parameters": {"type": "object", "properties": {"location": {"type": "string"}},
@@ -157,7 +158,7 @@ def test_chunk_shapes_per_release(release: str) -> None:
     field as each release serialises them."""
     with VllmEmulator(EmulatorConfig(version=release)) as server:
         status, text = _post(server.base_url + "/chat/completions", {
-            "model": "m", "messages": [{"role": "user", "content": "2+2?"}], "stream": True,
+            "model": M1, "messages": [{"role": "user", "content": "2+2?"}], "stream": True,
             "stream_options": {"include_usage": True}, "max_tokens": 100})  # fmt: skip
     assert status == 200
     events = _events(text)
@@ -194,10 +195,10 @@ def test_reasoning_field_per_release(release: str) -> None:
     config = EmulatorConfig(version=release, reasoning_parser=True)
     with VllmEmulator(config) as server:
         _, text = _post(server.base_url + "/chat/completions", {
-            "model": "m", "messages": [{"role": "user", "content": "2+2?"}], "stream": True,
+            "model": M1, "messages": [{"role": "user", "content": "2+2?"}], "stream": True,
             "max_tokens": 100})  # fmt: skip
         c = _complete(
-            ClientSettings(server.base_url, "m"),
+            ClientSettings(server.base_url, M1),
             [{"role": "user", "content": "2+2?"}],
             {"max_tokens": 100},
         )
@@ -215,7 +216,7 @@ def test_tool_calls_per_release(release: str) -> None:
     the client joins them into one call whose arguments parse; finish_reason tool_calls."""
     with VllmEmulator(EmulatorConfig(version=release)) as server:
         settings = ClientSettings(
-            server.base_url, "m", tools_chat_template=templates.template_text("minimax_m1_tools")
+            server.base_url, M1, tools_chat_template=templates.template_text("minimax_m1_tools")
         )
         c = _complete(
             settings,
@@ -233,7 +234,7 @@ def test_over_length_refusals_per_release(release: str) -> None:
     """Each release's 400 for prompt + max_tokens over the window, as the client records it,
     and the budget MRCR's ``--mrcr-overflow fit`` derives from it."""
     with VllmEmulator(EmulatorConfig(version=release, max_model_len=400)) as server:
-        settings = ClientSettings(server.base_url, "m")
+        settings = ClientSettings(server.base_url, M1)
         prompt = [{"role": "user", "content": "word " * 200}]  # 1,000 chars: ~257 tokens
         with pytest.raises(RequestFailed) as over_budget:
             _complete(settings, prompt, {"max_tokens": 300})
@@ -259,7 +260,7 @@ def test_continuous_usage_stats(release: str) -> None:
         _, text = _post(
             server.base_url + "/chat/completions",
             {
-                "model": "m",
+                "model": M1,
                 "messages": [{"role": "user", "content": "hi"}],
                 "stream": True,
                 "stream_options": {"include_usage": True, "continuous_usage_stats": True},
@@ -284,11 +285,11 @@ def test_side_endpoints(release: str) -> None:
         assert json.loads(_get(root + "/version")[1]) == {"version": release}
         assert _get(root + "/health") == (200, b"")
         messages = [{"role": "user", "content": "Hello"}]
-        _, tok = _post(root + "/tokenize", {"model": "m", "messages": messages})
+        _, tok = _post(root + "/tokenize", {"model": M1, "messages": messages})
         tokenized = json.loads(tok)
         assert tokenized["count"] == len(tokenized["tokens"])
         assert tokenized["max_model_len"] == 4096
-        _, detok = _post(root + "/detokenize", {"model": "m", "tokens": tokenized["tokens"]})
+        _, detok = _post(root + "/detokenize", {"model": M1, "tokens": tokenized["tokens"]})
     assert json.loads(detok)["prompt"] == templates.render(
         templates.template_text("minimax_m1"), messages
     )
@@ -296,7 +297,7 @@ def test_side_endpoints(release: str) -> None:
 
 def test_request_templates_need_trust_from_0_11() -> None:
     """vLLM 0.11+ refuses a per-request chat_template unless the server trusts them."""
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
+    body = {"model": M1, "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5,
             "chat_template": templates.template_text("minimax_m1_tools")}  # fmt: skip
     for release in RELEASES:
         config = EmulatorConfig(version=release, trust_request_chat_template=False)
@@ -318,13 +319,13 @@ def test_plain_template_refuses_tool_turns_as_a_400() -> None:
     with VllmEmulator(EmulatorConfig()) as server:
         status, text = _post(
             server.base_url + "/chat/completions",
-            {"model": "m", "messages": messages, "tools": TOOLS},
+            {"model": M1, "messages": messages, "tools": TOOLS},
         )
         assert status == 400 and "minimax_m1_tools" in text
         status, _ = _post(
             server.base_url + "/chat/completions",
             {
-                "model": "m",
+                "model": M1,
                 "messages": messages,
                 "tools": TOOLS,
                 "chat_template": templates.template_text("minimax_m1_tools"),
