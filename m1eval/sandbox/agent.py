@@ -574,6 +574,16 @@ def end_problem(scratch: Scratch) -> dict:
     )
 
 
+def _mqueue_max() -> int | None:
+    """How many POSIX message queues a program may create in this IPC namespace (the host
+    wants 0: a queue would outlive the test that made it)."""
+    try:
+        with open("/proc/sys/fs/mqueue/queues_max") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return None
+
+
 def serve(rfile: io.BufferedReader, wfile: io.BufferedWriter, in_container: bool,
           base: str | None = None) -> None:  # fmt: skip
     scratch = Scratch(in_container, base)
@@ -585,7 +595,8 @@ def serve(rfile: io.BufferedReader, wfile: io.BufferedWriter, in_container: bool
         try:
             req = json.loads(line)
             if req.get("op") == "ping":
-                resp = {"status": "pong", "pid": os.getpid(), "python": sys.version.split()[0]}
+                resp = {"status": "pong", "pid": os.getpid(), "python": sys.version.split()[0],
+                        "mqueue_max": _mqueue_max()}
             elif req.get("op") == "end_problem":
                 resp = end_problem(scratch)
             elif req.get("exec") == "official":

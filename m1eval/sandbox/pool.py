@@ -110,6 +110,10 @@ class Worker:
                 environment={},
                 working_dir="/tmp",
                 labels={LABEL: "worker", OWNER_LABEL: owner()},
+                # POSIX message queues live in the container's IPC namespace, outside any
+                # file system the clean-up empties: none may be created, so no test can leave
+                # one for the next (System V IPC is removed after each test)
+                sysctls={"fs.mqueue.queues_max": "0"},
             )
             self.conn = AttachedStream(client.api.attach_socket(
                 self.container.id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}))
@@ -128,6 +132,10 @@ class Worker:
         if pong.get("status") != "pong" or pong.get("pid") != 1:
             self.close()
             raise SandboxError(f"sandbox agent answered oddly: {pong}")
+        if pong.get("mqueue_max") != 0:  # fail closed: tests could talk through queues
+            self.close()
+            raise SandboxError(f"sandbox worker allows POSIX message queues (queues_max "
+                               f"{pong.get('mqueue_max')}); this Docker cannot isolate tests")
 
     def _logs(self) -> str:
         try:

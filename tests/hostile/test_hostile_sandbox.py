@@ -102,6 +102,36 @@ def test_an_attack_on_the_worker_reaches_no_later_test(sandbox_pool: SandboxPool
             "[] 0"), listing  # fmt: skip
 
 
+# a program that keeps a knowledge base between tests in a POSIX message queue: it lives in the
+# container's IPC namespace, not in a file system the clean-up empties
+MQUEUE = ("import ctypes, os\nrt = ctypes.CDLL('librt.so.1', use_errno=True)\n"
+          "fd = rt.mq_open(b'/m1eval-kb', os.O_RDWR | {create}, 0o600, None)\n"
+          "print(fd >= 0, ctypes.get_errno())")  # fmt: skip
+
+
+def test_no_test_can_leave_a_message_queue_for_the_next(sandbox_pool: SandboxPool) -> None:
+    for create, expected in (("os.O_CREAT", "False 28"), ("0", "False 2")):  # ENOSPC, ENOENT
+        for _ in range(sandbox_pool.size):
+            [res] = sandbox_pool.run_program(
+                {"code": MQUEUE.format(create=create), "mode": "stdio", "timeout_s": 5}, [""],
+                lambda i, r: True)  # fmt: skip
+            assert res["stdout"].strip() == expected, res
+
+
+def test_no_test_can_leave_a_key_in_a_keyring(sandbox_pool: SandboxPool) -> None:
+    """Keyrings outlive processes too: Docker's seccomp profile refuses add_key (EPERM)."""
+    import platform
+
+    if platform.machine() != "x86_64":
+        pytest.skip("the syscall number below is x86_64's")
+    code = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "r = libc.syscall(248, b'user', b'm1eval-kb', b'x', 1, -2)\n"
+            "print(r, ctypes.get_errno())")  # fmt: skip
+    [res] = sandbox_pool.run_program({"code": code, "mode": "stdio", "timeout_s": 5}, [""],
+                                     lambda i, r: True)  # fmt: skip
+    assert res["stdout"].strip() == "-1 1", res
+
+
 def test_output_is_capped_at_the_agent_and_on_the_host() -> None:
     from m1eval.sandbox.pool import decode_response
 
