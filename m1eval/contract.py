@@ -88,6 +88,14 @@ def contract_of(suite: str, s: dict[str, Any]) -> tuple[list[dict[str, Any]], li
     return list(heads), list(s.get("breakdowns") or [])
 
 
+def lead_score(s: dict[str, Any]) -> dict[str, Any]:
+    """The score a reader sees first: the conservative one (every sample left out counted as
+    wrong) whenever anything was left out, else the score."""
+    if s.get("complete", True) or not isinstance(s.get("conservative"), dict):
+        return {k: s.get(k) for k in ("score", "ci_low", "ci_high")}
+    return {k: s["conservative"].get(k) for k in ("score", "ci_low", "ci_high")}
+
+
 # Every field of a suite's summary that no suite owns: what each means, for readers of
 # summary.json (a suite adds its own sections beside them and declares its numbers through
 # ``headlines`` and ``breakdowns``).
@@ -103,8 +111,10 @@ SUMMARY_FIELDS: dict[str, str] = {
     "n_samples": "sample records",
     "denominator": "samples in score: scored + model_failure",
     "outcomes": "samples per outcome: scored, model_failure, infra_error, skipped",
-    "complete": "no sample is an infra_error",
-    "conservative": "score, ci_low, ci_high and denominator with every infra error graded 0",
+    "complete": "no sample is an infra_error or skipped (nothing left out)",
+    "left_out": "samples left out of score: infra errors and skips",
+    "conservative": "score, ci_low, ci_high and denominator with every sample left out "
+    "(infra error, skipped) graded 0; readers lead with it when the run is incomplete",
     "truncation_rate": "share of answered samples cut off by the token budget",
     "tokens": "prompt, completion and reasoning token totals of answered samples, and the "
     "mean completion",

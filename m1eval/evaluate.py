@@ -111,7 +111,7 @@ async def _run(req: RunRequest) -> RunOutcome:
     templates.check_served(template, req.protocol, req.options.serving)
     settings = _client_settings(req, template)
     fingerprint["identity"] = await identity(fingerprint, settings)
-    preflight = await _preflight(req, context, template, settings)
+    preflight = await _preflight(req, context, template, settings, fingerprint["replicas"])
     extra: dict[str, Any] = {}
     if context.tokenizer is not None:
         extra["tokenizer"] = context.tokenizer.name
@@ -165,7 +165,8 @@ async def _fingerprint(req: RunRequest) -> dict[str, Any]:
 
 
 async def _preflight(req: RunRequest, context: RunContext, template: dict[str, Any] | None,
-                     settings: ClientSettings) -> Preflight:  # fmt: skip
+                     settings: ClientSettings, replicas: list[dict[str, Any]]
+                     ) -> Preflight:  # fmt: skip
     """The checks this run's suite needs of the server, before anything is written; a no-go
     refuses the run in one line with its fix."""
     if req.options.skip_preflight:
@@ -178,8 +179,10 @@ async def _preflight(req: RunRequest, context: RunContext, template: dict[str, A
         budget=int(config.sampling.get("max_tokens") or 0),
         uses_tools=suite.uses_tools and not config.embedded, seeded=config.seed is not None,
         declared_template_sha256=(req.options.serving or {}).get("chat_template_sha256"),
+        assumed_window=None if suite.fits_window else context.context_window,
+        render_root=replicas[0]["url"] if replicas else None,  # the copies are alike
     )  # fmt: skip
-    found = await run_preflight(settings, req.protocol, needs, context.context_window)
+    found = await run_preflight(settings, req.protocol, needs, context.served_window)
     if found.failed:
         causes = "; ".join(f"{c.name}: {one_line(c.detail)}" + (f" (fix: {c.fix})" if c.fix
                            else "") for c in found.failed)  # fmt: skip
@@ -296,6 +299,7 @@ def _context_record(context: RunContext) -> dict[str, Any]:
     return {
         "context_window": context.context_window,
         "context_window_source": context.context_window_source,
+        "served_window": context.served_window,
         "tokenizer": context.tokenizer.name if context.tokenizer is not None else None,
         **context.reported,
     }
@@ -326,17 +330,23 @@ async def _endpoint_changes(
 
 
 async def _run_context(req: RunRequest, fingerprint: dict[str, Any]) -> RunContext:
-    """The deployment facts a suite may need: its context window and its tokenizer."""
+    """The deployment facts a suite may need: the window a prompt must fit not to be left
+    out (``--max-context``, else the protocol's: never merely what the server advertises,
+    which a server could shrink to drop the items it would get wrong), the window the server
+    says it serves, and the tokenizer."""
     config, options = req.config, req.options
-    context = RunContext(base_url=config.base_url, model=config.model)
+    context = RunContext(base_url=config.base_url, model=config.model,
+                         budget=config.sampling.get("max_tokens"))
     served = {m.get("id"): m for m in fingerprint["models"]}
     max_model_len = (served.get(config.model) or {}).get("max_model_len")
+    context.served_window = max_model_len if isinstance(max_model_len, int) else None
     if options.max_context is not None:
         context.context_window = options.max_context
         context.context_window_source = options.max_context_source
-    elif isinstance(max_model_len, int):
-        context.context_window = max_model_len
-        context.context_window_source = "server max_model_len"
+        context.served_window = context.served_window or options.max_context
+    elif req.protocol.context_window is not None:
+        context.context_window = req.protocol.context_window
+        context.context_window_source = f"protocol {req.protocol.name}"
     if req.suite.needs_tokenizer:
         assert config.base_url is not None
         context.tokenizer = await resolve_tokenizer(

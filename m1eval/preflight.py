@@ -144,6 +144,21 @@ def window_check(window: Any, needs: dict[str, int], budget: int, protocol: str,
                  f"{what} + the {budget:,}-token budget")  # fmt: skip
 
 
+def assumed_window_check(window: int | None, assumed: int, suite: str) -> Check:
+    """A suite that leaves out, by its own count, only the prompts longer than the window it
+    assumes: the server must serve that window, or the items between would be refused."""
+    if not isinstance(window, int):
+        return Check("window", "warn", f"the server reports no max_model_len; {suite} leaves "
+                     f"out prompts over {assumed:,} tokens by its own count")  # fmt: skip
+    if window < assumed:
+        return Check("window", "fail", f"max_model_len {window:,} < the {assumed:,}-token "
+                     f"window {suite} assumes: the server would refuse prompts it must ask",
+                     f"serve with --max-model-len {assumed}, or pass --max-context {window} "
+                     "to leave longer prompts out (counted, the run incomplete)")  # fmt: skip
+    return Check("window", "ok", f"max_model_len {window:,} serves the {assumed:,}-token "
+                 f"window {suite} assumes")  # fmt: skip
+
+
 def _first_difference(a: str, b: str) -> str:
     i = next((k for k, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
     return (
@@ -291,6 +306,12 @@ class RunNeeds:
     uses_tools: bool
     seeded: bool
     declared_template_sha256: str | None = None  # from a --serving-fingerprint
+    # for a suite with its own per-item window policy: the window it assumes (the protocol's,
+    # or --max-context), which the server must serve
+    assumed_window: int | None = None
+    # where the rendering is asked: a model copy itself when the run goes through a router
+    # (a router forwards /tokenize without the request's template)
+    render_root: str | None = None
     tool_probe_tokens: int = 1024  # M1 thinks before it calls
 
 
@@ -302,7 +323,9 @@ async def run_preflight(settings: ClientSettings, protocol: Protocol, needs: Run
     if needs.prompt_tokens is not None:
         out.checks.append(window_check(window, {needs.suite: needs.prompt_tokens + needs.budget},
                                        needs.budget, protocol.name, "prompt (counted)"))
-    root = settings.base_url.rstrip("/").removesuffix("/v1")
+    elif needs.assumed_window is not None:
+        out.checks.append(assumed_window_check(window, needs.assumed_window, needs.suite))
+    root = needs.render_root or settings.base_url.rstrip("/").removesuffix("/v1")
     headers = {"Authorization": f"Bearer {settings.api_key}"} if settings.api_key else {}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s),
                                      headers=headers) as session:  # fmt: skip

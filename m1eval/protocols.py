@@ -32,6 +32,9 @@ class Protocol:
     tokenizer: str = "auto"  # for suites that measure prompts: auto, server, o200k, hf:NAME
     # shipped chat template per kind of request: "default" (the server's) and "tools"
     chat_templates: dict[str, str] = field(default_factory=dict)
+    # the context window the protocol is served with (prompt + budget, tokens): what a prompt
+    # must fit, by the harness's own count, not to be left out as too long
+    context_window: int | None = None
     path: Path | None = field(default=None, compare=False)
 
 
@@ -72,6 +75,10 @@ def load_protocol(name_or_path: str) -> Protocol:
                           f"{', '.join(TEMPLATE_ROLES)}")  # fmt: skip
     for name in templates.values():
         template_path(str(name))
+    window = raw.get("context_window")
+    if window is not None and (not isinstance(window, int) or isinstance(window, bool)
+                               or window < 1):  # fmt: skip
+        raise ConfigError(f"harness config {path}: context_window must be a positive integer")
     return Protocol(
         name=str(raw.get("name") or path.stem),
         description=str(raw.get("description") or ""),
@@ -81,5 +88,6 @@ def load_protocol(name_or_path: str) -> Protocol:
         paper_column=raw.get("paper_column"),
         tokenizer=str(raw.get("tokenizer") or "auto"),
         chat_templates={k: str(v) for k, v in templates.items()},
+        context_window=window,
         path=path,
     )

@@ -10,7 +10,6 @@ for the prompts in flight only.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -32,11 +31,12 @@ from m1eval.suites.base import Grade, Item, SolveContext, Suite
 SAMPLE_ARTIFACTS = "samples"  # the run directory's folder of per-sample artifacts
 SAMPLE_DIR_CHARS = 12  # samples/<item>/<sample id prefix>/
 
-# A server's way of saying that the prompt does not fit its context window (vLLM, OpenAI,
-# llama.cpp): the sample is over-length by the server's own tokenizer, not an infra failure.
-_CONTEXT_OVERFLOW = re.compile(
-    r"context length|context window|maximum context|too long|exceed|max_model_len", re.I
-)
+# A request the server refuses (a bad request, too long, unprocessable) is answered, not lost:
+# a refusal is the sample's failure, never a skip. Only the harness's own count against the
+# window it assumes leaves an item out (Suite.skip_reason); configuration errors stop the run
+# first (m1eval.serving.guard), and failures that say nothing of the request (5xx, timeouts)
+# are infra errors, asked again.
+REFUSED = (400, 413, 422)
 
 
 @dataclass(frozen=True)
@@ -283,11 +283,9 @@ async def run_sample(
     try:
         solution = await suite.solve(item, messages, ctx)
     except RequestFailed as failure:
-        if failure.status == 400 and _CONTEXT_OVERFLOW.search(failure.cause):
-            return make_record(
-                planned, suite, None, None, f"server rejected the prompt as too long: "
-                f"{failure.cause}", failure.attempts, outcome=SKIPPED,
-            )  # fmt: skip
+        if failure.status in REFUSED:  # the server's answer to what the model's run sent
+            refused = Grade.failure(f"the server refused the request: {failure.cause}")
+            return make_record(planned, suite, None, refused, None, failure.attempts)
         return make_record(planned, suite, None, None, failure.cause, failure.attempts)
     except ServingError:  # the deployment's fault: the run stops, nothing is recorded
         raise

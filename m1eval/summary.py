@@ -1,10 +1,12 @@
 """From sample records to the numbers a run reports (``summary.json``).
 
 Denominators are explicit: ``model_failure`` samples score 0 and stay in the denominator;
-``infra_error`` samples are not evidence about the model, so they are left out of the score
-and counted, and a run with any of them is marked incomplete. Beside the score stands the
-conservative score, with every infra error counted as 0: errors can never raise it, so a
-reader comparing the two sees at once how much the errors could have moved the number.
+``infra_error`` and ``skipped`` samples are not evidence about the model, so they are left out
+of the score and counted, and a run with any of them is marked incomplete. Beside the score
+stands the conservative score, with every sample left out counted as 0: what is left out can
+never raise it, so a server that errs or refuses on the items it would get wrong cannot buy a
+number, and a reader comparing the two sees at once how much could have moved. Readers lead
+with the conservative score whenever the run is incomplete.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from m1eval.records import GRADED, INFRA_ERROR, MODEL_FAILURE, OUTCOMES, SCORED
+from m1eval.records import GRADED, INFRA_ERROR, MODEL_FAILURE, OUTCOMES, SCORED, SKIPPED
 from m1eval.stats import bootstrap_ci, k_values, majority_vote, pass_at_k
 
 
@@ -59,7 +61,8 @@ def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> d
         "n_samples": len(recs),
         "denominator": graded_total,
         "outcomes": counts,
-        "complete": counts[INFRA_ERROR] == 0,
+        "complete": counts[INFRA_ERROR] == 0 and counts[SKIPPED] == 0,
+        "left_out": counts[INFRA_ERROR] + counts[SKIPPED],
         "conservative": conservative,
         "truncation_rate": _round(truncated / len(answered) if answered else None, 6),
         "tokens": _token_totals(answered),
@@ -86,10 +89,10 @@ def failure_causes(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _conservative(by_item: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
-    """The score with infra errors counted as 0 (skips stay out: they are a recorded policy)."""
+    """The score with every sample left out (infra errors, skips) counted as 0."""
     means = []
     for samples in by_item.values():
-        counted = [r for r in samples if r["outcome"] in (*GRADED, INFRA_ERROR)]
+        counted = [r for r in samples if r["outcome"] in OUTCOMES]
         if counted:
             means.append(sum(float(r["score"] or 0.0) if r["outcome"] in GRADED else 0.0
                              for r in counted) / len(counted))  # fmt: skip
@@ -98,9 +101,7 @@ def _conservative(by_item: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         "score": _round(100 * sum(means) / len(means) if means else None),
         "ci_low": _round(None if low is None else 100 * low),
         "ci_high": _round(None if high is None else 100 * high),
-        "denominator": sum(
-            1 for rs in by_item.values() for r in rs if r["outcome"] in (*GRADED, INFRA_ERROR)
-        ),
+        "denominator": sum(1 for rs in by_item.values() for r in rs if r["outcome"] in OUTCOMES),
     }
 
 

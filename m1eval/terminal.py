@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from m1eval.contract import contract_of
+from m1eval.contract import contract_of, lead_score
 from m1eval.records import MODEL_FAILURE
 from m1eval.results import comparability, read_manifest, read_summary
 
@@ -32,18 +32,19 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
     console = _console()
     title = escape(f"{summary['run_id']} · {summary['model']}")  # a server's text is not markup
     table = Table(title=title, title_justify="left")
-    for col in ("suite", "score", "95% CI", "err as 0", "paper", "items", "samples",
+    for col in ("suite", "score", "95% CI", "answered only", "paper", "items", "samples",
                 "ok/fail/err/skip", "trunc"):  # fmt: skip
         table.add_column(col, justify="left" if col == "suite" else "right")
     for name, s in summary["suites"].items():
         o = s["outcomes"]
         headlines, _ = contract_of(name, s)
         main = next((h for h in headlines if h["name"] == name), None)
+        lead = lead_score(s)
         table.add_row(
             name,
-            f"{_fmt(s['score'])} {s['metric']}",
-            f"{_fmt(s['ci_low'])}–{_fmt(s['ci_high'])}",
-            _fmt((s.get("conservative") or {}).get("score")),
+            f"{_fmt(lead['score'])} {s['metric']}{'' if s['complete'] else '*'}",
+            f"{_fmt(lead['ci_low'])}–{_fmt(lead['ci_high'])}",
+            _fmt(s["score"]),
             _fmt(main.get("paper")) if main else "below",
             str(s["n_items"]),
             str(s["n_samples"]),
@@ -88,10 +89,12 @@ def print_summary(summary: dict[str, Any], run_dir: Path, stats: Any | None = No
                 "scores may not be comparable to the paper (see manifest.json)[/yellow]"
             )
         if not s["complete"]:
+            o = s["outcomes"]
             console.print(
-                f"[yellow]{name}: {s['outcomes']['infra_error']} infra errors are not in the "
-                'score ("err as 0" counts them as wrong); rerun the same command to retry '
-                "them[/yellow]"
+                f"[yellow]* {name}: {o['infra_error']} infra errors and {o.get('skipped', 0)} "
+                "skips were left out: the score counts them as wrong (\"answered only\" leaves "
+                "them out), and no verdict against the paper is given; rerun the same command "
+                "to retry the infra errors[/yellow]"
             )
 
 

@@ -213,9 +213,12 @@ def test_token_totals_conservative_score_and_item_order_by_hand() -> None:
     cons = s["conservative"]
     assert cons["score"] == 50.0 and cons["denominator"] == 4
     assert (cons["ci_low"], cons["ci_high"]) == (round(100 * low, 4), round(100 * high, 4))
+    # a skip is left out of the score and counted as 0 in the conservative score: leaving an
+    # item out can never raise a number
     empty = summarize_suite([{"item_id": "1", "repeat": 0, "outcome": "skipped", "score": None}])
-    assert empty["conservative"] == {"score": None, "ci_low": None, "ci_high": None,
-                                     "denominator": 0}  # fmt: skip
+    assert empty["score"] is None and empty["complete"] is False and empty["left_out"] == 1
+    assert empty["conservative"] == {"score": 0.0, "ci_low": 0.0, "ci_high": 0.0,
+                                     "denominator": 1}  # fmt: skip
 
 
 def test_bootstrap_interval_edges() -> None:

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from m1eval.contract import contract_of
+from m1eval.contract import contract_of, lead_score
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_bytes, atomic_write_text
 from m1eval.reporting.escape import md
@@ -41,11 +41,17 @@ def rows_for(run_dir: Path) -> list[dict[str, Any]]:
         paper = s.get("paper") or {}
         headlines, _ = contract_of(suite, s)
         comp = comparability(manifest, suite, s)
+        complete = s.get("complete", True)
         for i, h in enumerate(headlines):
             score, lo, hi, paper_score = h["score"], h["ci_low"], h["ci_high"], h["paper"]
+            if i == 0 and not complete:  # lead with every sample left out counted as wrong
+                lead = lead_score(s)
+                score, lo, hi = lead["score"], lead["ci_low"], lead["ci_high"]
             judged = verdict(score, lo, hi, paper_score, paper_items)
             if paper_score is not None and not comp["comparable"]:
                 judged = "not comparable"
+            if not complete:  # nothing is judged against the paper while samples are missing
+                judged = f"incomplete ({s.get('left_out', '?')} left out)"
             rows.append({
                 "run": run_dir.name, "model": model, "suite": h["name"],
                 "score": score, "ci_low": lo, "ci_high": hi, "paper": paper_score,
@@ -57,6 +63,7 @@ def rows_for(run_dir: Path) -> list[dict[str, Any]]:
                 "truncation_rate": s.get("truncation_rate"),
                 "deviations": deviations, "complete": s.get("complete"),
                 "conservative": s.get("conservative") if i == 0 else None,
+                "answered_score": h["score"],
                 "failure_causes": (s.get("failure_causes") or []) if i == 0 else [],
             })  # fmt: skip
     return rows
@@ -123,7 +130,7 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
         lines.append(f"| {md(line['suite'])} | {md(paper_text(line))} | {cells} |")
     lines += ["", "Cells: score [95% CI] verdict.", "", "## Runs", "",
               "| model | run | suite | split · limit · repeats | score | 95% CI | "
-              "infra errors as 0 | paper | verdict | scored / fail / err / skip | truncated |",
+              "answered only | paper | verdict | scored / fail / err / skip | truncated |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in rows:
         o = r["outcomes"]
@@ -137,7 +144,7 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
         lines.append(
             f"| {md(r['model'])} | {md(r['run'])} | {md(r['suite'])}{marks} | {md(shape)} | "
             f"{_fmt(r['score'])} | {_fmt(r['ci_low'])}–{_fmt(r['ci_high'])} | "
-            f"{_fmt((r.get('conservative') or {}).get('score'))} | {_fmt(r['paper'])} | "
+            f"{_fmt(r.get('answered_score'))} | {_fmt(r['paper'])} | "
             f"{md(r['verdict'])} | "
             f"{o.get('scored', 0)} / {o.get('model_failure', 0)} / {o.get('infra_error', 0)} / "
             f"{o.get('skipped', 0)} | {trunc} |"

@@ -103,8 +103,11 @@ class RunContext:
     run_dir: Path | None = None
     base_url: str | None = None  # the evaluated endpoint
     model: str | None = None
-    context_window: int | None = None  # tokens: --max-context, or the server's max_model_len
+    # tokens a prompt must fit not to be left out: --max-context, or the protocol's window
+    context_window: int | None = None
     context_window_source: str | None = None
+    served_window: int | None = None  # what the server advertises (max_model_len)
+    budget: int | None = None  # the generation budget (max_tokens) of every request
     tokenizer: Any = None  # m1eval.tokenizers.Tokenizer, for suites that truncate prompts
     # where container work runs: None is this host; else m1eval.cluster.ray_executor's
     executor: Any = None

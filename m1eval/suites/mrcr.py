@@ -188,6 +188,9 @@ class MrcrSuite(AnswerSuite):
         return json.loads(table[item.row["row_index"]]["prompt"])
 
     def skip_reason(self, item: Item) -> str | None:
+        """The harness's own count against the window the run assumes (the protocol's, or
+        --max-context; never what a server advertises): a longer prompt is left out, and so,
+        under ``--mrcr-overflow skip``, is one that leaves no room for the whole budget."""
         window = self.context.context_window
         n = item.row["prompt_tokens_o200k"]
         if window is not None and n > window:
@@ -195,6 +198,11 @@ class MrcrSuite(AnswerSuite):
                 f"prompt has {n} o200k tokens, more than the context window of {window} "
                 f"({self.context.context_window_source})"
             )
+        budget = self.context.budget
+        if (window is not None and budget and self.options["mrcr_overflow"] == SKIP
+                and n + budget > window):  # fmt: skip
+            return (f"prompt has {n} o200k tokens: with the {budget}-token budget, more than "
+                    f"the context window of {window} ({self.context.context_window_source})")
         return None
 
     def grade(self, item: Item, answer: str, lead: str = "") -> Grade:

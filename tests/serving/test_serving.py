@@ -96,6 +96,7 @@ def test_window_fits_the_protocols_prompt_and_budget(profile: str) -> None:
     p = vllm.load_profile(profile)
     protocol = load_protocol(p.protocol)
     assert int(p.args["max-model-len"]) == 1_000_000 + protocol.sampling["max_tokens"]
+    assert protocol.context_window == int(p.args["max-model-len"])  # what runs assume
     assert protocol.chat_templates["default"] == p.args["chat-template"]
 
 

@@ -93,9 +93,13 @@ def test_over_length_prompts_are_skipped_and_counted_per_bin(cli, mirror: Path, 
     config = StubConfig(max_model_len=32768, answers=answers, correct_rate=1.0,
                         reasoning=False, record_bodies=True)  # fmt: skip
     with StubServer(config) as server:
-        res = _run(cli, server.base_url, tmp_path, mirror)
+        # what the server advertises leaves nothing out by itself: the run is refused ...
+        refused = _run(cli, server.base_url, tmp_path / "refused", mirror)
+        assert refused.code == 6 and "--max-context 32768" in refused.err, refused.err
+        # ... unless the window is stated, and then the left-out items are counted
+        res = _run(cli, server.base_url, tmp_path, mirror, "--max-context", "32768")
         bodies = server.state.bodies
-    assert res.code == 0, res.err
+    assert res.code == 4, res.err  # incomplete: samples were left out
     samples = read_jsonl(only_run_dir(tmp_path) / "samples.jsonl")
     assert len(samples) == 6  # nothing dropped
     skipped = [s for s in samples if s["outcome"] == "skipped"]
@@ -105,6 +109,11 @@ def test_over_length_prompts_are_skipped_and_counted_per_bin(cli, mirror: Path, 
     assert len(bodies) == 4  # the two long prompts were never sent
     summary = json.loads((only_run_dir(tmp_path) / "summary.json").read_text())["suites"]["mrcr"]
     assert summary["outcomes"]["skipped"] == 2 and summary["outcomes"]["scored"] == 4
+    # skips are left out of the score, counted as 0 in the conservative score the readers lead
+    # with, and make the run incomplete
+    assert summary["complete"] is False and summary["left_out"] == 2
+    assert summary["score"] == 100.0
+    assert summary["conservative"]["score"] == pytest.approx(100 * 4 / 6, abs=1e-3)
     assert summary["bins"]["32K-64K"]["skipped"] == 2
     assert summary["bins"]["32K-64K"]["score"] is None
     assert summary["bins"]["4K-8K"]["score"] == 100.0  # the stub answers perfectly
@@ -127,17 +136,20 @@ def test_over_length_prompts_are_skipped_and_counted_per_bin(cli, mirror: Path, 
 def test_max_context_option_and_server_rejection(cli, mirror: Path, tmp_path: Path) -> None:
     config = StubConfig(max_model_len=None, max_prompt_chars=100_000)
     with StubServer(config) as server:
-        # no window known: everything is sent; the server refuses the longest prompts
+        # no window advertised: everything is sent; a refusal is the sample's failure, never
+        # a skip (a server could refuse exactly the items it would get wrong)
         res = _run(cli, server.base_url, tmp_path / "a", mirror)
         assert res.code == 0, res.err
         samples = read_jsonl(only_run_dir(tmp_path / "a") / "samples.jsonl")
-        refused = [s for s in samples if s["outcome"] == "skipped"]
-        assert refused and all("server rejected the prompt as too long" in s["error"]
+        refused = [s for s in samples if s["outcome"] == "model_failure"]
+        assert refused and all("the server refused the request" in s["error"]
+                               and "maximum context length" in s["error"]
                                for s in refused)  # fmt: skip
+        assert not [s for s in samples if s["outcome"] == "skipped"]
         assert server.state.requests == 6
-        # --max-context decides before sending
+        # --max-context decides before sending: those are left out, counted, the run incomplete
         res = _run(cli, server.base_url, tmp_path / "b", mirror, "--max-context", "10000")
-        assert res.code == 0, res.err
+        assert res.code == 4, res.err
         samples = read_jsonl(only_run_dir(tmp_path / "b") / "samples.jsonl")
         assert sum(s["outcome"] == "skipped" for s in samples) == 4
         assert all("(--max-context)" in s["error"] for s in samples if s["outcome"] == "skipped")
@@ -168,25 +180,35 @@ def test_budget_overflow_is_fitted_or_counted_never_silent(cli, mirror: Path,
     for iid, s in samples.items():
         if iid in fits:
             assert s["outcome"] == "scored" and s["extra"]["max_tokens_fitted"] == fits[iid]
-        elif iid in too_long:
-            assert s["outcome"] == "skipped" and "too long" in s["error"]
+        elif iid in too_long:  # refused by the server: the sample's failure, never a skip
+            assert s["outcome"] == "model_failure" and "the server refused" in s["error"]
         else:
             assert s["outcome"] == "scored" and "max_tokens_fitted" not in s["extra"]
     assert sorted(b["max_tokens"] for b in bodies if b["max_tokens"] != 64) == sorted(fits.values())
     summary = json.loads((only_run_dir(tmp_path / "fit") / "summary.json").read_text())
     agg = summary["suites"]["mrcr"]["aggregates"]["128K"]
-    assert (agg["samples_dropped"], agg["samples_fitted"]) == (len(too_long), len(fits))
-    [(why, n)] = agg["dropped_why"].items()
-    assert n == len(too_long) and why.startswith("skipped: server rejected the prompt")
+    assert (agg["samples_dropped"], agg["samples_fitted"]) == (0, len(fits))
+    assert summary["suites"]["mrcr"]["complete"] is True
 
+    # 'skip': the harness leaves out, by its own count against the window it is told, the
+    # prompts that leave no room for the whole budget; nothing the server says is a skip
+    counts = {i.item_id: i.row["prompt_tokens_o200k"] for i in items}
     with StubServer(config) as server:
         res = _run(cli, server.base_url, tmp_path / "skip", mirror, "--max-tokens", "64",
-                   "--mrcr-overflow", "skip")  # fmt: skip
-    assert res.code == 0, res.err
+                   "--mrcr-overflow", "skip", "--max-context", str(window))  # fmt: skip
+        asked = server.state.requests
+    assert res.code == 4, res.err
+    samples = {s["item_id"]: s for s in read_jsonl(only_run_dir(tmp_path / "skip") /
+                                                    "samples.jsonl")}  # fmt: skip
+    skipped = {iid for iid, s in samples.items() if s["outcome"] == "skipped"}
+    assert skipped == {iid for iid, n in counts.items() if n + 64 > window}
+    assert asked == len(samples) - len(skipped)
+    assert all("--max-context" in samples[iid]["error"] for iid in skipped)
     summary = json.loads((only_run_dir(tmp_path / "skip") / "summary.json").read_text())
     agg = summary["suites"]["mrcr"]["aggregates"]["128K"]
-    assert (agg["samples_dropped"], agg["samples_fitted"]) == (len(too_long) + len(fits), 0)
-    assert summary["suites"]["mrcr"]["bins"]["8K-16K"]["skipped"] == len(fits)
+    in_scope = [iid for iid in samples if bins[iid] in ("4K-8K", "8K-16K", "16K-32K",
+                                                         "32K-64K", "64K-128K")]
+    assert agg["samples_dropped"] == len(skipped & set(in_scope)) and agg["samples_fitted"] == 0
 
 
 def test_fitted_budget_reads_both_vllm_wordings() -> None:
