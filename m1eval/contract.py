@@ -64,11 +64,14 @@ GROUP_COLUMNS = ["score", "ci_low", "ci_high", "items", "graded", "skipped", "in
 def comparability(
     split: str | None, benchmark_split: str | None, limit: int | None,
     matches_pin: bool | None, repeats: int | None, protocol_repeats: int | None = None,
+    suite_reasons: list[str] | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Whether a run can be judged against the paper, and if not, why: the benchmark's own
-    split, no --limit, the pinned data. Fewer repeats than the protocol's are comparable: the
-    interval is a bootstrap over items of each item's mean, so it carries the extra noise."""
-    reasons = []
+    split, no --limit, the pinned data, and what the suite itself says departs from the
+    paper's set-up (a user simulator or a judge that is the evaluated model). Fewer repeats
+    than the protocol's are comparable: the interval is a bootstrap over items of each item's
+    mean, so it carries the extra noise."""
+    reasons = list(suite_reasons or [])
     if split is None or benchmark_split is None or split != benchmark_split:
         reasons.append(f"split '{split}', not the benchmark's '{benchmark_split}'")
     if limit is not None:

@@ -140,7 +140,7 @@ def build_summary(plan: RunPlan, records: list[dict[str, Any]]) -> dict[str, Any
     s.setdefault("breakdowns", [])
     s["comparable"] = comparability(
         config.split, suite.spec.dataset.split, config.limit, dataset.matches_pin,
-        config.repeats, suite.spec.method.get("repeats"),
+        config.repeats, suite.spec.method.get("repeats"), suite.not_comparable(),
     )  # fmt: skip
     s["dataset"] = {"repo_id": dataset.repo_id, "split": dataset.split,
                     "content_sha256": dataset.content_sha256,

@@ -136,7 +136,8 @@ def _plan(first: dict[str, Any], results_dir: Path, data_dir: Path | None) -> Ru
     """The whole run's plan, from the recorded configuration of its first shard."""
     config = rebuild_config(first, results_dir, data_dir)
     suite = get_suite(config.suite, (first.get("identity") or {}).get("suite_options") or {})
-    suite.context = RunContext(reported=dict(first.get("run_context") or {}))
+    suite.context = RunContext(base_url=config.base_url, model=config.model,
+                               reported=dict(first.get("run_context") or {}))
     protocol = load_protocol(str(first["protocol"].get("path") or first["protocol"]["name"]))
     items, dataset = suite.load(config.split, config.data_dir)
     if config.limit is not None:

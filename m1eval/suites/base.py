@@ -252,6 +252,11 @@ class Suite(ABC):
         """What besides the prompt decides this suite's answers (part of the config hash)."""
         return {o.name: self.options[o.name] for o in self.declared_options if o.identity}
 
+    def not_comparable(self) -> list[str]:
+        """Why this run's set-up departs from the paper's beyond the data (a model under test
+        that also plays the user or the judge); each reason makes it not comparable."""
+        return []
+
     def request_identity(self) -> dict[str, Any]:
         """What shapes the requests beyond the first rendered messages: the templates of
         follow-up requests, a scaffold's prompts and settings, an agent's system prompt, a

@@ -233,6 +233,16 @@ class SimpleQaSuite(Suite):
         self.judge_params = {k: settings[k] for k in ("temperature", "max_tokens") if k in settings}
         self._judge: tuple[str, str, str | None] | None = None
 
+    def not_comparable(self) -> list[str]:
+        """A model that grades its own answers is no reproduction of a judged number."""
+        judge = self.context.reported.get("judge") or {}
+        if judge.get("model") and judge.get("model") == self.context.model \
+                and judge.get("base_url") == self.context.base_url:  # fmt: skip
+            return [f"the judge is the evaluated model ({judge['model']}); simple-evals' is "
+                    f"{(self.spec.method.get('judge') or {}).get('model', 'gpt-4.1')} "
+                    "(--judge-model, --judge-base-url)"]
+        return []
+
     def request_identity(self) -> dict[str, Any]:
         """The judge decides the grade: its prompt, model and settings are part of every
         sample's identity."""

@@ -86,6 +86,16 @@ class TauBenchSuite(Suite):
             "user_temperature": self.options["user_temperature"],
         }  # fmt: skip
 
+    def not_comparable(self) -> list[str]:
+        """A model under test that plays its own user sees the task's hidden instruction and
+        decides when the episode ends: a run like that is not a reproduction."""
+        user = self.context.reported.get("user_simulator") or {}
+        if user.get("model") and user.get("model") == self.context.model \
+                and user.get("base_url") == self.context.base_url:  # fmt: skip
+            return [f"the user simulator is the evaluated model ({user['model']}); the "
+                    "paper's is GPT-4.1 (--user-model, --user-base-url)"]
+        return []
+
     def load(
         self, split: str | None, data_dir: str | Path | None
     ) -> tuple[list[Item], LoadedDataset]:
@@ -127,6 +137,9 @@ class TauBenchSuite(Suite):
         self._user = (base_url, model, api_key)
         context.reported["user_simulator"] = {"base_url": base_url, "model": model}
         budget, temp = self.options["user_max_tokens"], self.options["user_temperature"]
+        if self.not_comparable():
+            print(f"{self.name}: warning: {self.not_comparable()[0]}: the run is not "
+                  "comparable with the paper", file=sys.stderr)
         print(f"{self.name}: user simulator {model} at {base_url}; per-turn max_tokens "
               f"{budget if budget is not None else 'not sent (tau-bench default)'}, "
               f"temperature {temp if temp is not None else 'not sent'}; its tokens are "

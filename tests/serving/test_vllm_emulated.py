@@ -119,6 +119,10 @@ def test_smoke_split_of_every_suite(cli, tmp_path: Path, release: str, suite: st
         else:
             assert kinds == set()
     tools = suite.startswith("tau")
+    why = summary_file["suites"][suite]["comparable"]["why"]
+    # a model under test that plays its own user (or judge) is no reproduction of the paper
+    assert ("user simulator is the evaluated model" in why) == tools
+    assert ("judge is the evaluated model" in why) == (suite == "simpleqa")
     expected = "minimax_m1_tools" if tools else "minimax_m1"
     assert manifest["chat_template"] == {
         **templates.describe(expected),

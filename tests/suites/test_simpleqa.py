@@ -97,6 +97,8 @@ def test_a_run_judged_by_a_model(cli, emulator: str, tmp_path: Path) -> None:
     assert s["simpleqa"]["not_attempted"] == 50.0 and s["judge_unparsed"] == 1
     assert s["judge"]["model"] == "MiniMaxAI/MiniMax-M1-80k"
     assert s["fidelity"].startswith("suites/simpleqa.yaml")
+    # a model grading its own answers is no reproduction: said, whatever the split
+    assert "the judge is the evaluated model" in s["comparable"]["why"]
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["run_context"]["judge"]["base_url"] == emulator
     shown = cli("results", "show", run)
