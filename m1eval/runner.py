@@ -20,7 +20,7 @@ from m1eval.artifacts import ArtifactWriter
 from m1eval.config import per_sample_seed, sample_id
 from m1eval.errors import M1EvalError, ServingError
 from m1eval.hashing import stable_hash
-from m1eval.model.client import ChatClient, ClientSettings
+from m1eval.model.client import ChatClient, ClientSettings, ReplyTooLong
 from m1eval.model.types import Completion, RequestFailed
 from m1eval.outcomes import InfraFailure, describe, grade_output
 from m1eval.records import INFRA_ERROR, SKIPPED, SampleRecord
@@ -283,8 +283,10 @@ async def run_sample(
     try:
         solution = await suite.solve(item, messages, ctx)
     except RequestFailed as failure:
-        if failure.status in REFUSED:  # the server's answer to what the model's run sent
-            refused = Grade.failure(f"the server refused the request: {failure.cause}")
+        # the server's answer to what the run sent, or a reply past its budget: the sample's
+        if failure.status in REFUSED or isinstance(failure, ReplyTooLong):
+            refused = Grade.failure(failure.cause if isinstance(failure, ReplyTooLong) else
+                                    f"the server refused the request: {failure.cause}")
             return make_record(planned, suite, None, refused, None, failure.attempts)
         return make_record(planned, suite, None, None, failure.cause, failure.attempts)
     except ServingError:  # the deployment's fault: the run stops, nothing is recorded

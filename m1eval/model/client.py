@@ -62,6 +62,11 @@ class ClientSettings:
     # whose default template has no tool turns (vLLM's per-request ``chat_template``)
     tools_chat_template: str | None = None
     headers: dict[str, str] = field(default_factory=dict)  # sent with every request
+    # a reply's text is bounded by its budget: a token is rarely more than a dozen characters,
+    # so 64 per token (plus slack) is generous; more is the reply's failure, not kept
+    reply_chars_per_token: int = 64
+    reply_slack_chars: int = 1 << 16
+    reply_max_chars: int = 64 << 20
 
     def request_timeout(self, max_tokens: int | None, prompt_bytes: int = 0) -> float:
         return (
@@ -69,6 +74,13 @@ class ClientSettings:
             + self.seconds_per_token * (max_tokens or 0)
             + self.prefill_allowance(prompt_bytes)
         )
+
+    def reply_cap(self, max_tokens: int | None) -> int:
+        """The most characters of reply (text and reasoning) a request may bring back."""
+        if not max_tokens:
+            return self.reply_max_chars
+        return min(self.reply_max_chars, self.reply_chars_per_token * int(max_tokens)
+                   + self.reply_slack_chars)  # fmt: skip
 
     def prefill_allowance(self, prompt_bytes: int) -> float:
         return self.prefill_seconds_per_mb * prompt_bytes / 1e6
@@ -152,6 +164,7 @@ class ChatClient:
         policy = self.settings.retry
         deadline = self.settings.request_timeout(sampling.get("max_tokens"), len(data))
         stall = self.settings.stall_timeout_s + self.settings.prefill_allowance(len(data))
+        max_chars = self.settings.reply_cap(sampling.get("max_tokens"))
         attempt = 0
         while True:
             attempt += 1
@@ -162,7 +175,7 @@ class ChatClient:
                 headers[SESSION_HEADER] = f"{session_id}~{attempt}"
             try:
                 async with asyncio.timeout(deadline):
-                    completion = await self._attempt(data, headers, stall)
+                    completion = await self._attempt(data, headers, stall, max_chars)
                 completion.attempts = attempt
                 return completion
             except RequestFailed as failure:
@@ -185,7 +198,8 @@ class ChatClient:
             await asyncio.sleep(policy.delay(attempt, error.retry_after, self._rng))
 
     async def _attempt(
-        self, data: bytes, headers: dict[str, str] | None, stall_s: float
+        self, data: bytes, headers: dict[str, str] | None, stall_s: float,
+        max_chars: int | None = None,
     ) -> Completion:
         assert self._session is not None, "use ChatClient as an async context manager"
         started = time.perf_counter()
@@ -194,13 +208,13 @@ class ChatClient:
         )
         request = activity.CURRENT.request_started()
         try:
-            return await self._post(data, headers, timeout, started, request)
+            return await self._post(data, headers, timeout, started, request, max_chars)
         finally:
             activity.CURRENT.request_ended(request)
 
     async def _post(self, data: bytes, headers: dict[str, str] | None,
-                    timeout: aiohttp.ClientTimeout, started: float, request: int
-                    ) -> Completion:  # fmt: skip
+                    timeout: aiohttp.ClientTimeout, started: float, request: int,
+                    max_chars: int | None = None) -> Completion:  # fmt: skip
         assert self._session is not None
         async with self._session.post(
             self.url, data=data, headers=headers, timeout=timeout
@@ -218,17 +232,27 @@ class ChatClient:
                 )
             ctype = resp.headers.get("Content-Type", "")
             if "text/event-stream" in ctype:
-                return await _read_stream(resp, started, request, self.settings.token_gap_s)
-            return _read_json(await resp.read(), started)
+                return await _read_stream(resp, started, request, self.settings.token_gap_s,
+                                          max_chars)  # fmt: skip
+            limit = 4 * (max_chars or 0) + MAX_EVENT_BYTES
+            parts, size = [], 0
+            async for part in resp.content.iter_chunked(1 << 20):
+                size += len(part)
+                if size > limit:
+                    raise ReplyTooLong(f"a reply body longer than {limit:,} bytes")
+                parts.append(part)
+            return _read_json(b"".join(parts), started, max_chars)
 
 
 class _Accumulator:
     """Collects streamed deltas and turns them into a :class:`Completion`."""
 
     __slots__ = (
+        "chars",
         "content",
         "content_deltas",
         "finish_reason",
+        "max_chars",
         "reasoning",
         "reasoning_deltas",
         "served_model",
@@ -238,8 +262,10 @@ class _Accumulator:
         "usage",
     )
 
-    def __init__(self, started: float) -> None:
+    def __init__(self, started: float, max_chars: int | None = None) -> None:
         self.started = started
+        self.max_chars = max_chars
+        self.chars = 0
         self.content: list[str] = []
         self.reasoning: list[str] = []
         self.content_deltas = 0
@@ -267,15 +293,22 @@ class _Accumulator:
             if text:
                 self.content.append(text)
                 self.content_deltas += 1
+                self.chars += len(text)
             if thought:
                 self.reasoning.append(thought)
                 self.reasoning_deltas += 1
+                self.chars += len(thought)
+
             for call in delta.get("tool_calls") or ():
                 self._add_tool_call(call)
             if (text or thought or delta.get("tool_calls")) and self.ttft is None:
                 self.ttft = time.perf_counter() - self.started
             if choice.get("finish_reason"):
                 self.finish_reason = choice["finish_reason"]
+
+    def check_size(self) -> None:
+        if self.max_chars is not None and self.chars > self.max_chars:
+            raise ReplyTooLong(f"more than {self.max_chars:,} characters of reply")
 
     def _add_tool_call(self, call: dict[str, Any]) -> None:
         """Streamed tool calls arrive in pieces keyed by index; whole ones have no index."""
@@ -290,7 +323,9 @@ class _Accumulator:
             slot["function"]["name"] += fn["name"]
         args = fn.get("arguments")
         if args:
-            slot["function"]["arguments"] += args if isinstance(args, str) else json.dumps(args)
+            text = args if isinstance(args, str) else json.dumps(args)
+            slot["function"]["arguments"] += text
+            self.chars += len(text)
 
     def finish(self) -> Completion:
         content = "".join(self.content)
@@ -358,15 +393,19 @@ async def _next_within(blocks: Any, gap_s: float) -> bytes:
 
 
 async def _read_stream(resp: aiohttp.ClientResponse, started: float,
-                       request: int | None = None, token_gap_s: float | None = None
-                       ) -> Completion:  # fmt: skip
+                       request: int | None = None, token_gap_s: float | None = None,
+                       max_chars: int | None = None) -> Completion:  # fmt: skip
     """Server-sent events, read in whatever blocks the socket gives and split in bulk (one
     await per block, not per line): the reader's CPU per streamed token bounds how many
-    model copies one driver can keep up with. Once tokens flow, ``token_gap_s`` of silence
-    is a stalled server (retried)."""
-    acc = _Accumulator(started)
+    model copies one driver can keep up with. Each byte is scanned for event boundaries once
+    (a huge event without its blank line costs linear time, and past MAX_EVENT_BYTES ends the
+    reply), the reply's text is bounded by ``max_chars``, and once tokens flow,
+    ``token_gap_s`` of silence is a stalled server (retried)."""
+    acc = _Accumulator(started, max_chars)
     done = False
-    buf = b""
+    buf = bytearray()
+    scan = 0  # where the next search for an event boundary starts
+    cr = False  # a block ended with CR: its LF may come with the next one
     seen = 0
     live = activity.CURRENT
     blocks = resp.content.iter_any().__aiter__()
@@ -376,18 +415,33 @@ async def _read_stream(resp: aiohttp.ClientResponse, started: float,
                            else anext(blocks))  # fmt: skip
         except StopAsyncIteration:
             break
-        buf += block
-        keep = b""
-        if b"\r" in buf:  # CRLF or CR line ends: one form for the split below
-            if buf.endswith(b"\r"):  # its \n may come with the next block
-                buf, keep = buf[:-1], b"\r"
-            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-        events = buf.split(b"\n\n")
-        buf = events.pop() + keep
+        if cr:
+            block, cr = b"\r" + block, False
+        if b"\r" in block:  # CRLF or CR line ends: one form for the split below
+            if block.endswith(b"\r"):
+                block, cr = block[:-1], True
+            block = block.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        if buf:  # the rest of an event: scan only what is new
+            buf += block
+            last = buf.rfind(b"\n\n", scan)
+            data = bytes(buf[:last]) if last >= 0 else b""
+            if last >= 0:
+                del buf[: last + 2]
+        else:  # the usual case: whole events in the block, split where they lie
+            last = block.rfind(b"\n\n")
+            data = block[:last] if last >= 0 else b""
+            buf += block[last + 2 :] if last >= 0 else block
+        scan = max(0, len(buf) - 1)
+        if len(buf) > MAX_EVENT_BYTES:
+            raise ReplyTooLong(f"a streamed event longer than {MAX_EVENT_BYTES:,} bytes")
+        if last < 0:
+            continue
+        events = data.split(b"\n\n")
         for event in events:
             if _add_event(acc, event):
                 done = True
                 break
+        acc.check_size()
         deltas = acc.content_deltas + acc.reasoning_deltas
         if deltas > seen:  # the display's live token count
             if not seen and request is not None:
@@ -396,8 +450,8 @@ async def _read_stream(resp: aiohttp.ClientResponse, started: float,
             seen = deltas
         if done:
             break
-    if not done and buf.strip(b"\r\n"):
-        done = _add_event(acc, buf)
+    if not done and bytes(buf).strip(b"\r\n"):
+        done = _add_event(acc, bytes(buf))
     if acc.finish_reason is None:
         # Every OpenAI-compatible server ends a reply with a finish_reason; a stream without
         # one was cut short (a restart, a proxy timeout, an interrupted request).
@@ -421,9 +475,10 @@ def _add_event(acc: _Accumulator, event: bytes) -> bool:
     return False
 
 
-def _read_json(body: bytes, started: float) -> Completion:
-    acc = _Accumulator(started)
+def _read_json(body: bytes, started: float, max_chars: int | None = None) -> Completion:
+    acc = _Accumulator(started, max_chars)
     acc.add(_loads(body))
+    acc.check_size()
     if acc.finish_reason is None:
         raise RequestFailed("reply has no finish_reason", retryable=True)
     return acc.finish()
@@ -448,6 +503,15 @@ def _loads_slow(payload: bytes) -> Any:
 
 
 ERROR_BODY_BYTES = 64 * 1024  # an error body read past this is the server's problem
+MAX_EVENT_BYTES = 8 * 1024 * 1024  # one streamed event: a token's chunk is some 300 bytes
+
+
+class ReplyTooLong(RequestFailed):
+    """A reply beyond its budget (text far past ``max_tokens``, or an event without end): the
+    model's (or its server's) doing, graded a model failure, never kept whole in memory."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"reply exceeded its budget: {cause}", retryable=False)
 ERROR_MESSAGE_CHARS = 500  # vLLM's longest refusal (context length) is about 250
 
 
