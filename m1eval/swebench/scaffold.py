@@ -117,11 +117,11 @@ from flask import Flask
 
 Please note that the *SEARCH/REPLACE* edit REQUIRES PROPER INDENTATION. Wrap each *SEARCH/REPLACE* edit in a code block as shown in the example above."""  # noqa: E501
 
-_EDIT = re.compile(
-    r"###\s*(?P<path>\S+)\s*\n<<<<<<< SEARCH\n(?P<search>.*?)\n?=======\n(?P<replace>.*?)\n?"
-    r">>>>>>> REPLACE",
-    re.S,
-)
+# an edit: "### path\n<<<<<<< SEARCH\n" search "\n=======\n" replace "\n>>>>>>> REPLACE";
+# found marker by marker (each character of a reply is looked at a bounded number of times)
+_HEAD = re.compile(r"###\s{0,200}(?P<path>\S{1,10000})\s{0,200}\n\Z")
+HEAD_CHARS = 10_500  # the header is searched this far back from its SEARCH marker, at most
+SEARCH_MARK, DIVIDER, REPLACE_MARK = "\n<<<<<<< SEARCH\n", "=======\n", ">>>>>>> REPLACE"
 
 
 @dataclass
@@ -282,15 +282,36 @@ def segments(root: Path, locs: dict[str, list[str]]) -> str:
 
 
 def parse_edits(text: str) -> list[Edit]:
-    """The SEARCH/REPLACE edits of a response, paths as written (confined when applied)."""
-    edits = []
-    for m in _EDIT.finditer(text):
-        path = m["path"]
+    """The SEARCH/REPLACE edits of a response, paths as written (confined when applied).
+
+    The edits the pattern ``### path \n<<<<<<< SEARCH\n(search)\n?=======\n(replace)\n?
+    >>>>>>> REPLACE`` finds, left to right, without overlap (a search ends at the first
+    divider, a replace at the first REPLACE marker), in time linear in the reply: the reply
+    is the model's, and a backtracking pattern over 256 KB of unterminated markers took
+    seconds of the event loop."""
+    edits: list[Edit] = []
+    pos = floor = 0  # a header cannot span an earlier SEARCH line (it holds a space)
+    while len(edits) < MAX_EDITS:
+        m = text.find(SEARCH_MARK, max(pos, floor))
+        if m < 0:
+            break
+        start = m + len(SEARCH_MARK)
+        q = text.find(DIVIDER, start)
+        r = text.find(REPLACE_MARK, q + len(DIVIDER)) if q >= 0 else -1
+        if r < 0:
+            break  # no edit can end after this point
+        head = _HEAD.search(text, max(pos, floor, m - HEAD_CHARS), m + 1)
+        floor = m + 1
+        if head is None:
+            continue
+        path = head["path"]
         while path.startswith("./"):
             path = path[2:]
-        edits.append(Edit(path, m["search"], m["replace"]))
-        if len(edits) >= MAX_EDITS:
-            break
+        body = q + len(DIVIDER)
+        search = text[start : q - 1] if q - 1 >= start and text[q - 1] == "\n" else text[start:q]
+        replace = text[body : r - 1] if r - 1 >= body and text[r - 1] == "\n" else text[body:r]
+        edits.append(Edit(path, search, replace))
+        pos = r + len(REPLACE_MARK)
     return edits
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from m1eval.swebench.confine import UnsafePath, confined_file
 from m1eval.swebench.repo import git
-from m1eval.swebench.scaffold import apply_edits, parse_edits
+from m1eval.swebench.scaffold import MAX_EDITS, apply_edits, parse_edits
 from m1eval.testing.stub_server import StubConfig, StubServer
 from tests.conftest import declared_files, only_run_dir, read_jsonl
 
@@ -124,3 +127,44 @@ def test_the_scaffold_under_attack_end_to_end(cli, selftest_image, tmp_path: Pat
     assert sample["outcome"] == "model_failure" and sample["score"] == 0.0
     repair = json.loads(declared_files(run, sample)["3_repair_0.json"].read_text())
     assert repair["status"] == "unsafe_path" and ".git" in repair["detail"]
+
+
+# the pattern the edit parser replaced (a backtracking regex over the whole reply): the
+# parser must find what it finds, where its header bounds allow, in linear time
+_OLD_EDIT = re.compile(
+    r"###\s*(?P<path>\S+)\s*\n<<<<<<< SEARCH\n(?P<search>.*?)\n?=======\n(?P<replace>.*?)\n?"
+    r">>>>>>> REPLACE", re.S)
+_PIECES = ["### a.py\n", "###  pkg/b.py \n", "<<<<<<< SEARCH\n", "=======\n", ">>>>>>> REPLACE",
+           "\n", "x = 1\n", "### ", "#", "=", ">", "<<<<<<< SEARCH", " ", "./c.py\n", "\n\n"]
+
+
+def _old(text: str) -> list[tuple[str, str, str]]:
+    out = []
+    for m in _OLD_EDIT.finditer(text):
+        path = m["path"]
+        while path.startswith("./"):
+            path = path[2:]
+        out.append((path, m["search"], m["replace"]))
+        if len(out) >= MAX_EDITS:
+            break
+    return out
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40))
+def test_the_edit_parser_finds_what_the_pattern_found(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert [(e.path, e.search, e.replace) for e in parse_edits(text)] == _old(text)
+
+
+def test_unterminated_edit_markers_cost_linear_time() -> None:
+    """256 KB of headers and SEARCH markers with no divider: the old pattern spent 25 s of
+    CPU on it (quadratic); the parser reads each character a bounded number of times."""
+    import time
+
+    for bomb in ("### a\n<<<<<<< SEARCH\n" * 12_000,
+                 "### a\n<<<<<<< SEARCH\n" * 12_000 + "=======\n",
+                 ("### a\n<<<<<<< SEARCH\n" + " " * 500) * 400 + "=======\n>>>>>>> REPLACE",
+                 "###" + " " * 250_000 + "\n<<<<<<< SEARCH\n=======\n>>>>>>> REPLACE"):
+        started = time.process_time()
+        parse_edits(bomb)
+        assert time.process_time() - started < 0.5
