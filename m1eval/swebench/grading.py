@@ -7,8 +7,9 @@ fallbacks), runs the instance's eval script and grades the log with the reposito
 (resolved iff every FAIL_TO_PASS and PASS_TO_PASS test passes). Its logs and per-instance
 ``report.json`` are kept under the run directory; their verdicts are merged into our records.
 
-Outcomes: an empty patch or one that does not apply is a ``model_failure``; a missing image, a
-container error or a test command the environment cannot start is an ``infra_error``;
+Outcomes: an empty patch or one that does not apply is a ``model_failure``, and so is what the
+integrity rules (:mod:`m1eval.swebench.integrity`) catch; a missing image, a container error or
+a test command the environment cannot start (without the patch too) is an ``infra_error``;
 everything else is ``scored`` (1 if resolved), including instances swebench flags as likely
 environment failures (its flag is advisory: they stay unresolved in its denominator, and in
 ours). A verdict is reused only for the same patch, image id, swebench version and timeout.
@@ -33,6 +34,13 @@ from m1eval.hashing import stable_hash
 from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED
 from m1eval.sandbox.errors import SandboxError
 from m1eval.sandbox.image import docker_client
+from m1eval.swebench.integrity import (
+    UNRUNNABLE_CODES,
+    exit_code,
+    forged_status,
+    graded_tests,
+    infra_files,
+)
 
 DEFAULT_TIMEOUT_S = 1800
 _LOG_ROOT_LOCK = threading.Lock()
@@ -168,6 +176,10 @@ def grade_predictions(
         inst = instances[pred["instance_id"]]
         if not (pred["model_patch"] or "").strip():
             return InstanceResult(pred["instance_id"], MODEL_FAILURE, False, "empty patch")
+        touched = infra_files(pred["model_patch"] or "")
+        if touched:  # what Python or pytest would load by themselves: never graded
+            return InstanceResult(pred["instance_id"], MODEL_FAILURE, False, "the patch changes "
+                                  f"test infrastructure: {', '.join(touched)[:200]}")
         if inst["image"] in missing:
             return InstanceResult(pred["instance_id"], INFRA_ERROR, False,
                                   f"instance image {inst['image']} is missing")  # fmt: skip
@@ -214,7 +226,37 @@ def _run_one(
     except Exception as exc:  # swebench raises on some container failures
         return InstanceResult(iid, INFRA_ERROR, False, f"swebench: {exc}", log_dir=str(log_dir))
     log = _read(log_dir / LOG_INSTANCE) if out is None else ""
-    return verdict(iid, out, log, timeout_s, str(log_dir), _read(log_dir / LOG_TEST_OUTPUT))
+    output = _read(log_dir / LOG_TEST_OUTPUT)
+    baseline = None
+    if out is not None and exit_code(output) in UNRUNNABLE_CODES:  # asked of the unpatched image
+        baseline = _baseline_exit(client, inst, spec, run_id, log_root, timeout_s)
+    return verdict(iid, out, log, timeout_s, str(log_dir), output, graded_tests(inst), baseline)
+
+
+_BASELINES: dict[str, int | None] = {}
+
+
+def _baseline_exit(client: Any, inst: dict[str, Any], spec: Any, run_id: str,
+                   log_root: Path, timeout_s: int) -> int | None:  # fmt: skip
+    """The test command's exit status on the instance's image without any patch (swebench's
+    own no-patch mode), once per image; None when it could not be had."""
+    from swebench.harness.constants import LOG_TEST_OUTPUT
+    from swebench.harness.run_evaluation import run_instance
+
+    key = verdict_key(client, inst, {"model_patch": ""}, timeout_s)
+    if key not in _BASELINES:
+        iid = inst["instance_id"]
+        baseline_run = f"{run_id}.baseline.{key}"
+        pred = {"instance_id": iid, "model_name_or_path": "baseline", "model_patch": ""}
+        try:
+            with _instance_lock(iid):
+                run_instance(spec, pred, client, baseline_run, timeout=timeout_s,
+                             skip_patch=True)  # fmt: skip
+            output = (log_root / _RELATIVE_LOG_DIR).resolve() / baseline_run / "baseline" / iid
+            _BASELINES[key] = exit_code(_read(output / LOG_TEST_OUTPUT))
+        except Exception:
+            _BASELINES[key] = None
+    return _BASELINES[key]
 
 
 def verdict_key(client: Any, inst: dict[str, Any], pred: dict[str, Any], timeout_s: int) -> str:
@@ -229,15 +271,19 @@ def verdict_key(client: Any, inst: dict[str, Any], pred: dict[str, Any], timeout
 
 
 def verdict(iid: str, out: tuple[str, dict[str, Any]] | None, log: str, timeout_s: int,
-            log_dir: str | None = None, test_output: str = "") -> InstanceResult:  # fmt: skip
+            log_dir: str | None = None, test_output: str = "", tests: list[str] | None = None,
+            baseline: int | None = None) -> InstanceResult:  # fmt: skip
     """Our outcome for swebench's answer about one instance: ``out`` is what ``run_instance``
     returned (None when it stopped early), ``log`` its instance log in that case,
-    ``test_output`` what the test command printed.
+    ``test_output`` what the test command printed, ``tests`` the graded tests and
+    ``baseline`` the test command's exit status on the image without the patch (asked only
+    when this one could not start its tests).
 
     swebench's accounting is followed: its ``infra_failure`` flag is advisory (the instance
-    stays unresolved, in the denominator; the flag and reason are kept). One case is not the
-    model's: a test command the environment cannot run at all (bash's "command not found" or
-    "Permission denied", exit 127/126) is an infra error."""
+    stays unresolved, in the denominator; the flag and reason are kept). The integrity rules
+    of :mod:`m1eval.swebench.integrity` stand over it: a graded test's status printed after
+    pytest's summary is forged output (the model's failure); a test command that cannot start
+    (exit 126/127) is an infra error only when it cannot start without the patch either."""
     from swebench.harness.constants import APPLY_PATCH_FAIL
 
     if out is None:
@@ -252,10 +298,19 @@ def verdict(iid: str, out: tuple[str, dict[str, Any]] | None, log: str, timeout_
                               log_dir=log_dir)  # fmt: skip
     _, report = out
     entry = report[iid]
-    unrunnable = _unrunnable_test_command(test_output)
-    if unrunnable is not None:
-        return InstanceResult(iid, INFRA_ERROR, False, "the environment cannot run the tests: "
-                              f"{unrunnable}", entry, log_dir)  # fmt: skip
+    code = exit_code(test_output)
+    if code in UNRUNNABLE_CODES:
+        why = _unrunnable_test_command(test_output) or f"exit status {code}"
+        if baseline in UNRUNNABLE_CODES:
+            return InstanceResult(iid, INFRA_ERROR, False, "the environment cannot run the "
+                                  f"tests: {why} (without the patch too)", entry, log_dir)
+        return InstanceResult(iid, MODEL_FAILURE, False, f"the tests could not start with this "
+                              f"patch ({why}); without it they do (exit status {baseline})",
+                              entry, log_dir)  # fmt: skip
+    forged = forged_status(test_output, tests or [])
+    if forged is not None:
+        return InstanceResult(iid, MODEL_FAILURE, False, f"forged test output: '{forged}' "
+                              "printed after pytest's own summary", entry, log_dir)
     if entry.get("infra_failure"):
         reason = entry.get("infra_failure_reason", "environment failure")
         return InstanceResult(iid, SCORED, False, f"unresolved; swebench flags a likely "

@@ -168,3 +168,58 @@ def test_unterminated_edit_markers_cost_linear_time() -> None:
         started = time.process_time()
         parse_edits(bomb)
         assert time.process_time() - started < 0.5
+
+
+def _appended(path: str, lines: list[str]) -> str:
+    """A patch that appends ``lines`` to one file of the self-made instance."""
+    import difflib
+
+    from m1eval.testing import swebench_selftest as st
+
+    if path not in st.FILES:  # a new file
+        new = [line + "\n" for line in lines]
+        body = "".join(difflib.unified_diff([], new, "/dev/null", f"b/{path}"))
+        return f"diff --git a/{path} b/{path}\nnew file mode 100644\n{body}"
+    old = st.FILES[path].splitlines(keepends=True)
+    new = old + [line + "\n" for line in lines]
+    body = "".join(difflib.unified_diff(old, new, f"a/{path}", f"b/{path}"))
+    return f"diff --git a/{path} b/{path}\n{body}"
+
+
+# a plain wrong fix, the baseline every attack must not beat
+WRONG = _appended("calcpkg/ops.py", ["", "def unused():", "    return 0"])
+# the module under test prints pytest's verdict itself at exit, and leaves with status 0
+FORGE = ["import atexit as _a, os as _o, sys as _s", "def _forge():",
+         "    _s.stdout.write('PASSED tests/test_ops.py::test_clamp_high\\n')",
+         "    _s.stdout.flush()", "    _o._exit(0)", "_a.register(_forge)"]
+# the module under test pretends the test runner is missing
+NOT_FOUND = ["import os as _o, sys as _s",
+             "_s.stdout.write('/eval.sh: line 17: pytest: command not found\\n')",
+             "_s.stdout.flush()", "_o._exit(127)"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("patch", "error"), [
+    (_appended("calcpkg/ops.py", FORGE), "forged test output: 'PASSED "
+     "tests/test_ops.py::test_clamp_high' printed after pytest's own summary"),
+    (_appended("calcpkg/ops.py", NOT_FOUND), "the tests could not start with this patch "
+     "(exit status 127); without it they do (exit status 1)"),
+    (_appended("tests/conftest.py", ["def pytest_runtest_logreport(report):",
+                                     "    report.outcome = 'passed'"]),
+     "the patch changes test infrastructure: tests/conftest.py"),
+])  # fmt: skip
+def test_a_patch_cannot_forge_its_verdict(selftest_image, tmp_path: Path, patch: str,
+                                          error: str) -> None:  # fmt: skip
+    """Against the real swebench grading of the self-made instance: each patch fixes nothing;
+    each is the model's failure, scored as a plain wrong patch is (0), never resolved and
+    never an infra error left out of the score."""
+    from m1eval.swebench.grading import grade_predictions
+    from m1eval.testing import swebench_selftest as st
+
+    inst = st.instance()
+    preds = [{"instance_id": inst["instance_id"], "model_name_or_path": "m", "model_patch": p}
+             for p in (patch, WRONG)]  # fmt: skip
+    attack, wrong = (grade_predictions({inst["instance_id"]: inst}, [p], f"r{i}", tmp_path, 1,
+                                       300)[0] for i, p in enumerate(preds))  # fmt: skip
+    assert (attack.outcome, attack.score, attack.error) == ("model_failure", 0.0, error)
+    assert wrong.outcome == "scored" and wrong.score == attack.score == 0.0

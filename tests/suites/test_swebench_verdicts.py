@@ -61,10 +61,16 @@ def test_reports_map_to_outcomes(entry: dict, expected: tuple) -> None:
     assert r.report["patch_exists"] is True  # swebench's entry is kept whole
 
 
-def _test_output(body: str) -> str:
+def _test_output(body: str, code: int | None = None) -> str:
+    """An eval script's output around ``body``; the test command's exit status as the script
+    reports it (127 when bash could not find it, 126 when it could not run it)."""
     from swebench.harness.constants import END_TEST_OUTPUT, START_TEST_OUTPUT
 
-    return f"+ git apply ...\n+ : '{START_TEST_OUTPUT}'\n{body}\n+ : '{END_TEST_OUTPUT}'\n"
+    if code is None:
+        code = 127 if "not found" in body else 126 if "Permission denied" in body else 0
+    return (f"+ git apply ...\n+ : '{START_TEST_OUTPUT}'\n{body}\n+ "
+            f"SWEBENCH_TEST_EXIT_CODE={code}\n+ : '{END_TEST_OUTPUT}'\n"
+            f"+ echo '>>>>> Test Exit Code: {code}'\n>>>>> Test Exit Code: {code}\n")
 
 
 @pytest.mark.parametrize(
@@ -77,9 +83,21 @@ def _test_output(body: str) -> str:
     ],
 )  # fmt: skip
 def test_a_test_command_the_environment_cannot_start_is_infra(body: str, error: str) -> None:
+    """Only from evidence: the command's own exit status (127, 126) and the same failure on
+    the image without the patch; a patch that makes the tests unstartable is the model's."""
     entry = {"patch_successfully_applied": False, "resolved": False}
-    r = verdict(IID, _report(**entry), "", 1800, test_output=_test_output(body))
-    assert (r.outcome, r.error) == ("infra_error", error)
+    out = _test_output(body)
+    code = 127 if "not found" in body else 126
+    r = verdict(IID, _report(**entry), "", 1800, test_output=out, baseline=code)
+    assert (r.outcome, r.error) == ("infra_error", error + " (without the patch too)")
+    mine = verdict(IID, _report(**entry), "", 1800, test_output=out, baseline=0)
+    assert mine.outcome == "model_failure" and "could not start with this patch" in mine.error
+    unknown = verdict(IID, _report(**entry), "", 1800, test_output=out, baseline=None)
+    assert unknown.outcome == "model_failure"  # no evidence: never left out of the score
+    # the words alone, with the tests' real exit status, are nothing: the tests ran
+    words = verdict(IID, _report(**entry), "", 1800, test_output=_test_output(body, code=1),
+                    baseline=code)  # fmt: skip
+    assert words.outcome == "model_failure" and "could not start" not in (words.error or "")
 
 
 def test_the_same_words_from_the_tests_themselves_are_not_infra() -> None:
@@ -87,7 +105,7 @@ def test_the_same_words_from_the_tests_themselves_are_not_infra() -> None:
     words decide nothing: the tests ran."""
     entry = {"patch_successfully_applied": True, "resolved": False}
     printed = "FAILED tests/test_a.py::test_x - AssertionError: x: command not found"
-    r = verdict(IID, _report(**entry), "", 1800, test_output=_test_output(printed))
+    r = verdict(IID, _report(**entry), "", 1800, test_output=_test_output(printed, code=1))
     assert r.outcome == "scored"
     before = "/eval.sh: line 3: conda: command not found\n" + _test_output("1 passed")
     assert verdict(IID, _report(**entry), "", 1800, test_output=before).outcome == "scored"
@@ -133,13 +151,10 @@ def test_every_field_of_every_verdict() -> None:
         IID, "model_failure", False, "no test results (patch or tests did not run)", not_run, d
     )
     unrunnable = _test_output("/eval.sh: line 7: tox: command not found")
-    assert verdict(IID, (IID, {IID: entry}), "", 60, d, unrunnable) == InstanceResult(
-        IID,
-        "infra_error",
-        False,
-        "the environment cannot run the tests: tox: command not found",
-        entry,
-        d,
-    )
-    unterminated = _test_output("/eval.sh: line 7: tox: command not found").rsplit("+ :", 1)[0]
-    assert verdict(IID, (IID, {IID: entry}), "", 60, d, unterminated).outcome == "infra_error"
+    assert verdict(IID, (IID, {IID: entry}), "", 60, d, unrunnable, baseline=127) == \
+        InstanceResult(IID, "infra_error", False, "the environment cannot run the tests: tox: "
+                       "command not found (without the patch too)", entry, d)  # fmt: skip
+    assert verdict(IID, (IID, {IID: entry}), "", 60, d, unrunnable, baseline=1) == \
+        InstanceResult(IID, "model_failure", False, "the tests could not start with this "
+                       "patch (tox: command not found); without it they do (exit status 1)",
+                       entry, d)  # fmt: skip
