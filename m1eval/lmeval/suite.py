@@ -56,6 +56,7 @@ def _as_json(messages: list[dict[str, Any]], add_generation_prompt: bool = True)
 
 class LmEvalSuite(AnswerSuite):
     adapter_name = "lm_eval"
+    grade_in_worker = False  # its task object (lm-eval's) stays in this process
     declared_options = (
         Option("lm_eval_include", None, "a folder of task YAMLs to search (repeatable)",
                repeatable=True, identity=False),

@@ -332,11 +332,50 @@ class Suite(ABC):
 
 
 class AnswerSuite(Suite):
-    """A suite graded from the final answer text alone, by a plain function."""
+    """A suite graded from the final answer text alone, by a plain function, which runs in a
+    grader worker with a time limit (:mod:`m1eval.graders.bounded`): the answer is the
+    model's, and may be built to make a grader slow."""
+
+    #: whether ``grade`` runs in a grader worker (it needs only the item and the options)
+    grade_in_worker: ClassVar[bool] = True
+    #: attributes a grader worker does not need (data tables, the run's context)
+    worker_transient: ClassVar[tuple[str, ...]] = ("context",)
+    #: seconds one grading may take (m1eval.graders.bounded.GRADE_TIMEOUT_S)
+    grade_timeout_s: ClassVar[float] = 60.0
 
     @abstractmethod
     def grade(self, item: Item, answer: str) -> Grade:
         """Grade the final answer text (reasoning already removed)."""
 
     async def score(self, item: Item, solution: Solution) -> Grade:
-        return self.grade(item, solution.completion.answer)
+        return await self.bounded_grade(item, solution.completion.answer)
+
+    async def bounded_grade(self, item: Item, *args: Any) -> Grade:
+        """``grade(item, *args)`` off the event loop, in a worker within its time limit."""
+        import asyncio
+
+        from m1eval.graders.bounded import call_bounded
+
+        if not self.grade_in_worker:
+            return await asyncio.to_thread(self.grade, item, *args)
+        return await asyncio.to_thread(call_bounded, self, "grade", item, *args,
+                                       timeout_s=self.grade_timeout_s)  # fmt: skip
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a grader worker gets: the suite without its run-time state."""
+        import pickle
+
+        state = {}
+        for key, value in self.__dict__.items():
+            if key in self.worker_transient:
+                continue
+            try:
+                pickle.dumps(value)
+            except Exception:  # a client, a lock, an open file: not the grader's
+                continue
+            state[key] = value
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.__dict__.setdefault("context", RunContext())

@@ -90,6 +90,7 @@ class LongBenchV2Suite(AnswerSuite):
                type=int, positive=True),
     )  # fmt: skip
     needs_tokenizer: ClassVar[bool] = True
+    worker_transient: ClassVar[tuple[str, ...]] = ("context", "_table")
 
     def prompt_tokens_needed(self) -> int:
         """Contexts are cut to ``max_prompt_tokens``; the template and question add a little."""

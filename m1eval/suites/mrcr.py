@@ -9,7 +9,6 @@ bin, never dropped. Prompts are read from the memory-mapped dataset when asked, 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections import defaultdict
@@ -108,6 +107,7 @@ class MrcrSuite(AnswerSuite):
     longest_prompt_tokens: ClassVar[int] = 1_000_000
     binary_scores: ClassVar[bool] = False
     fits_window: ClassVar[bool] = False  # skips or fits the budget per item, counted
+    worker_transient: ClassVar[tuple[str, ...]] = ("context", "_tables")
     adapter_name = "mrcr"
     declared_options = (
         Option("needles", 4, "needle count", type=int, choices=(2, 4, 8)),
@@ -240,9 +240,9 @@ class MrcrSuite(AnswerSuite):
 
     async def score(self, item: Item, solution: Solution) -> Grade:
         """``SequenceMatcher`` is quadratic in the worst case and the answer is the model's:
-        it runs off the event loop, so other samples go on meanwhile."""
+        it runs in a grader worker with a time limit, off the event loop."""
         c = solution.completion
-        return await asyncio.to_thread(self.grade, item, c.answer, c.answer_lead)
+        return await self.bounded_grade(item, c.answer, c.answer_lead)
 
     def tags(self, item: Item) -> dict[str, Any]:
         return {

@@ -301,3 +301,52 @@ def test_tau_parsing_never_raises_anything_but_value_error(raw: str) -> None:
     with contextlib.suppress(ValueError):
         tool_arguments(raw)
     assert calculate(raw[:200]).__class__ is str
+
+
+class _Stuck(AimeSuite):
+    """A grader an answer can stall (an answer naming ``stall`` stands in for
+    ``3^{100000000}`` and its kin: a bound no honest answer comes near)."""
+
+    grade_timeout_s = 1.0
+
+    def grade(self, item: Item, answer: str) -> Grade:
+        if "stall" in answer:
+            import time
+
+            time.sleep(600)
+        return super().grade(item, answer)
+
+
+def test_a_grader_an_answer_stalls_is_stopped_and_the_loop_goes_on() -> None:
+    """The grading runs in a worker with a time limit: past it the worker is killed, the
+    sample is the model's failure with its cause, the event loop was never blocked, and the
+    next grading runs on a fresh worker."""
+    import time
+
+    suite = _Stuck(get_suite("aime24").spec)
+    item = Item("1", {"problem": "p", "answer": "7"})
+
+    async def both() -> tuple[Any, Any, float]:
+        started = time.monotonic()
+        slow = asyncio.create_task(grade_answer(suite, item, "\\boxed{stall}"))
+        fast = await grade_answer(suite, item, "\\boxed{7}")
+        fast_at = time.monotonic() - started
+        return await slow, fast, fast_at
+
+    slow, fast, fast_at = asyncio.run(both())
+    assert isinstance(slow, Grade) and slow.outcome == MODEL_FAILURE
+    assert "GraderTimeout: grading took longer than 1 s" in (slow.error or "")
+    assert isinstance(fast, Grade) and fast.score == 1.0 and fast_at < 30
+    again = grade(suite, item, "\\boxed{7}")
+    assert isinstance(again, Grade) and again.score == 1.0
+
+
+def test_math_verify_on_a_power_tower_is_bounded() -> None:
+    """A real crafted answer: a huge power, which math-verify would evaluate."""
+    import time
+
+    suite, items = smoke_items("aime24")
+    started = time.monotonic()
+    result = grade(suite, items[0], "\\boxed{3^{100000000}}")
+    assert isinstance(result, Grade) and result.score == 0.0
+    assert time.monotonic() - started < 70  # within the grading time limit
