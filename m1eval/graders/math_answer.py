@@ -166,15 +166,61 @@ def integer_value(answer: str) -> str | None:
     return None
 
 
-def vote_key(answer: str) -> str:
-    """Key under which equal answers are counted together for majority voting: the integer
-    value when there is one (``33``, ``033``, ``33.0`` and ``\\frac{66}{2}`` are one vote)."""
+def vote_key(answer: str, gold: str | None = None, correct: bool | None = None) -> str:
+    """Key under which equal answers are counted together for majority voting, in the normal
+    form grading uses: an answer graded equal to ``gold`` votes as the gold itself
+    (``x = 33``, ``\\sqrt{1089}`` and ``33 \\text{ degrees}`` are one vote with ``33``); any
+    other answer votes with the answers of the same value (the integer when there is one,
+    ``33``, ``033``, ``33.0`` and ``\\frac{66}{2}``; else the value math-verify reads), and
+    never with the gold's vote, so a vote's answers all score alike."""
+    if gold is not None and correct:
+        return value_key(gold)
+    key = value_key(answer)
+    if gold is not None and correct is False and key == value_key(gold):
+        return "graded wrong: " + key
+    return key
+
+
+def value_key(answer: str) -> str:
+    """The value an answer states, as a vote key: canonical integer digits, else math-verify's
+    reading of it (an equation's right-hand side, a one-element set's element, a number
+    simplified); hedged and unreadable answers vote as their normalized text."""
     value = integer_value(answer)
     if value is not None:
         return value
     if len(answer) > MAX_NORMALIZED_CHARS:
         return "sha256:" + hashlib.sha256(answer.encode("utf-8", "surrogatepass")).hexdigest()
-    return normalize(answer)
+    text = normalize(answer)
+    if _HEDGES.search(answer) or len(answer) > MAX_VERIFY_CHARS:
+        return text
+    read = _math_verify_value(answer)
+    return text if read is None else read
+
+
+def _math_verify_value(answer: str) -> str | None:
+    """math-verify's value of an answer, as text: integers as canonical digits, other numbers
+    as sympy writes them simplified; None when it reads nothing."""
+    try:
+        import sympy
+        from math_verify import parse
+
+        main = threading.current_thread() is threading.main_thread()
+        parsed = parse(f"\\boxed{{{answer}}}", parsing_timeout=5 if main else None)
+        if not parsed or isinstance(parsed[0], str):
+            return None
+        expr = parsed[0]
+        if isinstance(expr, sympy.Eq) and isinstance(expr.lhs, sympy.Symbol):
+            expr = expr.rhs
+        if isinstance(expr, sympy.FiniteSet) and len(expr) == 1:
+            expr = next(iter(expr))
+        if not (isinstance(expr, sympy.Basic) and expr.is_number):
+            return "expr:" + str(expr)[:MAX_VERIFY_CHARS]
+        simple = sympy.nsimplify(sympy.simplify(expr), rational=True)
+        if simple.is_Integer:
+            return canonical_integer(str(int(simple)))
+        return "value:" + str(simple)[:MAX_VERIFY_CHARS]
+    except Exception:  # math-verify and sympy raise on pathological input: no value
+        return None
 
 
 def _math_verify(predicted: str, gold: str) -> bool:

@@ -37,6 +37,6 @@ class AimeSuite(AnswerSuite):
             1.0 if match.correct else 0.0,
             extracted_answer=extracted.strip(),
             gold=gold,
-            vote_key=vote_key(extracted),
+            vote_key=vote_key(extracted, gold, match.correct),
             details={"match": match.method},
         )

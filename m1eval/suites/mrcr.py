@@ -40,7 +40,13 @@ BINS: tuple[tuple[int, int, str], ...] = (
     (524288, 1048576, "512K-1M"),
 )
 OUT_OF_RANGE = "out-of-range"
-SCORE_KEY = {"kept": "score_whitespace_kept", "stripped": "score_whitespace_stripped"}
+ANSWER, KEPT, STRIPPED = "answer", "kept", "stripped"
+READINGS = (ANSWER, KEPT, STRIPPED)
+# how each reading is named in summaries (its score key is ``score_<slug>``)
+SLUG = {ANSWER: "answer", KEPT: "whitespace_kept", STRIPPED: "whitespace_stripped"}
+LABEL = {ANSWER: "answer after the reasoning", KEPT: "whitespace kept",
+         STRIPPED: "whitespace stripped"}  # fmt: skip
+SCORE_KEY = {reading: f"score_{slug}" for reading, slug in SLUG.items()}
 AGGREGATES = {"128K": 131072, "1M": 1048576}
 CONVENTIONS = ("mean_up_to", "top_bin")
 LIGHT_COLUMNS = [
@@ -49,8 +55,6 @@ LIGHT_COLUMNS = [
 ]  # fmt: skip
 
 
-KEPT, STRIPPED = "kept", "stripped"
-WHITESPACE = (KEPT, STRIPPED)
 FIT, SKIP = "fit", "skip"
 OVERFLOW = (FIT, SKIP)
 # vLLM's refusals of a request longer than max_model_len, in its older and newer wording:
@@ -111,10 +115,12 @@ class MrcrSuite(AnswerSuite):
     adapter_name = "mrcr"
     declared_options = (
         Option("needles", 4, "needle count", type=int, choices=(2, 4, 8)),
-        Option("mrcr_whitespace", KEPT, "the answer graded: as the server returned it after "
-               "the reasoning block (kept, the card's grade on the content field) or with its "
-               "leading whitespace stripped; both figures are reported",
-               choices=WHITESPACE, identity=False),
+        Option("mrcr_whitespace", ANSWER, "the answer graded: what the model answered, after "
+               "its reasoning block and the separator that follows it (answer; M1 on vLLM "
+               "writes '</think>\\n\\n' before it), the content after the reasoning byte for "
+               "byte (kept: the card's grade on the content field, separator included) or with "
+               "any leading whitespace stripped; the chosen and the other main reading are "
+               "both reported", choices=READINGS, identity=False),
         Option("mrcr_overflow", FIT, "a prompt that fits the server's window but not with the "
                "whole generation budget: 'fit' asks again with the budget that fits (recorded "
                "per sample), 'skip' leaves the item out (counted per bin and aggregate)",
@@ -206,21 +212,23 @@ class MrcrSuite(AnswerSuite):
         return None
 
     def grade(self, item: Item, answer: str, lead: str = "") -> Grade:
-        """Grade both readings of the answer: ``lead + answer`` is the content field as the
-        server returned it after the reasoning block (what the card's ``grade`` sees), its
-        ``lstrip()`` the other convention. The score is the one ``--mrcr-whitespace`` picks;
-        both are kept with the sample."""
+        """Grade every reading of the answer with the card's ``grade``: ``answer`` is what
+        the model answered (after its reasoning block and the separator that follows it),
+        ``lead + answer`` the content after the reasoning as the server returned it (the
+        card's grade on the content field, byte for byte), its ``lstrip()`` the third. The
+        score is the one ``--mrcr-whitespace`` picks; all are kept with the sample."""
         gold = item.row["answer"]
         prefix = item.row["random_string_to_prepend"]
         kept = lead + answer
         if not kept.strip():
             return Grade(MODEL_FAILURE, 0.0, error="empty final answer",
-                         details={SCORE_KEY[KEPT]: 0.0, SCORE_KEY[STRIPPED]: 0.0})  # fmt: skip
-        scores = {KEPT: grade(kept, gold, prefix), STRIPPED: grade(kept.lstrip(), gold, prefix)}
+                         details={key: 0.0 for key in SCORE_KEY.values()})  # fmt: skip
+        texts = {ANSWER: answer, KEPT: kept, STRIPPED: kept.lstrip()}
+        scores = {reading: grade(text, gold, prefix) for reading, text in texts.items()}
         chosen = self.options["mrcr_whitespace"]
         return Grade.scored(scores[chosen], details={
-            "prefix_ok": kept.startswith(prefix),
-            SCORE_KEY[KEPT]: scores[KEPT], SCORE_KEY[STRIPPED]: scores[STRIPPED],
+            "prefix_ok": texts[chosen].startswith(prefix),
+            **{SCORE_KEY[reading]: score for reading, score in scores.items()},
         })  # fmt: skip
 
     async def solve(
@@ -255,19 +263,20 @@ class MrcrSuite(AnswerSuite):
         """Bins, the 128K and 1M aggregates and the headline, under the ``--mrcr-whitespace``
         reading; the other reading's overall, aggregates and per-bin scores beside them."""
         chosen = self.options["mrcr_whitespace"]
-        other = STRIPPED if chosen == KEPT else KEPT
+        other = ANSWER if chosen == KEPT else KEPT
+        slug, label = SLUG[other], LABEL[other]
         recs, alt = _reading(records, chosen), _reading(records, other)
         bins = _ordered(summarize_groups(recs, key=_bin_of))
         alt_bins = _ordered(summarize_groups(alt, key=_bin_of))
-        for label, b in bins.items():
+        for bin_name, b in bins.items():
             b["skipped"] = b["outcomes"].get(SKIPPED, 0)
-            b[f"score_whitespace_{other}"] = alt_bins[label]["score"]
+            b[f"score_{slug}"] = alt_bins[bin_name]["score"]
         aggregates = self._aggregates(recs)
         alt_aggregates = self._aggregates(alt)
         overall = summarize_suite(recs, binary=False)
         alt_overall = summarize_suite(alt, binary=False)
         heads = [headline(self.name, overall["score"], overall["ci_low"], overall["ci_high"],
-                          paper_row=SUITE_ROW, note=f"answer whitespace {chosen}")]  # fmt: skip
+                          paper_row=SUITE_ROW, note=f"graded: {LABEL[chosen]}")]  # fmt: skip
         for name, agg in aggregates.items():
             head = agg[agg["headline"]]
             note = head["description"]
@@ -277,27 +286,28 @@ class MrcrSuite(AnswerSuite):
                 note += f"; {agg['samples_fitted']} asked with a budget fitted to the window"
             heads.append(headline(f"{self.name} ({name})", head["score"], head["ci_low"],
                                   head["ci_high"], paper_row=name, note=note))  # fmt: skip
-        heads.append(headline(f"{self.name} (whitespace {other})", alt_overall["score"],
+        heads.append(headline(f"{self.name} ({label})", alt_overall["score"],
                               alt_overall["ci_low"], alt_overall["ci_high"],
-                              note=f"answer whitespace {other}"))  # fmt: skip
+                              note=f"graded: {label}"))  # fmt: skip
         for name, agg in alt_aggregates.items():
             head = agg[agg["headline"]]
-            heads.append(headline(f"{self.name} ({name}, whitespace {other})", head["score"],
+            heads.append(headline(f"{self.name} ({name}, {label})", head["score"],
                                   head["ci_low"], head["ci_high"],
                                   note=head["description"]))  # fmt: skip
         rows = group_rows(bins)
         for row in rows:
-            row[f"whitespace {other}"] = bins[row["group"]][f"score_whitespace_{other}"]
+            row[label] = bins[row["group"]][f"score_{slug}"]
         return {
             "bins": bins,
             "aggregates": aggregates,
-            f"aggregates_whitespace_{other}": alt_aggregates,
+            f"aggregates_{slug}": alt_aggregates,
             "whitespace": chosen,
+            "reading": LABEL[chosen],
             "headline_convention": self.spec.method.get("headline_convention"),
             "binning": "o200k_base tokens of prompt + answer",
             "headlines": heads,
             "breakdowns": [breakdown("by context bin (o200k tokens of prompt + answer)",
-                                     [*GROUP_COLUMNS, f"whitespace {other}"], rows,
+                                     [*GROUP_COLUMNS, label], rows,
                                      record_key="bin")],
         }  # fmt: skip
 
@@ -357,8 +367,8 @@ def _ordered(bins: dict[str, Any]) -> dict[str, Any]:
 
 
 def _reading(records: list[dict[str, Any]], whitespace: str) -> list[dict[str, Any]]:
-    """The records scored under one whitespace reading (records from before both readings
-    were kept have one score, used for both)."""
+    """The records scored under one reading (records from before a reading was kept have
+    one score, used for it)."""
     key = SCORE_KEY[whitespace]
     out = []
     for r in records:

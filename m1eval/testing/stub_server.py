@@ -57,6 +57,8 @@ class StubConfig:
     answers: dict[str, str] = field(default_factory=dict)
     correct_rate: float = 0.5
     reasoning: bool = True
+    # what follows "</think>" before the answer (MiniMax-M1 on vLLM writes "\n\n")
+    think_separator: str = ""
     chunks: int = 3
     model_id: str = "stub-model"
     max_model_len: int | None = 1_081_920  # what a server sized for M1's protocols reports
@@ -104,7 +106,7 @@ def reply_text(config: StubConfig, sample_id: str, prompt: str) -> str:
             value = int(gold) if correct else int(gold) + 1
         answer = f"The answer is \\boxed{{{value}}}."
     if config.reasoning:
-        return f"<think>Let me think about it step by step.</think>{answer}"
+        return f"<think>Let me think about it step by step.</think>{config.think_separator}{answer}"
     return answer
 
 

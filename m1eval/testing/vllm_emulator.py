@@ -83,6 +83,7 @@ class EmulatorConfig:
     chat_template: str = field(default_factory=lambda: templates.template_text("minimax_m1"))
     tool_parser: str | None = "minimax"  # --tool-call-parser with --enable-auto-tool-choice
     reasoning_parser: bool = False  # M1 has none: <think> stays inline in content
+    think_separator: str = ""  # after "</think>", before the answer (M1 writes "\n\n")
     trust_request_chat_template: bool = True
     honour_seed: bool = True
     honour_temperature: bool = True  # off: every request is answered as if greedy
@@ -225,7 +226,8 @@ class Emulator:
                         + json.dumps({"name": call[0], "arguments": call[1]}, ensure_ascii=False)
                         + "\n</tool_calls>")  # fmt: skip
         prompt = "\n".join(_text(m.get("content")) for m in messages)
-        stub = StubConfig(answers=self.config.answers, correct_rate=self.config.correct_rate)
+        stub = StubConfig(answers=self.config.answers, correct_rate=self.config.correct_rate,
+                          think_separator=self.config.think_separator)  # fmt: skip
         return reply_text(stub, key, prompt)
 
     def sample_key(self, request: web.Request, body: dict[str, Any]) -> str:

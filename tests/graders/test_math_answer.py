@@ -114,14 +114,14 @@ def test_hedges_and_decorations(answer: str, correct: bool, method: str) -> None
 
 
 def test_votes_use_the_value() -> None:
-    """33, 033, 33.0, \\frac{66}{2} and 66/2 are one vote; \\frac{1}{2} keeps its text."""
+    """33, 033, 33.0, \\frac{66}{2} and 66/2 are one vote; \\frac{1}{2} votes with 0.5."""
     keys = {vote_key(a) for a in ("33", "033", "33.0", "33.00", "\\frac{66}{2}",
                                   "\\dfrac{66}{2}", "66/2", "\\text{33}.")}  # fmt: skip
     assert keys == {"33"}
     assert vote_key("-\\frac{4}{2}") == "-2"
-    assert vote_key("\\frac{1}{2}") == "\\frac{1}{2}"
+    assert vote_key("\\frac{1}{2}") == vote_key("0.5") == "value:1/2"
     assert vote_key("33.5") != vote_key("33")
-    assert vote_key("1/0") == "1/0"  # no division by zero
+    assert vote_key("1/0") == "value:zoo"  # sympy: complex infinity  # no division by zero
 
 
 def test_aime_grade_every_field() -> None:
@@ -193,7 +193,63 @@ def test_vote_keys_of_long_and_fractional_answers() -> None:
 
     long = "x" * (MAX_NORMALIZED_CHARS + 1)
     assert vote_key(long).startswith("sha256:") and vote_key(long) != vote_key(long + "y")
-    assert vote_key("\\text{x}") == "x"
+    assert vote_key("\\text{x}") == "expr:x"
     assert integer_value("7/0") is None and integer_value("1" * 1001 + "/1") is None
     assert integer_value("-6/3") == "-2" and integer_value("\\tfrac{9}{3}") == "3"
     assert integer_value("2.50") is None and integer_value("4.000") == "4"
+
+
+# answers grading reads as 33 (math-verify), written the way models write them
+FORMS_OF_33 = ["x = 33", "(33)", "{33}", "\\sqrt{1089}", "33 \\text{ degrees}", "n=33",
+               "\\displaystyle 33", "\\left(33\\right)", "\\frac{99}{3}", "033"]  # fmt: skip
+
+
+@pytest.mark.parametrize("answer", FORMS_OF_33)
+def test_a_correct_answer_votes_with_the_gold(answer: str) -> None:
+    """maj@k counts what grading counts: every answer graded equal to 33 is one vote with
+    ``33``, whichever form it takes."""
+    from m1eval.registry import get_suite
+    from m1eval.suites.base import Item
+
+    suite = get_suite("aime24")
+    item = Item("x", {"problem": "p", "answer": "33"})
+    grade = suite.grade(item, f"\\boxed{{{answer}}}")
+    plain = suite.grade(item, "\\boxed{33}")
+    assert grade.score == plain.score == 1.0
+    assert grade.vote_key == plain.vote_key == "33"
+    assert vote_key(answer) == "33"  # without the gold too: its value is 33
+
+
+def test_wrong_answers_of_one_value_vote_together_and_never_with_the_gold() -> None:
+    from m1eval.registry import get_suite
+    from m1eval.suites.base import Item
+
+    suite = get_suite("aime24")
+    item = Item("x", {"problem": "p", "answer": "33"})
+    keys = {suite.grade(item, f"\\boxed{{{a}}}").vote_key for a in ("34", "x = 34", "(34)")}
+    assert keys == {"34"}
+    assert vote_key("\\frac{1}{2}") == vote_key("0.5") != vote_key("\\frac{1}{3}")
+    # a hedge is wrong and votes as its text, apart from the value it hedges about
+    hedged = suite.grade(item, "\\boxed{\\approx 33}")
+    assert hedged.score == 0.0 and hedged.vote_key != "33"
+    # whatever an answer's value, one graded wrong never joins the gold's vote
+    assert vote_key("33", "33", correct=False) != vote_key("33", "33", correct=True)
+
+
+def test_maj_at_k_counts_every_form_of_the_right_answer() -> None:
+    """Five samples: three forms of 33 (right), two of 34. maj@5 is 100: the three forms
+    are one vote of three against two (split apart they lose to 34's two)."""
+    from m1eval.registry import get_suite
+    from m1eval.suites.base import Item
+    from m1eval.summary import summarize_suite
+
+    suite = get_suite("aime24")
+    item = Item("x", {"problem": "p", "answer": "33"})
+    answers = ["34", "x = 33", "34", "\\sqrt{1089}", "\\left(33\\right)"]
+    records = []
+    for repeat, answer in enumerate(answers):
+        g = suite.grade(item, f"\\boxed{{{answer}}}")
+        records.append({"item_id": "x", "repeat": repeat, "outcome": g.outcome,
+                        "score": g.score, "vote_key": g.vote_key})  # fmt: skip
+    s = summarize_suite(records)
+    assert s["maj_at_k"]["maj@5"] == 100.0

@@ -113,9 +113,9 @@ def test_main_page_loads_clean(browser: Any, report: Path) -> None:
             "mrcr",
             "mrcr (128K)",
             "mrcr (1M)",
-            "mrcr (whitespace stripped)",
-            "mrcr (128K, whitespace stripped)",
-            "mrcr (1M, whitespace stripped)",
+            "mrcr (whitespace kept)",
+            "mrcr (128K, whitespace kept)",
+            "mrcr (1M, whitespace kept)",
         ]
         # both models side by side on one AIME line; the stub's protocol has the paper's 86.0,
         # the embedded one's (512 tokens) has no paper column to be judged against

@@ -363,3 +363,28 @@ def test_a_server_with_another_template_is_refused_before_the_run(cli, tmp_path:
         f"protocol m1-80k's minimax_m1 (sha256 {templates.describe('minimax_m1')['sha256'][:12]}"
         "): serve with the profile's template"
     )
+
+
+def test_mrcr_scores_what_m1_answered_after_its_separator(cli, tmp_path: Path) -> None:
+    """MiniMax-M1 has no reasoning parser on vLLM: its content is ``<think>…</think>\\n\\n``
+    then the answer. A server answering every MRCR item exactly scores 100 by default; the
+    card's byte-literal reading of the content field (the separator kept) scores 0, and is
+    reported beside it."""
+    from m1eval.registry import get_suite
+
+    items, _ = get_suite("mrcr").load("smoke", None)
+    answers = {i.row["random_string_to_prepend"]: i.row["answer"] for i in items}
+    config = EmulatorConfig(answers=answers, correct_rate=1.0, think_separator="\n\n")
+    with VllmEmulator(config) as server:
+        res = cli("run", "--suite", "mrcr", "--split", "smoke", "--base-url", server.base_url,
+                  "--protocol", "m1-80k", "--results-dir", tmp_path, "--no-progress")  # fmt: skip
+    assert res.code == 0, res.err
+    run = only_run_dir(tmp_path)
+    records = read_jsonl(run / "samples.jsonl")
+    assert records and all(r["outcome"] == "scored" and r["score"] == 1.0 for r in records)
+    assert all(r["extra"]["score_whitespace_kept"] == 0.0 for r in records)
+    summary = json.loads((run / "summary.json").read_text())["suites"]["mrcr"]
+    heads = {h["name"]: h["score"] for h in summary["headlines"]}
+    assert summary["score"] == heads["mrcr"] == 100.0
+    assert heads["mrcr (whitespace kept)"] == 0.0
+    assert summary["reading"] == "answer after the reasoning"

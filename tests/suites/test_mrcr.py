@@ -269,8 +269,13 @@ def test_grade_command(cli, mirror: Path, tmp_path: Path) -> None:
     res = cli("grade", "--suite", "mrcr", "--responses", responses, "--out", out,
               "--data-dir", mirror)  # fmt: skip
     assert res.code == 0, res.err
-    # the card grades the content as returned: whitespace after the reasoning block, or
-    # before the answer, costs the prefix
+    # by default, what the model answered: the separator after its reasoning block is not
+    # part of the answer; whitespace the model put first (no reasoning) is
+    assert [g["score"] for g in read_jsonl(out)] == [1.0, 1.0, 0.0]
+    res = cli("grade", "--suite", "mrcr", "--responses", responses, "--out", out,
+              "--data-dir", mirror, "--mrcr-whitespace", "kept")  # fmt: skip
+    assert res.code == 0, res.err
+    # the card's grade on the content field, byte for byte: any leading whitespace fails
     assert [g["score"] for g in read_jsonl(out)] == [1.0, 0.0, 0.0]
     res = cli("grade", "--suite", "mrcr", "--responses", responses, "--out", out,
               "--data-dir", mirror, "--mrcr-whitespace", "stripped")  # fmt: skip
@@ -312,28 +317,31 @@ def test_aggregate_is_the_mean_of_bin_means_with_failures_as_zero() -> None:
     assert one_bin["score"] == pytest.approx(50.0)
 
 
-def test_both_whitespace_readings_are_reported_per_bin_and_overall() -> None:
-    """Two items in 4K-8K: one answered after "\\n\\n" (kept 0.0, stripped 1.0), one clean
-    (1.0 both). The default (kept, the card's reading) scores the bin 50; stripped, 100."""
+def test_both_readings_are_reported_per_bin_and_overall() -> None:
+    """Two items in 4K-8K: one answered after "</think>\\n\\n" (answer 1.0, kept 0.0), one
+    clean (1.0 both). The default (what the model answered) scores the bin 100; the card's
+    byte-literal reading on the content field, 50, reported beside it."""
 
-    def rec(item: str, kept: float, stripped: float) -> dict:
-        r = _rec(item, "4K-8K", "scored", kept)
-        r["extra"] |= {"score_whitespace_kept": kept, "score_whitespace_stripped": stripped}
+    def rec(item: str, answer: float, kept: float) -> dict:
+        r = _rec(item, "4K-8K", "scored", answer)
+        r["extra"] |= {"score_answer": answer, "score_whitespace_kept": kept,
+                       "score_whitespace_stripped": answer}  # fmt: skip
         return r
 
-    records = [rec("a", 0.0, 1.0), rec("b", 1.0, 1.0)]
+    records = [rec("a", 1.0, 0.0), rec("b", 1.0, 1.0)]
     s = get_suite("mrcr").summarize(records)
-    assert s["whitespace"] == "kept"
+    assert s["whitespace"] == "answer" and s["reading"] == "answer after the reasoning"
     heads = {h["name"]: h["score"] for h in s["headlines"]}
-    assert heads["mrcr"] == 50.0 and heads["mrcr (whitespace stripped)"] == 100.0
-    assert heads["mrcr (128K)"] == 50.0 and heads["mrcr (128K, whitespace stripped)"] == 100.0
-    assert s["bins"]["4K-8K"]["score"] == 50.0
-    assert s["bins"]["4K-8K"]["score_whitespace_stripped"] == 100.0
-    [row] = s["breakdowns"][0]["rows"]
-    assert (row["score"], row["whitespace stripped"]) == (50.0, 100.0)
-    flipped = get_suite("mrcr", {"mrcr_whitespace": "stripped"}).summarize(records)
-    heads = {h["name"]: h["score"] for h in flipped["headlines"]}
     assert heads["mrcr"] == 100.0 and heads["mrcr (whitespace kept)"] == 50.0
+    assert heads["mrcr (128K)"] == 100.0 and heads["mrcr (128K, whitespace kept)"] == 50.0
+    assert s["bins"]["4K-8K"]["score"] == 100.0
+    assert s["bins"]["4K-8K"]["score_whitespace_kept"] == 50.0
+    [row] = s["breakdowns"][0]["rows"]
+    assert (row["score"], row["whitespace kept"]) == (100.0, 50.0)
+    flipped = get_suite("mrcr", {"mrcr_whitespace": "kept"}).summarize(records)
+    heads = {h["name"]: h["score"] for h in flipped["headlines"]}
+    assert heads["mrcr"] == 50.0 and heads["mrcr (answer after the reasoning)"] == 100.0
+    assert flipped["bins"]["4K-8K"]["score_answer"] == 100.0
 
 
 def test_aggregates_bins_and_headlines_by_hand() -> None:
@@ -377,32 +385,33 @@ def test_aggregates_bins_and_headlines_by_hand() -> None:
     b = s["bins"]["8K-16K"]
     assert (b["score"], b["skipped"], b["outcomes"]["infra_error"]) == (20.0, 0, 1)
     assert s["bins"]["16K-32K"]["skipped"] == 1 and s["bins"]["16K-32K"]["score"] is None
-    assert s["bins"]["4K-8K"]["score_whitespace_stripped"] == 50.0
+    assert s["bins"]["4K-8K"]["score_whitespace_kept"] == 50.0
     names = [h["name"] for h in s["headlines"]]
     assert names == [
         "mrcr",
         "mrcr (128K)",
         "mrcr (1M)",
-        "mrcr (whitespace stripped)",
-        "mrcr (128K, whitespace stripped)",
-        "mrcr (1M, whitespace stripped)",
+        "mrcr (whitespace kept)",
+        "mrcr (128K, whitespace kept)",
+        "mrcr (1M, whitespace kept)",
     ]
     head = {h["name"]: h for h in s["headlines"]}
     assert head["mrcr"]["score"] == pytest.approx(100 * (1 + 0.5 + 0 + 0.2 + 0.4) / 5)
-    assert head["mrcr"]["note"] == "answer whitespace kept" and head["mrcr"]["paper_row"] == ""
+    assert head["mrcr"]["note"] == "graded: answer after the reasoning"
+    assert head["mrcr"]["paper_row"] == ""
     assert head["mrcr (128K)"]["paper_row"] == "128K" and head["mrcr (1M)"]["paper_row"] == "1M"
     assert head["mrcr (128K)"]["note"] == (
         "mean of the bin means of 4K-8K .. 64K-128K; 2 sample(s) left out (see dropped_why)"
     )
-    assert "paper_row" not in head["mrcr (whitespace stripped)"]
-    assert head["mrcr (whitespace stripped)"]["note"] == "answer whitespace stripped"
+    assert "paper_row" not in head["mrcr (whitespace kept)"]
+    assert head["mrcr (whitespace kept)"]["note"] == "graded: whitespace kept"
     [table] = s["breakdowns"]
-    assert table["record_key"] == "bin" and table["columns"][-1] == "whitespace stripped"
+    assert table["record_key"] == "bin" and table["columns"][-1] == "whitespace kept"
     assert table["title"] == "by context bin (o200k tokens of prompt + answer)"
     assert [row["group"] for row in table["rows"]] == list(s["bins"])
-    assert s["whitespace"] == "kept" and s["binning"] == "o200k_base tokens of prompt + answer"
+    assert s["whitespace"] == "answer" and s["binning"] == "o200k_base tokens of prompt + answer"
     assert s["headline_convention"] == "mean_up_to"
-    assert set(s["aggregates_whitespace_stripped"]) == {"128K", "1M"}
+    assert set(s["aggregates_whitespace_kept"]) == {"128K", "1M"}
 
 
 def test_headline_intervals_repeats_and_the_top_bin_convention(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -466,20 +475,23 @@ def test_grade_every_field(mirror: Path) -> None:
     suite = get_suite("mrcr")
     [item, *_] = suite.load(None, mirror)[0]
     gold, prefix = item.row["answer"], item.row["random_string_to_prepend"]
+    every = {"score_answer": 1.0, "score_whitespace_kept": 1.0, "score_whitespace_stripped": 1.0}
     right = suite.grade(item, gold)
-    assert right == Grade(
-        "scored",
-        1.0,
-        details={"prefix_ok": True, "score_whitespace_kept": 1.0, "score_whitespace_stripped": 1.0},
-    )
+    assert right == Grade("scored", 1.0, details={"prefix_ok": True, **every})
+    # M1 on vLLM: "</think>\n\n" then the answer; the separator is not the answer's
     lead = suite.grade(item, gold, lead="\n\n")
-    assert (lead.score, lead.details["prefix_ok"]) == (0.0, False)
-    assert lead.details["score_whitespace_stripped"] == 1.0
+    assert (lead.score, lead.details["prefix_ok"]) == (1.0, True)
+    assert lead.details == {"prefix_ok": True, **every, "score_whitespace_kept": 0.0}
+    literal = get_suite("mrcr", {"mrcr_whitespace": "kept"}).grade(item, gold, lead="\n\n")
+    assert (literal.score, literal.details["prefix_ok"]) == (0.0, False)
+    # whitespace the model wrote itself, with no reasoning before it, is its answer's
+    own = suite.grade(item, " " + gold)
+    assert (own.score, own.details["score_whitespace_stripped"]) == (0.0, 1.0)
     assert suite.grade(item, "  ") == Grade(
         "model_failure",
         0.0,
         error="empty final answer",
-        details={"score_whitespace_kept": 0.0, "score_whitespace_stripped": 0.0},
+        details={k: 0.0 for k in every},
     )
     assert prefix and gold.startswith(prefix)
 
@@ -487,9 +499,9 @@ def test_grade_every_field(mirror: Path) -> None:
 def test_the_other_readings_headlines_carry_their_descriptions() -> None:
     s = get_suite("mrcr").summarize([_rec("a", "4K-8K", "scored", 0.5)])
     head = {h["name"]: h for h in s["headlines"]}
-    assert head["mrcr (128K, whitespace stripped)"]["note"] == (
+    assert head["mrcr (128K, whitespace kept)"]["note"] == (
         "mean of the bin means of 4K-8K .. 64K-128K"
     )
-    assert head["mrcr (1M, whitespace stripped)"]["note"] == (
+    assert head["mrcr (1M, whitespace kept)"]["note"] == (
         "mean of the bin means of 4K-8K .. 512K-1M"
     )
