@@ -64,7 +64,8 @@ async def grade_output(suite: Suite, item: Item, solution: Solution) -> Grade | 
     """Grade a solution (its answer has the reasoning removed) under the rule above; never
     raises ``Exception``."""
     if solution.completion.reasoning_truncated:
-        return Grade(MODEL_FAILURE, 0.0, error=TRUNCATED, details={"empty_output": True})
+        details = {"empty_output": True, **suite.truncated_details(item, solution)}
+        return Grade(MODEL_FAILURE, 0.0, error=TRUNCATED, details=details)
     finish_reason = solution.completion.finish_reason
     try:
         grade = await suite.score(item, solution)

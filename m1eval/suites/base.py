@@ -283,7 +283,8 @@ class Suite(ABC):
     def followup_messages(
         self, item: Item, messages: list[dict[str, Any]], first_answer: str
     ) -> list[dict[str, Any]] | None:
-        """A second request built from the first answer (two-pass protocols), or None."""
+        """A second request built from the first answer (the content after the reasoning
+        block, as the server returned it), or None (two-pass protocols)."""
         return None
 
     async def solve(
@@ -295,7 +296,8 @@ class Suite(ABC):
         first = await ctx.ask(messages)
         if first.reasoning_truncated:
             return Solution(first)
-        followup = self.followup_messages(item, messages, first.answer)
+        # the content after the reasoning, its separator included
+        followup = self.followup_messages(item, messages, first.answer_lead + first.answer)
         if followup is None:
             return Solution(first)
         second = await ctx.ask(followup)
@@ -310,6 +312,11 @@ class Suite(ABC):
     async def close(self) -> None:
         """Release what :meth:`prepare` acquired (sandbox workers, ...)."""
         return None
+
+    def truncated_details(self, item: Item, solution: Solution) -> dict[str, Any]:
+        """Details kept with a sample cut off before its answer (it is not graded): a suite
+        with a second reading of its outputs records that reading's view here."""
+        return {}
 
     def tags(self, item: Item) -> dict[str, Any]:
         """Fields stored with every sample of ``item`` for breakdowns (difficulty, bin, ...)."""

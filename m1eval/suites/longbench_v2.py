@@ -17,7 +17,7 @@ from m1eval.contract import SUITE_ROW, breakdown, headline
 from m1eval.data import LoadedDataset, load_rows
 from m1eval.errors import ConfigError
 from m1eval.records import GRADED, INFRA_ERROR, MODEL_FAILURE
-from m1eval.suites.base import AnswerSuite, Grade, Item
+from m1eval.suites.base import AnswerSuite, Grade, Item, Solution
 from m1eval.suites.options import Option
 from m1eval.summary import summarize_suite
 
@@ -144,22 +144,41 @@ class LongBenchV2Suite(AnswerSuite):
     def followup_messages(
         self, item: Item, messages: list[dict[str, Any]], first_answer: str
     ) -> list[dict[str, Any]] | None:
-        if not self.options["cot"] or not first_answer.strip():
-            return None  # an empty first pass ends the item, as in pred.py
+        if not self.options["cot"] or first_answer == "":
+            return None  # an empty first pass ends the item, as in pred.py (only '')
         context = ""  # the answer template omits the document
         prompt = fill(TEMPLATE_0SHOT_COT_ANS, item.row, context, cot=first_answer.strip())
         return [*messages[:-1], {"role": "user", "content": prompt}]
 
-    def grade(self, item: Item, answer: str) -> Grade:
+    def grade(self, item: Item, answer: str, lead: str = "", reasoning: str | None = None
+              ) -> Grade:  # fmt: skip
+        """``extract_answer`` on the final answer. pred.py leaves out only an output that is
+        exactly ``''``: here, nothing at all after the reasoning block (a request cut off
+        inside its reasoning included); whitespace is an answer, and a wrong one. With
+        ``reasoning`` (the completion's), the literal pred.py reading is kept beside it: the
+        same rule on the content as vLLM serves M1, reasoning inline (see
+        :func:`pred_py_reading`)."""
         gold = item.row["answer"]
-        if not answer.strip():
+        literal = {} if reasoning is None else pred_py_reading(gold, reasoning, lead + answer)
+        if lead + answer == "":
             return Grade(MODEL_FAILURE, 0.0, gold=gold, error="empty output",
-                         details={"empty_output": True})  # fmt: skip
+                         details={"empty_output": True, **literal})  # fmt: skip
         pred = extract_answer(answer)
         if pred is None:
-            return Grade.failure('no "The correct answer is (X)" in the final answer', gold=gold)
+            return Grade(MODEL_FAILURE, 0.0, gold=gold, details=literal or None,
+                         error='no "The correct answer is (X)" in the final answer')  # fmt: skip
         return Grade.scored(1.0 if pred == gold else 0.0, extracted_answer=pred, gold=gold,
-                            vote_key=pred)  # fmt: skip
+                            vote_key=pred, details=literal or None)  # fmt: skip
+
+    async def score(self, item: Item, solution: Solution) -> Grade:
+        c = solution.completion
+        return await self.bounded_grade(item, c.answer, c.answer_lead, c.reasoning)
+
+    def truncated_details(self, item: Item, solution: Solution) -> dict[str, Any]:
+        """Cut off inside its reasoning: no answer here, but the literal pred.py reading
+        still sees the reasoning as the content (``<think>`` and what followed)."""
+        c = solution.completion
+        return pred_py_reading(item.row["answer"], c.reasoning, "", closed=False)
 
     def tags(self, item: Item) -> dict[str, Any]:
         return {k: item.row.get(k) for k in ("difficulty", "length", "domain", "sub_domain")}
@@ -199,6 +218,9 @@ class LongBenchV2Suite(AnswerSuite):
         ]
         official = summarize_suite([r for r in records if not _empty(r)], binary=False)
         with_empty = summarize_suite(records, binary=False)
+        literal = summarize_suite(
+            [{**r, "score": _pred_py(r)[1]} for r in records
+             if not (r["outcome"] in GRADED and _pred_py(r)[0])], binary=False)  # fmt: skip
         heads = [
             headline(self.name, official["score"], official["ci_low"], official["ci_high"],
                      paper_row=SUITE_ROW,
@@ -206,6 +228,10 @@ class LongBenchV2Suite(AnswerSuite):
             headline(f"{self.name} (empty = wrong)", with_empty["score"],
                      with_empty["ci_low"], with_empty["ci_high"],
                      note="empty outputs counted as wrong answers"),
+            headline(f"{self.name} (pred.py on the served content)", literal["score"],
+                     literal["ci_low"], literal["ci_high"],
+                     note="a literal pred.py run on vLLM's content for M1: the reasoning "
+                     "inline, the first 'The correct answer is' anywhere, only '' left out"),
         ]  # fmt: skip
         return {
             "headlines": heads,
@@ -231,6 +257,29 @@ class LongBenchV2Suite(AnswerSuite):
             "empty_as_wrong counts empty outputs as wrong; failures_as_wrong also counts "
             "failed requests as wrong",
         }
+
+
+def pred_py_reading(gold: str, reasoning: str, after: str, closed: bool = True
+                    ) -> dict[str, Any]:  # fmt: skip
+    """What a literal pred.py run makes of a completion served as vLLM serves MiniMax-M1 (no
+    reasoning parser: the content is ``<think>reasoning</think>`` then the answer): an
+    output is left out only when the whole content is ``''``; otherwise ``extract_answer``
+    takes the *first* "The correct answer is" anywhere in it, the reasoning included."""
+    content = after
+    if reasoning:
+        content = f"<think>{reasoning}</think>{after}" if closed else f"<think>{reasoning}"
+    pred = extract_answer(content)
+    return {"pred_py_empty": content == "", "pred_py_answer": pred,
+            "pred_py_score": 1.0 if pred is not None and pred == gold else 0.0}  # fmt: skip
+
+
+def _pred_py(record: dict[str, Any]) -> tuple[bool, float]:
+    """(left out, score) of a sample under the literal pred.py reading; a sample graded
+    without its reasoning (``m1eval grade``) reads as under the default."""
+    extra = record.get("extra") or {}
+    if "pred_py_empty" not in extra:
+        return _empty(record), float(record["score"] or 0)
+    return bool(extra["pred_py_empty"]), float(extra["pred_py_score"])
 
 
 def _empty(record: dict[str, Any]) -> bool:

@@ -150,9 +150,12 @@ def test_categories_empty_outputs_and_failed_requests(cli, tmp_path: Path) -> No
     assert cats["Long"] == {"score": None, "empty_as_wrong": 0.0, "failures_as_wrong": 0.0,
                             "n": 1, "n_empty": 1, "n_infra_error": 0}  # fmt: skip
     assert s["outcomes"] == {"scored": 2, "model_failure": 1, "infra_error": 1, "skipped": 0}
-    official, empty_wrong = s["headlines"]
+    official, empty_wrong, literal = s["headlines"]
     assert official["name"] == "longbench-v2" and official["score"] == 50.0
     assert empty_wrong["score"] == pytest.approx(100 / 3, abs=1e-3)
+    # a literal pred.py run sees M1's content, "<think>…</think>" included: not empty, wrong
+    assert literal["name"] == "longbench-v2 (pred.py on the served content)"
+    assert literal["score"] == pytest.approx(100 / 3, abs=1e-3) and literal["paper"] is None
     assert official["paper"] is not None and empty_wrong["paper"] is None
     res = cli("report", only_run_dir(tmp_path), "--out", tmp_path / "rep")
     assert res.code == 0, res.err
@@ -195,14 +198,62 @@ def test_an_empty_first_pass_ends_the_item_as_in_pred_py() -> None:
     suite = get_suite("longbench-v2", {"cot": True})
     [item, *_] = suite.load("smoke", None)[0]
     messages = suite.build_messages(item)
-    assert suite.followup_messages(item, messages, " \n") is None
+    # pred.py: `if output == '': continue`; whitespace is an output, and goes on as a COT
+    assert suite.followup_messages(item, messages, "") is None
+    assert suite.followup_messages(item, messages, " \n") is not None
     assert suite.followup_messages(item, messages, "Step 1 ...") is not None
-    grade = suite.grade(item, "  ")
+    grade = suite.grade(item, "")
     assert (grade.outcome, grade.error, grade.details) == (
         "model_failure",
         "empty output",
         {"empty_output": True},
     )
+
+
+def test_whitespace_is_a_wrong_answer_not_an_empty_one() -> None:
+    """pred.py leaves out only an output equal to ''; "  " is judged (no answer: wrong), and
+    so is a separator after the reasoning with nothing behind it."""
+    suite = get_suite("longbench-v2")
+    [item, *_] = suite.load("smoke", None)[0]
+    for answer, lead in (("  ", ""), ("", "\n\n"), ("\n", "")):
+        grade = suite.grade(item, answer, lead)
+        assert grade.outcome == "model_failure" and grade.score == 0.0
+        assert "empty_output" not in (grade.details or {}) and grade.error != "empty output"
+    records = [_lb("1", "easy", "short", "scored", 1.0),
+               {**_lb("2", "easy", "short", "model_failure", 0.0)}]  # fmt: skip
+    assert get_suite("longbench-v2").summarize(records)["categories"]["Overall"]["score"] == 50.0
+
+
+def test_the_literal_pred_py_reading_of_m1s_content() -> None:
+    """vLLM serves M1 with its reasoning inline: pred.py's first "The correct answer is" may
+    be the reasoning's, and a reply cut off inside its reasoning is not empty there."""
+    from m1eval.suites.longbench_v2 import pred_py_reading
+
+    suite = get_suite("longbench-v2")
+    [item, *_] = suite.load("smoke", None)[0]
+    gold = item.row["answer"]
+    other = next(x for x in "ABCD" if x != gold)
+    musing = f"Maybe the correct answer is ({other})... The correct answer is ({other})?"
+    grade = suite.grade(item, f"The correct answer is ({gold})", "\n\n", musing)
+    assert grade.score == 1.0  # what the model answered
+    assert grade.details == {"pred_py_empty": False, "pred_py_answer": other,
+                             "pred_py_score": 0.0}  # fmt: skip
+    cut = pred_py_reading(gold, f"so The correct answer is ({gold})", "", closed=False)
+    assert cut == {"pred_py_empty": False, "pred_py_answer": gold, "pred_py_score": 1.0}
+    assert pred_py_reading(gold, "", "")["pred_py_empty"] is True
+    # summarized: sample 1 right by default but wrong literally; sample 2 cut off (left out by
+    # default) but right literally; sample 3 graded without its reasoning reads the same
+    records = [
+        {**_lb("1", "easy", "short", "scored", 1.0)},
+        {**_lb("2", "easy", "short", "model_failure", 0.0, empty=True)},
+        {**_lb("3", "easy", "short", "scored", 1.0)},
+    ]
+    records[0]["extra"] |= {"pred_py_empty": False, "pred_py_score": 0.0}
+    records[1]["extra"] |= {"pred_py_empty": False, "pred_py_score": 1.0}
+    heads = {h["name"]: h["score"] for h in suite.summarize(records)["headlines"]}
+    assert heads["longbench-v2"] == 100.0
+    assert heads["longbench-v2 (pred.py on the served content)"] == pytest.approx(200 / 3,
+                                                                                   abs=1e-3)
 
 
 def _lb(item: str, difficulty: str, length: str, outcome: str, score: float | None,
@@ -257,6 +308,11 @@ def test_summary_by_hand() -> None:
         {"name": "longbench-v2 (empty = wrong)", "score": 25.0, "ci_low": round(100 * low4, 4),
          "ci_high": round(100 * high4, 4), "paper": None,
          "note": "empty outputs counted as wrong answers"},
+        # graded without their reasoning, the samples read under pred.py as by default
+        {"name": "longbench-v2 (pred.py on the served content)", "score": 33.3333,
+         "ci_low": round(100 * low, 4), "ci_high": round(100 * high, 4), "paper": None,
+         "note": "a literal pred.py run on vLLM's content for M1: the reasoning inline, the "
+         "first 'The correct answer is' anywhere, only '' left out"},
     ]  # fmt: skip
     assert s["prompting"] == "0shot"
     assert get_suite("longbench-v2", {"cot": True}).summarize(records)["prompting"] == "cot"
