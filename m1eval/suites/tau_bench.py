@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from m1eval import activity
-from m1eval.contract import breakdown
+from m1eval.contract import SUITE_ROW, breakdown, headline
 from m1eval.data import SMOKE_SPLIT, LoadedDataset
 from m1eval.errors import ConfigError
 from m1eval.model.types import Completion, RequestFailed, merge_completions
-from m1eval.records import GRADED
+from m1eval.records import GRADED, MODEL_FAILURE
 from m1eval.stats import k_values, pass_hat_k
 from m1eval.suites.base import Grade, Item, RunContext, Solution, SolveContext, Suite
 from m1eval.suites.options import Option
+from m1eval.summary import summarize_suite
 from m1eval.tau.env import DomainData, load_domain
 from m1eval.tau.episode import M1_SYSTEM_PROMPT, UserSimulatorError, run_episode
 from m1eval.tau.user_cache import UserCache
@@ -236,30 +237,50 @@ class TauBenchSuite(Suite):
         _sum_user_counters(merged, shards)
 
     def summarize(self, records: list[dict[str, Any]]) -> dict[str, Any]:
-        by_task: dict[str, list[float]] = {}
+        """tau-bench's own accounting leads (``run.py``): an episode that raised (an API
+        error, a context overflow, a user-simulator failure) after its retries is reward 0
+        in the denominator, and pass^k is ``C(c, k) / C(num_trials, k)`` over every task.
+        The retrying reading (those episodes left out, pass^k over each task's answered
+        episodes) stands beside it as "answered only"."""
         ended: dict[str, int] = {}
         dropped = malformed = 0
         for r in records:
             if r["outcome"] not in GRADED:
                 continue
-            by_task.setdefault(r["item_id"], []).append(float(r["score"] or 0))
             extra = r.get("extra") or {}
             ended[extra.get("ended_by", "?")] = ended.get(extra.get("ended_by", "?"), 0) + 1
             dropped += int(extra.get("dropped_tool_calls") or 0)
             malformed += int(extra.get("malformed_tool_calls") or 0)
-        n_min = min((len(v) for v in by_task.values()), default=0)
-        pass_k = {}
-        for k in k_values(n_min) if n_min else []:
-            vals = [pass_hat_k(len(v), sum(1 for x in v if x >= 1), k) for v in by_task.values()]
-            pass_k[f"pass^{k}"] = round(100 * sum(vals) / len(vals), 4)
+        official = [r if r["outcome"] in GRADED else {**r, "outcome": MODEL_FAILURE, "score": 0.0}
+                    for r in records]  # fmt: skip
+        every = summarize_suite(official, binary=False)
+        answered = summarize_suite(records, binary=False)
+        pass_k = _pass_hat_ks(official)
+        pass_k_answered = _pass_hat_ks([r for r in records if r["outcome"] in GRADED])
+        raised = len(records) - sum(1 for r in records if r["outcome"] in GRADED)
+        heads = [
+            headline(self.name, every["score"], every["ci_low"], every["ci_high"],
+                     paper_row=SUITE_ROW, note=f"tau-bench's accounting: {raised} episode(s) "
+                     "that raised after their retries scored 0"),
+            headline(f"{self.name} (answered only)", answered["score"], answered["ci_low"],
+                     answered["ci_high"], note="episodes that raised left out (retried on "
+                     "resume)"),
+        ]  # fmt: skip
         return {
+            "headlines": heads,
             "breakdowns": [
-                breakdown("pass^k (k of the trials succeed)", ["score"],
-                          [{"group": k, "score": v} for k, v in pass_k.items()]),
+                breakdown("pass^k (k of the trials succeed)", ["score", "answered only"],
+                          [{"group": k, "score": v, "answered only": pass_k_answered.get(k)}
+                           for k, v in pass_k.items()],
+                          note="score: every trial of every task, an episode that raised "
+                          "counted as a failure (tau-bench); answered only: over each task's "
+                          "answered episodes"),
                 breakdown("how episodes ended", ["episodes"],
                           [{"group": k, "episodes": v} for k, v in sorted(ended.items())]),
             ],
-            "pass_hat_k": pass_k, "ended_by": ended, "dropped_tool_calls": dropped,
+            "pass_hat_k": pass_k, "pass_hat_k_answered_only": pass_k_answered,
+            "episodes_raised": raised,
+            "ended_by": ended, "dropped_tool_calls": dropped,
             "malformed_tool_calls": malformed,
             "user_simulator": {
                 "requests": self.user_requests,
@@ -272,6 +293,21 @@ class TauBenchSuite(Suite):
                 "max_steps", "m1_prompt", "first_tool_call_only", "tau_malformed",
                 "user_temperature", "user_max_tokens")},
         }  # fmt: skip
+
+
+def _pass_hat_ks(records: list[dict[str, Any]]) -> dict[str, float]:
+    """pass^k for k up to the fewest trials any task has: per task C(c, k) / C(n, k), with n
+    that task's trials here and c its successes (reward 1 within 1e-6, as tau-bench)."""
+    by_task: dict[str, list[float]] = {}
+    for r in records:
+        by_task.setdefault(r["item_id"], []).append(float(r["score"] or 0))
+    n_min = min((len(v) for v in by_task.values()), default=0)
+    out = {}
+    for k in k_values(n_min) if n_min else []:
+        vals = [pass_hat_k(len(v), sum(1 for x in v if abs(x - 1) <= 1e-6), k)
+                for v in by_task.values()]  # fmt: skip
+        out[f"pass^{k}"] = round(100 * sum(vals) / len(vals), 4)
+    return out
 
 
 def _sum_user_counters(merged: dict[str, Any], shards: list[dict[str, Any]]) -> None:

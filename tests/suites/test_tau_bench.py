@@ -548,3 +548,34 @@ def test_episode_defaults_and_odd_agent_turns() -> None:
     assert ep.messages[3] == {"role": "tool", "tool_call_id": "c", "name": "",
                               "content": "Unknown action "}  # fmt: skip
     assert ep.ended_by == "malformed_tool_call" and ep.steps == 2
+
+
+def test_an_episode_that_raised_scores_0_as_in_tau_bench() -> None:
+    """tau-bench's run.py: an episode that raises scores reward 0 and stays a trial; pass^k is
+    C(c, k) / C(num_trials, k). Task 0: success, raised (infra error after its retries),
+    failure; task 1: three successes. Official: (1/3 + 1) / 2; answered only: (1/2 + 1) / 2."""
+    suite = get_suite("tau-bench-retail")
+    recs = [
+        {"item_id": "0", "repeat": 0, "outcome": "scored", "score": 1.0, "extra": {}},
+        {"item_id": "0", "repeat": 1, "outcome": "infra_error", "score": None, "extra": {}},
+        {"item_id": "0", "repeat": 2, "outcome": "scored", "score": 0.0, "extra": {}},
+        *({"item_id": "1", "repeat": r, "outcome": "scored", "score": 1.0, "extra": {}}
+          for r in range(3)),
+    ]  # fmt: skip
+    s = suite.summarize(recs)
+    official, answered = s["headlines"]
+    assert official["name"] == "tau-bench-retail" and official["paper_row"] == ""
+    assert official["score"] == pytest.approx(100 * (1 / 3 + 1) / 2, abs=1e-3)
+    assert answered["name"] == "tau-bench-retail (answered only)"
+    assert answered["score"] == pytest.approx(75.0)
+    assert s["pass_hat_k"]["pass^1"] == pytest.approx(100 * (1 / 3 + 1) / 2, abs=1e-3)
+    assert s["pass_hat_k"]["pass^2"] == pytest.approx(50.0)  # C(1,2) = 0 for task 0
+    assert s["pass_hat_k_answered_only"]["pass^1"] == pytest.approx(75.0)
+    assert s["pass_hat_k_answered_only"]["pass^2"] == pytest.approx(50.0)
+    assert s["episodes_raised"] == 1
+    [table, _] = s["breakdowns"]
+    assert table["rows"][0] == {"group": "pass^1", "score": pytest.approx(66.6667),
+                                "answered only": 75.0}  # fmt: skip
+    # a reward within 1e-6 of 1 is a success, as tau-bench's is_successful
+    near = [{**r, "score": 0.9999995} if r["score"] == 1.0 else r for r in recs]
+    assert suite.summarize(near)["pass_hat_k"] == s["pass_hat_k"]

@@ -1,0 +1,55 @@
+"""tau-bench's ``calculate`` tool: ours walks the AST instead of calling ``eval``, and must
+give the official string for every expression. The reference below is the tool's rule
+(check the characters, ``eval`` with no builtins, ``round(float(...), 2)``, ``Error: {e}``),
+run here on expressions that cannot blow up (no ``**``)."""
+
+from __future__ import annotations
+
+import random
+import warnings
+
+import pytest
+
+from m1eval.tau.calculate import calculate
+
+ALPHABET = "0123456789+-*/(). "
+
+
+def official(expression: str) -> str:
+    if not all(char in ALPHABET for char in expression):
+        return "Error: invalid characters in expression"
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "'int' object is not callable" SyntaxWarning
+            return str(round(float(eval(expression, {"__builtins__": None}, {})), 2))
+    except Exception as e:
+        return f"Error: {e}"
+
+
+@pytest.mark.parametrize("expression", [
+    "()", " ", "", " 1 + 2", "\t3", "((()))", "()+1", "-()", "()*2", "2*()", "()/()", "()+()",
+    "+()", "(1)(2)", "1(2)", "(1)(1/0)", "...", ".../2", "()()", "1/0", "7 // 2", "1.5 * 2",
+    "2**3", "()**2", "2**()", "(1,2)", "01", "00", ".5", "5.", "1..2", "-(-3)", "10/3",
+    "3.3(*56)", "()(*())", "()(*1)", "...(*1)", "1(*(), 1/0)", "1(*1, 1/0)", "1(1/0, *1)",
+    "1(**2)", "1(**())", "1(*(),*2)", "1(2, **3)", "-1(*2)", "(1+2)(*3)", "1.(*2)", "1(**2, *3)",
+    "1(*2, **3)", "1(*(), **3)",
+])  # fmt: skip
+def test_edge_cases_give_the_official_string(expression: str) -> None:
+    assert calculate(expression) == official(expression)
+
+
+def test_random_expressions_give_the_official_string() -> None:
+    rng = random.Random(7)
+    checked = 0
+    for _ in range(20_000):
+        expression = "".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 9)))
+        if "**" in expression:
+            continue
+        assert calculate(expression) == official(expression), expression
+        checked += 1
+    assert checked > 15_000
+
+
+def test_powers_past_float_range_are_refused_without_computing_them() -> None:
+    assert calculate("9**9**9") == "Error: int too large to convert to float"
+    assert calculate("2**10") == official("2**10") == "1024.0"
