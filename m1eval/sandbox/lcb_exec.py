@@ -1,21 +1,34 @@
 """LiveCodeBench's execution model, inside a sandbox test process (standard library only).
 
 The official grader (``lcb_runner/evaluation/testing_util.py``) does not start a program per
-test: it compiles the program once per problem, in its own process, and calls into it for each
-test. For a standard-input problem the program's statements (all but its top-level imports,
-which are hoisted) become the body of a function, after a trailing ``if __name__ ==
-'__main__':`` block is unwrapped; each call sees ``sys.stdin`` replaced by an in-memory stand-in
-(``read`` returns the whole input every time, ``readline`` the next line without its newline,
-``readlines`` the lines, ``buffer`` the bytes; no iteration), ``sys.stdout`` replaced by a string
-buffer, and ``quit`` disabled; ``SystemExit`` ends a test normally. For a call-based problem a
-single ``Solution()`` serves every test. The module is named ``tmp_sol``, so a ``__main__``
-guard that is not the last statement never runs. Integers may have 50,000 digits.
+test: it compiles the program once per problem, in its own process (a ``multiprocessing``
+child, whose own ``sys.stdin`` reads nothing), and calls into it for each test. For a
+standard-input problem the program's statements (all but its top-level imports, which are
+hoisted and run at compile time) become the body of a function, after a trailing ``if __name__
+== '__main__':`` block is unwrapped. Each call runs under ``unittest.mock.patch`` decorators,
+entered innermost first: the process's real ``sys.stdin`` object gets ``read`` (the whole input,
+every time), ``readline`` (the next line *without* its newline; ``StopIteration`` past the end)
+and ``readlines`` (the lines, without newlines) patched in; then ``sys.stdin`` itself becomes a
+stand-in whose ``readline`` is a ``StringIO``'s (newline kept, ``''`` at the end; ``input()``
+reads through it), ``read``/``readlines`` as above, ``buffer`` the input's bytes (``readline``
+gives the first line every time), anything else the ``StringIO``'s, and no iteration. So a
+name bound to the real object at compile time (``from sys import stdin``, and ``stdin`` from the
+prepended ``from sys import *``) reads the test's input through the patched methods. ``sys.stdout``
+is a string buffer whose ``close`` takes an argument (so ``sys.stdout.close()`` raises
+``TypeError``); a ``stdout`` bound at compile time is the real one, whose output is lost. The
+guard disables ``quit``, ``help``, destructive ``os``/``shutil``/``subprocess`` functions and
+the modules ``ipdb``, ``joblib``, ``resource``, ``psutil`` and ``tkinter``; ``SystemExit`` ends a
+stdin test normally. For a call-based problem a single ``Solution()`` serves every test. The
+module is named ``tmp_sol``, so a ``__main__`` guard that is not the last statement never runs.
+Integers may have 50,000 digits.
 
 This module reproduces that model as its own code, for ``--lcb-exec official`` (the default);
 the sandbox around it is unchanged. Results cross back to the host, which compares them.
 Call-based results are encoded so that the host's ``==`` behaves as it would on the objects:
 tuples stay tuples (only a top-level tuple becomes a list, as upstream), integers keep every
-digit, floats every bit, and objects of other types equal nothing.
+digit, floats every bit, numpy arrays keep their shape and elements (the host applies numpy's
+``==`` and upstream's ``.item(0)``), and objects of other types equal nothing (upstream would
+call their ``__eq__``: a crafted one could equal anything).
 """
 
 from __future__ import annotations
@@ -35,6 +48,7 @@ import traceback
 import types
 
 MAX_STR_DIGITS = 50_000
+MAX_ARRAY_ITEMS = 1_000_000
 ENCODE_MAX_DEPTH = 64
 ERR_TAIL = 2000
 _MAIN_GUARD = "__name__ == '__main__'"
@@ -44,6 +58,7 @@ _DISABLED_OS = (
     "forkpty", "killpg", "rename", "renames", "truncate", "replace", "unlink", "fchmod",
     "fchown", "chmod", "chown", "chroot", "lchflags", "lchmod", "lchown", "getcwd", "chdir",
 )  # fmt: skip
+_BLOCKED_MODULES = ("ipdb", "joblib", "resource", "psutil", "tkinter")
 
 
 class TestTimeout(Exception):
@@ -89,11 +104,10 @@ class _StdinBytes:
 
 
 class StandInStdin:
-    """``sys.stdin`` during a test, with upstream's semantics (see the module docstring)."""
+    """``sys.stdin`` during a test: upstream's ``MockStdinWithBuffer``."""
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._lines = iter(text.split("\n"))
         self._io = io.StringIO(text)
         self.buffer = _StdinBytes(text)
 
@@ -101,13 +115,31 @@ class StandInStdin:
         return self._text
 
     def readline(self, *args: object) -> str:
-        return next(self._lines)
+        return self._io.readline(*args)  # type: ignore[arg-type]
 
     def readlines(self, *args: object) -> list[str]:
         return self._text.split("\n")
 
     def __getattr__(self, name: str) -> object:
         return getattr(self._io, name)
+
+
+_PATCHED = ("read", "readline", "readlines")
+
+
+def patch_real_stdin(real: object, text: str) -> None:
+    """Upstream's ``@patch("sys.stdin.read"/"readline"/"readlines", ...)``, entered before
+    ``sys.stdin`` itself is replaced: on the process's real stdin object."""
+    lines = iter(text.split("\n"))
+    real.read = lambda *args: text  # type: ignore[attr-defined]
+    real.readline = lambda *args: next(lines)  # type: ignore[attr-defined]
+    real.readlines = lambda *args: text.split("\n")  # type: ignore[attr-defined]
+
+
+def unpatch_real_stdin(real: object) -> None:
+    for name in _PATCHED:
+        with contextlib.suppress(AttributeError):
+            delattr(real, name)
 
 
 class OutputLimit(BaseException):
@@ -129,8 +161,9 @@ class _Capture(io.StringIO):
             raise OutputLimit
         return super().write(text)
 
-    def close(self) -> None:  # a program closing sys.stdout loses nothing
-        return None
+    def close(self, x: object) -> int:  # type: ignore[override]
+        """Upstream's ``close = lambda x: 1``: ``sys.stdout.close()`` is a ``TypeError``."""
+        return 1
 
 
 def encode_value(value: object, depth: int = 0) -> object:
@@ -152,8 +185,17 @@ def encode_value(value: object, depth: int = 0) -> object:
                       for k, v in value.items()]}  # fmt: skip
     if type(value).__name__ == "bool_":  # numpy's bool equals True/False
         return bool(value)
+    if type(value).__name__ == "ndarray" and hasattr(value, "tolist"):
+        flat = value.reshape(-1).tolist() if value.size <= MAX_ARRAY_ITEMS else None
+        return {"nd": {"shape": list(value.shape), "dtype": str(value.dtype),
+                       "flat": None if flat is None else [encode_value(v, depth + 1)
+                                                          for v in flat]}}  # fmt: skip
     if isinstance(value, numbers.Integral):  # numpy integers equal Python ints
         return {"i": hex(int(value))}
+    if type(value).__name__ == "Decimal" and hasattr(value, "as_tuple"):  # exact, as ==
+        return {"D": str(value)}
+    if isinstance(value, numbers.Rational):  # a Fraction compares exactly too
+        return {"q": [hex(int(value.numerator)), hex(int(value.denominator))]}
     if isinstance(value, numbers.Real):
         return encode_value(float(value), depth)
     return {"o": type(value).__name__}
@@ -162,6 +204,9 @@ def encode_value(value: object, depth: int = 0) -> object:
 def _guard() -> None:
     """What upstream disables before running programs (as None: a call fails)."""
     builtins.quit = None  # type: ignore[assignment]
+    builtins.help = None  # type: ignore[assignment]
+    for name in _BLOCKED_MODULES:
+        sys.modules[name] = None  # type: ignore[assignment]
     for name in _DISABLED_OS:
         if hasattr(os, name):
             setattr(os, name, None)
@@ -186,6 +231,8 @@ def serve_problem(req: dict, control: io.BufferedReader, results: io.BufferedWri
     call = req.get("mode") == "call"
     sys.set_int_max_str_digits(MAX_STR_DIGITS)
     signal.signal(signal.SIGALRM, _alarm)
+    # a multiprocessing child's own stdin reads nothing (descriptor 0 is empty here)
+    sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
     # upstream's grader has numpy loaded before its guard takes functions away
     with contextlib.suppress(ImportError):
         import numpy  # noqa: F401
@@ -227,6 +274,7 @@ def serve_problem(req: dict, control: io.BufferedReader, results: io.BufferedWri
 def _run_stdio(target: object, text: str, timeout: int, cap: int) -> dict:
     saved = (sys.stdin, sys.stdout, builtins.open)
     captured = _Capture(cap)
+    patch_real_stdin(saved[0], text)
     sys.stdin, sys.stdout = StandInStdin(text), captured  # type: ignore[assignment]
     builtins.open = lambda *a, **k: io.StringIO(text)  # type: ignore[assignment]
     start = time.monotonic()
@@ -243,6 +291,7 @@ def _run_stdio(target: object, text: str, timeout: int, cap: int) -> dict:
     finally:
         signal.alarm(0)
         sys.stdin, sys.stdout, builtins.open = saved  # type: ignore[assignment]
+        unpatch_real_stdin(saved[0])
     if captured.over:  # whatever the program did with the exception
         status, error = "output_limit", f"stdout of more than {cap:,} bytes"
     out: dict = {"status": status, "seconds": round(time.monotonic() - start, 4)}
