@@ -345,3 +345,32 @@ def test_summary_notes_say_what_the_score_leaves_out() -> None:
                                           "as the official scripts do")  # fmt: skip
     assert s["denominators"].startswith("score leaves out empty outputs and failed requests "
                                         "(official); empty_as_wrong counts")  # fmt: skip
+
+
+def test_served_layouts_read_as_pred_py_reads_them() -> None:
+    """Replies as vLLM serves M1 (reasoning inline), with the verdicts LongBench's own pred.py
+    gave them (``scripts/record_longbench_extraction.py``): the literal reading agrees with
+    pred.py on the whole content, the default with pred.py on the content after the reasoning
+    block, left-out outputs and extracted letters alike."""
+    from m1eval.model.reasoning import split_reasoning
+    from m1eval.suites.longbench_v2 import pred_py_reading
+
+    data = json.loads((Path(__file__).parent / "data" /
+                       "longbench_served_layouts.json").read_text())  # fmt: skip
+    assert data["upstream"].startswith("THUDM/LongBench@") and len(data["cases"]) >= 30
+    suite = get_suite("longbench-v2")
+    [item, *_] = suite.load("smoke", None)[0]
+    gold = item.row["answer"]
+    for case in data["cases"]:
+        split = split_reasoning(case["content"])
+        if split.unclosed:  # cut off inside its reasoning: never graded, left out
+            literal = pred_py_reading(gold, split.reasoning, "", closed=False)
+            default = {"skipped": True, "pred": None}
+        else:
+            literal = pred_py_reading(gold, split.reasoning, split.lead + split.answer)
+            grade = suite.grade(item, split.answer, split.lead, split.reasoning)
+            default = {"skipped": bool((grade.details or {}).get("empty_output")),
+                       "pred": grade.extracted_answer}  # fmt: skip
+        assert {"skipped": literal["pred_py_empty"], "pred": literal["pred_py_answer"]} == (
+            case["official_literal"]), case["id"]
+        assert default == case["official_after_reasoning"], case["id"]
