@@ -64,6 +64,7 @@ def rows_for(run_dir: Path) -> list[dict[str, Any]]:
                 "deviations": deviations, "complete": s.get("complete"),
                 "conservative": s.get("conservative") if i == 0 else None,
                 "answered_score": h["score"],
+                "reading": h.get("note"),
                 "failure_causes": (s.get("failure_causes") or []) if i == 0 else [],
             })  # fmt: skip
     return rows
@@ -138,6 +139,9 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
         if r.get("why_not_comparable"):
             refs.append(note(f"{r['run']} is not comparable with the paper: "
                           f"{r['why_not_comparable']}"))  # fmt: skip
+        if r.get("reading") and r["paper"] is not None:  # which reading the verdict is on
+            refs.append(note(f"{r['suite']}: judged against the paper on this reading: "
+                             f"{r['reading']}"))  # fmt: skip
         marks = ",".join(refs)  # separated: "¹,²", not "¹²"
         shape = f"{r.get('split')} · {r.get('limit') or 'all'} · {r.get('repeats')}"
         trunc = "—" if r["truncation_rate"] is None else f"{100 * r['truncation_rate']:.0f}%"
