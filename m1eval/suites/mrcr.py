@@ -279,7 +279,7 @@ class MrcrSuite(AnswerSuite):
                           paper_row=SUITE_ROW, note=f"graded: {LABEL[chosen]}")]  # fmt: skip
         for name, agg in aggregates.items():
             head = agg[agg["headline"]]
-            note = head["description"]
+            note = f"{head['description']}; graded: {LABEL[chosen]}"
             if agg["samples_dropped"]:
                 note += f"; {agg['samples_dropped']} sample(s) left out (see dropped_why)"
             if agg["samples_fitted"]:
@@ -293,7 +293,7 @@ class MrcrSuite(AnswerSuite):
             head = agg[agg["headline"]]
             heads.append(headline(f"{self.name} ({name}, {label})", head["score"],
                                   head["ci_low"], head["ci_high"],
-                                  note=head["description"]))  # fmt: skip
+                                  note=f"{head['description']}; graded: {label}"))  # fmt: skip
         rows = group_rows(bins)
         for row in rows:
             row[label] = bins[row["group"]][f"score_{slug}"]

@@ -39,8 +39,8 @@ def test_report_of_runs(cli, tmp_path: Path) -> None:
     assert "| mrcr (128K) | 73.4 (MiniMax-M1-80k) |" in board
     assert "| stub-model | aime24-" in md and "[^1]:" in md  # deviations are footnotes
     # where readings differ, the report names the one the paper verdict is given on
-    assert "mrcr: judged against the paper on this reading: graded: answer after the " \
-        "reasoning" in md  # fmt: skip
+    assert "mrcr (128K): judged against the paper on this reading: mean of the bin means of " \
+        "4K-8K .. 64K-128K; graded: answer after the reasoning" in md  # fmt: skip
     usage = md.split("## Tokens, latency and throughput")[1].split("## Plots")[0]
     assert usage.count("| aime24-") == 1 and usage.count("| mrcr-") == 1
     plots = {p.name for p in (out / "plots").iterdir()}

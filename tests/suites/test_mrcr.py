@@ -401,7 +401,8 @@ def test_aggregates_bins_and_headlines_by_hand() -> None:
     assert head["mrcr"]["paper_row"] == ""
     assert head["mrcr (128K)"]["paper_row"] == "128K" and head["mrcr (1M)"]["paper_row"] == "1M"
     assert head["mrcr (128K)"]["note"] == (
-        "mean of the bin means of 4K-8K .. 64K-128K; 2 sample(s) left out (see dropped_why)"
+        "mean of the bin means of 4K-8K .. 64K-128K; graded: answer after the reasoning; "
+        "2 sample(s) left out (see dropped_why)"
     )
     assert "paper_row" not in head["mrcr (whitespace kept)"]
     assert head["mrcr (whitespace kept)"]["note"] == "graded: whitespace kept"
@@ -444,7 +445,8 @@ def test_headline_intervals_repeats_and_the_top_bin_convention(tmp_path) -> None
     assert top["aggregates"]["128K"]["headline"] == "top_bin"
     assert top["aggregates"]["128K"]["score"] == 25.0
     head = {h["name"]: h for h in top["headlines"]}["mrcr (128K)"]
-    assert head["score"] == 25.0 and head["note"] == "the single bin 64K-128K"
+    assert head["score"] == 25.0 and head["note"] == (
+        "the single bin 64K-128K; graded: answer after the reasoning")
     assert top["aggregates"]["128K"]["mean_up_to"]["ci_low"] == pytest.approx(
         agg["mean_up_to"]["ci_low"], abs=1e-4
     )
@@ -464,8 +466,8 @@ def test_headline_intervals_repeats_and_the_top_bin_convention(tmp_path) -> None
     assert s["aggregates"]["128K"]["mean_up_to"]["score"] == 66.6667
     head = {h["name"]: h for h in s["headlines"]}["mrcr (128K)"]
     assert head["note"] == (
-        "mean of the bin means of 4K-8K .. 64K-128K; 1 sample(s) left out "
-        "(see dropped_why); 1 asked with a budget fitted to the window"
+        "mean of the bin means of 4K-8K .. 64K-128K; graded: answer after the reasoning; "
+        "1 sample(s) left out (see dropped_why); 1 asked with a budget fitted to the window"
     )
 
 
@@ -500,8 +502,8 @@ def test_the_other_readings_headlines_carry_their_descriptions() -> None:
     s = get_suite("mrcr").summarize([_rec("a", "4K-8K", "scored", 0.5)])
     head = {h["name"]: h for h in s["headlines"]}
     assert head["mrcr (128K, whitespace kept)"]["note"] == (
-        "mean of the bin means of 4K-8K .. 64K-128K"
+        "mean of the bin means of 4K-8K .. 64K-128K; graded: whitespace kept"
     )
     assert head["mrcr (1M, whitespace kept)"]["note"] == (
-        "mean of the bin means of 4K-8K .. 512K-1M"
+        "mean of the bin means of 4K-8K .. 512K-1M; graded: whitespace kept"
     )
