@@ -133,3 +133,16 @@ def test_bad_shard_specs(text: str) -> None:
     with pytest.raises(ConfigError, match="use i/N"):
         parse_shard(text)
     assert parse_shard("2/5") == (2, 5)
+
+
+def test_a_merge_is_complete_only_when_every_shard_is(cli, tmp_path: Path, sharded) -> None:
+    """One shard whose run ended incomplete (here: its manifest says so) makes the merged run
+    incomplete, whatever the others say."""
+    _, shards = sharded
+    manifest = json.loads((shards[1] / "manifest.json").read_text())
+    manifest["status"] = "incomplete"
+    (shards[1] / "manifest.json").write_text(json.dumps(manifest))
+    assert cli("merge", *shards, "--results-dir", tmp_path / "merged").code == 0
+    merged = json.loads((only_run_dir(tmp_path / "merged") / "manifest.json").read_text())
+    assert merged["status"] == "incomplete"
+    assert [s["status"] for s in merged["shards"]] == ["complete", "incomplete", "complete"]

@@ -579,3 +579,26 @@ def test_an_episode_that_raised_scores_0_as_in_tau_bench() -> None:
     # a reward within 1e-6 of 1 is a success, as tau-bench's is_successful
     near = [{**r, "score": 0.9999995} if r["score"] == 1.0 else r for r in recs]
     assert suite.summarize(near)["pass_hat_k"] == s["pass_hat_k"]
+
+
+def test_a_user_reply_containing_stop_ends_the_episode() -> None:
+    """tau-bench ends the episode when ``###STOP###`` is anywhere in the user's reply
+    ("Thanks, that is all. ###STOP###"), and then grades it: the gold actions were taken, so
+    the reward is 1; the agent is not asked again after the stop."""
+    import asyncio
+
+    data = load_domain("retail", TAU) if (TAU / "retail").exists() else pytest.skip("no data")
+    task = next(t for t in data.tasks if not t.get("outputs"))
+    agent, _ = scripted(task["actions"])
+    asked = {"n": 0}
+
+    async def counting_agent(messages, tools):
+        asked["n"] += 1
+        return await agent(messages, tools)
+
+    async def user(messages):
+        return "Thanks, that is all. " + STOP if len(messages) > 2 else "Hi, I need help."
+
+    episode = asyncio.run(run_episode(data, task, counting_agent, user, max_steps=60))
+    assert episode.ended_by == "user_stop" and episode.reward == 1.0
+    assert asked["n"] == len([a for a in task["actions"] if a["name"] != "respond"]) + 1
