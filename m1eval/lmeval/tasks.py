@@ -87,8 +87,12 @@ class DataSource:
     repo_id: str
     revision: str | None
     split: str
-    source: str  # "hub", "mirror" or "bundled"
+    source: str  # "hub", "mirror", "bundled" or "local" (the task's own data files)
     location: str
+
+
+# ``datasets``' packaged builders: a task naming one reads its own ``data_files``
+PACKAGED_BUILDERS = frozenset({"json", "csv", "parquet", "text", "arrow", "pandas", "xml"})
 
 
 def redirect(cfg: dict[str, Any], split: str | None, data_dir: str | Path | None,
@@ -104,6 +108,13 @@ def redirect(cfg: dict[str, Any], split: str | None, data_dir: str | Path | None
     if own_split is None:
         raise ConfigError(f"lm-eval task {cfg['task']} has no test or validation split")
     split = split or own_split
+    if repo in PACKAGED_BUILDERS and kwargs.get("data_files"):
+        # files the task names itself (``dataset_path: json`` with ``data_files``): no hub
+        # repository, no mirror; read where they are
+        cfg["dataset_kwargs"] = kwargs
+        if split != own_split:
+            cfg["test_split"], cfg["validation_split"] = split, None
+        return cfg, DataSource(repo, None, split, "local", str(kwargs["data_files"])[:500])
     location, source, revision = data_source(
         repo, revision, split, data_dir, f"dataset {repo} of lm-eval task {cfg['task']}"
     )

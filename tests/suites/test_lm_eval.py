@@ -133,7 +133,11 @@ def _tiny_task(tmp_path: Path, **replace: str) -> Path:
     return folder
 
 
-def test_any_lm_eval_task_with_its_own_filters_and_metrics(cli, tmp_path: Path) -> None:
+def test_any_lm_eval_task_with_its_own_filters_and_metrics(cli, tmp_path: Path,
+                                                           monkeypatch) -> None:  # fmt: skip
+    """A task reading its own files (``dataset_path: json`` with ``data_files``) reads them
+    wherever the mirror of hub datasets is (``M1EVAL_DATA_DIR`` set or not)."""
+    monkeypatch.setenv("M1EVAL_DATA_DIR", str(tmp_path / "mirror-without-this-task"))
     folder = _tiny_task(tmp_path)
     answers = {"7 + 5": "12", "2 + 2": "4", "10 + 20": "30"}
     with StubServer(StubConfig(answers=answers, correct_rate=0.5, record_bodies=True)) as server:
@@ -170,7 +174,8 @@ def test_stop_strings_cut_the_final_answer_only() -> None:
          "log-probabilities"),
         ({"aggregation: mean": "aggregation: median"}, [], "not a mean"),
         ({}, ["--suite", "aime24", "--num-fewshot", "2"], "lm-eval:<task> suites only"),
-        ({}, ["--data-dir", "/nonexistent"], "not found under --data-dir"),
+        ({"dataset_path: json": "dataset_path: acme/tiny"}, ["--data-dir", "/nonexistent"],
+         "not found under --data-dir"),
     ],
 )  # fmt: skip
 def test_bad_tasks_fail_with_one_line(cli, tmp_path: Path, replace: dict, args: list,
