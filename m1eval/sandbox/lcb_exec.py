@@ -186,7 +186,7 @@ def encode_value(value: object, depth: int = 0) -> object:
     if isinstance(value, dict):
         return {"d": [[encode_value(k, depth + 1), encode_value(v, depth + 1)]
                       for k, v in value.items()]}  # fmt: skip
-    if type(value).__name__ == "bool_":  # numpy's bool equals True/False
+    if type(value).__name__ in ("bool_", "bool"):  # numpy's bool (numpy 2: "bool")
         return bool(value)
     if type(value).__name__ == "ndarray" and hasattr(value, "tolist"):
         flat = value.reshape(-1).tolist() if value.size <= MAX_ARRAY_ITEMS else None

@@ -295,6 +295,11 @@ class TauBenchSuite(Suite):
         }  # fmt: skip
 
 
+def _successful(reward: float) -> bool:
+    """tau-bench's ``is_successful``, in its own float arithmetic."""
+    return (1 - 1e-6) <= reward <= (1 + 1e-6)
+
+
 def _pass_hat_ks(records: list[dict[str, Any]]) -> dict[str, float]:
     """pass^k for k up to the fewest trials any task has: per task C(c, k) / C(n, k), with n
     that task's trials here and c its successes (reward 1 within 1e-6, as tau-bench)."""
@@ -304,7 +309,7 @@ def _pass_hat_ks(records: list[dict[str, Any]]) -> dict[str, float]:
     n_min = min((len(v) for v in by_task.values()), default=0)
     out = {}
     for k in k_values(n_min) if n_min else []:
-        vals = [pass_hat_k(len(v), sum(1 for x in v if abs(x - 1) <= 1e-6), k)
+        vals = [pass_hat_k(len(v), sum(1 for x in v if _successful(x)), k)
                 for v in by_task.values()]  # fmt: skip
         out[f"pass^{k}"] = round(100 * sum(vals) / len(vals), 4)
     return out

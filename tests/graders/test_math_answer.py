@@ -253,3 +253,34 @@ def test_maj_at_k_counts_every_form_of_the_right_answer() -> None:
                         "score": g.score, "vote_key": g.vote_key})  # fmt: skip
     s = summarize_suite(records)
     assert s["maj_at_k"]["maj@5"] == 100.0
+
+
+def test_the_vote_follows_the_grade_not_the_text(monkeypatch) -> None:
+    """Whatever value an answer's text reads as, grading decides its vote: graded right, the
+    gold's vote; graded wrong, never the gold's (marked apart)."""
+    from m1eval.graders.math_answer import Match
+    from m1eval.registry import get_suite
+    from m1eval.suites.base import Item
+
+    suite = get_suite("aime24")
+    item = Item("x", {"problem": "p", "answer": "33"})
+    monkeypatch.setattr("m1eval.suites.aime.answers_match", lambda p, g: Match(True, "stub"))
+    assert suite.grade(item, "\\boxed{34}").vote_key == "33"
+    monkeypatch.setattr("m1eval.suites.aime.answers_match", lambda p, g: Match(False, "stub"))
+    assert suite.grade(item, "\\boxed{033}").vote_key == "graded wrong: 33"
+    assert suite.grade(item, "\\boxed{34}").vote_key == "34"
+    assert vote_key("anything", "33", correct=True) == "33"
+    assert vote_key("33", "33", correct=False) == "graded wrong: 33"
+    assert vote_key("33", None, correct=True) == "33"
+    assert vote_key("x = 34", None, correct=True) == "34"  # no gold: the value
+
+
+def test_unreadable_answers_vote_as_their_text() -> None:
+    from m1eval.graders.math_answer import MAX_VERIFY_CHARS
+
+    assert vote_key("???") == "???"  # math-verify reads nothing
+    assert vote_key("}{") == "}{"
+    long = "a+" * (MAX_VERIFY_CHARS // 2 - 1) + "bb"  # exactly MAX_VERIFY_CHARS: still read
+    assert len(long) == MAX_VERIFY_CHARS and vote_key(long).startswith("expr:")
+    longer = long + "+b"
+    assert vote_key(longer) == longer  # past the bound: its text

@@ -374,3 +374,43 @@ def test_served_layouts_read_as_pred_py_reads_them() -> None:
         assert {"skipped": literal["pred_py_empty"], "pred": literal["pred_py_answer"]} == (
             case["official_literal"]), case["id"]
         assert default == case["official_after_reasoning"], case["id"]
+
+
+def test_the_second_pass_and_the_literal_reading_field_by_field() -> None:
+    from m1eval.suites.longbench_v2 import TEMPLATE_0SHOT_COT_ANS, fill
+
+    suite = get_suite("longbench-v2", {"cot": True})
+    [item, *_] = suite.load("smoke", None)[0]
+    gold = item.row["answer"]
+    other = next(x for x in "ABCD" if x != gold)
+    first = suite.build_messages(item)
+    second = suite.followup_messages(item, first, "  Step 1: read.\n")
+    assert second == [*first[:-1], {"role": "user", "content": fill(
+        TEMPLATE_0SHOT_COT_ANS, item.row, "", cot="Step 1: read.")}]  # fmt: skip
+    # the literal reading is kept on every kind of grade, and can be right where the answer is
+    # not, or wrong where it is right
+    plain = get_suite("longbench-v2")
+    none = plain.grade(item, "I am not sure.", "\n\n", f"The correct answer is ({gold})")
+    assert none.outcome == "model_failure" and none.details == {
+        "pred_py_empty": False, "pred_py_answer": gold, "pred_py_score": 1.0}
+    wrong = plain.grade(item, f"The correct answer is ({other})", "", "thinking")
+    assert (wrong.score, wrong.details["pred_py_score"]) == (0.0, 0.0)
+    records = [
+        {**_lb("1", "easy", "short", "scored", 1.0)},
+        {**_lb("2", "easy", "short", "scored", 1.0)},
+        {**_lb("3", "easy", "short", "scored", 0.0)},
+        {**_lb("4", "easy", "short", "model_failure", 0.0, empty=True)},
+    ]
+    records[0]["extra"] |= {"pred_py_empty": False, "pred_py_score": 0.0}
+    records[1]["extra"] |= {"pred_py_empty": True, "pred_py_score": 0.0}
+    records[3]["extra"] |= {"pred_py_empty": False, "pred_py_score": 1.0}
+    heads = {h["name"]: h for h in plain.summarize(records)["headlines"]}
+    # default: 1, 1, 0 (item 4 left out) -> 66.6667; literal: 0, 0, 1 (item 2 left out) -> 33.3333
+    assert heads["longbench-v2"]["score"] == 66.6667
+    literal = heads["longbench-v2 (pred.py on the served content)"]
+    assert literal["score"] == 33.3333
+    from m1eval.summary import summarize_suite
+
+    expected = summarize_suite([{**records[0], "score": 0.0}, records[2],
+                                {**records[3], "score": 1.0}], binary=False)  # fmt: skip
+    assert (literal["ci_low"], literal["ci_high"]) == (expected["ci_low"], expected["ci_high"])

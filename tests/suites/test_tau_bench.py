@@ -602,3 +602,62 @@ def test_a_user_reply_containing_stop_ends_the_episode() -> None:
     episode = asyncio.run(run_episode(data, task, counting_agent, user, max_steps=60))
     assert episode.ended_by == "user_stop" and episode.reward == 1.0
     assert asked["n"] == len([a for a in task["actions"] if a["name"] != "respond"]) + 1
+
+
+def test_tau_summary_every_field_by_hand() -> None:
+    """Task 0: two episodes (1.0 ended by the user, 0.0 ended by the step limit with 2
+    dropped and 1 malformed tool calls); task 1: one scored 1.0, one infra error."""
+    suite = get_suite("tau-bench-retail")
+    recs = [
+        {"item_id": "0", "repeat": 0, "outcome": "scored", "score": 1.0,
+         "extra": {"ended_by": "user_stop", "dropped_tool_calls": 2}},
+        {"item_id": "0", "repeat": 1, "outcome": "model_failure", "score": 0.0,
+         "extra": {"ended_by": "max_steps", "malformed_tool_calls": 1}},
+        {"item_id": "1", "repeat": 0, "outcome": "scored", "score": 1.0,
+         "extra": {"ended_by": "user_stop"}},
+        {"item_id": "1", "repeat": 1, "outcome": "infra_error", "score": None, "extra": {}},
+    ]  # fmt: skip
+    s = suite.summarize(recs)
+    assert s["ended_by"] == {"max_steps": 1, "user_stop": 2}
+    assert (s["dropped_tool_calls"], s["malformed_tool_calls"], s["episodes_raised"]) == (2, 1, 1)
+    assert s["pass_hat_k"] == {"pass^1": 50.0, "pass^2": 0.0}
+    assert s["pass_hat_k_answered_only"] == {"pass^1": 75.0}
+    official, answered = s["headlines"]
+    assert official["note"] == "tau-bench's accounting: 1 episode(s) that raised after their " \
+        "retries scored 0"  # fmt: skip
+    assert official["score"] == 50.0 and answered["score"] == 75.0
+    assert answered["note"] == "episodes that raised left out (retried on resume)"
+    for h in (official, answered):
+        assert h["ci_low"] is not None and h["ci_low"] <= h["score"] <= h["ci_high"]
+    table, ended = s["breakdowns"]
+    assert table["title"] == "pass^k (k of the trials succeed)"
+    assert table["columns"] == ["score", "answered only"]
+    assert table["rows"] == [{"group": "pass^1", "score": 50.0, "answered only": 75.0},
+                             {"group": "pass^2", "score": 0.0, "answered only": None}]
+    assert ended["title"] == "how episodes ended" and ended["columns"] == ["episodes"]
+    assert ended["rows"] == [{"group": "max_steps", "episodes": 1},
+                             {"group": "user_stop", "episodes": 2}]  # fmt: skip
+    assert s["user_simulator"] == {"requests": 0, "cache_hits": 0, "prompt_tokens": 0,
+                                   "completion_tokens": 0}  # fmt: skip
+    assert s["episode_settings"]["max_steps"] == suite.options["max_steps"]
+    # what the run reported about its simulator is kept
+    suite.context.reported["user_simulator"] = {"model": "gpt-4.1"}
+    assert suite.summarize(recs)["user_simulator"]["model"] == "gpt-4.1"
+    # a record with no ended_by is counted under "?"
+    assert suite.summarize([{"item_id": "0", "repeat": 0, "outcome": "scored", "score": 1.0,
+                             "extra": {}}])["ended_by"] == {"?": 1}  # fmt: skip
+
+
+def test_success_is_tau_benchs_own_float_rule() -> None:
+    """is_successful: (1 - 1e-6) <= reward <= (1 + 1e-6), in floating point."""
+    suite = get_suite("tau-bench-retail")
+
+    def p1(score: float) -> float:
+        rec = {"item_id": "0", "repeat": 0, "outcome": "scored", "score": score, "extra": {}}
+        return suite.summarize([rec])["pass_hat_k"]["pass^1"]
+
+    assert p1(1 - 1e-6) == 100.0 and p1(1 + 1e-6) == 100.0
+    assert p1(1 - 2e-6) == 0.0 and p1(1 + 2e-6) == 0.0
+    three = [{"item_id": "0", "repeat": r, "outcome": "scored", "score": s, "extra": {}}
+             for r, s in enumerate((1.0, 0.0, 0.0))]  # fmt: skip
+    assert suite.summarize(three)["pass_hat_k"]["pass^1"] == 33.3333  # four decimals
