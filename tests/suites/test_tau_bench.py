@@ -661,3 +661,13 @@ def test_success_is_tau_benchs_own_float_rule() -> None:
     three = [{"item_id": "0", "repeat": r, "outcome": "scored", "score": s, "extra": {}}
              for r, s in enumerate((1.0, 0.0, 0.0))]  # fmt: skip
     assert suite.summarize(three)["pass_hat_k"]["pass^1"] == 33.3333  # four decimals
+
+
+def test_episodes_after_one_that_raised_are_still_counted() -> None:
+    suite = get_suite("tau-bench-retail")
+    recs = [{"item_id": "0", "repeat": 0, "outcome": "infra_error", "score": None, "extra": {}},
+            {"item_id": "0", "repeat": 1, "outcome": "scored", "score": 1.0,
+             "extra": {"ended_by": "user_stop", "dropped_tool_calls": 1}}]  # fmt: skip
+    s = suite.summarize(recs)
+    assert s["ended_by"] == {"user_stop": 1} and s["dropped_tool_calls"] == 1
+    assert s["pass_hat_k"] == {"pass^1": 50.0, "pass^2": 0.0}
