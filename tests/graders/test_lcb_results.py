@@ -86,5 +86,12 @@ def test_undecodable_results_are_mismatches() -> None:
                 '{"nd": {"shape": [2], "flat": null}}', "not json"):  # fmt: skip
         assert call_result_matches(raw, "12") is False
     assert call_result_matches('{"D": "' + "1" * 200_000 + '"}', "1") is False
+    assert call_result_matches('{"q": ["0x1", "0x0"]}', "1") is False  # a zero denominator
+    # a dtype that would allocate gigabytes is not taken: the elements decide
+    huge = '{"nd": {"shape": [1], "dtype": "V1000000000", "flat": [{"i": "0x5"}]}}'
+    assert call_result_matches(huge, "5") is True
+    huge_text = '{"nd": {"shape": [1], "dtype": "<U100000000", "flat": ["ab"]}}'
+    assert call_result_matches(huge_text, '"ab"') is True
+    assert call_result_matches('{"nd": {"shape": [7], "flat": [{"i": "0x5"}]}}', "5") is False
     assert call_result_matches('{"i": "12"}', "18") is False  # not 0x-prefixed: refused
     assert call_result_matches('{"i": "0x12"}', "18") is True
