@@ -5,12 +5,20 @@ is McNemar's (exact, on the discordant items); otherwise, up to 16 items, an exa
 test of the per-item mean differences, and a paired bootstrap over items beyond. A test whose
 smallest possible p-value is above alpha says so ("too few items to decide"). One test per
 suite and per declared group (MRCR context bins, ...), Holm-corrected together. A regression is
-a significant drop larger than ``--min-effect`` points; only that makes the exit code 1. Drift
-in the configuration, the dataset or the server is reported too.
+a significant drop larger than ``--min-effect`` points; only that makes the exit code 1; a
+significant rise beyond it is an improvement. Drift in the configuration (each key named), the
+dataset or the server is reported too.
+
+Coverage comes first: per suite and side, the samples graded, lost to infra errors, skipped,
+and the items the other side has that this one lacks. Items lost on one side are not in the
+paired test, so a candidate that lost half its samples could compare as "no significant
+change" on the half that survived; when the graded shares of the two sides differ by more
+than ``--max-coverage-gap`` points the comparison gives no verdict (exit code 4).
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from math import comb
@@ -21,7 +29,7 @@ import numpy as np
 
 from m1eval.contract import contract_of
 from m1eval.errors import DataError
-from m1eval.records import GRADED
+from m1eval.records import GRADED, INFRA_ERROR, SKIPPED
 from m1eval.results import find_runs, read_manifest, read_summary
 from m1eval.stats import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED
 from m1eval.store import SAMPLES, read_samples_file
@@ -52,8 +60,26 @@ class Comparison:
             "significant": self.p_adjusted < alpha,
             "regression": self.p_adjusted < alpha and self.effect < -min_effect,
             "decidable": self.min_p < alpha,
+            "verdict": self.verdict(alpha, min_effect),
             "flips": self.flips,
         }  # fmt: skip
+
+    def verdict(self, alpha: float, min_effect: float) -> str:
+        if self.p_adjusted < alpha and self.effect < -min_effect:
+            return REGRESSION
+        if self.p_adjusted < alpha and self.effect > min_effect:
+            return IMPROVEMENT
+        if self.min_p >= alpha:
+            return TOO_FEW
+        return NO_CHANGE
+
+
+REGRESSION = "regression"
+IMPROVEMENT = "improvement"
+NO_CHANGE = "no significant change"
+TOO_FEW = "too few items to decide"
+NO_VERDICT = "no verdict: coverage differs"
+COVERAGE_EXIT = 4
 
 
 def mcnemar_exact(b: int, c: int) -> float:
@@ -164,10 +190,36 @@ def _test(
                       100 * float(c_means.mean()), p, flips=flips, min_p=min_p)  # fmt: skip
 
 
+def coverage(mine: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per suite: this side's samples by outcome, the items the other side has and this one
+    lacks, and the graded share of what should be there (the missing items counted at this
+    side's repeats)."""
+    out: dict[str, Any] = {}
+    for suite in sorted({r["suite"] for r in mine} | {r["suite"] for r in other}):
+        recs = [r for r in mine if r["suite"] == suite]
+        items = {r["item_id"] for r in recs}
+        missing = {r["item_id"] for r in other if r["suite"] == suite} - items
+        per_item = len(recs) / len(items) if items else 1.0
+        expected = len(recs) + per_item * len(missing)
+        graded = sum(1 for r in recs if r["outcome"] in GRADED)
+        out[suite] = {
+            "samples": len(recs), "graded": graded,
+            "infra_error": sum(1 for r in recs if r["outcome"] == INFRA_ERROR),
+            "skipped": sum(1 for r in recs if r["outcome"] == SKIPPED),
+            "missing_items": len(missing),
+            "graded_share": round(100 * graded / expected, 2) if expected else 0.0,
+        }  # fmt: skip
+    return out
+
+
 def compare(base_path: str | Path, cand_path: str | Path, alpha: float = 0.05,
-            min_effect: float = 1.0) -> dict[str, Any]:  # fmt: skip
+            min_effect: float = 1.0, max_coverage_gap: float = 5.0) -> dict[str, Any]:  # fmt: skip
     base_manifest, base_records = _load(base_path)
     cand_manifest, cand_records = _load(cand_path)
+    cover = {"base": coverage(base_records, cand_records),
+             "cand": coverage(cand_records, base_records)}  # fmt: skip
+    gaps = {s: round(abs(cover["base"][s]["graded_share"] - cover["cand"][s]["graded_share"]), 2)
+            for s in cover["base"]}  # fmt: skip
     tests: list[Comparison] = []
     by_suite_b = _per_item(base_records, lambda r: r["suite"])
     by_suite_c = _per_item(cand_records, lambda r: r["suite"])
@@ -189,19 +241,47 @@ def compare(base_path: str | Path, cand_path: str | Path, alpha: float = 0.05,
             if t:
                 tests.append(t)
     if not tests:
-        raise DataError("the two runs share no graded item")
+        raise DataError(f"the two runs share no graded item (base: {_suites(base_records)}; "
+                        f"candidate: {_suites(cand_records)})")  # fmt: skip
     holm(tests)
     rows = [t.to_dict(alpha, min_effect) for t in tests]
+    refused = sorted(s for s, gap in gaps.items() if gap > max_coverage_gap)
+    if refused:
+        verdict = NO_VERDICT
+    elif any(r["regression"] for r in rows):
+        verdict = REGRESSION
+    elif any(r["verdict"] == IMPROVEMENT for r in rows):
+        verdict = IMPROVEMENT
+    elif all(r["verdict"] == TOO_FEW for r in rows):
+        verdict = TOO_FEW
+    else:
+        verdict = NO_CHANGE
     return {
         "base": str(base_path), "cand": str(cand_path), "alpha": alpha,
         "min_effect": min_effect, "correction": "holm", "tests": rows,
-        "regression": any(r["regression"] for r in rows),
+        "verdict": verdict, "regression": verdict == REGRESSION,
+        "coverage": cover, "coverage_gap": gaps, "max_coverage_gap": max_coverage_gap,
+        "coverage_refused": refused,
         "drift": _drift(base_manifest, cand_manifest),
     }  # fmt: skip
 
 
+def _suites(records: list[dict[str, Any]]) -> str:
+    names = sorted({str(r["suite"]) for r in records})
+    graded = sum(1 for r in records if r["outcome"] in GRADED)
+    return f"{', '.join(names)}, {graded} graded samples"
+
+
+DRIFT_KEYS_SHOWN = 8
+
+
 def _drift(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
     notes = []
+    keys = config_differences(base.get("identity") or {}, cand.get("identity") or {})
+    if keys:
+        shown = "; ".join(keys[:DRIFT_KEYS_SHOWN])
+        more = f"; {len(keys) - DRIFT_KEYS_SHOWN} more" if len(keys) > DRIFT_KEYS_SHOWN else ""
+        notes.append(f"configuration differs: {shown}{more}")
     pairs = (
         ("config hash", base.get("config_hash"), cand.get("config_hash")),
         ("dataset content", (base.get("dataset") or {}).get("content_sha256"),
@@ -211,6 +291,28 @@ def _drift(base: dict[str, Any], cand: dict[str, Any]) -> list[str]:
         ("m1eval version", base.get("m1eval_version"), cand.get("m1eval_version")),
     )  # fmt: skip
     for what, a, b in pairs:
-        if a != b:
+        if a != b and not (what == "config hash" and keys):  # named above, key by key
             notes.append(f"{what} differs: {str(a)[:16]} -> {str(b)[:16]}")
     return notes
+
+
+def config_differences(base: Any, cand: Any, path: str = "") -> list[str]:
+    """Each configuration key whose value differs: ``sampling.seed: 1 -> 2`` (values cut to
+    40 characters), in key order."""
+    if isinstance(base, dict) and isinstance(cand, dict):
+        out = []
+        for key in sorted(set(base) | set(cand), key=str):
+            out += config_differences(base.get(key, _ABSENT), cand.get(key, _ABSENT),
+                                      f"{path}.{key}" if path else str(key))  # fmt: skip
+        return out
+    if base == cand:
+        return []
+    return [f"{path}: {_value(base)} -> {_value(cand)}"]
+
+
+_ABSENT = object()
+
+
+def _value(v: Any) -> str:
+    text = "(absent)" if v is _ABSENT else json.dumps(v, sort_keys=True, default=str)
+    return text if len(text) <= 40 else text[:39] + "…"

@@ -121,7 +121,9 @@ SUMMARY_FIELDS: dict[str, str] = {
     "truncation_rate": "share of answered samples cut off by the token budget",
     "tokens": "prompt, completion and reasoning token totals of answered samples, and the "
     "mean completion",
-    "failure_causes": "the most common model-failure causes with counts, ties in text order",
+    "failure_causes": "why samples did not score 1: the most common causes per outcome "
+                      "(model failures, wrong answers, infra errors, skips) with counts, ties "
+                      "in text order, the rest as 'other causes'",
     "per_item": "per item: samples, graded samples, mean grade",
     "pass_at_k": "unbiased pass@k for k up to the repeats (binary suites, repeats > 1)",
     "maj_at_k": "majority vote over the first k answers (binary suites, repeats > 1)",

@@ -65,7 +65,8 @@ async def grade_output(suite: Suite, item: Item, solution: Solution) -> Grade | 
     raises ``Exception``."""
     if solution.completion.reasoning_truncated:
         details = {"empty_output": True, **suite.truncated_details(item, solution)}
-        return Grade(MODEL_FAILURE, 0.0, error=TRUNCATED, details=details)
+        return Grade(MODEL_FAILURE, 0.0, error=TRUNCATED, details=details,
+                     cause="truncated: the reasoning never closed")
     finish_reason = solution.completion.finish_reason
     try:
         grade = await suite.score(item, solution)
@@ -74,9 +75,11 @@ async def grade_output(suite: Suite, item: Item, solution: Solution) -> Grade | 
     except InfraFault as fault:
         return InfraFailure(describe(fault))
     except Exception as exc:
-        grade = Grade.failure(f"grading failed on the model's output: {describe(exc)}")
+        grade = Grade.failure(f"grading failed on the model's output: {describe(exc)}",
+                              cause=f"grading failed on the model's output: {type(exc).__name__}")
     if not isinstance(grade, Grade):
         return Grade.failure(f"grader returned {type(grade).__name__}, not a grade")
     if grade.error and finish_reason == "length":
-        grade = replace(grade, error=f"truncated (finish_reason=length): {grade.error}")
+        grade = replace(grade, error=f"truncated (finish_reason=length): {grade.error}",
+                        cause=f"truncated (finish_reason=length): {grade.cause or grade.error}")
     return grade

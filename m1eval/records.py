@@ -36,6 +36,8 @@ class SampleRecord:
     latency_s: float | None = None
     attempts: int | None = None
     error: str | None = None
+    # why it did not score 1, a short class that counts well (m1eval.causes); None for 1
+    cause: str | None = None
     prompt_sha256: str | None = None
     seed: int | None = None
     served_model: str | None = None

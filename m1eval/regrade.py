@@ -8,6 +8,7 @@ from typing import Any
 
 from m1eval import boundedjson
 from m1eval.artifacts import ArtifactWriter
+from m1eval.causes import sample_cause
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_jsonl, read_user_text
 from m1eval.model.reasoning import split_reasoning
@@ -83,13 +84,17 @@ async def _grade_responses(
 
 def _row(r: dict[str, Any], grade: Grade | InfraFailure) -> dict[str, Any]:
     if isinstance(grade, InfraFailure):
-        return {"item_id": r["item_id"], "score": None, "outcome": INFRA_ERROR,
-                "extracted_answer": None, "gold": None, "error": grade.cause}  # fmt: skip
-    return {
-        "item_id": r["item_id"],
-        "score": grade.score,
-        "outcome": grade.outcome,
-        "extracted_answer": grade.extracted_answer,
-        "gold": grade.gold,
-        "error": grade.error,
-    }
+        row = {"item_id": r["item_id"], "score": None, "outcome": INFRA_ERROR,
+               "extracted_answer": None, "gold": None, "error": grade.cause}  # fmt: skip
+    else:
+        row = {
+            "item_id": r["item_id"],
+            "score": grade.score,
+            "outcome": grade.outcome,
+            "extracted_answer": grade.extracted_answer,
+            "gold": grade.gold,
+            "error": grade.error,
+            "cause": grade.cause,
+        }
+    row["cause"] = sample_cause(row)
+    return row

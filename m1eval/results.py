@@ -20,7 +20,9 @@ from m1eval import boundedjson
 from m1eval.contract import comparability as contract_comparability
 from m1eval.errors import DataError
 from m1eval.run_format import migrate_manifest, migrate_records, migrate_summary
+from m1eval.run_status import effective_status
 from m1eval.store import MANIFEST, SAMPLES, SUMMARY, read_samples_file
+from m1eval.summary import summarize_suite
 
 RUN_FILE_MAX_DEPTH = 100
 
@@ -53,11 +55,15 @@ def find_runs(path_or_glob: str | Path) -> list[Path]:
 def read_manifest(run_dir: Path) -> dict[str, Any]:
     """The run's manifest in the current format ({} when it has none)."""
     try:
-        return migrate_manifest(_json_object(run_dir / MANIFEST))
+        manifest = migrate_manifest(_json_object(run_dir / MANIFEST))
     except FileNotFoundError:
         return {}
     except ValueError as exc:
         raise DataError(f"{run_dir / MANIFEST} is not valid JSON: {exc}") from None
+    status = effective_status(manifest)
+    if status != manifest.get("status"):  # the owner is gone (or elsewhere): say so
+        manifest = {**manifest, "status": status, "status_recorded": manifest.get("status")}
+    return manifest
 
 
 def read_summary(run_dir: Path) -> dict[str, Any] | None:
@@ -74,6 +80,21 @@ def read_records(run_dir: Path, keep_text: bool = True) -> list[dict[str, Any]]:
     """The run's sample records in the current format (older runs' artifacts found)."""
     records, _, _ = read_samples_file(run_dir / SAMPLES, keep_text=keep_text)
     return migrate_records(list(records.values()), run_dir)
+
+
+def partial_score(run_dir: Path, manifest: dict[str, Any]) -> dict[str, Any] | None:
+    """What a run without a summary has so far (interrupted, or still running): the score of
+    the samples recorded, the conservative score, and how many of the requested samples
+    there are. None when no sample was recorded."""
+    records = read_records(run_dir, keep_text=False)
+    if not records:
+        return None
+    s = summarize_suite(records)
+    invocations = manifest.get("invocations") or [{}]
+    requested = invocations[-1].get("requested") if isinstance(invocations[-1], dict) else None
+    return {"score": s["score"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
+            "conservative": s["conservative"]["score"], "n_samples": s["n_samples"],
+            "requested": requested, "outcomes": s["outcomes"]}  # fmt: skip
 
 
 def run_metadata(run_dir: Path) -> dict[str, Any]:

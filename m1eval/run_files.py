@@ -6,7 +6,6 @@ validate-gold`` all end through :func:`finish_run`; no command writes run files 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +18,7 @@ from m1eval.hashing import stable_hash
 from m1eval.provenance import git_state, package_versions
 from m1eval.run_format import FORMAT
 from m1eval.run_plan import RunPlan
+from m1eval.run_status import owner
 from m1eval.store import RunStore, read_samples_file
 from m1eval.summary import summarize_suite
 
@@ -57,7 +57,7 @@ def new_manifest(store: RunStore, plan: RunPlan, endpoint: dict[str, Any],
         "endpoint": endpoint,
         "packages": package_versions(),
         "git": git_state(),
-        "host": {"pid": os.getpid(), "python": sys.executable},
+        "host": {**owner(), "python": sys.executable},
         "invocations": [_settled(i) for i in previous.get("invocations", [])],
     }
     if plan.shard is not None:

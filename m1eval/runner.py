@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from m1eval.artifacts import ArtifactWriter
+from m1eval.causes import sample_cause
 from m1eval.config import per_sample_seed, sample_id
 from m1eval.errors import M1EvalError, ServingError
 from m1eval.hashing import stable_hash
@@ -145,6 +146,7 @@ def make_record(
         rec.gold = grade.gold
         rec.vote_key = grade.vote_key
         rec.error = grade.error
+        rec.cause = grade.cause
         if grade.details:
             rec.extra.update(grade.details)
     if completion is not None:
@@ -158,6 +160,8 @@ def make_record(
         if rec.ttft_s is not None:
             rec.ttft_s = round(rec.ttft_s, 4)
         rec.latency_s = round(completion.latency_s, 4)
+    rec.cause = sample_cause({"outcome": rec.outcome, "score": rec.score, "cause": rec.cause,
+                              "error": rec.error})  # fmt: skip
     return rec
 
 
@@ -294,7 +298,8 @@ async def run_sample(
     except M1EvalError as exc:  # classified by the harness: checkout, image, simulator
         return make_record(planned, suite, None, None, f"could not solve: {describe(exc)}", 0)
     except Exception as exc:  # the outcome rule: the output's failure
-        failure = Grade.failure(f"solving failed on the model's output: {describe(exc)}")
+        failure = Grade.failure(f"solving failed on the model's output: {describe(exc)}",
+                                cause=f"solving failed on the model's output: {type(exc).__name__}")
         return make_record(planned, suite, None, failure, None, 0)
     finally:
         if endpoints is None:
@@ -303,8 +308,8 @@ async def run_sample(
     solution.files = solution.files or own
     grade = await grade_output(suite, item, solution)
     if isinstance(grade, InfraFailure):  # proven independent of the output: asked again later
-        rec = make_record(planned, suite, completion, None, None, completion.attempts)
-        rec.error = f"grading could not run: {grade.cause}"
+        rec = make_record(planned, suite, completion, None,
+                          f"grading could not run: {grade.cause}", completion.attempts)
         rec.artifacts = [a.to_dict() for a in solution.artifacts]
         return rec
     rec = make_record(planned, suite, completion, grade, None, completion.attempts)

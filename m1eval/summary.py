@@ -11,10 +11,11 @@ with the conservative score whenever the run is incomplete.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from m1eval.causes import failure_causes
 from m1eval.records import GRADED, INFRA_ERROR, MODEL_FAILURE, OUTCOMES, SCORED, SKIPPED
 from m1eval.stats import bootstrap_ci, k_values, majority_vote, pass_at_k
 
@@ -73,19 +74,6 @@ def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> d
         out["pass_at_k"] = _pass_at_k(by_item)
         out["maj_at_k"] = _maj_at_k(by_item, repeats)
     return out
-
-
-FAILURE_CAUSES_KEPT = 5
-CAUSE_CHARS = 160
-
-
-def failure_causes(records: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The most common reasons samples were the model's failures, with counts (ties in text
-    order, so the list depends on the records only)."""
-    causes = Counter(str(r.get("error") or "no reason recorded")[:CAUSE_CHARS]
-                     for r in records if r["outcome"] == MODEL_FAILURE)  # fmt: skip
-    ranked = sorted(causes.items(), key=lambda kv: (-kv[1], kv[0]))
-    return [{"cause": c, "n": n} for c, n in ranked[:FAILURE_CAUSES_KEPT]]
 
 
 def _conservative(by_item: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:

@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from m1eval.contract import contract_of, lead_score
-from m1eval.records import MODEL_FAILURE
-from m1eval.results import comparability, read_manifest, read_summary
+from m1eval.records import INFRA_ERROR, MODEL_FAILURE, SCORED, SKIPPED
+from m1eval.results import comparability, partial_score, read_manifest, read_summary
 
 
 def _console() -> Console:
@@ -110,29 +110,32 @@ def _invoked_as() -> str:
 
 
 FAILURE_CAUSES_SHOWN = 3
+OUTCOME_WORDS = {MODEL_FAILURE: "model failures", SCORED: "below full credit",
+                 INFRA_ERROR: "infra errors", SKIPPED: "skipped"}  # fmt: skip
 
 
 def _print_failure_causes(console: Console, summary: dict[str, Any], run_dir: Path) -> None:
-    """Why samples failed, most common first (a score of 0 should never be a mystery)."""
+    """Why samples did not score 1, per outcome, most common first (a score of 0 should never
+    be a mystery, nor an infra error)."""
     budget = None
     for name, s in summary["suites"].items():
         causes = s.get("failure_causes") or []  # absent in runs of earlier versions
-        failures = (s.get("outcomes") or {}).get(MODEL_FAILURE) or 0
-        if not causes or not failures:
-            continue
-        top = causes[:FAILURE_CAUSES_SHOWN]
-        parts = [f"{c['n']} × {c['cause']}" for c in top]
-        rest = failures - sum(c["n"] for c in top)
-        if rest > 0:
-            parts.append(f"{rest} × other causes")
-        tail = ""
-        if any("truncated" in c["cause"] for c in top):
-            if budget is None:
-                config = read_manifest(run_dir).get("config") or {}
-                budget = (config.get("sampling") or {}).get("max_tokens") or 0
-            tail = f" (the budget: {budget:,} tokens, --max-tokens)" if budget else ""
-        console.print(escape(f"{name}: model failures: {'; '.join(parts)}{tail}"),
-                      soft_wrap=True)  # fmt: skip
+        for outcome, words in OUTCOME_WORDS.items():
+            mine = [c for c in causes if c.get("outcome", MODEL_FAILURE) == outcome]
+            if not mine:
+                continue
+            top = mine[:FAILURE_CAUSES_SHOWN]
+            parts = [f"{c['n']} × {c['cause']}" for c in top]
+            rest = sum(c["n"] for c in mine[FAILURE_CAUSES_SHOWN:])
+            if rest > 0:
+                parts.append(f"{rest} × other causes")
+            tail = ""
+            if any("truncated" in c["cause"] for c in top):
+                if budget is None:
+                    config = read_manifest(run_dir).get("config") or {}
+                    budget = (config.get("sampling") or {}).get("max_tokens") or 0
+                tail = f" (the budget: {budget:,} tokens, --max-tokens)" if budget else ""
+            console.print(escape(f"{name}: {words}: {'; '.join(parts)}{tail}"), soft_wrap=True)
 
 
 def _print_breakdowns(console: Console, name: str, s: dict[str, Any]) -> None:
@@ -184,6 +187,7 @@ def print_run_list(runs: list[Path]) -> None:
         config = m.get("config") if isinstance(m.get("config"), dict) else {}
         suite_info = m.get("suite") if isinstance(m.get("suite"), dict) else {}
         identity = m.get("identity") if isinstance(m.get("identity"), dict) else {}
+        partial = None if s else partial_score(run_dir, m)
         for name, suite in (s.get("suites") or {"": None}).items():
             comp = comparability(m, name, suite) if suite else {
                 "split": config.get("split"), "limit": config.get("limit"),
@@ -195,8 +199,10 @@ def print_run_list(runs: list[Path]) -> None:
                 escape(str(name or suite_info.get("name", "?"))),
                 escape(str(identity.get("model") or config.get("model") or "?")),
                 escape(shape),
-                _fmt(suite.get("score")) if suite else "—",
-                str(suite.get("n_samples", "—")) if suite else "—",
+                _fmt(suite.get("score")) if suite else
+                f"{_fmt(partial['score'])} (partial)" if partial else "—",
+                str(suite.get("n_samples", "—")) if suite else
+                str(partial["n_samples"]) if partial else "—",
                 str(m.get("created_at", "")),
             )
     if not runs:
@@ -230,7 +236,16 @@ def print_run(run_dir: Path, as_json: bool = False, items: bool = False) -> None
             for name, s in summary["suites"].items():
                 print_items(name, s["per_item"])
     else:
-        console.print("no summary yet (run interrupted?); rerun the same command to finish it")
+        partial = partial_score(run_dir, manifest)
+        if partial is None:
+            console.print("no sample recorded yet; rerun the same command to run it")
+        else:
+            of = f" of {partial['requested']:,}" if partial["requested"] else ""
+            console.print(
+                f"partial score {_fmt(partial['score'])} [{_fmt(partial['ci_low'])}, "
+                f"{_fmt(partial['ci_high'])}] over {partial['n_samples']:,}{of} samples "
+                f"(conservative {_fmt(partial['conservative'])}); no summary yet: rerun the "
+                "same command to finish the run")  # fmt: skip
 
 
 def print_items(suite: str, per_item: dict[str, dict[str, Any]]) -> None:
@@ -276,18 +291,34 @@ def print_compare(result: dict[str, Any]) -> None:
     for col in ("test", "method", "items", "base", "cand", "effect", "p (adj.)", "verdict"):
         table.add_column(col, justify="left" if col in ("test", "method", "verdict") else "right")
     for t in result["tests"]:
-        verdict = ("REGRESSION" if t["regression"] else
-                   "significant" if t["significant"] else
-                   "too few items to decide" if t.get("decidable") is False else
-                   "no significant change")  # fmt: skip
-        table.add_row(t["name"], t["method"], str(t["n_items"]), f"{t['base']:.1f}",
+        verdict = t["verdict"].upper() if t["verdict"] == "regression" else t["verdict"]
+        table.add_row(escape(t["name"]), t["method"], str(t["n_items"]), f"{t['base']:.1f}",
                       f"{t['cand']:.1f}", f"{t['effect']:+.1f}", f"{t['p_adjusted']:.3g}",
                       verdict)  # fmt: skip
     console.print(table)
+    cover = Table(title="coverage (samples)", title_justify="left")
+    for col in ("suite", "side", "samples", "graded", "infra errors", "skipped",
+                "items missing", "graded share", "gap"):  # fmt: skip
+        cover.add_column(col, justify="left" if col in ("suite", "side") else "right")
+    for suite, gap in result["coverage_gap"].items():
+        for side in ("base", "cand"):
+            c = result["coverage"][side][suite]
+            cover.add_row(escape(suite), side, str(c["samples"]), str(c["graded"]),
+                          str(c["infra_error"]), str(c["skipped"]), str(c["missing_items"]),
+                          f"{c['graded_share']:.1f}%", f"{gap:.1f}" if side == "cand" else "")
+    console.print(cover)
     for t in result["tests"]:
         if t["flips"] and (t["significant"] or len(t["flips"]) <= 20):
             shown = ", ".join(f"{f['item_id']} {f['base']:g}->{f['cand']:g}"
                               for f in t["flips"][:20])  # fmt: skip
             console.print(f"{t['name']} flipped: {shown}")
     for note in result["drift"]:
-        console.print(f"[yellow]drift: {note}[/yellow]")
+        console.print(f"[yellow]drift: {escape(note)}[/yellow]", soft_wrap=True)
+    if result["coverage_refused"]:
+        console.print(escape(
+            f"no verdict: the graded share differs by more than {result['max_coverage_gap']:g} "
+            f"points in {', '.join(result['coverage_refused'])} (infra errors, skips or missing "
+            "items on one side); rerun the side that lost samples, or widen "
+            "--max-coverage-gap"), soft_wrap=True)  # fmt: skip
+    else:
+        console.print(f"verdict: {result['verdict']}")

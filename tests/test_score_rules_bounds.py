@@ -395,21 +395,35 @@ def test_mrcr_intervals_keep_four_decimals() -> None:
 
 
 def test_failure_causes_are_ranked_bounded_and_independent_of_record_order() -> None:
-    def rec(i: int, outcome: str, error: str | None) -> dict:
-        return {"item_id": str(i), "repeat": 0, "outcome": outcome, "score": 0.0,
-                "error": error}  # fmt: skip
+    def rec(i: int, outcome: str, error: str | None, score: float | None = 0.0,
+            cause: str | None = None) -> dict:  # fmt: skip
+        return {"item_id": str(i), "repeat": 0, "outcome": outcome, "score": score,
+                "error": error, "cause": cause}  # fmt: skip
 
     recs = ([rec(i, "model_failure", "no \\boxed{} answer") for i in range(4)]
             + [rec(10 + i, "model_failure", f"cause {c}") for i, c in enumerate("bacdefg")]
             + [rec(20, "model_failure", "x" * 500), rec(21, "model_failure", None)]
-            + [rec(30, "infra_error", "HTTP 500"), rec(31, "scored", None)])  # fmt: skip
+            + [rec(30, "infra_error", "HTTP 500: boom (gave up after 6 attempts)", None),
+               rec(32, "infra_error", "HTTP 500: boom (gave up after 3 attempts)", None),
+               rec(31, "scored", None, 1.0), rec(33, "scored", None, 0.0, "wrong value"),
+               rec(34, "scored", None, 0.0), rec(35, "scored", None, 0.5)])  # fmt: skip
     causes = summarize_suite(recs)["failure_causes"]
-    assert causes[0] == {"cause": "no \\boxed{} answer", "n": 4}
-    # ties (one each) in text order, five kept; infra errors and scored samples are not causes
-    assert [c["cause"] for c in causes[1:]] == ["cause a", "cause b", "cause c", "cause d"]
+    failures = [c for c in causes if c["outcome"] == "model_failure"]
+    assert failures[0] == {"cause": "no \\boxed{} answer", "n": 4, "outcome": "model_failure"}
+    # ties (one each) in text order, five kept, the rest counted as "other causes"
+    assert [c["cause"] for c in failures[1:]] == ["cause a", "cause b", "cause c", "cause d",
+                                                  "other causes"]  # fmt: skip
+    assert failures[-1]["n"] == 13 - 4 - 4  # e, f, g, the long one and the unreasoned one
+    assert sum(c["n"] for c in failures) == 13
+    # infra errors have causes too, their retry counts dropped so they count as one cause
+    assert [c for c in causes if c["outcome"] == "infra_error"] == [
+        {"cause": "HTTP 500: boom", "n": 2, "outcome": "infra_error"}]  # fmt: skip
+    # graded below full credit: the suite's cause, else wrong answer / partial credit
+    assert [(c["cause"], c["n"]) for c in causes if c["outcome"] == "scored"] == [
+        ("partial credit", 1), ("wrong answer", 1), ("wrong value", 1)]  # fmt: skip
     assert summarize_suite(list(reversed(recs)))["failure_causes"] == causes
     long = summarize_suite([rec(20, "model_failure", "x" * 500)])["failure_causes"]
-    assert long == [{"cause": "x" * 160, "n": 1}]
+    assert long == [{"cause": "x" * 159 + "…", "n": 1, "outcome": "model_failure"}]
     assert summarize_suite([rec(21, "model_failure", None)])["failure_causes"] == [
-        {"cause": "no reason recorded", "n": 1}]  # fmt: skip
-    assert summarize_suite([rec(31, "scored", None)])["failure_causes"] == []
+        {"cause": "no reason recorded", "n": 1, "outcome": "model_failure"}]  # fmt: skip
+    assert summarize_suite([rec(31, "scored", None, 1.0)])["failure_causes"] == []

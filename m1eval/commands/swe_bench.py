@@ -224,8 +224,8 @@ async def _graded(planned: Any, suite: Any, preds: dict[str, dict[str, Any]], co
     else:
         grade = await grade_output(suite, planned.item, Solution(completion, files=files))
     if isinstance(grade, InfraFailure):
-        rec = make_record(planned, suite, completion, None, None, 0)
-        rec.error = f"grading could not run: {grade.cause}"
+        rec = make_record(planned, suite, completion, None,
+                          f"grading could not run: {grade.cause}", 0)
     else:
         rec = make_record(planned, suite, completion, grade, None, 0)
         rec.artifacts = [a.to_dict() for a in grade.artifacts]

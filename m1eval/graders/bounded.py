@@ -4,6 +4,10 @@ and a thread cannot be stopped. So a grade is computed in a worker process (a fe
 the life of the process); one that takes longer than its limit is killed and the grading is
 the output's failure (:class:`GraderTimeout`, a model failure by the outcome rule), as is a
 worker that dies under it. The event loop only waits.
+
+The workers belong to the process that started them: a process forked from it (a test
+runner's worker, a user's ``fork``) starts its own, since two processes writing to one
+worker's pipe would read each other's grades, or wait forever.
 """
 
 from __future__ import annotations
@@ -103,6 +107,17 @@ class _Pool:
 _POOL: _Pool | None = None
 _POOL_LOCK = threading.Lock()
 _BLOBS: weakref.WeakKeyDictionary[Any, tuple[str, bytes]] = weakref.WeakKeyDictionary()
+
+
+def _forget_parents_workers() -> None:
+    """In a forked child: the parent's workers (and a lock a parent thread may have held at
+    the fork) are not this process's."""
+    global _POOL, _POOL_LOCK
+    _POOL = None
+    _POOL_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_parents_workers)
 
 
 def _pool() -> _Pool:

@@ -27,6 +27,7 @@ from fractions import Fraction
 from typing import Any
 
 from m1eval import boundedjson
+from m1eval.causes import exception_name
 from m1eval.errors import DataError
 
 TIMEOUT_S = 6
@@ -261,6 +262,24 @@ class TestVerdict:
     status: str  # ok, wrong_answer, runtime_error, timeout, output_limit, killed, ...
     seconds: float | None = None
     error: str | None = None
+    actual: str | None = None  # what the program gave, where it gave a wrong answer (bounded)
+
+
+SHOWN_CHARS = 2_000  # of a failing test's input, expected and actual output, in its record
+
+
+def shown(text: str | None, limit: int = SHOWN_CHARS) -> str | None:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if text is None or len(text) <= limit:
+        return text
+    return f"{text[:limit]}… [{len(text) - limit:,} more characters]"
+
+
+STATUS_CAUSES = {
+    "wrong_answer": "wrong answer",
+    "timeout": "time limit exceeded",
+    "output_limit": "output limit exceeded",
+}
 
 
 @dataclass
@@ -273,17 +292,35 @@ class ProgramVerdict:
     def first_failure(self) -> TestVerdict | None:
         return next((t for t in self.tests if not t.passed), None)
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, problem: Problem | None = None) -> dict[str, Any]:
+        """Counts and the first failing test: its status and error, and with ``problem`` its
+        input and expected output beside what the program gave (each bounded)."""
         fail = self.first_failure
+        first = None
+        if fail is not None:
+            index = self.tests.index(fail)
+            first = {"test": index, "status": fail.status,
+                     "error": (fail.error or "")[-500:] or None}  # fmt: skip
+            if problem is not None and index < len(problem.inputs):
+                first["input"] = shown(problem.inputs[index])
+                first["expected"] = shown(problem.outputs[index])
+                first["actual"] = fail.actual
         return {
             "tests_run": len(self.tests),
             "tests_total": self.n_tests,
             "tests_passed": sum(t.passed for t in self.tests),
-            "first_failure": None if fail is None else {
-                "test": self.tests.index(fail), "status": fail.status,
-                "error": (fail.error or "")[-500:] or None,
-            },
-        }  # fmt: skip
+            "first_failure": first,
+        }
+
+    def cause(self) -> str | None:
+        """The first failing test's status as a short class (``runtime error: ValueError``)."""
+        fail = self.first_failure
+        if fail is None:
+            return None if self.passed else "not every test ran"
+        if fail.status == "runtime_error":
+            name = exception_name(fail.error)
+            return f"runtime error: {name}" if name else "runtime error"
+        return STATUS_CAUSES.get(fail.status, fail.status.replace("_", " "))
 
 
 @dataclass(frozen=True)
@@ -323,11 +360,14 @@ def judge(problem: Problem, index: int, result: dict[str, Any]) -> TestVerdict:
     seconds = result.get("seconds")
     if status != "ok":
         return TestVerdict(False, status, seconds, result.get("error"))
+    got = result.get("result", "") if problem.mode == "call" else result.get("stdout", "")
     if problem.mode == "call":
-        ok = call_result_matches(result.get("result", ""), problem.outputs[index])
+        ok = call_result_matches(got, problem.outputs[index])
     else:
-        ok = stdout_matches(result.get("stdout", ""), problem.outputs[index])
-    return TestVerdict(ok, "ok" if ok else "wrong_answer", seconds)
+        ok = stdout_matches(got, problem.outputs[index])
+    if ok:
+        return TestVerdict(True, "ok", seconds)
+    return TestVerdict(False, "wrong_answer", seconds, actual=shown(str(got)))
 
 
 def grade_program(runner: Any, code: str, problem: Problem, timeout_s: float = TIMEOUT_S,

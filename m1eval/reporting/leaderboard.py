@@ -103,8 +103,24 @@ def paper_text(line: dict[str, Any]) -> str:
     return "; ".join(f"{_fmt(v)} ({k})" for k, v in line["papers"].items()) or "—"
 
 
+CAUSE_OUTCOMES = {"model_failure": "model failures", "scored": "below full credit",
+                  "infra_error": "infra errors", "skipped": "skipped"}  # fmt: skip
+
+
 def causes_text(causes: list[dict[str, Any]]) -> str:
-    return "; ".join(f"{c['n']} × {c['cause']}" for c in causes)
+    """``model failures: 3 × no code block; infra errors: 2 × HTTP 500: ...`` (runs of earlier
+    versions list model failures only, with no ``outcome``)."""
+    parts = []
+    for outcome, words in CAUSE_OUTCOMES.items():
+        mine = [c for c in causes if c.get("outcome", "model_failure") == outcome]
+        if mine:
+            parts.append(f"{words}: " + "; ".join(f"{c['n']} × {c['cause']}" for c in mine))
+    return " · ".join(parts)
+
+
+def not_full_credit(causes: list[dict[str, Any]]) -> int:
+    """Samples that did not score 1, as the causes count them."""
+    return sum(int(c.get("n") or 0) for c in causes)
 
 
 def _cell(r: dict[str, Any] | None) -> str:
@@ -157,14 +173,14 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
     if failing:
         lines += [
             "",
-            "## Why samples failed",
+            "## Why samples did not score 1",
             "",
-            "| run | suite | model failures | most common causes |",
+            "| run | suite | below 1 | most common causes |",
             "|---|---|---|---|",
         ]
         for r in failing:
             lines.append(f"| {md(r['run'])} | {md(r['suite'])} | "
-                         f"{r['outcomes'].get('model_failure', 0)} | "
+                         f"{not_full_credit(r['failure_causes'])} | "
                          f"{md(causes_text(r['failure_causes']))} |")  # fmt: skip
     lines += ["", "## Tokens, latency and throughput", "",
               "| run | suite | answered | truncated | mean completion tok | mean reasoning tok | "
@@ -291,6 +307,7 @@ def html_page(rows: list[dict[str, Any]], columns: list[str], usage: list[dict[s
         fmt=_fmt,
         paper_text=paper_text,
         causes_text=causes_text,
+        not_full_credit=not_full_credit,
         notes=notes,
         note_of={n: i + 1 for i, n in enumerate(notes)},
         device=(latency or {}).get("device"),

@@ -39,4 +39,5 @@ class AimeSuite(AnswerSuite):
             gold=gold,
             vote_key=vote_key(extracted, gold, match.correct),
             details={"match": match.method},
+            cause=None if match.correct else "wrong value",
         )

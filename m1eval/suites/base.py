@@ -39,10 +39,12 @@ class Grade:
     error: str | None = None
     details: dict[str, Any] | None = None
     artifacts: tuple[Artifact, ...] = ()  # files grading left (a harness's logs)
+    # why it did not score 1, as a short class (m1eval.causes); None: derived from the error
+    cause: str | None = None
 
     @classmethod
-    def failure(cls, error: str, gold: str | None = None) -> Grade:
-        return cls(MODEL_FAILURE, 0.0, gold=gold, error=error)
+    def failure(cls, error: str, gold: str | None = None, cause: str | None = None) -> Grade:
+        return cls(MODEL_FAILURE, 0.0, gold=gold, error=error, cause=cause)
 
     @classmethod
     def scored(cls, score: float, **kw: Any) -> Grade:

@@ -52,7 +52,8 @@ class GpqaSuite(AnswerSuite):
         if letter is None:
             return Grade.failure("no boxed option letter in the final answer", gold=gold)
         return Grade.scored(1.0 if letter == gold else 0.0, extracted_answer=letter, gold=gold,
-                            vote_key=letter)  # fmt: skip
+                            vote_key=letter,
+                            cause=None if letter == gold else "wrong choice")  # fmt: skip
 
     def tags(self, item: Item) -> dict[str, Any]:
         return {"domain": item.row.get("High-level domain")}

@@ -149,7 +149,8 @@ class LiveCodeBenchSuite(Suite):
         """The program in the last fenced block, run on every test in the sandbox."""
         code = extract_code(solution.completion.answer)
         if not code.strip():
-            return Grade.failure("no fenced code block in the final answer")
+            return Grade.failure("no fenced code block in the final answer",
+                                 cause="no code block")
         if self._pool is None and self._remote is None:
             raise RuntimeError("the sandbox is not started (prepare() was not called)")
         row = self._table[item.row["row_index"]]
@@ -176,12 +177,13 @@ class LiveCodeBenchSuite(Suite):
             why = f"output limit: {fail.error or 'more output than the sandbox keeps'}"
         if why is not None:
             return Grade(MODEL_FAILURE, 0.0, extracted_answer=code, error=why[:400],
-                         details=verdict.summary())  # fmt: skip
+                         details=verdict.summary(problem), cause=verdict.cause())  # fmt: skip
         return Grade.scored(
             1.0 if verdict.passed else 0.0,
             extracted_answer=code,
             vote_key=None,
-            details=verdict.summary(),
+            details=verdict.summary(problem),
+            cause=verdict.cause(),
         )
 
     def tags(self, item: Item) -> dict[str, Any]:

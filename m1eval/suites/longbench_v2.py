@@ -168,7 +168,8 @@ class LongBenchV2Suite(AnswerSuite):
             return Grade(MODEL_FAILURE, 0.0, gold=gold, details=literal or None,
                          error='no "The correct answer is (X)" in the final answer')  # fmt: skip
         return Grade.scored(1.0 if pred == gold else 0.0, extracted_answer=pred, gold=gold,
-                            vote_key=pred, details=literal or None)  # fmt: skip
+                            vote_key=pred, details=literal or None,
+                            cause=None if pred == gold else "wrong choice")  # fmt: skip
 
     async def score(self, item: Item, solution: Solution) -> Grade:
         c = solution.completion

@@ -226,7 +226,8 @@ class MrcrSuite(AnswerSuite):
         texts = {ANSWER: answer, KEPT: kept, STRIPPED: kept.lstrip()}
         scores = {reading: grade(text, gold, prefix) for reading, text in texts.items()}
         chosen = self.options["mrcr_whitespace"]
-        return Grade.scored(scores[chosen], details={
+        cause = _mrcr_cause(scores[chosen], texts[chosen], prefix)
+        return Grade.scored(scores[chosen], cause=cause, details={
             "prefix_ok": texts[chosen].startswith(prefix),
             **{SCORE_KEY[reading]: score for reading, score in scores.items()},
         })  # fmt: skip
@@ -385,3 +386,12 @@ def _reasons(records: list[dict[str, Any]]) -> dict[str, int]:
         key = f"{r['outcome']}: {cause}" if cause else r["outcome"]
         out[key] = out.get(key, 0) + 1
     return out
+
+
+def _mrcr_cause(score: float, text: str, prefix: str) -> str | None:
+    """Why an MRCR answer scored below 1: the card's prefix check, or a partial match."""
+    if score >= 1:
+        return None
+    if not text.startswith(prefix):
+        return "the answer does not start with the required prefix"
+    return "partial match (the similarity ratio is below 1)"

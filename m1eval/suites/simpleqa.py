@@ -300,7 +300,8 @@ class SimpleQaSuite(Suite):
                          error="the judge's reply names no grade (A, B or C); counted "
                          "NOT_ATTEMPTED as simple-evals does")  # fmt: skip
         return Grade(SCORED, 1.0 if letter == "A" else 0.0, extracted_answer=answer, gold=gold,
-                     details=details)  # fmt: skip
+                     details=details,
+                     cause=None if letter == "A" else f"judged {GRADES[letter]}")  # fmt: skip
 
     def tags(self, item: Item) -> dict[str, Any]:
         meta = _metadata(item.row.get("metadata"))

@@ -191,7 +191,20 @@ def grade_of(res: Any, files: ArtifactWriter | None = None) -> Grade:
     if res.outcome == MODEL_FAILURE:
         return Grade(MODEL_FAILURE, 0.0, error=res.error or "not graded",
                      details=report_details(res.report), artifacts=logs)  # fmt: skip
-    return Grade(SCORED, res.score, details=report_details(res.report), artifacts=logs)
+    details = report_details(res.report)
+    return Grade(SCORED, res.score, details=details, artifacts=logs,
+                 cause=None if res.score >= 1 else failing_tests_cause(details))  # fmt: skip
+
+
+def failing_tests_cause(details: dict[str, Any]) -> str:
+    """``FAIL_TO_PASS: 2 still failing; PASS_TO_PASS: 1 broken`` (the names are in the
+    sample's details)."""
+    parts = []
+    if details.get("fail_to_pass_failed"):
+        parts.append(f"FAIL_TO_PASS: {details['fail_to_pass_failed']} still failing")
+    if details.get("pass_to_pass_failed"):
+        parts.append(f"PASS_TO_PASS: {details['pass_to_pass_failed']} broken")
+    return "; ".join(parts) or "not resolved"
 
 
 def _harness_artifacts(res: Any, files: ArtifactWriter | None) -> tuple[Artifact, ...]:

@@ -229,7 +229,9 @@ class TauBenchSuite(Suite):
 
     async def score(self, item: Item, solution: Solution) -> Grade:
         """tau-bench's reward, computed when the episode ended (its summary)."""
-        return Grade.scored(float(solution.details["reward"]))
+        reward = float(solution.details["reward"])
+        cause = None if reward >= 1 else episode_cause(solution.details)
+        return Grade.scored(reward, cause=cause)
 
     def merge_summaries(self, merged: dict[str, Any], shards: list[dict[str, Any]]) -> None:
         """The user simulator's requests and tokens are counted per invocation: the shards'
@@ -333,3 +335,21 @@ def find_tau_dir(domain: str, data_dir: str | Path | None) -> Path | None:
         if (candidate / domain / "wiki.md").is_file():
             return candidate
     return base
+
+
+def episode_cause(summary: dict[str, Any]) -> str:
+    """Why an episode earned no reward, from its summary: how it ended, or which of
+    tau-bench's two checks failed (the database against the gold one, the required outputs)."""
+    ended_by = summary.get("ended_by")
+    if ended_by not in ("user_stop", "terminate_tool"):
+        return f"no reward: the episode ended by {ended_by or 'an unknown cause'}"
+    parts = []
+    if summary.get("db_match") is False:
+        n = (summary.get("db_diff") or {}).get("n")
+        parts.append(f"database differs from gold ({n} values)" if n else
+                     "database differs from gold")  # fmt: skip
+    missing = sorted(k for k, v in (summary.get("outputs") or {}).items() if not v)
+    if missing:
+        parts.append(f"{len(missing)} required output{'s' if len(missing) > 1 else ''} "
+                     "never told the user")  # fmt: skip
+    return "; ".join(parts) or "no reward"

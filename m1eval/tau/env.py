@@ -120,18 +120,62 @@ def replay(data: DomainData, actions: list[dict[str, Any]]) -> tuple[list[str | 
 _GOLD_HASHES: dict[tuple[str, str, str], str] = {}
 
 
+def gold_env(data: DomainData, task: dict[str, Any]) -> Env:
+    """A fresh database after the task's gold actions (as tau-bench replays them: neither
+    replies nor terminating tools)."""
+    gold = Env(data)
+    terminate = set(DOMAINS[data.domain].TERMINATE_TOOLS)
+    for action in task["actions"]:
+        if action["name"] not in terminate and action["name"] != RESPOND:
+            gold.step(action["name"], action["kwargs"])
+    return gold
+
+
 def gold_db_hash(data: DomainData, task: dict[str, Any]) -> str:
     """Hash of the database the task's gold actions leave: the same for every episode of the
     task, so it is replayed once per task and data folder, not once per episode."""
     key = (str(data.root), data.domain, stable_hash(task["actions"]))
     if key not in _GOLD_HASHES:
-        gold = Env(data)
-        terminate = set(DOMAINS[data.domain].TERMINATE_TOOLS)
-        for action in task["actions"]:
-            if action["name"] not in terminate and action["name"] != RESPOND:
-                gold.step(action["name"], action["kwargs"])
-        _GOLD_HASHES[key] = gold.db_hash()
+        _GOLD_HASHES[key] = gold_env(data, task).db_hash()
     return _GOLD_HASHES[key]
+
+
+DIFF_KEPT = 20  # differences listed per episode; the count says how many there were
+DIFF_VALUE_CHARS = 300
+
+
+def db_difference(gold: Any, final: Any, limit: int = DIFF_KEPT) -> dict[str, Any]:
+    """Where the episode's database differs from the gold one: ``{"n": count, "changes":
+    [{"path", "gold", "actual"}]}``, paths like ``orders/#W123/status``, values as bounded
+    JSON (``null`` where a side has no such key), at most ``limit`` listed in key order."""
+    changes: list[dict[str, Any]] = []
+    count = 0
+
+    def walk(path: str, a: Any, b: Any) -> None:
+        nonlocal count
+        if a == b:
+            return
+        if isinstance(a, dict) and isinstance(b, dict):
+            for key in sorted(set(a) | set(b), key=str):
+                walk(f"{path}/{key}" if path else str(key), a.get(key, _MISSING),
+                     b.get(key, _MISSING))  # fmt: skip
+            return
+        count += 1
+        if len(changes) < limit:
+            changes.append({"path": path, "gold": _shown(a), "actual": _shown(b)})
+
+    walk("", gold, final)
+    return {"n": count, "changes": changes}
+
+
+_MISSING = object()
+
+
+def _shown(value: Any) -> str | None:
+    if value is _MISSING:
+        return None
+    text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+    return text if len(text) <= DIFF_VALUE_CHARS else text[: DIFF_VALUE_CHARS - 1] + "…"
 
 
 @dataclass

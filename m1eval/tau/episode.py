@@ -18,7 +18,7 @@ from typing import Any
 
 from m1eval import boundedjson
 from m1eval.errors import InfraFault
-from m1eval.tau.env import RESPOND, DomainData, Env, reward
+from m1eval.tau.env import RESPOND, DomainData, Env, db_difference, gold_env, reward
 
 STOP = "###STOP###"
 M1_SYSTEM_PROMPT = (
@@ -100,6 +100,7 @@ class Episode:
     malformed_tool_calls: int = 0
     db_match: bool | None = None
     outputs: dict[str, bool] = field(default_factory=dict)
+    db_diff: dict[str, Any] | None = None  # where the database differs from the gold one
     messages: list[dict[str, Any]] = field(default_factory=list)
     user_messages: list[dict[str, Any]] = field(default_factory=list)
 
@@ -108,7 +109,7 @@ class Episode:
             "reward": self.reward, "ended_by": self.ended_by, "steps": self.steps,
             "actions": len(self.actions), "dropped_tool_calls": self.dropped_tool_calls,
             "malformed_tool_calls": self.malformed_tool_calls, "db_match": self.db_match,
-            "outputs": self.outputs,
+            "outputs": self.outputs, "db_diff": self.db_diff,
         }  # fmt: skip
 
 
@@ -194,4 +195,7 @@ async def run_episode(
     if ep.done:
         result = reward(data, task, env.db_hash(), replies)
         ep.reward, ep.db_match, ep.outputs = result.reward, result.db_match, result.outputs
+        if not result.db_match:  # what a reader needs to see why: the values that differ
+            gold = await asyncio.to_thread(gold_env, data, task)
+            ep.db_diff = db_difference(gold.db, env.db)
     return ep

@@ -194,13 +194,17 @@ def test_judge_every_field() -> None:
         True, "ok", 0.5
     )
     assert judge(stdio, 0, {"status": "ok", "stdout": "3", "seconds": 0.5}) == TestVerdict(
-        False, "wrong_answer", 0.5
+        False, "wrong_answer", 0.5, actual="3"
     )
-    assert judge(stdio, 0, {"status": "ok"}) == TestVerdict(False, "wrong_answer", None)
+    assert judge(stdio, 0, {"status": "ok"}) == TestVerdict(False, "wrong_answer", None, actual="")
+    # what the program gave is kept, bounded (it is the model's, of any size)
+    big = judge(stdio, 0, {"status": "ok", "stdout": "9" * 5000}).actual
+    assert big == "9" * 2000 + "… [3,000 more characters]"
     assert judge(call, 0, {"status": "ok", "result": "[1, 2]", "seconds": 1.0}) == TestVerdict(
         True, "ok", 1.0
     )
     assert judge(call, 0, {"status": "ok", "stdout": "[1, 2]"}).status == "wrong_answer"
+    assert judge(call, 0, {"status": "ok", "result": "[2, 1]"}).actual == "[2, 1]"
     assert judge(stdio, 0, {"status": "timeout", "seconds": 6.0, "error": "t"}) == TestVerdict(
         False, "timeout", 6.0, "t"
     )
@@ -222,6 +226,39 @@ def test_program_verdict_summary_every_field() -> None:
     quiet = ProgramVerdict(False, 1, [TestVerdict(False, "wrong_answer")])
     assert quiet.summary()["first_failure"] == {"test": 0, "status": "wrong_answer",
                                                 "error": None}  # fmt: skip
+    # with the problem: the failing test's input and expected output beside what it gave
+    problem = Problem(["1\n", "2\n" * 3000], ["2\n", "3\n"], None)
+    wrong = ProgramVerdict(False, 2, [TestVerdict(True, "ok"),
+                                      TestVerdict(False, "wrong_answer", 0.1, actual="4")])
+    assert wrong.summary(problem)["first_failure"] == {
+        "test": 1, "status": "wrong_answer", "error": None,
+        "input": "2\n" * 1000 + "… [4,000 more characters]", "expected": "3\n", "actual": "4"}
+    first = ProgramVerdict(False, 2, [TestVerdict(False, "timeout", 6.0, "t")])
+    assert first.summary(problem)["first_failure"] == {
+        "test": 0, "status": "timeout", "error": "t", "input": "1\n", "expected": "2\n",
+        "actual": None}  # fmt: skip
+
+
+def test_program_verdict_cause_names_the_first_failure() -> None:
+    from m1eval.graders.lcb import ProgramVerdict, TestVerdict
+
+    def cause(*tests: TestVerdict, passed: bool = False, n: int = 3) -> str | None:
+        return ProgramVerdict(passed, n, list(tests)).cause()
+
+    ok = TestVerdict(True, "ok")
+    assert cause(ok, ok, ok, passed=True) is None
+    assert cause(ok, TestVerdict(False, "wrong_answer")) == "wrong answer"
+    assert cause(TestVerdict(False, "timeout")) == "time limit exceeded"
+    assert cause(TestVerdict(False, "output_limit")) == "output limit exceeded"
+    trace = 'Traceback (most recent call last):\n  File "<string>", line 3\nValueError: bad'
+    raised = TestVerdict(False, "runtime_error", error=trace)
+    assert cause(ok, raised) == "runtime error: ValueError"
+    assert cause(TestVerdict(False, "runtime_error", error="numpy.linalg.LinAlgError: x")) == (
+        "runtime error: LinAlgError")
+    assert cause(TestVerdict(False, "runtime_error", error="Killed")) == "runtime error"
+    assert cause(TestVerdict(False, "runtime_error")) == "runtime error"
+    assert cause(TestVerdict(False, "sandbox_killed")) == "sandbox killed"
+    assert cause(ok, n=3) == "not every test ran"  # stopped early without a failing test
 
 
 def test_problem_from_row_every_field() -> None:

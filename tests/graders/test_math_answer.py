@@ -153,6 +153,7 @@ def test_aime_grade_every_field() -> None:
         gold="025",
         vote_key="\\approx 25",
         details={"match": "hedged"},
+        cause="wrong value",
     )
     assert suite.grade(item, "no box") == Grade(
         "model_failure", 0.0, gold="025", error="no \\boxed{} answer in the final answer"

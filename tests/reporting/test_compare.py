@@ -56,7 +56,10 @@ def test_two_seeds_are_not_a_regression(cli, tmp_path: Path) -> None:
     assert t["method"] == "sign-flip-exact" and t["n_items"] == 5  # few items: exact
     assert not t["significant"] and not out["regression"]
     assert t["decidable"] is False  # five items cannot reach p < 0.05 (the least is 2/32)
-    assert any("config hash differs" in d for d in out["drift"])  # the seed is configuration
+    # the seed is configuration: the key is named, not only a hash
+    assert "configuration differs: seed: 1 -> 2" in out["drift"], out["drift"]
+    assert not any("config hash" in d for d in out["drift"])
+    assert out["verdict"] == "too few items to decide"  # every test was
 
 
 def _break_grader(run: Path, dest: Path) -> Path:
@@ -159,6 +162,9 @@ def test_the_gate_fires_on_a_drop_and_never_on_a_gain(cli, tmp_path: Path) -> No
     assert t["p_value"] == pytest.approx(212 / 2**14)
     assert t["effect"] == pytest.approx(100 * 10 / 30, abs=1e-3)
     assert t["significant"] and not t["regression"] and not json.loads(up.out)["regression"]
+    assert t["verdict"] == "improvement" and json.loads(up.out)["verdict"] == "improvement"
+    assert "verdict: improvement" in cli("compare", cand, base).out
+    assert "verdict: regression" in cli("compare", base, cand).out
 
 
 def test_mcnemar_path_and_bad_input(cli, tmp_path: Path) -> None:
@@ -188,8 +194,16 @@ def test_a_comparison_reports_every_field() -> None:
     assert c.to_dict(alpha=0.05, min_effect=5.0) == {
         "name": "aime24", "method": "mcnemar", "n_items": 30, "base": 80.0, "cand": 70.0,
         "effect": -10.0, "p_value": 0.01, "p_adjusted": 0.03, "significant": True,
-        "regression": True, "decidable": True, "flips": [{"item_id": "1"}],
+        "regression": True, "decidable": True, "verdict": "regression",
+        "flips": [{"item_id": "1"}],
     }  # fmt: skip
+    assert c.to_dict(alpha=0.05, min_effect=10.0)["verdict"] == "no significant change"
+    up = Comparison("x", "mcnemar", 30, 70.0, 80.0, 0.01, 0.03, min_p=0.001)
+    assert up.to_dict(alpha=0.05, min_effect=5.0)["verdict"] == "improvement"
+    assert up.to_dict(alpha=0.05, min_effect=10.0)["verdict"] == "no significant change"
+    assert up.to_dict(alpha=0.01, min_effect=5.0)["verdict"] == "no significant change"
+    few = Comparison("x", "sign-flip-exact", 3, 70.0, 80.0, 0.5, 0.5, min_p=0.25)
+    assert few.to_dict(alpha=0.05, min_effect=5.0)["verdict"] == "too few items to decide"
     assert c.to_dict(alpha=0.01, min_effect=5.0)["significant"] is False  # 0.03 >= 0.01
     assert c.to_dict(alpha=0.05, min_effect=10.0)["regression"] is False  # exactly -10
     assert c.to_dict(alpha=0.03, min_effect=5.0)["significant"] is False  # strict <
@@ -236,3 +250,73 @@ def test_the_gate_reports_its_settings_and_default_effect(cli, tmp_path: Path) -
         json.loads(cli("compare", base, cand, "--json", "--min-effect", "40").out)["regression"]
         is False
     )  # a 40-point drop is not more than 40
+
+
+def _with_outcomes(run: Path, dest: Path, outcomes: list[str]) -> Path:
+    """Like :func:`_with_scores`, every graded sample scoring 1, with the given outcomes."""
+    _with_scores(run, dest, [1.0] * len(outcomes))
+    recs = [json.loads(ln) for ln in (dest / "samples.jsonl").read_text().splitlines()]
+    for r, outcome in zip(recs, outcomes, strict=True):
+        r["outcome"] = outcome
+        if outcome not in ("scored", "model_failure"):
+            r["score"] = None
+    (dest / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    return dest
+
+
+def test_coverage_that_differs_gets_no_verdict(cli, tmp_path: Path) -> None:
+    """40 items; the candidate lost 20 to infra errors: the 20 it kept all agree with the
+    base, so the paired test alone would say "no significant change". Coverage 100% vs 50%:
+    no verdict, exit 4. Two of 40 lost (5 points) is within the default gap."""
+    run = _run(cli, tmp_path, "a", 1, repeats=1)
+    base = _with_outcomes(run, tmp_path / "base", ["scored"] * 40)
+    half = _with_outcomes(run, tmp_path / "half", ["scored"] * 20 + ["infra_error"] * 20)
+    res = cli("compare", base, half)
+    assert res.code == 4, res.out
+    assert "no verdict: the graded share differs by more than 5 points in aime24" in " ".join(
+        res.out.split()), res.out
+    out = json.loads(cli("compare", base, half, "--json").out)
+    assert out["verdict"] == "no verdict: coverage differs" and out["regression"] is False
+    assert out["coverage"]["base"]["aime24"] == {"samples": 40, "graded": 40, "infra_error": 0,
+                                                 "skipped": 0, "missing_items": 0,
+                                                 "graded_share": 100.0}  # fmt: skip
+    assert out["coverage"]["cand"]["aime24"] == {"samples": 40, "graded": 20, "infra_error": 20,
+                                                 "skipped": 0, "missing_items": 0,
+                                                 "graded_share": 50.0}  # fmt: skip
+    assert out["coverage_gap"] == {"aime24": 50.0} and out["coverage_refused"] == ["aime24"]
+    assert cli("compare", base, half, "--max-coverage-gap", "50").code == 0  # widened
+    # items absent from one side count as missing there, at that side's repeats
+    short = _with_outcomes(run, tmp_path / "short", ["scored"] * 30)
+    out = json.loads(cli("compare", base, short, "--json").out)
+    assert out["coverage"]["cand"]["aime24"]["missing_items"] == 10
+    assert out["coverage"]["cand"]["aime24"]["graded_share"] == 75.0
+    assert out["coverage"]["base"]["aime24"]["missing_items"] == 0
+    two = _with_outcomes(run, tmp_path / "two", ["scored"] * 38 + ["skipped"] * 2)
+    out = json.loads(cli("compare", base, two, "--json").out)
+    assert out["coverage_gap"] == {"aime24": 5.0} and out["coverage_refused"] == []
+    assert out["verdict"] == "too few items to decide"  # no discordant item: a verdict given
+    assert out["coverage"]["cand"]["aime24"]["skipped"] == 2
+
+
+def test_runs_that_share_nothing_are_named(cli, tmp_path: Path) -> None:
+    run = _run(cli, tmp_path, "a", 1, repeats=1)
+    other = _with_scores(run, tmp_path / "other", [1.0, 0.0])
+    recs = [json.loads(ln) for ln in (other / "samples.jsonl").read_text().splitlines()]
+    (other / "samples.jsonl").write_text("".join(json.dumps({**r, "suite": "aime25"}) + "\n"
+                                                 for r in recs))  # fmt: skip
+    res = cli("compare", run, other)
+    assert res.code == 2
+    assert res.err.strip() == ("m1eval: error: the two runs share no graded item (base: aime24, "
+                               "5 graded samples; candidate: aime25, 2 graded samples)")
+
+
+def test_config_differences_name_each_key() -> None:
+    from m1eval.compare import config_differences
+
+    base = {"seed": 1, "sampling": {"max_tokens": 100, "top_p": 0.95}, "split": "full"}
+    cand = {"seed": 2, "sampling": {"max_tokens": 100, "temperature": 1.0}, "split": "full"}
+    assert config_differences(base, cand) == [
+        "sampling.temperature: (absent) -> 1.0", "sampling.top_p: 0.95 -> (absent)",
+        "seed: 1 -> 2"]  # fmt: skip
+    assert config_differences(base, base) == []
+    assert config_differences({"x": "a" * 100}, {"x": "b"}) == [f'x: "{"a" * 38}… -> "b"']

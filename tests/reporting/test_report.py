@@ -185,15 +185,17 @@ def test_report_says_why_samples_failed(cli, tmp_path: Path) -> None:
     out = tmp_path / "rep"
     assert cli("report", str(tmp_path / "results"), "--out", out).code == 0
     md = (out / "report.md").read_text()
-    section = md.split("## Why samples failed")[1].split("## Tokens")[0]
-    assert "| 2 | 2 × no \\\\boxed{} answer in the final answer |" in section, section
+    section = md.split("## Why samples did not score 1")[1].split("## Tokens")[0]
+    # the stub knows one answer: the unanswered item twice, six wrong values (4 items x 2 - 2)
+    assert ("| 8 | model failures: 2 × no \\\\boxed{} answer in the final answer · "
+            "below full credit: 6 × wrong value |") in section, section
     html = (out / "index.html").read_text()
-    assert '<h2 id="failures">Why samples failed</h2>' in html
-    assert "2 × no \\boxed{} answer in the final answer" in html
+    assert '<h2 id="failures">Why samples did not score 1</h2>' in html
+    assert "model failures: 2 × no \\boxed{} answer in the final answer" in html
     # a run without model failures has no such section
     with StubServer(StubConfig(answers={"$7 + 5$": "12"}, correct_rate=1.0)) as server:
         assert cli("run", "--suite", "aime24", "--split", "smoke", "--base-url",
                    server.base_url, "--model", "stub-model", "--limit", "1", "--results-dir",
                    tmp_path / "clean", "--no-progress").code == 0  # fmt: skip
     assert cli("report", str(tmp_path / "clean"), "--out", tmp_path / "rep2").code == 0
-    assert "Why samples failed" not in (tmp_path / "rep2" / "report.md").read_text()
+    assert "Why samples did not score 1" not in (tmp_path / "rep2" / "report.md").read_text()

@@ -153,6 +153,14 @@ def test_kill_9_then_resume_matches_uninterrupted_run(cli, tmp_path: Path) -> No
         finished = {json.loads(x)["sample_id"] for x in samples_path.read_text().splitlines()
                     if x.endswith("}")}  # fmt: skip
         assert 10 <= len(finished) < 40
+        # the manifest still says running; every reader says interrupted, with a partial score
+        run_dir = samples_path.parent
+        assert json.loads((run_dir / "manifest.json").read_text())["status"] == "running"
+        listed = cli("results", "list", "--results-dir", interrupted)
+        assert "interrupted" in listed.out and "(partial)" in listed.out, listed.out
+        shown = " ".join(cli("results", "show", str(run_dir)).out.split())
+        assert "status: interrupted" in shown and f"over {len(finished)} of 40 samples" in shown
+        assert set(load(run_dir)["run_status"]) == {"interrupted"}
         before = len(_stub_stats(url)["log"])
 
         resumed = cli(*args)
@@ -247,3 +255,34 @@ def test_resuming_against_another_server_refuses(cli, tmp_path: Path) -> None:
         allowed = cli(*args, "--base-url", second.base_url, "--allow-endpoint-change")
         assert allowed.code == 0, allowed.err
         assert second.state.requests == 0  # reused, deliberately
+
+
+def test_run_status_comes_from_its_owner(tmp_path: Path) -> None:
+    """A manifest that says running is read as interrupted when its owner process is gone
+    (or its process id now belongs to a process started later), as running while it runs,
+    and as running on another host where this one cannot tell."""
+    import socket
+
+    from m1eval.results import read_manifest
+    from m1eval.run_status import owner, process_start
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+
+    def status(host: dict) -> dict:
+        (tmp_path / "manifest.json").write_text(json.dumps({"status": "running", "host": host}))
+        m = read_manifest(tmp_path)
+        return {"status": m["status"], "recorded": m.get("status_recorded")}
+
+    me = owner()
+    assert me["pid"] == os.getpid() and me["pid_start"] == process_start(os.getpid()) > 0
+    assert status(me) == {"status": "running", "recorded": None}
+    assert status({**me, "pid": gone.pid}) == {"status": "interrupted", "recorded": "running"}
+    assert status({**me, "pid_start": me["pid_start"] - 1})["status"] == "interrupted"  # reused
+    assert status({**me, "hostname": "elsewhere"})["status"] == "running on elsewhere"
+    assert status({"pid": gone.pid})["status"] == "running"  # an older manifest: no host name
+    assert status({})["status"] == "running"
+    (tmp_path / "manifest.json").write_text(json.dumps({"status": "complete",
+                                                        "host": {**me, "pid": gone.pid}}))
+    assert read_manifest(tmp_path)["status"] == "complete"  # only a running run is checked
+    assert socket.gethostname() == me["hostname"]

@@ -92,7 +92,7 @@ def test_grade_every_field() -> None:
         "scored", 1.0, extracted_answer=gold, gold=gold, vote_key=gold
     )
     assert suite.grade(item, f"\\boxed{{{other}}}") == Grade(
-        "scored", 0.0, extracted_answer=other, gold=gold, vote_key=other
+        "scored", 0.0, extracted_answer=other, gold=gold, vote_key=other, cause="wrong choice"
     )
     assert suite.grade(item, "no letter") == Grade(
         "model_failure", 0.0, gold=gold, error="no boxed option letter in the final answer"

@@ -56,12 +56,48 @@ def test_run_grades_in_the_sandbox(cli, sandbox_pool, tmp_path: Path) -> None:
     wrong = next(s for s in samples if s["item_id"] == "smoke_lc_9001")
     assert wrong["extra"]["first_failure"]["status"] == "wrong_answer"
     assert wrong["extra"]["tests_run"] == 1 and wrong["extra"]["tests_total"] == 3
+    # why: the failing test's input and expected output beside what the program returned
+    first = wrong["extra"]["first_failure"]
+    assert (first["input"], first["expected"], first["actual"]) == ("[3, 1, 4]", "4", "1")
+    assert wrong["cause"] == "wrong answer"
+    assert {s["cause"] for s in samples if s["score"] == 1.0} == {None}
     summary = json.loads((run / "summary.json").read_text())["suites"]["livecodebench"]
     assert summary["pass_at_k"]["pass@1"] == summary["score"]
     assert summary["by_difficulty"]["medium"]["score"] == 0.0
     assert summary["by_difficulty"]["easy"]["score"] == 100.0
     manifest = json.loads((run / "manifest.json").read_text())
     assert manifest["run_context"]["sandbox"]["workers"] == 2
+
+
+def test_every_failure_has_its_cause(cli, sandbox_pool, tmp_path: Path) -> None:
+    """A run where programs raise, loop and answer wrong says so, per sample and per run."""
+    answers = {
+        "Print A + B": "```python\nraise ValueError('no parser for this input')\n```",
+        "largest element": ANSWERS["largest element"],
+        "divided by 2": "```python\nwhile True:\n    pass\n```",
+    }
+    with StubServer(StubConfig(answers=answers, correct_rate=1.0)) as server:
+        res = cli("run", "--suite", "livecodebench", "--split", "smoke", "--repeats", "1",
+                  "--base-url", server.base_url, "--model", "stub-model", "--results-dir",
+                  tmp_path, "--no-progress", "--sandbox-workers", "2")  # fmt: skip
+    assert res.code == 0, res.err
+    run = only_run_dir(tmp_path)
+    samples = {s["item_id"]: s for s in read_jsonl(run / "samples.jsonl")}
+    assert {k: s["cause"] for k, s in samples.items()} == {
+        "smoke_abc001_a": "runtime error: ValueError",
+        "smoke_lc_9001": "wrong answer",
+        "smoke_abc002_b": "time limit exceeded",
+    }
+    raised = samples["smoke_abc001_a"]["extra"]["first_failure"]
+    assert raised["status"] == "runtime_error" and "no parser for this input" in raised["error"]
+    assert (raised["input"], raised["expected"], raised["actual"]) == ("2 3\n", "5\n", None)
+    summary = json.loads((run / "summary.json").read_text())["suites"]["livecodebench"]
+    assert summary["failure_causes"] == [
+        {"cause": c, "n": 1, "outcome": "scored"}
+        for c in ("runtime error: ValueError", "time limit exceeded", "wrong answer")]
+    out = " ".join(res.out.split())
+    assert ("livecodebench: below full credit: 1 × runtime error: ValueError; "
+            "1 × time limit exceeded; 1 × wrong answer") in out, res.out
 
 
 def test_sandbox_failure_is_an_infra_error(cli, tmp_path: Path, monkeypatch) -> None:

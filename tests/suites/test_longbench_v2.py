@@ -329,7 +329,7 @@ def test_grade_every_field() -> None:
         "scored", 1.0, extracted_answer=gold, gold=gold, vote_key=gold
     )
     assert suite.grade(item, f"The correct answer is ({other})") == Grade(
-        "scored", 0.0, extracted_answer=other, gold=gold, vote_key=other
+        "scored", 0.0, extracted_answer=other, gold=gold, vote_key=other, cause="wrong choice"
     )
     assert suite.grade(item, "I think B") == Grade(
         "model_failure", 0.0, gold=gold, error='no "The correct answer is (X)" in the final answer'

@@ -467,8 +467,18 @@ def test_an_episode_message_by_message() -> None:
     s = ep.summary()
     assert s == {"reward": ep.reward, "ended_by": "user_stop", "steps": 3, "actions": 3,
                  "dropped_tool_calls": 1, "malformed_tool_calls": 0,
-                 "db_match": ep.db_match, "outputs": ep.outputs}  # fmt: skip
+                 "db_match": ep.db_match, "outputs": ep.outputs,
+                 "db_diff": ep.db_diff}  # fmt: skip
     assert (ep.db_match, ep.reward) == (False, 0.0)  # task 0's gold writes; nothing was
+    # why, value by value: the gold actions book HATHAT and spend a certificate; nothing was
+    diff = ep.db_diff
+    assert diff["n"] == 3 and [c["path"] for c in diff["changes"]] == [
+        "reservations/HATHAT", "users/mia_li_3668/payment_methods/certificate_7504069",
+        "users/mia_li_3668/reservations"]  # fmt: skip
+    assert diff["changes"][0]["actual"] is None and diff["changes"][1]["gold"] is None
+    assert diff["changes"][2] == {"path": "users/mia_li_3668/reservations",
+                                  "gold": '["NO6JO3", "AIXC49", "HKEG34", "HATHAT"]',
+                                  "actual": '["NO6JO3", "AIXC49", "HKEG34"]'}  # fmt: skip
 
 
 def test_every_tool_call_runs_when_asked_and_malformed_calls_are_counted() -> None:
