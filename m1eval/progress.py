@@ -87,7 +87,7 @@ class RunProgress:
         while not self._stop.wait(REFRESH_S):
             if self._progress is not None:
                 self._progress.update(self._task, tps=f"{self.tokens_per_second:,.1f}",
-                                      now=self.activity.describe())  # fmt: skip
+                                      now=self._now())  # fmt: skip
             elif self._log_console is not None:
                 now = time.perf_counter()
                 if now - self._last_log >= LOG_INTERVAL_S:
@@ -100,6 +100,10 @@ class RunProgress:
             f"err {self.counts[INFRA_ERROR]}"
         )
         return text + (f" · skip {self.counts[SKIPPED]}" if self.counts[SKIPPED] else "")
+
+    def _now(self) -> str:
+        retried = self.activity.retried()
+        return f"{retried} · {self.activity.describe()}" if retried else self.activity.describe()
 
     def advance(self, outcome: str, completion_tokens: int | None) -> None:
         self.counts[outcome] = self.counts.get(outcome, 0) + 1
@@ -122,11 +126,13 @@ class RunProgress:
         elapsed = time.perf_counter() - self.started
         asked = sum(self.counts.values())
         remaining = self._total - self._done
-        eta = remaining * elapsed / asked if asked else float("nan")
+        eta = f"{remaining * elapsed / asked:.0f} s" if asked else "unknown until a sample ends"
+        retried = self.activity.retried()
         return (
             f"{self._description}: {self._done}/{self._total} samples, "
-            f"elapsed {elapsed:.0f} s, eta {eta:.0f} s, {self.tokens_per_second:,.1f} tok/s, "
-            f"{self._outcomes()}; now: {self.activity.describe()}"
+            f"elapsed {elapsed:.0f} s, eta {eta}, {self.tokens_per_second:,.1f} tok/s, "
+            f"{self._outcomes()}{'; ' + retried if retried else ''}; "
+            f"now: {self.activity.describe()}"
         )
 
     @property

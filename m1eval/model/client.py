@@ -195,7 +195,11 @@ class ChatClient:
                     error.cause = f"{error.cause} (gave up after {attempt} attempts)"
                 raise error
             self.retries += 1
-            await asyncio.sleep(policy.delay(attempt, error.retry_after, self._rng))
+            waiting = activity.CURRENT.backoff_started(retry_label(error))
+            try:
+                await asyncio.sleep(policy.delay(attempt, error.retry_after, self._rng))
+            finally:
+                activity.CURRENT.backoff_ended(waiting)
 
     async def _attempt(
         self, data: bytes, headers: dict[str, str] | None, stall_s: float,
@@ -242,6 +246,14 @@ class ChatClient:
                     raise ReplyTooLong(f"a reply body longer than {limit:,} bytes")
                 parts.append(part)
             return _read_json(b"".join(parts), started, max_chars)
+
+
+def retry_label(error: RequestFailed) -> str:
+    """Why a request is retried, short enough to count: ``HTTP 503``, ``server sent
+    nothing for 30 s``, ``connection refused``."""
+    if error.status is not None:
+        return f"HTTP {error.status}"
+    return " ".join(error.cause.split(":")[0].split())[:48] or "a failed attempt"
 
 
 class _Accumulator:

@@ -29,6 +29,55 @@ def test_a_slow_first_token_shows_as_prefill_in_the_log(tmp_path: Path) -> None:
     assert any("now: 1 prefilling (longest" in line for line in beats)
 
 
+def test_retries_name_their_status_in_the_log(tmp_path: Path) -> None:
+    """A server answering HTTP 500: while requests back off, the log says so and why, and the
+    ETA is not a number made up before any sample ended."""
+    stub, url = spawn(tmp_path, "--fail-prompt", "")
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "m1eval.cli", "run", "--suite", "aime24", "--split",
+             "smoke", "--base-url", url, "--model", "stub-model", "--limit", "1",
+             "--repeats", "1", "--max-attempts", "4", "--results-dir", str(tmp_path / "r")],
+            capture_output=True, text=True, timeout=120,
+            env={**__import__("os").environ, "M1EVAL_LOG_INTERVAL_S": "0.3"},
+        )  # fmt: skip
+    finally:
+        stub.kill()
+    assert res.returncode == 4, res.stderr  # the one sample is an infra error: incomplete
+    beats = [line for line in res.stderr.splitlines() if "0/1 samples" in line]
+    assert beats and all("eta unknown until a sample ends" in line for line in beats)
+    assert "nan" not in res.stderr
+    assert any("retries" in line and "(HTTP 500 ×" in line for line in beats), beats
+    assert any("waiting to retry after HTTP 500" in line for line in beats), beats
+    assert "infra errors: 1 × HTTP 500" in " ".join(res.stdout.split()), res.stdout
+
+
+def test_retry_bookkeeping() -> None:
+    a = Activity()
+    assert a.retried() == ""
+    t1, t2 = a.backoff_started("HTTP 500"), a.backoff_started("HTTP 500")
+    t3 = a.backoff_started("HTTP 429")
+    assert a.describe() == "3 waiting to retry after HTTP 500"
+    assert a.retried() == "retries 3 (HTTP 500 ×2, HTTP 429 ×1)"
+    a.backoff_started("connection refused")
+    assert a.retried() == "retries 4 (HTTP 500 ×2, HTTP 429 ×1, …)"
+    for t in (t1, t2, t3):
+        a.backoff_ended(t)
+    assert a.describe() == "1 waiting to retry after connection refused"
+
+
+def test_retry_label() -> None:
+    from m1eval.model.client import retry_label
+    from m1eval.model.types import RequestFailed
+
+    assert retry_label(RequestFailed("HTTP 503: busy", retryable=True, status=503)) == "HTTP 503"
+    assert retry_label(RequestFailed("server sent nothing for 30 s", retryable=True)) == (
+        "server sent nothing for 30 s")
+    assert retry_label(RequestFailed("malformed JSON from server: 'x'", retryable=True)) == (
+        "malformed JSON from server")
+    assert retry_label(RequestFailed("", retryable=True)) == "a failed attempt"
+
+
 def test_activity_bookkeeping() -> None:
     a = Activity()
     assert a.describe() == "idle"
