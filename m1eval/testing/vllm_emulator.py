@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import random
 import re
@@ -98,6 +99,8 @@ class EmulatorConfig:
     greedy_noise: float = 0.0
     noise_seed: int = 0
     tokenize_error: bool = False  # /tokenize fails (HTTP 500, a multi-line body)
+    # this share of samples (by sample id, every attempt) meets an engine that died: HTTP 500
+    engine_error_rate: float = 0.0
     root: str | None = None  # the card's root: where the weights were loaded from
 
 
@@ -316,6 +319,11 @@ def _split_reply(text: str, reasoning_parser: bool, parse_tools: bool
     return pieces, calls
 
 
+def _unit(key: str) -> float:
+    """A reproducible number in [0, 1) from ``key``."""
+    return int(hashlib.sha256(key.encode()).hexdigest()[:12], 16) / 16**12
+
+
 def make_app(emu: Emulator) -> web.Application:
     cfg = emu.config
 
@@ -377,6 +385,11 @@ def make_app(emu: Emulator) -> web.Application:
                              "sample": request.headers.get(SAMPLE_HEADER)})  # fmt: skip
         if cfg.delay_s:
             await asyncio.sleep(cfg.delay_s)
+        sample = request.headers.get(SAMPLE_HEADER) or ""
+        if not probe and sample and _unit(sample) < cfg.engine_error_rate:
+            return error(RequestError("EngineCore encountered an issue. See stack trace (above) "
+                                      "for the root cause.", status=500,
+                                      err_type="InternalServerError"))  # fmt: skip
         if cfg.record_bodies and not probe:
             emu.bodies.append(body)
         try:
@@ -545,6 +558,8 @@ def main(argv: list[str] | None = None) -> None:
         type=Path,
         help="JSON: prompt substring -> the reply's answer (scripted replies)",
     )
+    p.add_argument("--engine-error-rate", type=float, default=0.0,
+                   help="share of samples answered HTTP 500 on every attempt (a dead engine)")
     p.add_argument(
         "--correct-rate",
         type=float,
@@ -565,6 +580,7 @@ def main(argv: list[str] | None = None) -> None:
             delay_s=args.delay,
             answers=json.loads(args.answers.read_text()) if args.answers else {},
             correct_rate=args.correct_rate,
+            engine_error_rate=args.engine_error_rate,
         )
     )
 
