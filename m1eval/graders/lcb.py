@@ -168,6 +168,17 @@ def call_result_matches(result_json: str, expected: str) -> bool:
         return False
 
 
+def readable_result(result_json: Any) -> str:
+    """A returned value as Python writes it (``[1, 2]``, ``(3, 'a')``), for a reader; the
+    sandbox's encoding as it came where it cannot be read back within bounds."""
+    try:
+        value = decode_value(boundedjson.loads(str(result_json),
+                                               max_depth=2 * RESULT_MAX_DEPTH + 2))  # fmt: skip
+        return repr(value)[: 2 * SHOWN_CHARS]
+    except (ValueError, TypeError, RecursionError, KeyError, IndexError, ArithmeticError):
+        return str(result_json)
+
+
 def _json_int(text: str) -> int:
     """An integer of the expected output, at upstream's digit limit (50,000: its grader sets
     ``sys.set_int_max_str_digits(50000)``; a longer one fails to load there too)."""
@@ -367,7 +378,8 @@ def judge(problem: Problem, index: int, result: dict[str, Any]) -> TestVerdict:
         ok = stdout_matches(got, problem.outputs[index])
     if ok:
         return TestVerdict(True, "ok", seconds)
-    return TestVerdict(False, "wrong_answer", seconds, actual=shown(str(got)))
+    shown_as = readable_result(got) if problem.mode == "call" else str(got)
+    return TestVerdict(False, "wrong_answer", seconds, actual=shown(shown_as))
 
 
 def grade_program(runner: Any, code: str, problem: Problem, timeout_s: float = TIMEOUT_S,

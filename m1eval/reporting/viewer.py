@@ -23,6 +23,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from m1eval.causes import sample_cause
 from m1eval.fsutil import atomic_write_text
 from m1eval.results import find_runs, read_manifest, read_records, read_summary
 from m1eval.store import read_prompts, shorten_message
@@ -32,8 +33,10 @@ TEXT_CHARS = 40_000  # per answer or reasoning in a detail chunk: head and tail 
 PROMPT_CHARS = 8_000  # per prompt message
 ARTIFACT_BYTES = 200_000_000  # artifact files copied into the site per run, at most
 SAMPLE_ARTIFACT_BYTES = 2_000_000  # and per sample
-ROW_FIELDS = ("suite", "item_id", "repeat", "outcome", "score", "extracted_answer", "error",
-              "completion_tokens", "latency_s", "truncated", "tags")  # fmt: skip
+ROW_FIELDS = ("suite", "item_id", "repeat", "outcome", "score", "extracted_answer", "gold",
+              "cause", "status", "error", "completion_tokens", "latency_s", "truncated",
+              "tags")  # fmt: skip
+DERIVED = ("tags", "cause", "status")
 APP = Path(__file__).with_name("templates") / "viewer.html"
 
 
@@ -168,10 +171,13 @@ def write_run_viewer(run_dir: Path, site: Path) -> Path:
             _js("m1vChunk", {"chunk": start // CHUNK, "samples": details}),
         )
         for r in chunk:
-            row = {k: r.get(k) for k in ROW_FIELDS if k != "tags"}
+            row = {k: r.get(k) for k in ROW_FIELDS if k not in DERIVED}
             row["extracted_answer"] = _cut(row.get("extracted_answer"), 200)
+            row["gold"] = _cut(row.get("gold"), 100)
             row["error"] = _cut(row.get("error"), 300)
             row["tags"] = _tags(r)
+            row["cause"] = sample_cause(r)
+            row["status"] = _status(r)
             compact.append([row[k] for k in ROW_FIELDS])
     config = {"run": run_dir.name, "fields": list(ROW_FIELDS), "chunk": CHUNK,
               "manifest": _provenance(manifest), "summary": _headlines(summary),
@@ -180,6 +186,13 @@ def write_run_viewer(run_dir: Path, site: Path) -> Path:
     page = site / "index.html"
     atomic_write_text(page, APP.read_text(encoding="utf-8"))
     return page
+
+
+def _status(r: dict[str, Any]) -> str | None:
+    """A failed test's status where the suite ran tests (LiveCodeBench's ``wrong_answer``,
+    ``runtime_error``, ``timeout``, ...)."""
+    first = (r.get("extra") or {}).get("first_failure")
+    return str(first.get("status")) if isinstance(first, dict) and first.get("status") else None
 
 
 def _provenance(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -209,10 +222,22 @@ def build_viewer(paths: list[str], out: Path) -> Path:
     links = []
     for run in runs:
         write_run_viewer(run, out / run.name)
-        summary = read_summary(run) or {}
-        links.append({"run": run.name, "href": f"{run.name}/index.html",
-                      "status": read_manifest(run).get("status"),
-                      "headlines": _headlines(summary)})  # fmt: skip
+        links.append(_run_row(run))
     atomic_write_text(out / "runs.js", _js("m1vRuns", links))
     atomic_write_text(out / "index.html", (APP.with_name("viewer_runs.html")).read_text())
+    atomic_write_text(out / "side.html", (APP.with_name("viewer_side.html")).read_text())
     return out / "index.html"
+
+
+def _run_row(run: Path) -> dict[str, Any]:
+    """A run in the runs list: what tells runs of one suite apart."""
+    manifest = read_manifest(run)
+    config = manifest.get("config") if isinstance(manifest.get("config"), dict) else {}
+    identity = manifest.get("identity") if isinstance(manifest.get("identity"), dict) else {}
+    suite = manifest.get("suite") if isinstance(manifest.get("suite"), dict) else {}
+    return {"run": run.name, "href": f"{run.name}/index.html", "status": manifest.get("status"),
+            "suite": suite.get("name") or config.get("suite"),
+            "model": identity.get("model") or config.get("model"),
+            "created": manifest.get("created_at"), "split": config.get("split"),
+            "limit": config.get("limit"), "repeats": config.get("repeats"),
+            "headlines": _headlines(read_summary(run) or {})}  # fmt: skip

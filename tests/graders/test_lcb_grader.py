@@ -205,6 +205,13 @@ def test_judge_every_field() -> None:
     )
     assert judge(call, 0, {"status": "ok", "stdout": "[1, 2]"}).status == "wrong_answer"
     assert judge(call, 0, {"status": "ok", "result": "[2, 1]"}).actual == "[2, 1]"
+    # a returned value is shown as Python writes it, not in the sandbox's encoding
+    assert judge(call, 0, {"status": "ok", "result": '{"t": [{"i": "0x3"}, "a"]}'}).actual == (
+        "(3, 'a')")
+    assert judge(call, 0, {"status": "ok", "result": "{bad"}).actual == "{bad"  # as it came
+    big = '{"i": "0x' + "f" * 5000 + '"}'  # past Python's digit limit for repr: as it came
+    assert judge(call, 0, {"status": "ok", "result": big}).actual == big[:2000] + (
+        f"… [{len(big) - 2000:,} more characters]")
     assert judge(stdio, 0, {"status": "timeout", "seconds": 6.0, "error": "t"}) == TestVerdict(
         False, "timeout", 6.0, "t"
     )

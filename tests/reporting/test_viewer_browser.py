@@ -238,9 +238,14 @@ def test_livecodebench_failing_test_and_code(browser: Any, viewer) -> None:  # n
         assert wrong["score"] == 0.0  # the scripted program returns min(), not max()
         pane = _show(p.page, "smoke_lc_9001")
         assert pane.locator("h3", has_text="first failing test").count() == 1
-        failure = json.loads(pane.locator("pre.failure").inner_text())
-        assert failure == wrong["extra"]["first_failure"]
+        failure = wrong["extra"]["first_failure"]
         assert failure["status"] == "wrong_answer"
+        assert pane.locator("p.ff-status").inner_text() == "test 0: wrong_answer"
+        # input, expected and actual output, each as the record holds it
+        for part in ("input", "expected", "actual"):
+            assert pane.locator(f"pre.ff-{part}").inner_text() == failure[part], part
+        assert (failure["input"], failure["expected"], failure["actual"]) == ("[3, 1, 4]", "4", "1")
+        assert pane.locator("p.why-line").inner_text() == "why: wrong answer"
         code = pane.locator("pre.code").first.inner_text()  # the program, lines kept
         assert "class Solution:\n    def largest(self, nums):\n" in code
         assert p.problems == []
@@ -312,7 +317,7 @@ def test_swe_bench_stages_and_screenshot(browser: Any, viewer, tmp_path: Path) -
         page = p.page
         page.locator("#rows tr").first.click()
         page.wait_for_selector("#right h2")
-        links = page.locator("#right a")
+        links = page.locator("#right li a")  # the sample's files
         assert links.count() >= 1
         href = links.first.get_attribute("href")
         assert (site / run.name / href).is_file()
@@ -320,6 +325,224 @@ def test_swe_bench_stages_and_screenshot(browser: Any, viewer, tmp_path: Path) -
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 20_000  # a rendered page, not a blank one
         assert "swe-bench" in page.locator("#right h2").inner_text()
+        assert p.problems == []
+    finally:
+        p.close()
+
+
+def test_a_sample_url_opens_that_sample(browser: Any, viewer) -> None:  # noqa: F811
+    site, results = viewer
+    run = next(results.glob("livecodebench-*"))
+    records = read_jsonl(run / "samples.jsonl")
+    target = records[-1]
+    key = f"livecodebench/{target['item_id']}/{target['repeat']}"
+    p = Page(browser, site / run.name / "index.html")
+    try:
+        page = p.page
+        page.goto((site / run.name / "index.html").as_uri() + "#sample=" + key.replace("/", "%2F"))
+        page.wait_for_selector("#right h2")
+        assert page.locator("#right h2").inner_text() == (
+            f"livecodebench · {target['item_id']} #{target['repeat']}")
+        # the pane's own link is that URL, and a click on a row puts its URL in the bar
+        href = page.locator("#right a.permalink").get_attribute("href")
+        assert href == "#sample=" + key.replace("/", "%2F")
+        page.locator("#rows tr").first.click()
+        page.wait_for_function("location.hash.startsWith('#sample=livecodebench')")
+        first = page.evaluate("decodeURIComponent(location.hash)")
+        cells = page.locator("#rows tr").first.locator("td")
+        assert first == f"#sample=livecodebench/{cells.nth(1).inner_text()}/" + (
+            cells.nth(2).inner_text())
+        # a sample that is not there says so
+        page.goto((site / run.name / "index.html").as_uri() + "#sample=nope%2F1%2F0")
+        page.wait_for_selector("#right p.muted")
+        assert "no sample nope/1/0 in this run" in page.locator("#right").inner_text()
+        assert p.problems == []
+    finally:
+        p.close()
+
+
+def test_status_and_cause_filters_agree_with_the_records(browser: Any, viewer) -> None:  # noqa: F811
+    site, results = viewer
+    p, records = _open(browser, site, results, "livecodebench")
+    try:
+        page = p.page
+        page.wait_for_selector("#rows tr")
+        statuses = sorted({r["extra"]["first_failure"]["status"] for r in records
+                           if (r.get("extra") or {}).get("first_failure")})  # fmt: skip
+        assert "wrong_answer" in statuses
+        for status in statuses:
+            page.select_option("#f-cause", f"status: {status}")
+            _expect(page, sum(((r.get("extra") or {}).get("first_failure") or {}).get("status")
+                              == status for r in records))  # fmt: skip
+        causes = sorted({r["cause"] for r in records if r.get("cause")})
+        assert "wrong answer" in causes
+        for cause in causes:
+            page.select_option("#f-cause", cause)
+            _expect(page, sum(r.get("cause") == cause for r in records))
+        page.select_option("#f-cause", "")
+        _expect(page, len(records))
+        assert p.problems == []
+    finally:
+        p.close()
+
+
+def test_navigation_sorting_gold_and_grade_colours(browser: Any, viewer) -> None:  # noqa: F811
+    site, results = viewer
+    p, records = _open(browser, site, results, "aime24")
+    try:
+        page = p.page
+        page.wait_for_selector("#rows tr")
+        assert page.locator("#back").get_attribute("href") == "../index.html"
+        # keyboard: j opens the first row, j the next, k goes back
+        page.keyboard.press("j")
+        page.wait_for_selector("#rows tr.open")
+        first = page.locator("#rows tr").nth(0)
+        assert "open" in (first.get_attribute("class") or "")
+        page.keyboard.press("j")
+        row_open = "document.querySelectorAll('#rows tr')[{}].classList.contains('open')"
+        page.wait_for_function(row_open.format(1))
+        page.keyboard.press("ArrowUp")
+        page.wait_for_function(row_open.format(0))
+        # sorting by grade, both ways
+        page.click("th[data-key=score]")
+        grades = [float(t) for t in page.locator("#rows tr td:nth-child(5)").all_inner_texts()
+                  if t not in ("", "null")]  # fmt: skip
+        assert grades == sorted(grades) and len(grades) == sum(r["score"] is not None
+                                                              for r in records)  # fmt: skip
+        page.click("th[data-key=score]")
+        grades = [float(t) for t in page.locator("#rows tr td:nth-child(5)").all_inner_texts()
+                  if t not in ("", "null")]  # fmt: skip
+        assert grades == sorted(grades, reverse=True)
+        # the gold column, and grades coloured by value (a graded 0 is not green)
+        golds = page.locator("#rows tr td:nth-child(6)").all_inner_texts()
+        assert sorted(golds) == sorted(str(r["gold"]) for r in records)
+        for row in page.locator("#rows tr").all():
+            grade = row.locator("td").nth(4)
+            text, cls = grade.inner_text(), grade.get_attribute("class")
+            if text == "1":
+                assert cls == "g1"
+            elif text == "0":
+                assert cls == "g0"
+        assert p.problems == []
+    finally:
+        p.close()
+
+
+def test_runs_page_columns(browser: Any, viewer) -> None:  # noqa: F811
+    site, _ = viewer
+    p = Page(browser, site / "index.html")
+    try:
+        page = p.page
+        page.wait_for_selector("#runs tr")
+        heads = page.locator("thead th").all_inner_texts()
+        assert heads[:8] == ["run", "status", "suite", "model", "created", "split", "limit",
+                             "repeats"]  # fmt: skip
+        row = page.locator("#runs tr", has_text="aime24-").first
+        cells = row.locator("td").all_inner_texts()
+        assert cells[1:4] == ["complete", "aime24", "MiniMaxAI/MiniMax-M1-80k"]
+        assert cells[5:7] == ["smoke", "all"]
+        page.click("th[data-key=suite]")
+        suites = page.locator("#runs tr td:nth-child(3)").all_inner_texts()
+        assert suites == sorted(suites)
+        assert p.problems == []
+    finally:
+        p.close()
+
+
+def test_two_runs_side_by_side_flipped_items_first(browser: Any, tmp_path: Path) -> None:  # noqa: F811
+    """Two real aime24 runs: A knows every answer, B two of five; the three items B lost come
+    first, and a flipped item shows both runs' answers."""
+    from m1eval.testing.stub_server import StubConfig, StubServer
+
+    known = {"$7 + 5$": "12", "divisors": "9", "$2^{10}$": "24", "consecutive": "21",
+             "$3^4$": "81"}  # fmt: skip
+    for name, answers in (("a", known), ("b", dict(list(known.items())[:2]))):
+        with StubServer(StubConfig(answers=answers, correct_rate=1.0)) as server:
+            _run(server.base_url, tmp_path / name, "aime24", "--model", "stub-model",
+                 "--repeats", "1")  # fmt: skip
+    runs = {k: next((tmp_path / k).iterdir()) for k in ("a", "b")}
+    (tmp_path / "b" / runs["b"].name).rename(tmp_path / "b" / (runs["b"].name + "-b"))
+    runs["b"] = tmp_path / "b" / (runs["b"].name + "-b")
+    site = tmp_path / "site"
+    res = subprocess.run([sys.executable, "-m", "m1eval.cli", "view", str(runs["a"]),
+                          str(runs["b"]), "--out", str(site)], capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    rec = {k: {r["item_id"]: r for r in read_jsonl(v / "samples.jsonl")} for k, v in runs.items()}
+    flipped = sorted(i for i in rec["a"] if rec["a"][i]["score"] != rec["b"][i]["score"])
+    assert len(flipped) == 3 and all(rec["a"][i]["score"] == 1.0 for i in flipped)
+    p = Page(browser, site / "index.html")
+    try:
+        page = p.page
+        page.wait_for_selector("#runs tr")
+        page.select_option("#side-a", runs["a"].name)
+        page.select_option("#side-b", runs["b"].name)
+        page.click("#side button")
+        page.wait_for_selector("#rows tr")
+        rows = page.locator("#rows tr")
+        assert rows.count() == 5
+        top = [rows.nth(k).locator("td").nth(1).inner_text() for k in range(3)]
+        assert sorted(top) == flipped  # the flipped items first
+        assert "3 flipped" in page.locator("#summary").inner_text()
+        rows.first.click()
+        page.wait_for_selector("#side-b pre.answer")
+        item = top[0]
+        a_text = page.locator("#side-a pre.answer").first.inner_text()
+        b_text = page.locator("#side-b pre.answer").first.inner_text()
+        assert a_text == rec["a"][item]["answer"] and b_text == rec["b"][item]["answer"]
+        assert a_text != b_text
+        # the item's URL opens it again
+        url = page.url
+        assert "item=aime24%2F" in url
+        page.goto("about:blank")
+        page.goto(url)
+        page.wait_for_selector("#side-a pre.answer")
+        assert page.locator("#side-a pre.answer").first.inner_text() == a_text
+        assert p.problems == []
+    finally:
+        p.close()
+
+
+def test_tau_db_diff_and_swe_tests(browser: Any, viewer, tmp_path: Path) -> None:  # noqa: F811
+    site, results = viewer
+    p, records = _open(browser, site, results, "tau-bench-retail")
+    try:
+        lost = [r for r in records if ((r.get("extra") or {}).get("db_diff") or {}).get("changes")]
+        assert lost, "no episode of the smoke run differs from gold"
+        target = lost[0]
+        pane = _show(p.page, str(target["item_id"]), target["repeat"])
+        changes = target["extra"]["db_diff"]["changes"]
+        rows = pane.locator("table.diff tr")
+        assert rows.count() == len(changes) + 1
+        cells = rows.nth(1).locator("td").all_inner_texts()
+        assert cells[0] == changes[0]["path"]
+        assert cells[1:] == [c if c is not None else "(absent)"
+                             for c in (changes[0]["gold"], changes[0]["actual"])]  # fmt: skip
+        assert pane.locator("p.why-line").inner_text() == f"why: {target['cause']}"
+        assert p.problems == []
+    finally:
+        p.close()
+    # SWE-bench: a run whose patch left tests failing (the smoke patch resolves its instance,
+    # so the record is given a harness report's failing tests here)
+    run = next(results.glob("swe-bench-*"))
+    copy = tmp_path / "results" / run.name
+    copy.parent.mkdir()
+    subprocess.run(["cp", "-r", str(run), str(copy)], check=True)
+    recs = read_jsonl(copy / "samples.jsonl")
+    recs[0].update(score=0.0, cause="FAIL_TO_PASS: 3 still failing; PASS_TO_PASS: 1 broken")
+    recs[0]["extra"].update(fail_to_pass_failed=3, fail_to_pass_failing=["t::a", "t::b"],
+                            pass_to_pass_failed=1, pass_to_pass_failing=["t::c"])  # fmt: skip
+    (copy / "samples.jsonl").write_text("".join(json.dumps(r) + "\n" for r in recs))
+    res = subprocess.run([sys.executable, "-m", "m1eval.cli", "view", str(copy), "--out",
+                          str(tmp_path / "site")], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    p = Page(browser, tmp_path / "site" / run.name / "index.html")
+    try:
+        pane = _show(p.page, str(recs[0]["item_id"]))
+        assert pane.locator("pre.fail_to_pass").inner_text() == "t::a\nt::b\n… 1 more"
+        assert pane.locator("pre.pass_to_pass").inner_text() == "t::c"
+        heads = pane.locator("h4").all_inner_texts()
+        assert "FAIL_TO_PASS still failing (3)" in heads and "PASS_TO_PASS broken (1)" in heads
         assert p.problems == []
     finally:
         p.close()
