@@ -11,8 +11,8 @@ from m1eval.contract import contract_of, lead_score
 from m1eval.errors import DataError
 from m1eval.fsutil import atomic_write_bytes, atomic_write_text
 from m1eval.reporting.escape import md
-from m1eval.reporting.samples import write_sample_pages
 from m1eval.reporting.verdict import verdict
+from m1eval.reporting.viewer import build_viewer
 from m1eval.results import comparability, find_runs, read_manifest, read_summary
 from m1eval.suite_specs import load_suite_spec
 
@@ -129,8 +129,8 @@ def _cell(r: dict[str, Any] | None) -> str:
     return f"{_fmt(r['score'])} [{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])}] {md(r['verdict'])}"
 
 
-def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
-             plots: dict[str, str]) -> str:  # fmt: skip
+def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]], plots: dict[str, str],
+             earlier: list[dict[str, Any]] | None = None) -> str:  # fmt: skip
     notes: list[str] = []
 
     def note(text: str) -> str:
@@ -182,6 +182,15 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]],
             lines.append(f"| {md(r['run'])} | {md(r['suite'])} | "
                          f"{not_full_credit(r['failure_causes'])} | "
                          f"{md(causes_text(r['failure_causes']))} |")  # fmt: skip
+    if earlier:
+        lines += ["", "## Earlier runs", "",
+                  "Runs the leaderboard does not show: for each model and suite it shows the "
+                  "latest complete run (`m1eval report --all-runs` shows every run).", "",
+                  "| run | created | model | suite | score | verdict |",
+                  "|---|---|---|---|---|---|"]
+        lines += [f"| {md(e['run'])} | {e['created']} | {md(str(e['model']))} | "
+                  f"{md(e['suite'])} | {_fmt(e['score'])} | {md(e['verdict'])} |"
+                  for e in earlier]  # fmt: skip
     lines += ["", "## Tokens, latency and throughput", "",
               "| run | suite | answered | truncated | mean completion tok | mean reasoning tok | "
               "median latency s | p95 latency s | median TTFT s | tok/s per request | "
@@ -213,8 +222,47 @@ PLOT_TITLES = {
 }
 
 
+def latest_runs(runs: list[Path]) -> tuple[list[Path], list[Path]]:
+    """The run the leaderboard shows for each model, protocol and suite (the latest complete
+    one; the latest where none is complete) and the others, newest first (its history)."""
+    groups: dict[tuple[str, ...], list[tuple[tuple[int, str, str], Path]]] = {}
+    for run in runs:
+        manifest, summary = read_manifest(run), read_summary(run) or {}
+        suites = summary.get("suites") or {}
+        model = str((manifest.get("identity") or {}).get("model") or summary.get("model"))
+        key = (model, str(summary.get("protocol")), *sorted(suites))
+        complete = all(isinstance(s, dict) and s.get("complete", True) for s in suites.values())
+        rank = (int(complete), str(manifest.get("created_at") or ""), run.name)
+        groups.setdefault(key, []).append((rank, run))
+    shown, history = [], []
+    for members in groups.values():
+        members.sort(key=lambda m: m[0], reverse=True)
+        shown.append(members[0][1])
+        history += [run for _, run in members[1:]]
+    order = {run: i for i, run in enumerate(runs)}
+    shown.sort(key=order.__getitem__)
+    history.sort(key=lambda r: str(read_manifest(r).get("created_at") or ""), reverse=True)
+    return shown, history
+
+
+def history_rows(runs: list[Path]) -> list[dict[str, Any]]:
+    """Earlier runs, one line per run and suite: when, its lead score and verdict."""
+    out = []
+    for run in runs:
+        created = str(read_manifest(run).get("created_at") or "")[:16].replace("T", " ")
+        seen: set[str] = set()
+        for r in rows_for(run):
+            suite = r["suite"].split(" (")[0]
+            if suite in seen:
+                continue
+            seen.add(suite)
+            out.append({"run": run.name, "model": r["model"], "suite": r["suite"],
+                        "created": created, "score": r["score"], "verdict": r["verdict"]})
+    return out
+
+
 def build_report(paths: list[str], out: Path, latency_result: Path | None = None,
-                 flops_convention: str = "paper-figure") -> Path:  # fmt: skip
+                 flops_convention: str = "paper-figure", all_runs: bool = False) -> Path:
     from m1eval.reporting import plots
     from m1eval.reporting.usage import run_throughput, suite_usage
 
@@ -228,6 +276,9 @@ def build_report(paths: list[str], out: Path, latency_result: Path | None = None
         if r not in runs:  # interrupted before its summary
             print(f"m1eval: note: {r} has no summary.json yet; left out of the report",
                   file=sys.stderr)  # fmt: skip
+    history: list[Path] = []
+    if not all_runs:  # one column per model: the latest complete run; the rest as history
+        runs, history = latest_runs(runs)
     latency = None
     if latency_result is not None:
         from m1eval.profiler.report import load
@@ -258,12 +309,14 @@ def build_report(paths: list[str], out: Path, latency_result: Path | None = None
         pngs["latency"] = plots.latency(latency)
     for name, png in pngs.items():
         atomic_write_bytes(out / "plots" / f"{name}.png", png)
-    md = markdown(rows, usage_rows, {titles[n]: f"plots/{n}.png" for n in pngs})
+    earlier = history_rows(history)
+    md = markdown(rows, usage_rows, {titles[n]: f"plots/{n}.png" for n in pngs}, earlier)
     atomic_write_text(out / "report.md", md)
-    page = html_page(rows, columns, usage_rows, pngs, [r.name for r in runs], latency, titles)
+    page = html_page(rows, columns, usage_rows, pngs, [r.name for r in runs], latency, titles,
+                     earlier)  # fmt: skip
     atomic_write_text(out / "index.html", page)
-    for run in runs:
-        write_sample_pages(run, out / "runs")
+    # every run's samples, one click from the leaderboard: the run viewer
+    build_viewer([str(r) for r in [*runs, *history]], out / "runs")
     return out
 
 
@@ -288,7 +341,8 @@ def _breakdown_series(runs: list[Path], column_of_run: dict[str, str]
 def html_page(rows: list[dict[str, Any]], columns: list[str], usage: list[dict[str, Any]],
               pngs: dict[str, bytes], runs: list[str],
               latency: dict[str, Any] | None = None,
-              titles: dict[str, str] | None = None) -> str:  # fmt: skip
+              titles: dict[str, str] | None = None,
+              earlier: list[dict[str, Any]] | None = None) -> str:  # fmt: skip
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("m1eval.reporting", "templates"),
@@ -311,4 +365,5 @@ def html_page(rows: list[dict[str, Any]], columns: list[str], usage: list[dict[s
         notes=notes,
         note_of={n: i + 1 for i, n in enumerate(notes)},
         device=(latency or {}).get("device"),
+        earlier=earlier or [],
     )

@@ -49,25 +49,16 @@ def test_report_of_runs(cli, tmp_path: Path) -> None:
     assert all(f"](plots/{name})" in md for name in plots)
     page = (out / "index.html").read_text()
     assert page.count("data:image/png;base64,") == 4 and "mrcr (1M)" in page
-    # every sample of every run is one click from the leaderboard, escaped and accounted for
-    run_pages = sorted((out / "runs").glob("*/samples-1.html"))
-    assert len(run_pages) == 2
+    # every sample of every run is one click from the leaderboard: the run viewer
+    run_pages = sorted((out / "runs").glob("*/index.html"))
+    assert len(run_pages) == 2 and (out / "runs" / "index.html").is_file()
     for run_page in run_pages:
         assert f'href="runs/{run_page.parent.name}/index.html"' in page
-        text = run_page.read_text()
-        assert text.count("<details>") == int(text.split(" of ")[1].split("<")[0])
-        assert "<script" not in text.lower()
-        # the prompt is shown once per item, the repeats refer back to it
-        n_items = len(
-            {
-                json.loads(line)["item_id"]
-                for line in (tmp_path / "results" / run_page.parent.name / "samples.jsonl").open()
-            }
-        )
-        assert text.count("<b>prompt</b> (sha256") == n_items
-        assert text.count("<b>prompt</b>: as above") == text.count("<details>") - n_items
-    aime_page = next(p for p in run_pages if p.parent.name.startswith("aime24")).read_text()
-    assert "What is $7 + 5$?" in aime_page or "7 + 5" in aime_page
+        index = (run_page.parent / "index.js").read_text()
+        n = len((tmp_path / "results" / run_page.parent.name / "samples.jsonl").read_text()
+                .splitlines())  # fmt: skip
+        payload = json.loads(index[index.index("(") + 1 : index.rindex(")")])
+        assert len(payload["samples"]) == n  # every sample accounted for
     # the same runs load as one tidy frame for a leaderboard pivot
     df = load(tmp_path / "results" / "*")
     pivot = df.groupby(["model", "suite"])["score"].mean().unstack()
@@ -76,28 +67,47 @@ def test_report_of_runs(cli, tmp_path: Path) -> None:
     assert bad.code == 2 and "no run found" in bad.err
 
 
-def test_sample_pages_are_paged_and_escaped(tmp_path: Path) -> None:
-    """A run too big for one page splits into PAGE_SIZE pages, none dropped; model text is
-    shown as text, never as markup."""
-    import json
+def test_the_leaderboard_shows_the_latest_complete_run(cli, tmp_path: Path) -> None:
+    """Four runs of one model on aime24: by default one column (the latest complete run, not
+    the newer incomplete one), the rest listed as earlier runs; --all-runs: a column each."""
+    import shutil
 
-    from m1eval.reporting.samples import PAGE_SIZE, write_sample_pages
-    from m1eval.store import SAMPLES
-
-    run = tmp_path / "run-big"
-    run.mkdir()
-    n = PAGE_SIZE * 2 + 7
-    with (run / SAMPLES).open("w") as f:
-        for i in range(n):
-            rec = {"sample_id": f"q{i}:0", "item_id": f"q{i:04d}", "repeat": 0, "score": 1.0,
-                   "outcome": "scored", "answer": "<script>alert(1)</script>"}  # fmt: skip
-            f.write(json.dumps(rec) + "\n")
-    pages = write_sample_pages(run, tmp_path / "out")
-    assert [p.name for p in pages] == ["samples-1.html", "samples-2.html", "samples-3.html"]
-    texts = [p.read_text() for p in pages]
-    assert sum(t.count("<details>") for t in texts) == n
-    assert all("<script>" not in t and "&lt;script&gt;" in t for t in texts)
-    assert f"{n} samples: scored {n}" in (tmp_path / "out" / "run-big" / "index.html").read_text()
+    with StubServer(StubConfig(answers={"$7 + 5$": "12"}, correct_rate=1.0)) as server:
+        for seed in (1, 2, 3):
+            assert cli("run", "--suite", "aime24", "--split", "smoke", "--base-url",
+                       server.base_url, "--model", "stub-model", "--repeats", "1", "--seed",
+                       str(seed), "--results-dir", tmp_path / "results",
+                       "--no-progress").code == 0  # fmt: skip
+    runs = sorted((tmp_path / "results").iterdir())
+    for k, run in enumerate(runs):  # created one day apart, in this order
+        manifest = json.loads((run / "manifest.json").read_text())
+        manifest["created_at"] = f"2026-01-0{k + 1}T00:00:00+00:00"
+        (run / "manifest.json").write_text(json.dumps(manifest))
+    newest = tmp_path / "results" / "aime24-newest-incomplete"
+    shutil.copytree(runs[-1], newest)
+    manifest = json.loads((newest / "manifest.json").read_text())
+    manifest["created_at"] = "2026-02-01T00:00:00+00:00"
+    (newest / "manifest.json").write_text(json.dumps(manifest))
+    summary = json.loads((newest / "summary.json").read_text())
+    summary["suites"]["aime24"]["complete"] = False
+    (newest / "summary.json").write_text(json.dumps(summary))
+    assert cli("report", str(tmp_path / "results"), "--out", tmp_path / "rep").code == 0
+    md = (tmp_path / "rep" / "report.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| suite | paper |"))
+    assert header == "| suite | paper | stub-model |"  # one column
+    board = md.split("## Runs")[1].split("##")[0]
+    assert runs[-1].name in board and newest.name not in board  # latest *complete*
+    earlier = md.split("## Earlier runs")[1].split("## ")[0]
+    listed = [line.split(" | ")[0][2:] for line in earlier.splitlines() if line.startswith("| ")]
+    assert listed[1:] == [newest.name, runs[1].name, runs[0].name]  # newest first
+    # every run is still one click away, in the viewer
+    assert {p.parent.name for p in (tmp_path / "rep" / "runs").glob("*/index.html")} == {
+        *(r.name for r in runs), newest.name}  # fmt: skip
+    assert cli("report", str(tmp_path / "results"), "--out", tmp_path / "all",
+               "--all-runs").code == 0  # fmt: skip
+    md = (tmp_path / "all" / "report.md").read_text()
+    header = next(line for line in md.splitlines() if line.startswith("| suite | paper |"))
+    assert header.count("stub-model (") == 4 and "## Earlier runs" not in md
 
 
 def test_leaderboard_columns_and_lines() -> None:
