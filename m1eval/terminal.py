@@ -322,3 +322,7 @@ def print_compare(result: dict[str, Any]) -> None:
             "--max-coverage-gap"), soft_wrap=True)  # fmt: skip
     else:
         console.print(f"verdict: {result['verdict']}")
+    base, cand = Path(result["base"]), Path(result["cand"])
+    console.print(escape(
+        f"items side by side: m1eval view {base} {cand} --out reports/side, then open "
+        f"reports/side/side.html#a={base.name}&b={cand.name}"), soft_wrap=True)  # fmt: skip

@@ -164,6 +164,8 @@ def test_the_gate_fires_on_a_drop_and_never_on_a_gain(cli, tmp_path: Path) -> No
     assert t["significant"] and not t["regression"] and not json.loads(up.out)["regression"]
     assert t["verdict"] == "improvement" and json.loads(up.out)["verdict"] == "improvement"
     assert "verdict: improvement" in cli("compare", cand, base).out
+    assert f"side.html#a={base.name}&b={cand.name}" in " ".join(
+        cli("compare", base, cand).out.split()).replace("& b", "&b")
     assert "verdict: regression" in cli("compare", base, cand).out
 
 
