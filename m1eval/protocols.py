@@ -44,6 +44,9 @@ def available_protocols() -> list[str]:
 
 def load_protocol(name_or_path: str) -> Protocol:
     path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") and not path.is_file():
+        raise ConfigError(f"no protocol file {path} (a protocol is a known name or a .yaml "
+                          f"file; known: {', '.join(available_protocols()) or 'none'})")
     if not (path.suffix in (".yaml", ".yml") and path.exists()):
         path = protocols_dir() / f"{name_or_path}.yaml"
         if not path.exists():

@@ -234,3 +234,28 @@ def test_one_data_root_serves_every_suite() -> None:
     for data_dir in (SHARED_DATA, SHARED_DATA / "tau_bench"):
         items, _ = get_suite("tau-bench-retail").load("test", data_dir)
         assert len(items) == 115
+
+
+@pytest.mark.parametrize(("args", "says"), [
+    (["run", "--suite", "aime24", "--base-url", "localhost:18081"],
+     "argument --base-url: expected an http:// or https:// URL, got 'localhost:18081' "
+     "(e.g. http://localhost:18081/v1)"),
+    (["run", "--suite", "aime24", "--base-url", "http://:80/v1"],
+     "argument --base-url: no host in 'http://:80/v1'"),
+    (["run", "--suite", "aime24", "--base-url", "http://h:port/v1"],
+     "argument --base-url: not a URL: 'http://h:port/v1'"),
+    (["doctor", "--base-url", "ftp://h/v1"],
+     "argument --base-url: expected an http:// or https:// URL, got 'ftp://h/v1'"),
+    (["run", "--suite", "aime24", "--replica", "h:1"],
+     "argument --replica: expected an http:// or https:// URL, got 'h:1'"),
+    (["run", "--suite", "aime24", "--protocol", "./nope.yaml", "--base-url", "http://h:1/v1"],
+     "no protocol file nope.yaml (a protocol is a known name or a .yaml file; known: "),
+    (["run", "--suite", "aime24", "--tokenizer", "o200k", "--base-url", "http://h:1/v1"],
+     "--tokenizer: aime24 counts no prompt tokens with it (only longbench-v2 truncates "
+     "prompts); drop it"),
+])  # fmt: skip
+def test_options_that_cannot_work_are_refused_at_the_door(cli, args, says) -> None:  # type: ignore[no-untyped-def]
+    res = cli(*args)
+    assert res.code == 2 and res.out == ""
+    assert res.err.startswith(f"m1eval: error: {says}"), res.err
+    assert len(res.err.strip().splitlines()) == 1

@@ -23,6 +23,23 @@ def positive_int(text: str) -> int:
     return value
 
 
+def http_url(text: str) -> str:
+    """An http(s) URL with a host (``localhost:8000`` without a scheme is refused at the door,
+    not found out later as a connection error)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - a port that is not a number raises here
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a URL: {text!r}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(
+            f"expected an http:// or https:// URL, got {text!r} (e.g. http://{text}/v1)"
+            if parts.scheme not in ("http", "https") else f"no host in {text!r}")
+    return text
+
+
 def number(lo: float, hi: float = float("inf"), *, open_lo: bool = False
            ) -> Callable[[str], float]:  # fmt: skip
     """A float in [lo, hi] (or (lo, hi] with ``open_lo``), refused at the door otherwise."""

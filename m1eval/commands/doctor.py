@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from m1eval import chat_templates as templates
+from m1eval.commands.args import http_url
 from m1eval.errors import EndpointError
 from m1eval.model.client import ChatClient
 from m1eval.model.fingerprint import fetch_fingerprint
@@ -103,7 +104,8 @@ EXIT_NO_GO = 5
 def add_parser(parser: argparse.ArgumentParser) -> None:
     from m1eval.commands.args import positive_int
 
-    parser.add_argument("--base-url", required=True, help="the server (ending in /v1)")
+    parser.add_argument("--base-url", required=True, type=http_url,
+                        help="the server (ending in /v1)")
     parser.add_argument("--model", help="model name (default: the first the server lists)")
     parser.add_argument("--protocol", default="m1-80k", help="protocols/NAME.yaml or a path")
     parser.add_argument("--suite", action="append", dest="suites",

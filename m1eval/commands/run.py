@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from m1eval import boundedjson
-from m1eval.commands.args import add_suite_options, number, positive_int, suite_options
+from m1eval.commands.args import (
+    add_suite_options,
+    http_url,
+    number,
+    positive_int,
+    suite_options,
+)
 from m1eval.errors import ConfigError
 
 HELP = "evaluate a model on a suite"
@@ -22,7 +28,8 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     add("--suite", required=True, help="suite name (see `m1eval suites`), or lm-eval:TASK")
     add("--model", help="model name on the server (default with --base-url: the one the server "
         "lists), or 'embedded' (the default without --base-url)")
-    add("--base-url", help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
+    add("--base-url", type=http_url,
+        help="OpenAI-compatible base URL, e.g. http://host:8000/v1")
     add("--api-key-env", default="OPENAI_API_KEY", help="env var holding the API key, if any")
     add("--protocol", help="model setup: a name in protocols/ or a path to a YAML file "
         "(default m1-80k; 'embedded' for the embedded model)")
@@ -37,7 +44,7 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     add("--concurrency", type=positive_int, default=16, help="requests in flight (default 16)")
     add("--content-format", choices=["string", "parts"])
     add("--run-id", help="name of the run directory (default: derived from config)")
-    add("--replica", action="append", default=[], metavar="URL",
+    add("--replica", action="append", default=[], metavar="URL", type=http_url,
         help="a model copy behind the --base-url router (repeatable; default: the router's "
         "own worker list); copies that differ are refused")
     add("--executor", choices=["local", "ray"], default="local",
@@ -87,6 +94,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from m1eval.terminal import print_summary
 
     suite = get_suite(args.suite, suite_options(args))
+    if args.tokenizer and not suite.needs_tokenizer:
+        raise ConfigError(f"--tokenizer: {suite.name} counts no prompt tokens with it (only "
+                          "longbench-v2 truncates prompts); drop it")  # fmt: skip
     model, embedded = resolve_model(args.model, args.base_url)
     protocol = load_protocol(args.protocol or ("embedded" if embedded else "m1-80k"))
     sampling = resolve_sampling(suite.spec, protocol, {
