@@ -126,7 +126,8 @@ SUMMARY_FIELDS: dict[str, str] = {
                       "in text order, the rest as 'other causes'",
     "per_item": "per item: samples, graded samples, mean grade",
     "pass_at_k": "unbiased pass@k for k up to the repeats (binary suites, repeats > 1)",
-    "maj_at_k": "majority vote over the first k answers (binary suites, repeats > 1)",
+    "maj_at_k": "majority vote over the first k answers (binary suites whose answers vote, "
+                "repeats > 1)",
 }
 # What every suite summary holds besides those: the contract renderers read.
 CONTRACT_FIELDS: dict[str, str] = {

@@ -72,7 +72,8 @@ def summarize_suite(records: Iterable[dict[str, Any]], binary: bool = True) -> d
     }
     if binary and repeats > 1:
         out["pass_at_k"] = _pass_at_k(by_item)
-        out["maj_at_k"] = _maj_at_k(by_item, repeats)
+        if any(r.get("vote_key") is not None for r in answered):  # answers that can vote
+            out["maj_at_k"] = _maj_at_k(by_item, repeats)
     return out
 
 

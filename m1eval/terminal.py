@@ -225,11 +225,7 @@ def print_run(run_dir: Path, as_json: bool = False, items: bool = False) -> None
         f"model {ident.get('model')} at {(manifest.get('endpoint') or {}).get('base_url')}"
     )
     console.print(f"protocol {ident.get('protocol')}  sampling {json.dumps(ident.get('sampling'))}")
-    console.print(
-        f"dataset {ds.get('repo_id')}@{ds.get('revision')} split {ds.get('split')} "
-        f"({ds.get('source')}, sha256 {str(ds.get('content_sha256'))[:12]}, "
-        f"matches pin: {ds.get('matches_pin')})"
-    )
+    console.print(escape(dataset_line(ds)), soft_wrap=True)
     if summary:
         print_summary(summary, run_dir)
         if items:
@@ -246,6 +242,18 @@ def print_run(run_dir: Path, as_json: bool = False, items: bool = False) -> None
                 f"{_fmt(partial['ci_high'])}] over {partial['n_samples']:,}{of} samples "
                 f"(conservative {_fmt(partial['conservative'])}); no summary yet: rerun the "
                 "same command to finish the run")  # fmt: skip
+
+
+def dataset_line(ds: dict[str, Any]) -> str:
+    """``dataset ORG/NAME@REV split S (source, sha256 …, matches the pinned content)``, with
+    no ``None`` where a dataset has no revision or no pin to match."""
+    revision = f"@{ds['revision']}" if ds.get("revision") else " (no revision pinned)"
+    pin = {True: "matches the pinned content", False: "DIFFERS from the pinned content",
+           None: "no content pin to check"}.get(ds.get("matches_pin"), "no content pin to check")
+    source = f"{ds['source']}, " if ds.get("source") else ""
+    sha = str(ds.get("content_sha256") or "")[:12] or "unknown"
+    return (f"dataset {ds.get('repo_id') or '?'}{revision} split {ds.get('split') or '?'} "
+            f"({source}sha256 {sha}, {pin})")
 
 
 def print_items(suite: str, per_item: dict[str, dict[str, Any]]) -> None:

@@ -42,7 +42,7 @@ def test_commands_finish_runs_through_the_finisher() -> None:
 
 def _record(item: str, repeat: int, score: float, outcome: str = "scored") -> dict:
     return {"item_id": item, "repeat": repeat, "outcome": outcome, "score": score,
-            "error": None if outcome == "scored" else "no answer"}  # fmt: skip
+            "error": None if outcome == "scored" else "no answer", "vote_key": str(score)}
 
 
 def test_every_generic_summary_field_is_declared() -> None:

@@ -232,7 +232,9 @@ def test_results_list_and_show(cli, tmp_path: Path) -> None:
     shown = cli("results", "show", run.name, "--results-dir", tmp_path, "--items")
     assert shown.code == 0
     # items 1-4 are answered correctly every time; item 5 is not in the stub's answer key
-    assert "80.0 avg@2" in shown.out and "matches pin: None" in shown.out
+    assert "80.0 avg@2" in shown.out and "None" not in shown.out
+    assert "split smoke (" in shown.out
+    assert "no content pin to check" in shown.out
     as_json = json.loads(cli("results", "show", str(run), "--json").out)
     assert as_json["summary"]["suites"]["aime24"]["per_item"]["1"]["mean_score"] == 1.0
     missing = cli("results", "show", "nope", "--results-dir", tmp_path)
@@ -286,3 +288,16 @@ def test_run_status_comes_from_its_owner(tmp_path: Path) -> None:
                                                         "host": {**me, "pid": gone.pid}}))
     assert read_manifest(tmp_path)["status"] == "complete"  # only a running run is checked
     assert socket.gethostname() == me["hostname"]
+
+
+def test_dataset_line_names_what_is_known() -> None:
+    from m1eval.terminal import dataset_line
+
+    assert dataset_line({"repo_id": "o/d", "revision": "abc", "split": "test", "source": "hub",
+                         "content_sha256": "f" * 64, "matches_pin": True}) == (
+        "dataset o/d@abc split test (hub, sha256 ffffffffffff, matches the pinned content)")
+    assert dataset_line({"repo_id": "o/d", "split": "test", "matches_pin": False}) == (
+        "dataset o/d (no revision pinned) split test (sha256 unknown, DIFFERS from the pinned "
+        "content)")
+    assert dataset_line({}) == (
+        "dataset ? (no revision pinned) split ? (sha256 unknown, no content pin to check)")
