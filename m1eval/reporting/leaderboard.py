@@ -129,6 +129,35 @@ def _cell(r: dict[str, Any] | None) -> str:
     return f"{_fmt(r['score'])} [{_fmt(r['ci_low'])}–{_fmt(r['ci_high'])}] {md(r['verdict'])}"
 
 
+def _causes_section(rows: list[dict[str, Any]]) -> list[str]:
+    """Why samples did not score 1, per run and suite (nothing when every sample did)."""
+    failing = [r for r in rows if r["failure_causes"]]
+    if not failing:
+        return []
+    lines = ["", "## Why samples did not score 1", "",
+             "| run | suite | below 1 | most common causes |", "|---|---|---|---|"]  # fmt: skip
+    for r in failing:
+        lines.append(f"| {md(r['run'])} | {md(r['suite'])} | "
+                     f"{not_full_credit(r['failure_causes'])} | "
+                     f"{md(causes_text(r['failure_causes']))} |")  # fmt: skip
+    return lines
+
+
+def _earlier_section(earlier: list[dict[str, Any]]) -> list[str]:
+    """Runs the leaderboard leaves out (nothing when it shows every run)."""
+    if not earlier:
+        return []
+    lines = ["", "## Earlier runs", "",
+             "Runs the leaderboard does not show: for each model and suite it shows the "
+             "latest complete run (`m1eval report --all-runs` shows every run).", "",
+             "| run | created | model | suite | score | verdict |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines += [f"| {md(e['run'])} | {e['created']} | {md(str(e['model']))} | "
+              f"{md(e['suite'])} | {_fmt(e['score'])} | {md(e['verdict'])} |"
+              for e in earlier]  # fmt: skip
+    return lines
+
+
 def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]], plots: dict[str, str],
              earlier: list[dict[str, Any]] | None = None) -> str:  # fmt: skip
     notes: list[str] = []
@@ -169,28 +198,7 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]], plots: dic
             f"{o.get('scored', 0)} / {o.get('model_failure', 0)} / {o.get('infra_error', 0)} / "
             f"{o.get('skipped', 0)} | {trunc} |"
         )
-    failing = [r for r in rows if r["failure_causes"]]
-    if failing:
-        lines += [
-            "",
-            "## Why samples did not score 1",
-            "",
-            "| run | suite | below 1 | most common causes |",
-            "|---|---|---|---|",
-        ]
-        for r in failing:
-            lines.append(f"| {md(r['run'])} | {md(r['suite'])} | "
-                         f"{not_full_credit(r['failure_causes'])} | "
-                         f"{md(causes_text(r['failure_causes']))} |")  # fmt: skip
-    if earlier:
-        lines += ["", "## Earlier runs", "",
-                  "Runs the leaderboard does not show: for each model and suite it shows the "
-                  "latest complete run (`m1eval report --all-runs` shows every run).", "",
-                  "| run | created | model | suite | score | verdict |",
-                  "|---|---|---|---|---|---|"]
-        lines += [f"| {md(e['run'])} | {e['created']} | {md(str(e['model']))} | "
-                  f"{md(e['suite'])} | {_fmt(e['score'])} | {md(e['verdict'])} |"
-                  for e in earlier]  # fmt: skip
+    lines += _causes_section(rows) + _earlier_section(earlier or [])
     lines += ["", "## Tokens, latency and throughput", "",
               "| run | suite | answered | truncated | mean completion tok | mean reasoning tok | "
               "median latency s | p95 latency s | median TTFT s | tok/s per request | "
