@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +20,24 @@ from m1eval.results import comparability, partial_score, read_manifest, read_sum
 
 
 def _console() -> Console:
+    """A terminal's own width; ``COLUMNS`` where set; logs and pipes get room for whole
+    tables (not squeezed into 80 columns, where model names and times would be cut)."""
     console = Console(highlight=False)
-    if not console.is_terminal:  # logs and pipes: do not squeeze tables into 80 columns
-        console = Console(highlight=False, width=max(console.width, 140))
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
+        console = Console(highlight=False, width=max(console.width, 240))
     return console
+
+
+def _created(value: Any) -> str:
+    """``2026-12-06 19:37 UTC`` from the manifest's ISO time (kept as is when not one)."""
+    text = str(value or "")
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return text
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%d %H:%M") + (" UTC" if when.tzinfo is not None else "")
 
 
 def _fmt(x: float | None, digits: int = 1) -> str:
@@ -180,7 +196,9 @@ def print_run_list(runs: list[Path]) -> None:
     table = Table(title="runs", title_justify="left")
     for col in ("run_id", "status", "suite", "model", "split · limit · repeats", "score",
                 "samples", "created"):  # fmt: skip
-        table.add_column(col, no_wrap=col in ("run_id", "status"))
+        # nothing is cut (no "…"): where the width is too small, long values fold
+        table.add_column(col, overflow="fold", no_wrap=col in ("status", "score", "samples"),
+                         justify="right" if col in ("score", "samples") else "left")
     for run_dir in runs:
         m = read_manifest(run_dir)
         s = read_summary(run_dir) or {}
@@ -203,7 +221,7 @@ def print_run_list(runs: list[Path]) -> None:
                 f"{_fmt(partial['score'])} (partial)" if partial else "—",
                 str(suite.get("n_samples", "—")) if suite else
                 str(partial["n_samples"]) if partial else "—",
-                str(m.get("created_at", "")),
+                _created(m.get("created_at")),
             )
     if not runs:
         console.print("no runs")

@@ -71,3 +71,24 @@ def test_old_runs_compare(cli, tmp_path: Path) -> None:
         assert names[0] == suite
         if suite == "mrcr":  # the bins, found through the legacy summary fields
             assert any(n.startswith("mrcr/") for n in names), names
+
+
+def test_results_list_cuts_nothing_and_honours_columns(cli, tmp_path: Path, monkeypatch) -> None:
+    """Model names and times are shown whole in a log (no "…"), and ``COLUMNS`` sets the
+    width: at 90 columns long values fold onto more lines, every character still there."""
+    runs = tmp_path / "runs"
+    shutil.copytree(OLD.parent / "runs_v1", runs)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    wide = cli("results", "list", "--results-dir", runs)
+    assert wide.code == 0, wide.err
+    assert "…" not in wide.out
+    assert "MiniMaxAI/MiniMax-M1-80k" in wide.out and "2026-12-06 03:56 UTC" in wide.out
+    assert "tau-bench-retail-minimaxai-minimax-m1-80k-m1-80k-d5288dcc" in wide.out
+    monkeypatch.setenv("COLUMNS", "90")
+    narrow = cli("results", "list", "--results-dir", runs)
+    assert narrow.code == 0, narrow.err
+    lines = narrow.out.splitlines()
+    assert lines and max(len(line) for line in lines) <= 90
+    assert "…" not in narrow.out
+    cells = "".join(line.split("│")[4].strip() for line in lines if line.count("│") > 4)
+    assert "MiniMaxAI/MiniMax-M1-80k" in cells  # the model column, folded but whole
