@@ -31,10 +31,16 @@ def _png(fig: Any) -> bytes:
 
 def score_vs_paper(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
     """One line per suite; each model's score with its 95% interval, the paper's diamond."""
+    return _png(score_vs_paper_figure(rows, columns))
+
+
+def score_vs_paper_figure(rows: list[dict[str, Any]], columns: list[str]) -> Any:
+    """The figure of ``score_vs_paper`` (open: the caller saves and closes it)."""
     plt = _plt()
     suites = list(dict.fromkeys(r["suite"] for r in rows))
-    height = 0.35 * len(suites) * max(1, len(columns)) ** 0.5 + 1.8
-    fig, ax = plt.subplots(figsize=(8.5, height), dpi=100)
+    height = 0.35 * len(suites) * max(1, len(columns)) ** 0.5 + 2.2
+    # constrained layout keeps the legend below the axes, where it hides no marker
+    fig, ax = plt.subplots(figsize=(8.5, height), dpi=100, layout="constrained")
     step = 0.6 / max(1, len(columns))
     labelled: set[str] = set()
 
@@ -54,18 +60,21 @@ def score_vs_paper(rows: list[dict[str, Any]], columns: list[str]) -> bytes:
             hi = r["ci_high"] if r["ci_high"] is not None else r["score"]
             offset = (c - (len(columns) - 1) / 2) * step
             ax.errorbar(r["score"], y + offset, xerr=[[r["score"] - lo], [hi - r["score"]]],
-                        fmt="o", color=COLORS[c % len(COLORS)], capsize=3,
+                        fmt="o", color=COLORS[c % len(COLORS)], capsize=3, clip_on=False,
                         label=label(column))  # fmt: skip
         for paper in {r["paper"] for r in here if r["paper"] is not None}:
-            ax.plot(paper, y, "D", color="tab:orange", markersize=8, label=label("paper"))
+            ax.plot(paper, y, "D", color="tab:orange", markersize=8, clip_on=False,
+                    label=label("paper"))  # fmt: skip
     ax.set_yticks(range(len(suites)), suites, fontsize=8)
-    ax.set_ylim(len(suites) - 0.5, -0.5)
-    ax.set_xlim(0, 100)
+    ax.set_ylim(max(1, len(suites)) - 0.5, -0.5)
+    ax.set_xlim(-2, 102)  # a score of 0 or 100 (and its marker) is drawn whole
+    ax.set_xticks(range(0, 101, 10))
     ax.set_xlabel("score (95% CI)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    return _png(fig)
+    if labelled:
+        fig.legend(loc="outside lower center", ncol=min(4, len(labelled)), fontsize=8,
+                   frameon=False)  # fmt: skip
+    return fig
 
 
 def breakdown_lines(bins_by_column: dict[str, dict[str, dict[str, Any]]], x_label: str,
