@@ -163,7 +163,9 @@ def _print_breakdowns(console: Console, name: str, s: dict[str, Any]) -> None:
             f"{h['name']}: {_fmt(h['score'])} [{_fmt(h['ci_low'])}, {_fmt(h['ci_high'])}]"
             f"   paper {_fmt(h.get('paper'))}{note}"))  # fmt: skip
     for part in breakdowns:
-        table = Table(title=escape(f"{name}: {part['title']}"), title_justify="left")
+        # the title on a line of its own: a table's title wraps at the (narrow) table's width
+        console.print(escape(f"{name}: {part['title']}"), style="italic", soft_wrap=True)
+        table = Table()
         columns = [c for c in part["columns"] if c not in ("ci_low", "ci_high")]
         has_ci = "ci_low" in part["columns"]
         table.add_column("group", justify="left")

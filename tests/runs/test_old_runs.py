@@ -92,3 +92,14 @@ def test_results_list_cuts_nothing_and_honours_columns(cli, tmp_path: Path, monk
     assert "…" not in narrow.out
     cells = "".join(line.split("│")[4].strip() for line in lines if line.count("│") > 4)
     assert "MiniMaxAI/MiniMax-M1-80k" in cells  # the model column, folded but whole
+
+
+def test_breakdown_titles_do_not_wrap_at_the_table_width(cli, monkeypatch) -> None:
+    """A breakdown's title is one line even when its table is two narrow columns wide."""
+    monkeypatch.setenv("COLUMNS", "100")
+    run = OLD.parent / "runs_v1" / "tau-bench-retail-minimaxai-minimax-m1-80k-m1-80k-d5288dcc"
+    shown = cli("results", "show", run)
+    assert shown.code == 0, shown.err
+    lines = shown.out.splitlines()
+    assert "tau-bench-retail: pass^k (k of the trials succeed)" in lines
+    assert "tau-bench-retail: how episodes ended" in lines
