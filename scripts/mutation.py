@@ -83,6 +83,8 @@ SCOPE = [
     "m1eval.tau.env.x_reward__mutmut_*",
     "m1eval.tau.episode.x_run_episode__mutmut_*",
     "m1eval.tau.calculate.*",
+    # the cause each sample that did not score 1 carries, and their summary
+    "m1eval.causes.*",
 ]  # fmt: skip
 # Not mutated, and why: m1eval/sandbox/lcb_exec.py runs inside the sandbox container, from
 # its source text (a mutant's trampolines need mutmut there, so every mutant would "die" for

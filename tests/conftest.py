@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -183,3 +184,51 @@ def only_loopback() -> None:
 
     interfaces = sorted(name for _, name in socket.if_nameindex())  # this namespace's own
     assert interfaces == ["lo"], interfaces
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(x) for x in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No test leaves a process behind. A leftover child of the test process is named on
+    stderr, stopped and reaped here: a runner that runs the tests in-process and then waits
+    for its own children with ``os.wait()`` (mutmut does) must not reap one of ours."""
+    import signal
+    import sys
+    import time
+
+    left = _children(os.getpid())
+    if not left:
+        return
+    names = []
+    for pid in left:
+        try:
+            names.append(f"{pid} {Path(f'/proc/{pid}/cmdline').read_bytes()[:120]!r}")
+        except OSError:
+            names.append(str(pid))
+    print(f"\ntests left {len(left)} child process(es): {'; '.join(names)}", file=sys.stderr)
+    for pid in left:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 5
+    pending = set(left)
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done = pid
+            if done:
+                pending.discard(pid)
+        time.sleep(0.05)
+    for pid in pending:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
