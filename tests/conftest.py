@@ -204,6 +204,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     import sys
     import time
 
+    from m1eval.graders import bounded
+
+    bounded.shutdown()  # the grader workers are ours to stop (they restart on next use)
     left = _children(os.getpid())
     if not left:
         return
@@ -213,7 +216,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             names.append(f"{pid} {Path(f'/proc/{pid}/cmdline').read_bytes()[:120]!r}")
         except OSError:
             names.append(str(pid))
-    print(f"\ntests left {len(left)} child process(es): {'; '.join(names)}", file=sys.stderr)
+    ours = [n for n in names if "multiprocessing.resource_tracker" not in n]  # Python's own
+    if ours:
+        print(f"\ntests left {len(ours)} child process(es): {'; '.join(ours)}", file=sys.stderr)
     for pid in left:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)

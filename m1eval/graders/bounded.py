@@ -80,6 +80,17 @@ class _Worker:
 
 
 class _Pool:
+    def close(self) -> None:
+        """Stop every idle worker (each is started again on next use)."""
+        for _ in range(self.size):
+            try:
+                worker = self._idle.get_nowait()
+            except queue.Empty:
+                break
+            if worker is not None:
+                worker.close()
+            self._idle.put(None)
+
     def __init__(self, size: int) -> None:
         self.size = size
         self._idle: queue.Queue[_Worker | None] = queue.Queue()
@@ -87,7 +98,11 @@ class _Pool:
             self._idle.put(None)  # started on first use
 
     def call(self, message: tuple[Any, ...], timeout_s: float) -> Any:
-        worker = self._idle.get() or _Worker()
+        worker = self._idle.get()
+        if worker is not None and not worker.proc.is_alive():  # died while idle (OOM, kill):
+            worker.close()  # not the next output's doing; a fresh one grades it
+            worker = None
+        worker = worker or _Worker()
         healthy = False
         try:
             result = worker.call(message, timeout_s)
@@ -118,6 +133,15 @@ def _forget_parents_workers() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_parents_workers)
+
+
+def shutdown() -> None:
+    """Stop this process's grader workers (they start again on the next grading): for a
+    process that must leave no child behind, such as a test session's end."""
+    with _POOL_LOCK:
+        pool = _POOL
+    if pool is not None:
+        pool.close()
 
 
 def _pool() -> _Pool:
