@@ -1,4 +1,5 @@
-"""``m1eval profile flops | latency``: the efficiency claim, computed and measured."""
+"""``m1eval profile flops | latency | serve``: the efficiency claim, computed, measured per
+kernel, and measured on a live endpoint."""
 
 from __future__ import annotations
 
@@ -25,9 +26,43 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     latency.add_argument("--from", dest="source", type=Path,
                          help="render a saved attention_latency.json instead of measuring")
     latency.add_argument("--results-dir", default="results")
+    _serve_parser(sub)
+
+
+def _serve_parser(sub: argparse._SubParsersAction) -> None:
+    from m1eval.commands.args import http_url, positive_int
+
+    serve = sub.add_parser("serve", help="inter-token latency of a live endpoint over long "
+                           "generations, by position and concurrency")  # fmt: skip
+    serve.add_argument("--base-url", type=http_url,
+                       help="the endpoint (…/v1); without it, --model embedded starts the "
+                       "embedded llama.cpp server")  # fmt: skip
+    serve.add_argument("--model", default="embedded", help="the served model's id")
+    serve.add_argument("--baseline-url", type=http_url,
+                       help="a second endpoint (a softmax model) measured the same way")
+    serve.add_argument("--baseline-model", help="its model id (default: --model)")
+    serve.add_argument("--length", type=positive_int, default=512,
+                       help="tokens per generation (102400 for the paper's claim)")
+    serve.add_argument("--concurrency", default="1",
+                       help="comma-separated concurrency levels, e.g. 1,8,32")
+    serve.add_argument("--generations", type=positive_int, default=1,
+                       help="generations per level (at least the level)")
+    serve.add_argument("--buckets", type=positive_int, default=10, help="position buckets")
+    serve.add_argument("--prompt", help="the prompt (default: a long-story request)")
+    serve.add_argument("--ban-token", type=int, action="append", default=[],
+                       help="a token id never to sample (an end-of-sequence id), repeatable")
+    serve.add_argument("--projection", type=Path,
+                       help="a profile latency result (attention_latency.json): overlay "
+                       "its kernel-level projection")  # fmt: skip
+    serve.add_argument("--api-key-env", default="OPENAI_API_KEY")
+    serve.add_argument("--out", type=Path, default=Path("results/profile-serve"))
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.action == "serve":
+        from m1eval.commands.profile_serve import serve
+
+        return serve(args)
     return _flops(args) if args.action == "flops" else _latency(args)
 
 

@@ -3,6 +3,7 @@ with the serving projection."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +13,13 @@ from rich.table import Table
 from m1eval.profiler.report import serving_table
 
 
-def _console() -> Console:
-    console = Console(highlight=False)
-    if not console.is_terminal:  # logs and pipes: do not squeeze tables into 80 columns
-        console = Console(highlight=False, width=max(console.width, 140))
-    return console
+def make_console() -> Console:
+    """A terminal's own width; ``COLUMNS`` where set; logs and pipes get room for whole
+    tables (not squeezed into 80 columns)."""
+    out = Console(highlight=False)
+    if not out.is_terminal and not os.environ.get("COLUMNS", "").strip().isdigit():
+        out = Console(highlight=False, width=max(out.width, 200))
+    return out
 
 
 def _fmt(x: float | None, digits: int = 1) -> str:
@@ -24,7 +27,7 @@ def _fmt(x: float | None, digits: int = 1) -> str:
 
 
 def print_flops(result: dict[str, Any], out_dir: Path) -> None:
-    console = _console()
+    console = make_console()
     lengths = list(next(iter(result["models"].values())))
     table = Table(title=f"cumulative FLOPs to generate L tokens ({result['convention']})",
                   title_justify="left")  # fmt: skip
@@ -40,7 +43,7 @@ def print_flops(result: dict[str, Any], out_dir: Path) -> None:
 
 
 def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) -> None:
-    console = _console()
+    console = make_console()
     c = result["ceilings"]
     console.print(f"{result['device']}: matmul {c['matmul_tflops']:.0f} TFLOP/s, "
                   f"copy {c['copy_gbps']:.0f} GB/s (measured in the same run)")  # fmt: skip

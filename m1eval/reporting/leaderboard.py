@@ -158,8 +158,48 @@ def _earlier_section(earlier: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def serve_tables(path: Path) -> dict[str, Any]:
+    """A ``profile serve`` result as the report shows it: a table per endpoint (one row
+    per concurrency level), the position table of the first level, and its plot."""
+    import io
+
+    from m1eval.profiler import serve_report
+
+    result = serve_report.load(path)
+    png = io.BytesIO()
+    serve_report.plot(result, png)
+    settings = result["settings"]
+    sides = [{"name": side, "model": settings[side]["model"],
+              "base_url": settings[side]["base_url"],
+              "rows": serve_report.level_rows(result[side]["levels"])}
+             for side in ("target", "baseline") if result.get(side)]  # fmt: skip
+    return {"length": settings["length"], "columns": serve_report.LEVEL_COLUMNS,
+            "sides": sides, "bucket_columns": serve_report.bucket_columns(result),
+            "bucket_rows": serve_report.bucket_rows(result, 0),
+            "png": png.getvalue()}  # fmt: skip
+
+
+def _serve_section(serve: dict[str, Any] | None) -> list[str]:
+    if not serve:
+        return []
+    lines = ["", "## Live endpoint latency", "",
+             f"Generations of up to {serve['length']:,} tokens (`m1eval profile serve`).", ""]
+    for side in serve["sides"]:
+        lines += [f"{side['name']}: {md(side['model'])} at {md(side['base_url'])}", "",
+                  "| " + " | ".join(serve["columns"]) + " |",
+                  "|" + "---|" * len(serve["columns"])]  # fmt: skip
+        lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in side["rows"]]
+        lines.append("")
+    lines += ["By position (the first concurrency level):", "",
+              "| " + " | ".join(serve["bucket_columns"]) + " |",
+              "|" + "---|" * len(serve["bucket_columns"])]  # fmt: skip
+    lines += ["| " + " | ".join(md(c) for c in row) + " |" for row in serve["bucket_rows"]]
+    return lines
+
+
 def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]], plots: dict[str, str],
-             earlier: list[dict[str, Any]] | None = None) -> str:  # fmt: skip
+             earlier: list[dict[str, Any]] | None = None,
+             serve: dict[str, Any] | None = None) -> str:  # fmt: skip
     notes: list[str] = []
 
     def note(text: str) -> str:
@@ -212,6 +252,7 @@ def markdown(rows: list[dict[str, Any]], usage: list[dict[str, Any]], plots: dic
             f"{_fmt(u['median_ttft_s'], 2)} | {_fmt(u['tokens_per_s_per_request'])} | "
             f"{_fmt(u['run_tokens_per_s'])} |"
         )
+    lines += _serve_section(serve)
     lines += ["", "## Plots", ""]
     lines += [f"![{md(title)}]({path})" for title, path in plots.items()]  # our own paths
     lines += ["", "Verdicts compare the paper's number with our 95% interval (widened by the "
@@ -225,6 +266,8 @@ PLOT_TITLES = {
     "score_vs_paper": "score against the paper, 95% intervals",
     "reasoning_lengths": "completion lengths and truncation per suite",
     "flops": "generation FLOPs: lightning attention against softmax models",
+    "serve": "live endpoint: inter-token latency by generated position (and the ratio to "
+             "the baseline endpoint)",
     "latency": "measured attention latency per layer (and, where measured, batched decode "
     "and one 8-GPU node serving 100K-token sequences)",
 }
@@ -270,7 +313,8 @@ def history_rows(runs: list[Path]) -> list[dict[str, Any]]:
 
 
 def build_report(paths: list[str], out: Path, latency_result: Path | None = None,
-                 flops_convention: str = "paper-figure", all_runs: bool = False) -> Path:
+                 flops_convention: str = "paper-figure", all_runs: bool = False,
+                 serve_result: Path | None = None) -> Path:  # fmt: skip
     from m1eval.reporting import plots
     from m1eval.reporting.usage import run_throughput, suite_usage
 
@@ -315,13 +359,17 @@ def build_report(paths: list[str], out: Path, latency_result: Path | None = None
     pngs["flops"] = plots.flops_curves(flops_convention)
     if latency is not None:
         pngs["latency"] = plots.latency(latency)
+    serve = serve_tables(serve_result) if serve_result is not None else None
+    if serve is not None:
+        pngs["serve"] = serve.pop("png")
     for name, png in pngs.items():
         atomic_write_bytes(out / "plots" / f"{name}.png", png)
     earlier = history_rows(history)
-    md = markdown(rows, usage_rows, {titles[n]: f"plots/{n}.png" for n in pngs}, earlier)
+    md = markdown(rows, usage_rows, {titles[n]: f"plots/{n}.png" for n in pngs}, earlier,
+                  serve)  # fmt: skip
     atomic_write_text(out / "report.md", md)
     page = html_page(rows, columns, usage_rows, pngs, [r.name for r in runs], latency, titles,
-                     earlier)  # fmt: skip
+                     earlier, serve)  # fmt: skip
     atomic_write_text(out / "index.html", page)
     # every run's samples, one click from the leaderboard: the run viewer
     build_viewer([str(r) for r in [*runs, *history]], out / "runs")
@@ -350,7 +398,8 @@ def html_page(rows: list[dict[str, Any]], columns: list[str], usage: list[dict[s
               pngs: dict[str, bytes], runs: list[str],
               latency: dict[str, Any] | None = None,
               titles: dict[str, str] | None = None,
-              earlier: list[dict[str, Any]] | None = None) -> str:  # fmt: skip
+              earlier: list[dict[str, Any]] | None = None,
+              serve: dict[str, Any] | None = None) -> str:  # fmt: skip
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("m1eval.reporting", "templates"),
@@ -374,4 +423,5 @@ def html_page(rows: list[dict[str, Any]], columns: list[str], usage: list[dict[s
         note_of={n: i + 1 for i, n in enumerate(notes)},
         device=(latency or {}).get("device"),
         earlier=earlier or [],
+        serve=serve,
     )

@@ -63,6 +63,7 @@ RELEASES = ("0.10.2", "0.12.0", "0.23.0")
 SPECIAL_TOKENS = ("<begin_of_document>", "<beginning_of_sentence>", "<end_of_sentence>",
                   "<tool_calls>", "</tool_calls>", "<think>", "</think>")  # fmt: skip
 CHARS_PER_TOKEN = 4
+FILLER = " tok"  # one token of text past the reply (``ignore_eos``)
 MAX_CHARS_PER_TOKEN = 16  # the longest token text of the emulated vocabulary (0.23's early check)
 TOOL_PARSER_MSG = ('"auto" tool choice requires --enable-auto-tool-choice and '
                    "--tool-call-parser to be set")  # fmt: skip
@@ -102,6 +103,18 @@ class EmulatorConfig:
     # this share of samples (by sample id, every attempt) meets an engine that died: HTTP 500
     engine_error_rate: float = 0.0
     root: str | None = None  # the card's root: where the weights were loaded from
+    # a latency model for streamed tokens: the token at generated position p (1-based)
+    # arrives token_base_s + token_slope_s * p after the one before it (a softmax model's
+    # decode slows with position; a flat model does not)
+    token_base_s: float = 0.0
+    token_slope_s: float = 0.0
+
+
+def token_gap_s(base_s: float, slope_s: float, tokens: int, n: int = 1) -> float:
+    """The latency model's time for the ``n`` tokens ending at position ``tokens``: the sum
+    of ``base_s + slope_s * p`` over their positions p."""
+    first = tokens - n + 1
+    return base_s * n + slope_s * (first + tokens) * n / 2
 
 
 class Tokenizer:
@@ -402,6 +415,10 @@ def make_app(emu: Emulator) -> web.Application:
             return error(exc)
         reply = emu.generate(body, parse_tools, emu.sample_key(request, body))
         tokens = emu.tokenizer.pieces(reply)
+        while body.get("ignore_eos") and max_tokens and len(tokens) < int(max_tokens):
+            # vLLM's sampling extension: no early stop; text past the reply up to max_tokens
+            reply += FILLER * (int(max_tokens) - len(tokens))
+            tokens = emu.tokenizer.pieces(reply)
         finish = "stop"
         if max_tokens is not None and len(tokens) >= max_tokens:
             tokens, finish = tokens[:max_tokens], "length"
@@ -466,9 +483,18 @@ def make_app(emu: Emulator) -> web.Application:
         else:  # the end-of-sequence token (and </tool_calls>) add no text
             ending = (emu.delta() if calls else emu.delta(content=""),
                       n_completion - sum(n for _, n in deltas))  # fmt: skip
+        paced = cfg.token_base_s > 0 or cfg.token_slope_s > 0
+        last = time.perf_counter()
+        oversleep = 0.0  # how late the event loop wakes, on average: asked for that much less
         try:
             for delta, n in deltas:
                 sent += n
+                if paced:  # the latency model's gap after the token before (a late token
+                    # delays the next, as a slow decode step does; nothing catches up)
+                    due = last + token_gap_s(cfg.token_base_s, cfg.token_slope_s, sent, n)
+                    await asyncio.sleep(max(0.0, due - oversleep - time.perf_counter()))
+                    last = time.perf_counter()
+                    oversleep = max(0.0, 0.9 * oversleep + 0.1 * (last - due + oversleep))
                 if delta:
                     await resp.write(emu.chunk(rid, created, choice(delta), usage(sent)))
                 await asyncio.sleep(0)
@@ -544,6 +570,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--port-file", type=Path)
     p.add_argument("--model", default="MiniMaxAI/MiniMax-M1-80k")
     p.add_argument("--delay", type=float, default=0.0, help="seconds before each answer")
+    p.add_argument("--token-latency", default="0",
+                   help="BASE[,SLOPE]: seconds between streamed tokens, BASE + SLOPE x position")
     p.add_argument("--max-model-len", type=int, default=1_081_920)
     p.add_argument("--no-tool-parser", action="store_true")
     p.add_argument("--tool-parser", default="minimax", help="a parser that is not M1's "
@@ -567,6 +595,10 @@ def main(argv: list[str] | None = None) -> None:
         help="share of samples that give the scripted answer unchanged",
     )
     args = p.parse_args(argv)
+    try:
+        token_latency = [float(x) for x in args.token_latency.split(",")] + [0.0]
+    except ValueError:
+        p.error(f"--token-latency takes BASE[,SLOPE] in seconds, got {args.token_latency!r}")
     emu = Emulator(
         EmulatorConfig(
             version=args.release,
@@ -578,6 +610,8 @@ def main(argv: list[str] | None = None) -> None:
             chat_template=templates.template_text(args.chat_template),
             model_id=args.model,
             delay_s=args.delay,
+            token_base_s=token_latency[0],
+            token_slope_s=token_latency[1],
             answers=json.loads(args.answers.read_text()) if args.answers else {},
             correct_rate=args.correct_rate,
             engine_error_rate=args.engine_error_rate,
