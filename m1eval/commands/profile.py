@@ -23,8 +23,9 @@ def add_parser(parser: argparse.ArgumentParser) -> None:
     flops.add_argument("--format", choices=["table", "json"], default="table")
     flops.add_argument("--results-dir", default="results")
     latency = sub.add_parser("latency", help="lightning vs softmax attention latency (GPU)")
-    latency.add_argument("--from", dest="source", type=Path,
-                         help="render a saved attention_latency.json instead of measuring")
+    latency.add_argument("--from", dest="source", type=Path, action="append",
+                         help="render a saved attention_latency.json instead of measuring; "
+                         "repeat to join the parts of one device's runs (decode, prefill)")
     latency.add_argument("--results-dir", default="results")
     _serve_parser(sub)
 
@@ -114,13 +115,28 @@ def _latency(args: argparse.Namespace) -> int:
         out_dir.mkdir(parents=True, exist_ok=True)
         os.environ["OUT"] = str(out_dir)
         latency.main()
-        source = out_dir / "attention_latency.json"
+        sources = [out_dir / "attention_latency.json"]
     else:
-        source = args.source
-    result = load(source)
+        sources = args.source
+    parts = [load(p) for p in sources]
+    if not any("lightning_decode" in p for p in parts):
+        raise ConfigError("prefill-only parts: pass the decode part too (--from DECODE.json "
+                          "--from PREFILL.json)")  # fmt: skip
+    target = out_dir / "attention_latency.json"
     out_dir.mkdir(parents=True, exist_ok=True)
-    if source.resolve() != (out_dir / "attention_latency.json").resolve():
-        shutil.copyfile(source, out_dir / "attention_latency.json")
+    if len(parts) > 1:
+        from m1eval.fsutil import atomic_write_json
+        from m1eval.profiler.report import merge
+
+        try:
+            result = merge(parts)
+        except ValueError as exc:
+            raise ConfigError(f"cannot join {', '.join(map(str, sources))}: {exc}") from None
+        atomic_write_json(target, result)
+    else:
+        result = parts[0]
+        if sources[0].resolve() != target.resolve():
+            shutil.copyfile(sources[0], target)
     plot(result, out_dir / "latency.png")
     from m1eval.profiler.tables import print_latency
 

@@ -20,18 +20,17 @@ import json
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
 from m1eval.profiler.lightning import (
     decay,
-    decode_state_bytes,
-    integrate_decode,
     recurrent,
     relative_error,
-    softmax_decode_bytes,
 )
+from m1eval.profiler.report import totals
 
 H, D, KVH = 64, 128, 8
 CONTEXTS = [1024, 2048, 4096, 8192, 16384, 32768, 65536, 102400, 131072]
@@ -76,102 +75,44 @@ def ceilings() -> dict[str, float]:
     x = torch.randn(1 << 29, device=DEV, dtype=torch.bfloat16)  # 1 GiB
     y = torch.empty_like(x)
     tc = events_time(lambda: y.copy_(x))
+    # read-only: a reduction reads every byte once and writes one number
+    tr = min(events_time(lambda: torch.amax(x)), events_time(lambda: x.sum(dtype=torch.float32)))
     return {"matmul_tflops": 2 * n**3 / t / 1e12,
-            "copy_gbps": 2 * x.numel() * 2 / tc / 1e9}  # fmt: skip
+            "copy_gbps": 2 * x.numel() * 2 / tc / 1e9,
+            "read_gbps": x.numel() * 2 / tr / 1e9,
+            "l2_bytes": float(torch.cuda.get_device_properties(0).L2_cache_size)}  # fmt: skip
 
 
-def softmax_decode(ctx: int, backend) -> float:
-    from torch.nn.attention import sdpa_kernel
+def decode_numerics(lam: torch.Tensor, vllm: Any = None) -> dict[str, float]:
+    """One decode step against float64: our fused step (bf16 q, k, v; fp32 state) and, when
+    loaded, vLLM's (fp32 q, k, v as served)."""
+    from m1eval.profiler.latency_batch import _batched_step_kernel
 
-    q = torch.randn(1, H, 1, D, device=DEV, dtype=torch.bfloat16)
-    k = torch.randn(1, KVH, ctx, D, device=DEV, dtype=torch.bfloat16)
-    v = torch.randn(1, KVH, ctx, D, device=DEV, dtype=torch.bfloat16)
-    out = torch.empty(1, H, 1, D, device=DEV, dtype=torch.bfloat16)
-    with sdpa_kernel([backend]):
-
-        def step():
-            out.copy_(torch.nn.functional.scaled_dot_product_attention(q, k, v, enable_gqa=True))
-
-        return graph_step_time(step)
-
-
-def lightning_decode_torch(lam: torch.Tensor) -> float:
-    s = torch.randn(H, D, D, device=DEV, dtype=torch.float32) * 0.01
-    q, k, v = (torch.randn(H, D, device=DEV, dtype=torch.float32) for _ in range(3))
-    o = torch.empty(H, 1, D, device=DEV)
-
-    def step():
-        s.mul_(lam[:, None, None]).baddbmm_(k[:, :, None], v[:, None, :])
-        torch.bmm(q[:, None, :], s, out=o)
-
-    return graph_step_time(step)
-
-
-def _triton_decode_kernel():
-    import triton
-    import triton.language as tl
-
-    @triton.jit
-    def step(s_ptr, q_ptr, k_ptr, v_ptr, lam_ptr, o_ptr, D: tl.constexpr, BV: tl.constexpr):
-        """One decode step for one head and BV state columns: S = lam*S + k^T v; o = q S.
-        Reads and writes the fp32 state once: the state-traffic floor."""
-        h = tl.program_id(0)
-        cols = tl.program_id(1) * BV + tl.arange(0, BV)
-        rows = tl.arange(0, D)
-        ptrs = s_ptr + h * D * D + rows[:, None] * D + cols[None, :]
-        state = tl.load(ptrs)
-        k = tl.load(k_ptr + h * D + rows).to(tl.float32)
-        v = tl.load(v_ptr + h * D + cols).to(tl.float32)
-        q = tl.load(q_ptr + h * D + rows).to(tl.float32)
-        state = state * tl.load(lam_ptr + h) + k[:, None] * v[None, :]
-        tl.store(ptrs, state)
-        tl.store(o_ptr + h * D + cols, tl.sum(q[:, None] * state, axis=0))
-
-    return step
-
-
-def lightning_decode_triton(lam: torch.Tensor) -> tuple[float, float]:
-    """A fused Triton step (one pass over the state); returns (seconds, relative error vs the
-    two-op PyTorch step on the same inputs)."""
-    kernel = _triton_decode_kernel()
-    bv = 32
-    s = torch.randn(H, D, D, device=DEV, dtype=torch.float32) * 0.01
+    s0 = torch.randn(H, D, D, device=DEV, dtype=torch.float32) * 0.01
     q, k, v = (torch.randn(H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
+    lam64 = lam.double()
+    ref_state = s0.double() * lam64[:, None, None] + k.double()[:, :, None] * v.double()[:, None, :]
+    ref = torch.einsum("hk,hkv->hv", q.double(), ref_state)
+    out = {}
+    s = s0.clone()
     o = torch.empty(H, D, device=DEV, dtype=torch.float32)
-    ref_state = s.clone() * lam[:, None, None] + k.float()[:, :, None] * v.float()[:, None, :]
-    ref_out = torch.einsum("hk,hkv->hv", q.float(), ref_state)
-    check = s.clone()
-    kernel[(H, D // bv)](check, q, k, v, lam, o, D=D, BV=bv)
-    err = float((o - ref_out).norm() / ref_out.norm())
+    _batched_step_kernel()[(H, D // 32)](s, q, k, v, lam, o, H=H, D=D, BV=32)
+    out["ours_decode_vs_fp64"] = float((o.double() - ref).norm() / ref.norm())
+    if vllm is not None:
+        from m1eval.profiler import vllm_kernels
 
-    def step():
-        kernel[(H, D // bv)](s, q, k, v, lam, o, D=D, BV=bv)
-
-    return graph_step_time(step), err
-
-
-def lightning_decode_fla(g_gamma: torch.Tensor, steps: int = 20) -> float:
-    """fla's fused recurrent step, chained: each step reads the state the previous one wrote
-    (no copies), as a decode loop that swaps state buffers would."""
-    from fla.ops.simple_gla import fused_recurrent_simple_gla
-
-    q, k, v = (torch.randn(1, 1, H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
-    state = torch.randn(1, H, D, D, device=DEV, dtype=torch.float32) * 0.01
-
-    def chain():
-        s = state
-        for _ in range(steps):
-            _, s = fused_recurrent_simple_gla(
-                q, k, v, g_gamma=g_gamma, scale=1.0, initial_state=s, output_final_state=True
-            )
-
-    return graph_step_time(chain, steps_per_graph=1) / steps
+        bufs = {"caches": [s0.clone()[None]], "q": q.float()[None, :, None],
+                "k": k.float()[None, :, None], "v": v.float()[None, :, None],
+                "slots": torch.zeros(1, device=DEV, dtype=torch.int64)}  # fmt: skip
+        got = vllm_kernels.decode_step(vllm, bufs, 0, -torch.log(lam)).reshape(H, D)
+        out["vllm_decode_vs_fp64"] = float((got.double() - ref).norm() / ref.norm())
+    return out
 
 
-def lightning_prefill(ctx: int, g_gamma: torch.Tensor) -> float:
+def lightning_prefill(ctx: int, g_gamma: torch.Tensor, batch: int = 1) -> float:
     from fla.ops.simple_gla import chunk_simple_gla
 
-    q, k, v = (torch.randn(1, ctx, H, D, device=DEV, dtype=torch.bfloat16) * 0.1
+    q, k, v = (torch.randn(batch, ctx, H, D, device=DEV, dtype=torch.bfloat16) * 0.1
                for _ in range(3))  # fmt: skip
     return events_time(lambda: chunk_simple_gla(q, k, v, g_gamma=g_gamma, scale=1.0), reps=5)
 
@@ -199,7 +140,9 @@ def softmax_prefill_flex(ctx: int) -> float:
     def causal(b, h, q_idx, kv_idx):
         return q_idx >= kv_idx
 
-    mask = create_block_mask(causal, None, None, ctx, ctx, device=DEV)
+    # _compile=True builds the block mask block by block, never a dense T×T tensor (which
+    # ran out of memory at 100K on an H100)
+    mask = create_block_mask(causal, None, None, ctx, ctx, device=DEV, _compile=True)
     fn = compiled_flex()
     return events_time(lambda: fn(q, k, v, block_mask=mask, enable_gqa=True), reps=3)
 
@@ -207,8 +150,11 @@ def softmax_prefill_flex(ctx: int) -> float:
 # Seen with Triton 3.6 on an H200: C=128 tiles crashed (illegal address), and BV=32 with 4
 # warps computed wrong outputs or crashed; each configuration is checked and timed in a
 # process of its own, so one that breaks the CUDA context cannot take the run with it.
-PREFILL_CONFIGS = [{"C": 64, "BV": bv, "num_warps": w, "STAGES": st}
-                   for bv in (32, 64, 128) for w in (4, 8) for st in (1, 2, 3)]  # fmt: skip
+# SEG 0 walks each sequence in one program per head and block of columns (the earlier
+# design); SEG > 0 also splits the sequence into segments run side by side.
+PREFILL_CONFIGS = [{"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": seg}
+                   for seg in (0, 4096, 8192, 16384)
+                   for bv, w, st in ((32, 4, 3), (64, 4, 2), (64, 8, 3), (128, 8, 3))]  # fmt: skip
 FLEX_MIN_CONTEXT = 32768
 PREFILL_MAX_ERROR = 2e-2  # bf16 inputs: fla's chunk kernel is at ~4e-3 against float64
 
@@ -219,18 +165,40 @@ def prefill_error(slopes_t: torch.Tensor, lam: np.ndarray, config: dict) -> floa
     from m1eval.profiler.lightning_prefill import prefill
 
     rng = np.random.default_rng(1)
-    q, k, v = (rng.standard_normal((H, 200, D)) * 0.1 for _ in range(3))
+    q, k, v = (rng.standard_normal((H, 1000, D)) * 0.1 for _ in range(3))
     ref, _ = recurrent(q, k, v, lam)
     to_gpu = [torch.tensor(x.transpose(1, 0, 2)[None], device=DEV, dtype=torch.bfloat16)
               for x in (q, k, v)]  # fmt: skip
-    got = prefill(*to_gpu, slopes_t, config)[0].float().cpu().numpy().transpose(1, 0, 2)
-    return relative_error(got, ref)
+    got = prefill(*to_gpu, slopes_t, small_segments(config))[0]
+    return relative_error(got.float().cpu().numpy().transpose(1, 0, 2), ref)
 
 
-def lightning_prefill_ours(ctx: int, slopes_t: torch.Tensor, config: dict) -> float:
+def small_segments(config: dict) -> dict:
+    """The configuration with segments of 256 tokens where it splits at all: at the sizes a
+    float64 reference allows (1,000 tokens), 4 segments, a padded first and a short last."""
+    return {**config, "SEG": min(config.get("SEG") or 0, 256)}
+
+
+def vs_fla(slopes_t: torch.Tensor, config: dict, ctx: int = 32768) -> float:
+    """Our output against fla's chunk kernel at ``ctx`` tokens, where the configuration's own
+    segment length splits the sequence (float64 is out of reach at this size)."""
+    from fla.ops.simple_gla import chunk_simple_gla
+
     from m1eval.profiler.lightning_prefill import prefill
 
     q, k, v = (torch.randn(1, ctx, H, D, device=DEV, dtype=torch.bfloat16) * 0.1
+               for _ in range(3))  # fmt: skip
+    ref = chunk_simple_gla(q, k, v, g_gamma=-slopes_t, scale=1.0)
+    ref = (ref[0] if isinstance(ref, tuple) else ref).float()
+    got = prefill(q, k, v, slopes_t, config).float()
+    return float((got - ref).norm() / ref.norm())
+
+
+def lightning_prefill_ours(ctx: int, slopes_t: torch.Tensor, config: dict,
+                           batch: int = 1) -> float:  # fmt: skip
+    from m1eval.profiler.lightning_prefill import prefill
+
+    q, k, v = (torch.randn(batch, ctx, H, D, device=DEV, dtype=torch.bfloat16) * 0.1
                for _ in range(3))  # fmt: skip
     return events_time(lambda: prefill(q, k, v, slopes_t, config), reps=5)
 
@@ -254,12 +222,14 @@ def tune_prefill(slopes_t: torch.Tensor, lam: np.ndarray, ctx: int = 102400
         table.append({**cfg, **row})
     ok = [r for r in table if r["s"]]
     best = min(ok, key=lambda r: r["s"]) if ok else None
-    return ({k: best[k] for k in ("C", "BV", "num_warps", "STAGES")} if best else None), table
+    keys = ("C", "BV", "num_warps", "STAGES", "SEG")
+    return ({k: best[k] for k in keys} if best else None), table
 
 
 def numerics_ours(slopes_t: torch.Tensor, lam: np.ndarray, config: dict) -> dict[str, float]:
     """Our kernel against the float64 recurrence: outputs at T=1024 (as fla is checked) and
-    T=1000 (left padding), and the final state."""
+    T=1000 (left padding), and the final state; a splitting configuration with segments of
+    256 tokens, so the scan and the segments' initial states are in the check."""
     from m1eval.profiler.lightning_prefill import prefill
 
     out = {}
@@ -269,7 +239,7 @@ def numerics_ours(slopes_t: torch.Tensor, lam: np.ndarray, config: dict) -> dict
         ref, ref_state = recurrent(q, k, v, lam)
         to_gpu = [torch.tensor(x.transpose(1, 0, 2)[None], device=DEV, dtype=torch.bfloat16)
                   for x in (q, k, v)]  # fmt: skip
-        o, state = prefill(*to_gpu, slopes_t, config, final_state=True)
+        o, state = prefill(*to_gpu, slopes_t, small_segments(config), final_state=True)
         got = o[0].float().cpu().numpy().transpose(1, 0, 2)
         out[f"ours_bf16_vs_fp64_t{t}"] = relative_error(got, ref)
         out[f"ours_state_vs_fp64_t{t}"] = relative_error(state[0].cpu().numpy(), ref_state)
@@ -316,82 +286,178 @@ def safe(fn, *args):
         return None, f"{type(exc).__name__}: {str(exc)[:160]}"
 
 
+def vllm_numerics(vllm: Any, slopes_t: torch.Tensor, lam: np.ndarray) -> dict[str, float]:
+    """vLLM's prefill as served (fp32 inputs) against the float64 recurrence."""
+    from m1eval.profiler import vllm_kernels
+
+    out = {}
+    rng = np.random.default_rng(0)
+    for t in (1024, 1000):
+        q, k, v = (rng.standard_normal((H, t, D)) * 0.1 for _ in range(3))
+        ref, _ = recurrent(q, k, v, lam)
+        to_gpu = [torch.tensor(x.transpose(1, 0, 2)[None], device=DEV, dtype=torch.float32)
+                  for x in (q, k, v)]  # fmt: skip
+        got = vllm_kernels.prefill(vllm, *to_gpu, slopes_t)[0].double().cpu().numpy()
+        out[f"vllm_fp32_vs_fp64_t{t}"] = relative_error(got.transpose(1, 0, 2), ref)
+    return out
+
+
+def vllm_prefill(vllm: Any, ctx: int, slopes_t: torch.Tensor, batch: int = 1) -> float:
+    from m1eval.profiler import vllm_kernels
+
+    q, k, v = (torch.randn(batch, ctx, H, D, device=DEV, dtype=torch.float32) * 0.1
+               for _ in range(3))  # fmt: skip
+    return events_time(lambda: vllm_kernels.prefill(vllm, q, k, v, slopes_t), reps=3)
+
+
+def _load_vllm(result: dict) -> Any:
+    """vLLM's lightning kernels from the file named by $VLLM_LIGHTNING (a 0.23 wheel's
+    vllm/model_executor/layers/lightning_attn.py), or None."""
+    path = os.environ.get("VLLM_LIGHTNING")
+    if not path:
+        result["vllm"] = {"error": "VLLM_LIGHTNING not set: the served kernels not measured"}
+        return None
+    from m1eval.profiler import vllm_kernels
+
+    module, err = safe(vllm_kernels.load, path)
+    result["vllm"] = {"path": path, "sha256": getattr(module, "sha256", None), "error": err,
+                      "version": os.environ.get("VLLM_VERSION", "0.23.0")}  # fmt: skip
+    return module
+
+
 def main() -> None:
     props = torch.cuda.get_device_properties(0)
-    result: dict = {"device": props.name, "torch": torch.__version__, "time": time.time()}
+    result: dict = {"device": props.name, "torch": torch.__version__, "time": time.time(),
+                    "method": "cold"}  # fmt: skip
     ceil = ceilings()
     result["ceilings"] = ceil
-    bw = ceil["copy_gbps"] * 1e9
     lam_np = decay(0, 80, H)
     lam = torch.tensor(lam_np, device=DEV, dtype=torch.float32)
     g_gamma = torch.log(lam)
     slopes_t = -g_gamma
     parts = set(os.environ.get("PROFILE_PARTS", "all").split(","))
     result["versions"] = _versions()
+    vllm = _load_vllm(result)
     result["numerics"], err = safe(numerics, g_gamma, lam_np)
     result["numerics_error"] = err
+    result["decode_numerics"], result["decode_numerics_error"] = safe(decode_numerics, lam, vllm)
+    if vllm is not None:
+        result["numerics_vllm"], result["numerics_vllm_error"] = safe(
+            vllm_numerics, vllm, slopes_t, lam_np)  # fmt: skip
     best_cfg, table = tune_prefill(slopes_t, lam_np)
     result["prefill_tuning"] = {"context": 102400, "configs": table, "best": best_cfg}
     if best_cfg:
         result["numerics_ours"], result["numerics_ours_error"] = safe(
             numerics_ours, slopes_t, lam_np, best_cfg)  # fmt: skip
-    if "all" not in parts:  # a quick call: tuning and numerics only
-        _quick(result, table, g_gamma)
-        return
-    result["lightning_decode"] = _lightning_decode(lam, g_gamma, bw)
-    rows = []
-    for ctx in CONTEXTS:
-        rows.append(_context_row(ctx, bw, g_gamma, slopes_t, best_cfg))
-        result["rows"] = rows
-        _write(result)  # what is measured so far survives a timeout
-        torch.cuda.empty_cache()
-    result["rows"] = rows
-    _serving_and_totals(result, lam, bw, float(props.total_memory))
     _write(result)
-    _print_result(result, err)
+    if not parts & {"all", "decode", "prefill"}:  # a quick call: tuning and numerics
+        _quick(result, g_gamma, slopes_t, vllm, best_cfg)
+        return
+    result["gpu_bytes"] = float(props.total_memory)
+    result["parts"] = sorted(parts)
+    if parts & {"all", "decode"}:
+        _decode_parts(result, lam, vllm)
+    else:  # prefill only: the contexts' rows start empty
+        result["rows"] = [{"context": c} for c in CONTEXTS]
+    if parts & {"all", "prefill"}:
+        _prefill_parts(result, g_gamma, slopes_t, best_cfg, vllm)
+    if "batched_decode" in result:
+        totals(result)
+    _write(result)
+    _print_result(result)
 
 
-def _quick(result: dict, table: list[dict], g_gamma: torch.Tensor) -> None:
-    """Tuning and numerics only (PROFILE_PARTS without ``all``)."""
-    flex, flex_err = safe(softmax_prefill_flex, 8192)
+def _quick(result: dict, g_gamma: torch.Tensor, slopes_t: torch.Tensor, vllm: Any,
+           best_cfg: dict | None) -> None:  # fmt: skip
+    """Tuning and numerics, a flex mask at 100K, and the prefill kernels at 100K."""
+    flex, flex_err = safe(softmax_prefill_flex, 102400)
     result["flex_check"] = {"s": flex, "error": flex_err}
     result["fla_100k"] = safe(lightning_prefill, 102400, g_gamma)
+    if vllm is not None:
+        result["vllm_100k"] = safe(vllm_prefill, vllm, 102400, slopes_t)
     _write(result)
-    for r in table:
-        print(r["BV"], r["num_warps"], r["STAGES"], r["rel_error"], r["s"],
+    for r in result["prefill_tuning"]["configs"]:
+        print(r["SEG"], r["BV"], r["num_warps"], r["STAGES"], r["rel_error"], r["s"],
               (r["error"] or "")[:80])  # fmt: skip
-    keys = ("numerics", "numerics_ours", "flex_check", "fla_100k", "ceilings")
+    keys = ("numerics", "numerics_ours", "numerics_vllm", "decode_numerics", "flex_check",
+            "fla_100k", "vllm_100k", "ceilings", "vllm")  # fmt: skip
     print(json.dumps({k: result.get(k) for k in keys}, default=str))
 
 
-def _lightning_decode(lam: torch.Tensor, g_gamma: torch.Tensor, bw: float) -> dict:
-    """One lightning decode step per layer: torch, fla and our fused Triton step."""
-    light_torch = lightning_decode_torch(lam)
-    light_fla, fla_err = safe(lightning_decode_fla, g_gamma)
-    triton_res, triton_err = safe(lightning_decode_triton, lam)
-    light_triton, triton_rel = triton_res if triton_res else (None, None)
-    return {
-        "torch_s": light_torch, "fla_s": light_fla, "fla_error": fla_err,
-        "triton_s": light_triton, "triton_error": triton_err, "triton_rel_err": triton_rel,
-        "floor_s": decode_state_bytes() / bw,
+def _decode_parts(result: dict, lam: torch.Tensor, vllm: Any) -> None:
+    """Cold decode: batched lightning (ours, vLLM's) and softmax; the batch-1 rows per
+    context; each against its floor."""
+    from m1eval.profiler import latency_batch
+    from m1eval.profiler.cold import check_row, floor_s, softmax_bytes
+
+    ceil = result["ceilings"]
+    bw = (ceil["read_gbps"], ceil["copy_gbps"])
+    result["batched_decode"] = latency_batch.measure(lam, ceil, graph_step_time, events_time,
+                                                     safe, vllm)  # fmt: skip
+    one = result["batched_decode"]["lightning"]["1"]
+    result["lightning_decode"] = {
+        "triton_s": one.get("s"), "triton_config": one.get("config"), "vllm_s": one.get("vllm_s"),
+        "floor_s": one["floor_s"], "layers": one.get("layers"),
+        "best_s": min((x for x in (one.get("s"), one.get("vllm_s")) if x), default=None),
+        "below_floor": one.get("below_floor"),
     }  # fmt: skip
+    from torch.nn.attention import SDPBackend
+
+    l2 = int(ceil["l2_bytes"])
+    rows = []
+    for ctx in CONTEXTS:
+        row = {"context": ctx, "kv_floor_s": floor_s(*softmax_bytes(1, ctx), *bw)}
+        for name, backend in (("flash", SDPBackend.FLASH_ATTENTION),
+                              ("cudnn", SDPBackend.CUDNN_ATTENTION)):  # fmt: skip
+            got, row[f"softmax_decode_{name}_error"] = safe(
+                latency_batch.softmax_decode_cold, 1, ctx, backend, graph_step_time, l2,
+                torch.cuda.mem_get_info()[0])  # fmt: skip
+            row[f"softmax_decode_{name}_s"], row["layers"] = got or (None, row.get("layers"))
+            torch.cuda.empty_cache()
+        check_row(row, ["softmax_decode_flash_s", "softmax_decode_cudnn_s"], row["kv_floor_s"],
+                  f"softmax decode, context {ctx}")  # fmt: skip
+        rows.append(row)
+    result["rows"] = rows
+    _write(result)
 
 
-def _context_row(ctx: int, bw: float, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
-                 best_cfg: dict | None) -> dict:  # fmt: skip
-    """Softmax decode and prefill, lightning prefill (fla's and ours) at one context."""
+def _prefill_parts(result: dict, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
+                   best_cfg: dict | None, vllm: Any) -> None:  # fmt: skip
+    """Prefill per context (fla, ours, vLLM's, and the softmax kernels), then at 100K for
+    batches 1, 4 and 8."""
+    for row in result["rows"]:
+        row.update(_context_row(row["context"], g_gamma, slopes_t, best_cfg, vllm))
+        _write(result)  # what is measured so far survives a timeout
+        torch.cuda.empty_cache()
+    batches = []
+    for b in (1, 4, 8):
+        entry = {"batch": b, "context": 102400}
+        entry["fla_s"], entry["fla_error"] = safe(lightning_prefill, 102400, g_gamma, b)
+        if best_cfg:
+            entry["ours_s"], entry["ours_error"] = safe(lightning_prefill_ours, 102400,
+                                                        slopes_t, best_cfg, b)  # fmt: skip
+        if vllm is not None:
+            entry["vllm_s"], entry["vllm_error"] = safe(vllm_prefill, vllm, 102400, slopes_t, b)
+        batches.append(entry)
+        torch.cuda.empty_cache()
+    result["prefill_batches"] = batches
+
+
+def _context_row(ctx: int, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
+                 best_cfg: dict | None, vllm: Any) -> dict:  # fmt: skip
+    """Prefill at one context: fla's, ours, vLLM's (fp32, as served), and softmax."""
     from torch.nn.attention import SDPBackend
 
     backends = (("flash", SDPBackend.FLASH_ATTENTION), ("cudnn", SDPBackend.CUDNN_ATTENTION))
-    row = {"context": ctx, "kv_floor_s": softmax_decode_bytes(ctx) / bw}
-    for name, backend in backends:
-        row[f"softmax_decode_{name}_s"], row[f"softmax_decode_{name}_error"] = safe(
-            softmax_decode, ctx, backend)  # fmt: skip
+    row: dict = {}
     row["lightning_prefill_s"], row["lightning_prefill_error"] = safe(
         lightning_prefill, ctx, g_gamma)  # fmt: skip
     if best_cfg:
         row["lightning_prefill_ours_s"], row["lightning_prefill_ours_error"] = safe(
             lightning_prefill_ours, ctx, slopes_t, best_cfg)  # fmt: skip
+    if vllm is not None:
+        row["lightning_prefill_vllm_s"], row["lightning_prefill_vllm_error"] = safe(
+            vllm_prefill, vllm, ctx, slopes_t)  # fmt: skip
     for name, backend in backends:
         row[f"softmax_prefill_{name}_s"], row[f"softmax_prefill_{name}_error"] = safe(
             softmax_prefill, ctx, backend)  # fmt: skip
@@ -403,73 +469,51 @@ def _context_row(ctx: int, bw: float, g_gamma: torch.Tensor, slopes_t: torch.Ten
     row["softmax_prefill_best"] = min(done, key=done.get) if done else None
     row["softmax_prefill_s"] = min(done.values()) if done else None
     lights = {n: row.get(k) for n, k in (("fla", "lightning_prefill_s"),
-                                         ("ours", "lightning_prefill_ours_s"))}  # fmt: skip
+                                         ("ours", "lightning_prefill_ours_s"),
+                                         ("vllm", "lightning_prefill_vllm_s"))}  # fmt: skip
     lights = {n: t for n, t in lights.items() if t}
     row["lightning_prefill_best"] = min(lights, key=lights.get) if lights else None
     row["lightning_prefill_best_s"] = min(lights.values()) if lights else None
     return row
 
 
-def _serving_and_totals(result: dict, lam: torch.Tensor, bw: float, gpu_bytes: float) -> None:
-    """Batched decode, the serving projection, and the 100K-token decode integral."""
-    from m1eval.profiler import latency_batch
-    from m1eval.profiler.serving_model import Node, project
-
-    ld = result["lightning_decode"]
-    light = min(x for x in (ld["torch_s"], ld["fla_s"], ld["triton_s"]) if x)
-    result["batched_decode"] = latency_batch.measure(lam, bw, graph_step_time, events_time, safe)
-    result["serving"] = project(result["batched_decode"], Node(gpu_bytes=gpu_bytes))
-    ld["best_s"] = light
-    best_soft = {r["context"]: min(x for x in (r["softmax_decode_flash_s"],
-                                               r["softmax_decode_cudnn_s"]) if x)
-                 for r in result["rows"]}  # fmt: skip
-    total = 100 * 1024
-    m1 = integrate_decode({c: 70 * light + 10 * s for c, s in best_soft.items()}, total)
-    dense = integrate_decode({c: 80 * s for c, s in best_soft.items()}, total)
-    flops_m1 = 70 * 4 * H * D * D * total + 10 * 2 * H * 2 * D * total * (total + 1) / 2
-    flops_dense = 80 * 2 * H * 2 * D * total * (total + 1) / 2
-    result["decode_100k"] = {
-        "m1_stack_s": m1, "all_softmax_s": dense,
-        "latency_ratio": m1 / dense, "flops_ratio": flops_m1 / flops_dense,
-    }  # fmt: skip
-
-
-def _print_result(result: dict, err: str | None) -> None:
-    ceil, ld, rows = result["ceilings"], result["lightning_decode"], result["rows"]
-    print(f"device {result['device']}; matmul {ceil['matmul_tflops']:.0f} TFLOP/s, "
-          f"copy {ceil['copy_gbps']:.0f} GB/s; numerics {result['numerics']} {err or ''}")
-    print(f"lightning decode: torch {ld['torch_s'] * 1e6:.1f} us, fla "
-          f"{(ld['fla_s'] or 0) * 1e6:.1f} us {ld['fla_error'] or ''}, fused triton "
-          f"{(ld['triton_s'] or 0) * 1e6:.1f} us (rel err {ld['triton_rel_err']}) "
-          f"{ld['triton_error'] or ''}, floor {ld['floor_s'] * 1e6:.1f} us")  # fmt: skip
-    print("context  sdpa-flash us  sdpa-cudnn us  kv-floor us  fla-prefill ms  ours-prefill ms"
-          "  soft-prefill ms (best)")  # fmt: skip
+def _print_result(result: dict) -> None:
+    ceil, rows = result["ceilings"], result["rows"]
+    print(f"device {result['device']}; matmul {ceil['matmul_tflops']:.0f} TFLOP/s, copy "
+          f"{ceil['copy_gbps']:.0f} GB/s, read {ceil['read_gbps']:.0f} GB/s; numerics "
+          f"{result.get('numerics')} {result.get('decode_numerics')} "
+          f"{result.get('numerics_vllm')}")  # fmt: skip
 
     def us(x: float | None) -> str:
-        return f"{x * 1e6:13.1f}" if x else f"{'-':>13}"
+        return f"{x * 1e6:11.2f}" if x else f"{'-':>11}"
 
     def ms(x: float | None) -> str:
-        return f"{x * 1e3:16.2f}" if x else f"{'-':>16}"
+        return f"{x * 1e3:11.3f}" if x else f"{'-':>11}"
 
+    for b, e in (result.get("batched_decode") or {}).get("lightning", {}).items():
+        print(f"lightning decode batch {b:>3}: ours {us(e.get('s'))} us ({e.get('config')}, "
+              f"{e.get('layers')} layers) vllm {us(e.get('vllm_s'))} us floor "
+              f"{us(e['floor_s'])} us {e.get('below_floor') or ''}")  # fmt: skip
+    print("context flash-dec us cudnn-dec us  floor us  fla-pre ms  ours-pre ms  vllm-pre ms"
+          "  soft-pre ms (best)")  # fmt: skip
     for r in rows:
-        print(f"{r['context']:7d} {us(r['softmax_decode_flash_s'])} "
-              f"{us(r['softmax_decode_cudnn_s'])} {us(r['kv_floor_s'])} "
-              f"{ms(r['lightning_prefill_s'])} {ms(r.get('lightning_prefill_ours_s'))} "
-              f"{ms(r['softmax_prefill_s'])} ({r['softmax_prefill_best']})")  # fmt: skip
-    d = result["decode_100k"]
-    print(f"100K decode, attention only: M1 stack {d['m1_stack_s']:.2f} s, all-softmax "
-          f"{d['all_softmax_s']:.2f} s, latency ratio {d['latency_ratio']:.3f}, "
-          f"FLOPs ratio {d['flops_ratio']:.3f}")  # fmt: skip
-    for r in rows:
-        for key, val in r.items():
-            if key.endswith("_error") and val:
-                print(f"  {r['context']} {key}: {val}")
-    print(json.dumps(result["serving"], indent=1, default=str))
-    for r in result["batched_decode"]["softmax"]:
-        print(f"  batch {r['batch']:4d} ctx {r['context']:7d}: best "
-              f"{(r.get('best_s') or 0) * 1e6:9.1f} us, floor {r['kv_floor_s'] * 1e6:9.1f} us, "
-              f"ragged flex {(r.get('ragged_flex_s') or 0) * 1e6:9.1f} us "
-              f"{r.get('skipped') or r.get('ragged_flex_error') or ''}")  # fmt: skip
+        print(f"{r['context']:7d} {us(r.get('softmax_decode_flash_s'))} "
+              f"{us(r.get('softmax_decode_cudnn_s'))} {us(r.get('kv_floor_s'))} "
+              f"{ms(r.get('lightning_prefill_s'))} {ms(r.get('lightning_prefill_ours_s'))} "
+              f"{ms(r.get('lightning_prefill_vllm_s'))} {ms(r.get('softmax_prefill_s'))} "
+              f"({r.get('softmax_prefill_best')})")  # fmt: skip
+    for e in result.get("prefill_batches") or []:
+        print(f"prefill 100K batch {e['batch']}: fla {ms(e.get('fla_s'))} ours "
+              f"{ms(e.get('ours_s'))} vllm {ms(e.get('vllm_s'))} ms "
+              f"{e.get('vllm_error') or ''}")  # fmt: skip
+    for key in ("decode_100k", "decode_100k_vllm") if "batched_decode" in result else ():
+        d = result.get(key)
+        if d:
+            print(f"{key}: M1 {d['m1_stack_s']:.2f} s, all-softmax {d['all_softmax_s']:.2f} s, "
+                  f"ratio {d['latency_ratio']:.3f}")  # fmt: skip
+    for key in ("serving", "serving_vllm"):
+        sv = result.get(key) or {}
+        print(key, {k: sv.get(k) for k in ("throughput_ratio", "generation_ratio")})
 
 
 def tune_one(cfg: dict, ctx: int) -> dict:
@@ -479,10 +523,16 @@ def tune_one(cfg: dict, ctx: int) -> dict:
     rel, err = safe(prefill_error, slopes_t, lam, cfg)
     if err is None and rel > PREFILL_MAX_ERROR:
         err = f"wrong outputs: relative error {rel:.2e} against float64"
-    t = None
+    t = fla_diff = None
+    if err is None:
+        fla_diff, fla_err = safe(vs_fla, slopes_t, cfg)
+        if fla_diff is not None and fla_diff > PREFILL_MAX_ERROR:
+            err = f"differs from fla at 32K by {fla_diff:.2e}"
+        elif fla_err and "fla" not in fla_err.lower():
+            err = f"the check against fla failed: {fla_err}"
     if err is None:
         t, err = safe(lightning_prefill_ours, ctx, slopes_t, cfg)
-    return {"rel_error": rel, "s": t, "error": err}
+    return {"rel_error": rel, "vs_fla_32k": fla_diff, "s": t, "error": err}
 
 
 if __name__ == "__main__":

@@ -15,6 +15,11 @@ zero tokens to a whole number of chunks: zeros add nothing to S and change no ou
 final state is exact. :func:`m1eval.profiler.lightning.fused_chunks` is the same arithmetic in
 NumPy, checked against the float64 recurrence on the CPU.
 
+At batch 1 that is 64 × (128 / BV) programs, fewer than a GPU has room for; with ``SEG`` the
+sequence is also cut into segments that run side by side (:func:`m1eval.profiler.lightning.
+segmented` is that arithmetic in NumPy): each segment's local state, a scan that turns them
+into initial states, then each segment's walk from its initial state.
+
 Import needs only NumPy; :func:`prefill` needs PyTorch and Triton on a CUDA GPU.
 """
 
@@ -25,18 +30,19 @@ from typing import Any
 
 
 @functools.lru_cache(maxsize=1)
-def _kernel() -> Any:
+def _kernels() -> Any:
     import triton
     import triton.language as tl
 
     @triton.jit
     def lightning_prefill_kernel(
-        q_ptr, k_ptr, v_ptr, o_ptr, s_ptr, slope_ptr, T,
+        q_ptr, k_ptr, v_ptr, o_ptr, s_ptr, st_ptr, slope_ptr, T, SEG, NSEG,
         H: tl.constexpr, D: tl.constexpr, C: tl.constexpr, BV: tl.constexpr,
-        STAGES: tl.constexpr, STORE_STATE: tl.constexpr,
+        STAGES: tl.constexpr, STORE_STATE: tl.constexpr, HAS_INIT: tl.constexpr,
     ):  # fmt: skip
         bh = tl.program_id(0)
         vb = tl.program_id(1)
+        seg = tl.program_id(2)
         b = bh // H
         h = bh % H
         slope = tl.load(slope_ptr + h).to(tl.float32)
@@ -52,7 +58,14 @@ def _kernel() -> Any:
         row_stride = H * D
         base = b.to(tl.int64) * T * row_stride + h * D
         state = tl.zeros([D, BV], dtype=tl.float32)
-        for start in tl.range(0, T, C, num_stages=STAGES):
+        if HAS_INIT:  # noqa: SIM102 - the segment's initial state (segment 0 starts at zero)
+            if seg > 0:
+                st_off = ((bh.to(tl.int64) * NSEG + seg) * D * D + offs_d[:, None] * D
+                          + offs_v[None, :])  # fmt: skip
+                state = tl.load(st_ptr + st_off)
+        first = seg * SEG
+        last = tl.minimum(T, first + SEG)
+        for start in tl.range(first, last, C, num_stages=STAGES):
             rows = (start + offs_c).to(tl.int64)
             qk_off = base + rows[:, None] * row_stride + offs_d[None, :]
             v_off = base + rows[:, None] * row_stride + offs_v[None, :]
@@ -66,14 +79,66 @@ def _kernel() -> Any:
             tl.store(o_ptr + v_off, out.to(o_ptr.dtype.element_ty))
             k_dec = (k.to(tl.float32) * k_decay[:, None]).to(v.dtype)
             state = state * block_decay + tl.dot(tl.trans(k_dec), v)
-        if STORE_STATE:
-            s_off = bh.to(tl.int64) * D * D + offs_d[:, None] * D + offs_v[None, :]
-            tl.store(s_ptr + s_off, state)
+        if STORE_STATE:  # noqa: SIM102 - a constexpr, then a run-time test (Triton)
+            if seg == NSEG - 1:
+                s_off = bh.to(tl.int64) * D * D + offs_d[:, None] * D + offs_v[None, :]
+                tl.store(s_ptr + s_off, state)
 
-    return lightning_prefill_kernel
+    @triton.jit
+    def segment_state_kernel(
+        k_ptr, v_ptr, st_ptr, slope_ptr, T, SEG, NSEG,
+        H: tl.constexpr, D: tl.constexpr, C: tl.constexpr, BV: tl.constexpr,
+        STAGES: tl.constexpr,
+    ):  # fmt: skip
+        """(1) Segment ``seg``'s local state from zero, into slot seg + 1 of ``st``."""
+        bh = tl.program_id(0)
+        vb = tl.program_id(1)
+        seg = tl.program_id(2)
+        b = bh // H
+        h = bh % H
+        slope = tl.load(slope_ptr + h).to(tl.float32)
+        offs_c = tl.arange(0, C)
+        offs_d = tl.arange(0, D)
+        offs_v = vb * BV + tl.arange(0, BV)
+        k_decay = tl.exp(-slope * (C - 1.0 - offs_c.to(tl.float32)))
+        block_decay = tl.exp(-slope * C)
+        row_stride = H * D
+        base = b.to(tl.int64) * T * row_stride + h * D
+        state = tl.zeros([D, BV], dtype=tl.float32)
+        first = seg * SEG
+        for start in tl.range(first, first + SEG, C, num_stages=STAGES):
+            rows = (start + offs_c).to(tl.int64)
+            k = tl.load(k_ptr + base + rows[:, None] * row_stride + offs_d[None, :])
+            v = tl.load(v_ptr + base + rows[:, None] * row_stride + offs_v[None, :])
+            k_dec = (k.to(tl.float32) * k_decay[:, None]).to(v.dtype)
+            state = state * block_decay + tl.dot(tl.trans(k_dec), v)
+        st_off = ((bh.to(tl.int64) * NSEG + seg + 1) * D * D + offs_d[:, None] * D
+                  + offs_v[None, :])  # fmt: skip
+        tl.store(st_ptr + st_off, state)
+
+    @triton.jit
+    def segment_scan_kernel(st_ptr, slope_ptr, SEG, NSEG, H: tl.constexpr, D: tl.constexpr,
+                            BV: tl.constexpr):  # fmt: skip
+        """(2) Local states into initial states, in place: S₀[s] = λ^SEG S₀[s-1] + local."""
+        bh = tl.program_id(0)
+        vb = tl.program_id(1)
+        h = bh % H
+        seg_decay = tl.exp(-tl.load(slope_ptr + h).to(tl.float32) * SEG)
+        offs_d = tl.arange(0, D)
+        offs_v = vb * BV + tl.arange(0, BV)
+        running = tl.zeros([D, BV], dtype=tl.float32)
+        for s in range(1, NSEG):
+            off = (bh.to(tl.int64) * NSEG + s) * D * D + offs_d[:, None] * D + offs_v[None, :]
+            running = running * seg_decay + tl.load(st_ptr + off)
+            tl.store(st_ptr + off, running)
+
+    return lightning_prefill_kernel, segment_state_kernel, segment_scan_kernel
 
 
-DEFAULT_CONFIG = {"C": 64, "BV": 64, "num_warps": 4, "STAGES": 2}
+# SEG 0: one program walks the whole sequence (per head and block of value columns); SEG > 0
+# (a whole number of chunks): segments of SEG tokens run side by side (local states, a scan
+# of the states, then the outputs), so a single sequence fills the GPU.
+DEFAULT_CONFIG = {"C": 64, "BV": 64, "num_warps": 4, "STAGES": 2, "SEG": 0}
 
 
 def prefill(q: Any, k: Any, v: Any, slopes: Any, config: dict[str, int] | None = None,
@@ -83,20 +148,36 @@ def prefill(q: Any, k: Any, v: Any, slopes: Any, config: dict[str, int] | None =
     import torch
 
     cfg = {**DEFAULT_CONFIG, **(config or {})}
-    c, bv = cfg["C"], cfg["BV"]
+    c, bv, seg = cfg["C"], cfg["BV"], cfg["SEG"]
+    if seg % c:
+        raise ValueError(f"SEG ({seg}) must be a whole number of chunks ({c})")
     batch, t, heads, d = q.shape
     pad = (-t) % c
     if pad:  # zeros in front: no contribution to the state, no change to any output
         zeros = q.new_zeros(batch, pad, heads, d)
         q, k, v = (torch.cat([zeros, x], dim=1) for x in (q, k, v))
     q, k, v = (x.contiguous() for x in (q, k, v))
+    total = q.shape[1]
     o = torch.empty_like(q)
     state = torch.empty(batch, heads, d, d, device=q.device, dtype=torch.float32) \
         if final_state else o  # fmt: skip
-    grid = (batch * heads, d // bv)
-    _kernel()[grid](q, k, v, o, state, slopes.to(torch.float32).contiguous(), q.shape[1],
-                    H=heads, D=d, C=c, BV=bv, STAGES=cfg["STAGES"], STORE_STATE=final_state,
-                    num_warps=cfg["num_warps"])  # fmt: skip
+    slopes = slopes.to(torch.float32).contiguous()
+    main, local, scan = _kernels()
+    split = 0 < seg < total
+    nseg = -(-total // seg) if split else 1
+    seg = seg if split else total
+    st = o
+    if split:
+        st = torch.empty(batch * heads, nseg, d, d, device=q.device, dtype=torch.float32)
+        local[(batch * heads, d // bv, nseg - 1)](
+            k, v, st, slopes, total, seg, nseg, H=heads, D=d, C=c, BV=bv,
+            STAGES=cfg["STAGES"], num_warps=cfg["num_warps"])  # fmt: skip
+        scan[(batch * heads, d // bv)](st, slopes, seg, nseg, H=heads, D=d, BV=bv,
+                                       num_warps=4)  # fmt: skip
+    main[(batch * heads, d // bv, nseg)](
+        q, k, v, o, state, st, slopes, total, seg, nseg, H=heads, D=d, C=c, BV=bv,
+        STAGES=cfg["STAGES"], STORE_STATE=final_state, HAS_INIT=split,
+        num_warps=cfg["num_warps"])  # fmt: skip
     o = o[:, pad:]
     return (o, state) if final_state else o
 

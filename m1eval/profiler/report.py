@@ -20,9 +20,11 @@ def load(path: Path) -> dict[str, Any]:
         raise DataError(f"{path}: {exc}") from None
     if not isinstance(result, dict):
         raise DataError(f"{path}: not a latency result (not a JSON object)")
-    for key in ("device", "ceilings", "rows", "lightning_decode", "decode_100k"):
+    for key in ("device", "ceilings", "rows"):
         if key not in result:
             raise DataError(f"{path}: not a latency result (no '{key}')")
+    if "lightning_decode" not in result:  # a prefill part: rendered once joined with decode
+        return result
     try:
         floors(result)
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
@@ -30,46 +32,61 @@ def load(path: Path) -> dict[str, Any]:
     return result
 
 
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a and b else None
+
+
 def floors(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """Each decode measurement next to its memory floor at the measured copy bandwidth."""
-    bw = result["ceilings"]["copy_gbps"] * 1e9
-    ceiling = result["ceilings"]["matmul_tflops"]
+    """Each measurement next to its floor, per context, and the lightning decode last. A
+    cold-cache result (``method: cold``) carries floors computed in the run from the bytes
+    each step moves at the fastest measured bandwidth (read-only or copy); an older, warm
+    one is given floors at its measured copy bandwidth."""
+    ceil = result["ceilings"]
+    cold = result.get("method") == "cold"
+    bw = max(ceil.get("read_gbps") or 0.0, ceil["copy_gbps"]) * 1e9
+    ceiling = ceil["matmul_tflops"]
     out = []
     for row in result["rows"]:
         ctx = row["context"]
-        best = min(x for x in (row.get("softmax_decode_flash_s"), row.get("softmax_decode_cudnn_s"))
-                   if x)  # fmt: skip
-        floor = softmax_decode_bytes(ctx) / bw
-        fla = row.get("lightning_prefill_s")
-        ours = row.get("lightning_prefill_ours_s")
-        light = min((x for x in (fla, ours) if x), default=None)
+        best = min((x for x in (row.get("softmax_decode_flash_s"),
+                                row.get("softmax_decode_cudnn_s")) if x), default=None)
+        floor = row.get("kv_floor_s") if cold else softmax_decode_bytes(ctx) / bw
+        kernels = {"fla": row.get("lightning_prefill_s"),
+                   "ours": row.get("lightning_prefill_ours_s"),
+                   "vllm": row.get("lightning_prefill_vllm_s")}  # fmt: skip
+        found = {k: v for k, v in kernels.items() if v}
+        fastest = min(found, key=found.get) if found else None
+        light = found.get(fastest) if fastest else None
         flops = chunk_flops(ctx)  # chunk 64: intra-chunk and state terms
         soft_flops = 2 * 2 * 64 * 128 * ctx * (ctx + 1) / 2  # causal QKᵀ and PV
         soft, winner = softmax_prefill(row)
         out.append({
             "context": ctx, "softmax_decode_s": best, "softmax_floor_s": floor,
-            "softmax_vs_floor": best / floor,
-            "lightning_prefill_s": light,
-            "lightning_prefill_kernel": ("ours" if light is not None and light == ours
-                                         else "fla" if light is not None else None),
-            "lightning_prefill_fla_s": fla, "lightning_prefill_ours_s": ours,
+            "softmax_vs_floor": _ratio(best, floor),
+            "lightning_prefill_s": light, "lightning_prefill_kernel": fastest,
+            "lightning_prefill_fla_s": kernels["fla"], "lightning_prefill_ours_s": kernels["ours"],
+            "lightning_prefill_vllm_s": kernels["vllm"],
             "lightning_prefill_tflops": flops / light / 1e12 if light else None,
             "lightning_prefill_ceiling_pct": 100 * flops / light / 1e12 / ceiling
             if light else None,
-            "ours_vs_fla": fla / ours if fla and ours else None,
+            "ours_vs_fla": _ratio(kernels["fla"], kernels["ours"]),
+            "ours_vs_vllm": _ratio(kernels["vllm"], kernels["ours"]),
             "softmax_prefill_s": soft, "softmax_prefill_kernel": winner,
             "softmax_prefill_tflops": soft_flops / soft / 1e12 if soft else None,
-            "prefill_ratio": soft / light if soft and light else None,
+            "prefill_ratio": _ratio(soft, light),
         })  # fmt: skip
-    light = result["lightning_decode"]
-    state_floor = decode_state_bytes() / bw
-    best_light = min(x for x in (light.get("torch_s"), light.get("fla_s"), light.get("triton_s"))
-                     if x)  # fmt: skip
-    out.append({
-        "context": None, "lightning_decode_s": best_light, "lightning_floor_s": state_floor,
-        "lightning_vs_floor": best_light / state_floor,
-    })  # fmt: skip
+    out.append(_lightning_decode_row(result["lightning_decode"], cold, bw))
     return out
+
+
+def _lightning_decode_row(light: dict[str, Any], cold: bool, bw: float) -> dict[str, Any]:
+    floor = light.get("floor_s") if cold else decode_state_bytes() / bw
+    ours = light.get("triton_s") if cold else min(
+        x for x in (light.get("torch_s"), light.get("fla_s"), light.get("triton_s")) if x)
+    vllm = light.get("vllm_s")
+    return {"context": None, "lightning_decode_s": ours, "lightning_floor_s": floor,
+            "lightning_vs_floor": _ratio(ours, floor), "lightning_decode_vllm_s": vllm,
+            "vllm_vs_floor": _ratio(vllm, floor), "cold": cold}  # fmt: skip
 
 
 def softmax_prefill(row: dict[str, Any]) -> tuple[float | None, str | None]:
@@ -121,9 +138,12 @@ def plot(result: dict[str, Any], path: Path | BinaryIO) -> None:
                        ("softmax_decode_cudnn_s", "softmax decode (SDPA cuDNN)"),
                        ("kv_floor_s", "softmax KV-read floor")):  # fmt: skip
         a.plot(ctx, [(r.get(key) or float("nan")) * 1e6 for r in rows], marker="o", label=label)
-    ld = result["lightning_decode"]
-    light = min(x for x in (ld.get("torch_s"), ld.get("fla_s"), ld.get("triton_s")) if x)
-    a.plot(ctx, [light * 1e6] * len(ctx), marker="s", label="lightning decode (constant)")
+    light = floors(result)[-1]
+    a.plot(ctx, [(light["lightning_decode_s"] or float("nan")) * 1e6] * len(ctx), marker="s",
+           label="lightning decode, ours (constant)")  # fmt: skip
+    if light.get("lightning_decode_vllm_s"):
+        a.plot(ctx, [light["lightning_decode_vllm_s"] * 1e6] * len(ctx), marker="x",
+               label="lightning decode, vLLM 0.23 (as served)")  # fmt: skip
     a.set_xlabel("context (K tokens)")
     a.set_ylabel("per-token decode time per layer (µs)")
     a.set_title(f"decode, one layer — {result['device']}")
@@ -134,6 +154,9 @@ def plot(result: dict[str, Any], path: Path | BinaryIO) -> None:
     if any(r.get("lightning_prefill_ours_s") for r in rows):
         b.plot(ctx, [(r.get("lightning_prefill_ours_s") or float("nan")) * 1e3 for r in rows],
                marker="D", label="lightning prefill (ours, Triton)")  # fmt: skip
+    if any(r.get("lightning_prefill_vllm_s") for r in rows):
+        b.plot(ctx, [(r.get("lightning_prefill_vllm_s") or float("nan")) * 1e3 for r in rows],
+               marker="x", label="lightning prefill (vLLM 0.23, fp32, as served)")  # fmt: skip
     best = [softmax_prefill(r) for r in rows]
     names = sorted({w for _, w in best if w})
     b.plot(ctx, [(t or float("nan")) * 1e3 for t, _ in best], marker="o",
@@ -177,3 +200,60 @@ def plot(result: dict[str, Any], path: Path | BinaryIO) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     plt.close(fig)
+
+
+def totals(result: dict[str, Any]) -> None:
+    """From the measured decode (in place): the serving projection and the 100K-token decode
+    integral, with our kernels and as served by vLLM (its lightning decode kernel; flash
+    attention for the softmax layers)."""
+    from m1eval.profiler.lightning import integrate_decode
+    from m1eval.profiler.serving_model import Node, project
+
+    h, d = 64, 128
+    batched = result["batched_decode"]
+    served = {"lightning": {b: {"s": v.get("vllm_s")} for b, v in batched["lightning"].items()},
+              "softmax": [{**r, "best_s": r.get("served_s")} for r in batched["softmax"]]}
+    node = Node(gpu_bytes=float(result.get("gpu_bytes") or Node().gpu_bytes))
+    result["serving"] = project(batched, node)
+    result["serving_vllm"] = project(served, node)
+    ld = result["lightning_decode"]
+    total = 100 * 1024
+    flops_m1 = 70 * 4 * h * d * d * total + 10 * 2 * h * 2 * d * total * (total + 1) / 2
+    flops_dense = 80 * 2 * h * 2 * d * total * (total + 1) / 2
+    variants = (("decode_100k", ld.get("triton_s"), ("softmax_decode_flash_s",
+                                                      "softmax_decode_cudnn_s")),
+                ("decode_100k_vllm", ld.get("vllm_s"), ("softmax_decode_flash_s",)))  # fmt: skip
+    for key, light, soft_keys in variants:
+        soft = {r["context"]: min((r[k] for k in soft_keys if r.get(k)), default=None)
+                for r in result["rows"]}  # fmt: skip
+        soft = {c: t for c, t in soft.items() if t}
+        if not light or not soft:
+            result[key] = None
+            continue
+        m1 = integrate_decode({c: 70 * light + 10 * t for c, t in soft.items()}, total)
+        dense = integrate_decode({c: 80 * t for c, t in soft.items()}, total)
+        result[key] = {"m1_stack_s": m1, "all_softmax_s": dense, "latency_ratio": m1 / dense,
+                       "flops_ratio": flops_m1 / flops_dense}  # fmt: skip
+
+
+def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """Results of separate runs on one device (``PROFILE_PARTS=decode`` and ``prefill``, each
+    within a call's time limit) as one: rows joined by context, other keys from the part
+    that has them; the projections computed again from the joined data."""
+    devices = {p.get("device") for p in parts}
+    if len(devices) != 1:
+        raise ValueError(f"parts measured on different devices: {sorted(map(str, devices))}")
+    merged: dict[str, Any] = {}
+    rows: dict[int, dict[str, Any]] = {}
+    for part in parts:
+        for key, value in part.items():
+            if key == "rows":
+                for r in value:
+                    rows.setdefault(r["context"], {}).update(r)
+            elif value is not None and key not in merged:
+                merged[key] = value
+    merged["rows"] = [rows[c] for c in sorted(rows)]
+    merged["parts"] = sorted({x for p in parts for x in p.get("parts") or []})
+    if "batched_decode" in merged:
+        totals(merged)
+    return merged

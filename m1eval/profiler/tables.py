@@ -45,42 +45,67 @@ def print_flops(result: dict[str, Any], out_dir: Path) -> None:
 def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: Path) -> None:
     console = make_console()
     c = result["ceilings"]
+    read = f", read {c['read_gbps']:.0f} GB/s" if c.get("read_gbps") else ""
+    how = ("cold caches: distinct per-layer buffers cycled" if result.get("method") == "cold"
+           else "one buffer per measurement (warm caches)")  # fmt: skip
     console.print(f"{result['device']}: matmul {c['matmul_tflops']:.0f} TFLOP/s, "
-                  f"copy {c['copy_gbps']:.0f} GB/s (measured in the same run)")  # fmt: skip
-    table = Table(title="per layer, M1 shapes (64 heads x 128; 8 KV heads), bf16",
-                  title_justify="left")  # fmt: skip
-    for col in ("context", "softmax decode µs", "KV floor µs", "x floor", "lightning prefill ms",
-                "kernel", "TFLOP/s", "% ceiling", "ours/fla", "softmax prefill ms", "kernel ",
-                "softmax/lightning"):  # fmt: skip
+                  f"copy {c['copy_gbps']:.0f} GB/s{read} (measured in the same run); "
+                  f"decode with {how}")  # fmt: skip
+    table = Table(title="per layer, M1 shapes (64 heads x 128; 8 KV heads)", title_justify="left")
+    for col in ("context", "softmax decode µs", "floor µs", "x floor", "lightning prefill ms",
+                "fastest", "% ceiling", "ours/fla", "vLLM (served) ms", "ours/vLLM",
+                "softmax prefill ms", "kernel", "softmax/lightning"):  # fmt: skip
         table.add_column(col, justify="right")
     for r in rows:
         if r["context"] is None:
             continue
-        table.add_row(f"{r['context']:,}", f"{r['softmax_decode_s'] * 1e6:.1f}",
-                      f"{r['softmax_floor_s'] * 1e6:.1f}", f"{r['softmax_vs_floor']:.2f}",
-                      _fmt((r["lightning_prefill_s"] or 0) * 1e3, 2),
+        table.add_row(f"{r['context']:,}", _fmt(_us(r["softmax_decode_s"]), 1),
+                      _fmt(_us(r["softmax_floor_s"]), 1), _fmt(r["softmax_vs_floor"], 2),
+                      _fmt(_ms(r["lightning_prefill_s"]), 2),
                       r.get("lightning_prefill_kernel") or "-",
-                      _fmt(r["lightning_prefill_tflops"], 0),
                       _fmt(r.get("lightning_prefill_ceiling_pct"), 1),
                       _fmt(r.get("ours_vs_fla"), 2),
-                      _fmt((r.get("softmax_prefill_s") or 0) * 1e3, 2),
+                      _fmt(_ms(r.get("lightning_prefill_vllm_s")), 2),
+                      _fmt(r.get("ours_vs_vllm"), 1),
+                      _fmt(_ms(r.get("softmax_prefill_s")), 2),
                       r.get("softmax_prefill_kernel") or "-",
                       _fmt(r.get("prefill_ratio"), 1))  # fmt: skip
     console.print(table)
     light = rows[-1]
-    console.print(f"lightning decode: {light['lightning_decode_s'] * 1e6:.1f} µs per layer per "
-                  f"token (state floor {light['lightning_floor_s'] * 1e6:.1f} µs, "
-                  f"{light['lightning_vs_floor']:.2f}x), independent of the context")  # fmt: skip
-    d = result["decode_100k"]
-    console.print(
-        f"100K-token decode, attention only: M1 stack (70 lightning + 10 softmax) "
-        f"{d['m1_stack_s']:.0f} s vs all-softmax {d['all_softmax_s']:.0f} s: latency "
-        f"ratio {d['latency_ratio']:.3f}, FLOPs ratio {d['flops_ratio']:.3f}"
-    )
-    serving = serving_table(result)
-    if serving:
-        table = Table(title="serving one 8-GPU node at 100K context, decode attention only",
-                      title_justify="left")  # fmt: skip
+    served = (f"; vLLM's kernel as served {_us(light['lightning_decode_vllm_s']):.2f} µs "
+              f"({light['vllm_vs_floor']:.2f}x)" if light.get("lightning_decode_vllm_s")
+              else "")  # fmt: skip
+    console.print(f"lightning decode: ours {_fmt(_us(light['lightning_decode_s']), 2)} µs per "
+                  f"layer per token (floor {_us(light['lightning_floor_s']):.2f} µs, "
+                  f"{_fmt(light['lightning_vs_floor'], 2)}x){served}; independent of the "
+                  "context")  # fmt: skip
+    _print_totals(console, result)
+    console.print(f"results: {out_dir} (attention_latency.json, latency.png)")
+
+
+def _us(x: float | None) -> float | None:
+    return None if x is None else x * 1e6
+
+
+def _ms(x: float | None) -> float | None:
+    return None if x is None else x * 1e3
+
+
+def _print_totals(console: Console, result: dict[str, Any]) -> None:
+    for key, label in (("decode_100k", "with our kernels"),
+                       ("decode_100k_vllm", "as served by vLLM 0.23")):  # fmt: skip
+        d = result.get(key)
+        if d:
+            console.print(f"100K-token decode, attention only, {label}: M1 stack (70 lightning "
+                          f"+ 10 softmax) {d['m1_stack_s']:.0f} s vs all-softmax "
+                          f"{d['all_softmax_s']:.0f} s: latency ratio {d['latency_ratio']:.3f}, "
+                          f"FLOPs ratio {d['flops_ratio']:.3f}")  # fmt: skip
+    for key, label in (("serving", "with our kernels"), ("serving_vllm", "as served by vLLM")):
+        serving = serving_table({"serving": result.get(key)})
+        if not serving:
+            continue
+        table = Table(title=f"serving one 8-GPU node at 100K context, decode attention only, "
+                      f"{label}", title_justify="left")  # fmt: skip
         for col in ("stack", "GB per sequence", "sequences", "step ms", "tokens/s",
                     "100K answer s"):  # fmt: skip
             table.add_column(col, justify="left" if col == "stack" else "right")
@@ -89,9 +114,7 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
                           _fmt(r["step_ms"], 2), _fmt(r["tokens_per_s"], 0),
                           _fmt(r["generation_s"], 0))  # fmt: skip
         console.print(table)
-        s = result["serving"]
+        s = result[key]
         if s.get("throughput_ratio"):
             console.print(f"M1 decodes {s['throughput_ratio']:.1f}x the tokens/s of the "
-                          f"all-softmax stack per node (FLOPs ratio of a 100K generation: "
-                          f"{result['decode_100k']['flops_ratio']:.3f})")  # fmt: skip
-    console.print(f"results: {out_dir} (attention_latency.json, latency.png)")
+                          f"all-softmax stack per node, {label}")  # fmt: skip

@@ -1,0 +1,123 @@
+"""The profiler's honesty rules and the served kernels' loader, on the CPU: how many
+distinct layers a cold measurement cycles, floors from the bytes a step moves, a time under
+its floor refused, vLLM's file loaded with exactly the three names it imports stubbed, and
+the decode and prefill parts of one device's runs joined into one result."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from m1eval.profiler import vllm_kernels
+from m1eval.profiler.cold import (
+    check_row,
+    checked,
+    floor_s,
+    layers_to_cycle,
+    lightning_bytes,
+    softmax_bytes,
+)
+from m1eval.profiler.report import merge
+
+MiB = 1 << 20
+
+
+def test_layers_to_cycle_spans_the_l2_several_times_and_fits_in_memory() -> None:
+    l2 = 50 * MiB
+    # batch 1 lightning state (4 MiB): the stack's 70 already span 280 MiB > 4 x 50 MiB
+    assert layers_to_cycle(4 * MiB, 70, l2, free_bytes=70e9) == 70
+    # a 1K-token softmax cache (4 MiB): 10 layers would sit in L2; 50 are cycled
+    assert layers_to_cycle(4 * MiB, 10, l2, free_bytes=70e9) == 50
+    # batch 128 states (512 MiB a layer) in 20 GB free: what fits in half of it
+    assert layers_to_cycle(512 * MiB, 70, l2, free_bytes=20e9) == int(10e9 // (512 * MiB))
+    assert layers_to_cycle(16_000 * MiB, 10, l2, free_bytes=20e9) == 2  # never fewer than 2
+
+
+def test_floors_count_the_bytes_a_step_moves_at_the_fastest_bandwidth() -> None:
+    read, written = lightning_bytes(1)
+    state = 64 * 128 * 128 * 4
+    assert read == state + 3 * 64 * 128 * 2 and written == state + 64 * 128 * 4
+    kv_read, kv_written = softmax_bytes(1, 8192)
+    assert kv_read == 2 * 8 * 8192 * 128 * 2 + 64 * 128 * 2 and kv_written == 64 * 128 * 2
+    # 4 MB at the faster of read 3,000 GB/s and copy 2,500 GB/s
+    assert floor_s(3e6, 1e6, 3000, 2500) == pytest.approx(4e6 / 3e12)
+    assert floor_s(3e6, 1e6, 2000, 2500) == pytest.approx(4e6 / 2.5e12)
+
+
+def test_a_time_under_its_floor_is_refused_by_name() -> None:
+    assert checked(5e-6, 4e-6, "x") == (5e-6, None)
+    assert checked(None, 4e-6, "x") == (None, None)
+    value, why = checked(3e-6, 4e-6, "lightning decode, batch 8")
+    assert value is None and "below its floor" in why and "lightning decode, batch 8" in why
+    row = {"flash_s": 1e-6, "cudnn_s": 9e-6}
+    check_row(row, ["flash_s", "cudnn_s"], 2e-6, "softmax decode")
+    assert row["flash_s"] is None and row["cudnn_s"] == 9e-6
+    assert len(row["below_floor"]) == 1 and "flash_s" in row["below_floor"][0]
+
+
+FAKE_LIGHTNING_ATTN = '''
+from vllm.platforms import current_platform
+from vllm.triton_utils import tl, triton
+from vllm.v1.attention.backends.utils import PAD_SLOT_ID
+
+IS_CUDA = current_platform.is_cuda()
+PAD = PAD_SLOT_ID
+HAVE_TRITON = (tl, triton)
+
+
+def lightning_attention(q, k, v, ed, block_size=256, kv_history=None):
+    return ("prefill", block_size, kv_history), None
+
+
+def linear_decode_forward_triton(q, k, v, kv_caches, slope_rate, slot_idx, BLOCK_SIZE=32):
+    return ("decode", kv_caches, slot_idx)
+'''
+
+
+def test_vllm_file_loads_with_only_its_three_imports_stubbed(tmp_path: Path) -> None:
+    path = tmp_path / "lightning_attn.py"
+    path.write_text(FAKE_LIGHTNING_ATTN)
+    module = vllm_kernels.load(path)
+    assert module.IS_CUDA is True and module.PAD == -1
+    assert len(module.sha256) == 64 and module.path == str(path)
+    assert not any(name in sys.modules for name in vllm_kernels.STUBBED)  # nothing left behind
+    bufs = {"q": 1, "k": 2, "v": 3, "caches": ["c0", "c1"], "slots": "s"}
+    assert vllm_kernels.decode_step(module, bufs, 1, "slopes") == ("decode", "c1", "s")
+    with pytest.raises(FileNotFoundError):
+        vllm_kernels.load(tmp_path / "missing.py")
+    broken = tmp_path / "broken.py"
+    broken.write_text("from vllm.model_executor.layers import something_else\n")
+    with pytest.raises(ImportError):
+        vllm_kernels.load(broken)
+    assert not any(name in sys.modules for name in vllm_kernels.STUBBED)
+
+
+def _part(**extra: object) -> dict:
+    return {"device": "NVIDIA H100 80GB HBM3", "ceilings": {"copy_gbps": 3000.0,
+            "read_gbps": 3300.0, "matmul_tflops": 780.0}, **extra}  # fmt: skip
+
+
+def test_decode_and_prefill_parts_join_into_one_result() -> None:
+    decode = _part(
+        parts=["decode"], method="cold", gpu_bytes=80e9,
+        rows=[{"context": 1024, "softmax_decode_flash_s": 2e-5, "kv_floor_s": 1.3e-6},
+              {"context": 131072, "softmax_decode_flash_s": 1.7e-4, "kv_floor_s": 1.6e-4}],
+        lightning_decode={"triton_s": 3e-6, "vllm_s": 8e-6, "floor_s": 2.6e-6},
+        batched_decode={"lightning": {"1": {"s": 3e-6, "vllm_s": 8e-6}},
+                        "softmax": [{"batch": 1, "context": 131072, "best_s": 1.7e-4,
+                                     "served_s": 1.8e-4}]})  # fmt: skip
+    prefill = _part(parts=["prefill"], rows=[{"context": 1024, "lightning_prefill_s": 1e-4},
+                                             {"context": 131072, "lightning_prefill_s": 4e-3}])
+    joined = merge([decode, prefill])
+    assert joined["parts"] == ["decode", "prefill"]
+    assert joined["rows"][0] == {"context": 1024, "softmax_decode_flash_s": 2e-5,
+                                 "kv_floor_s": 1.3e-6, "lightning_prefill_s": 1e-4}
+    # the 100K integral, with our kernels and as served: 70 x lightning + 10 x softmax
+    ours, served = joined["decode_100k"], joined["decode_100k_vllm"]
+    assert ours["m1_stack_s"] < served["m1_stack_s"]
+    assert ours["all_softmax_s"] == served["all_softmax_s"]  # flash for both
+    assert joined["serving"]["m1"]["sequences"] == joined["serving_vllm"]["m1"]["sequences"]
+    with pytest.raises(ValueError, match="different devices"):
+        merge([decode, {**prefill, "device": "NVIDIA H200"}])
