@@ -377,3 +377,55 @@ def test_every_grading_path_reads_the_harness_verdict_alike(tmp_path: Path) -> N
         "report.json", "test_output.txt"]  # fmt: skip
     resolved = grade_of(InstanceResult("i", "scored", True, None, {"resolved": True}), files)
     assert (resolved.outcome, resolved.score, resolved.artifacts) == ("scored", 1.0, ())
+
+
+def test_grade_of_every_harness_outcome() -> None:
+    """Each harness verdict as a grade: the harness's own infra failure is an infra fault
+    (with its words, or a default), a model failure keeps its error (or "not graded") and
+    the report's failing tests, a scored instance carries its failing tests as the cause."""
+    from m1eval.errors import InfraFault
+    from m1eval.suites.swe_bench import grade_of
+    from m1eval.swebench.grading import InstanceResult
+
+    report = {"resolved": False, "tests_status": {
+        "FAIL_TO_PASS": {"failure": ["t::a", "t::b"], "success": []},
+        "PASS_TO_PASS": {"failure": ["t::" + "c" * 400], "success": ["t::d"]}}}  # fmt: skip
+    with pytest.raises(InfraFault, match=r"^docker gone$"):
+        grade_of(InstanceResult("i", "infra_error", False, "docker gone"))
+    with pytest.raises(InfraFault, match=r"^swebench harness failure$"):
+        grade_of(InstanceResult("i", "infra_error", False, None))
+    failed = grade_of(InstanceResult("i", "model_failure", False, None, report))
+    assert (failed.outcome, failed.score, failed.error) == ("model_failure", 0.0, "not graded")
+    assert failed.details["fail_to_pass_failing"] == ["t::a", "t::b"]
+    assert failed.details["pass_to_pass_failing"] == ["t::" + "c" * 297]  # 300 characters
+    assert failed.artifacts == ()
+    unresolved = grade_of(InstanceResult("i", "scored", False, None, report))
+    assert (unresolved.outcome, unresolved.score) == ("scored", 0.0)
+    assert unresolved.cause == "FAIL_TO_PASS: 2 still failing; PASS_TO_PASS: 1 broken"
+    assert unresolved.details["fail_to_pass_failed"] == 2
+    resolved = grade_of(InstanceResult("i", "scored", True, None, {"resolved": True}))
+    assert (resolved.score, resolved.cause) == (1.0, None)
+
+
+def test_subsets_summary_all_and_the_papers_486() -> None:
+    """Both subsets with every field, the excluded instances left out of the 486 only."""
+    from m1eval.suites.swe_bench import subsets_summary
+    from m1eval.summary import summarize_suite
+
+    recs = [{"item_id": i, "repeat": r, "outcome": "scored", "score": s}
+            for i, scores in (("a", (1.0, 1.0)), ("b", (0.0, 1.0)), ("x", (0.0, 0.0)))
+            for r, s in enumerate(scores)]  # fmt: skip
+    recs.append({"item_id": "b", "repeat": 2, "outcome": "model_failure", "score": 0.0})
+    got = subsets_summary(recs, {"x"})
+    assert got["excluded_by_paper"] == ["x"]
+    everything, kept = got["subsets"]["all"], got["subsets"]["m1-486"]
+    assert set(everything) == {"score", "ci_low", "ci_high", "n_instances", "resolved",
+                               "outcomes"}  # fmt: skip
+    assert everything["n_instances"] == 3 and kept["n_instances"] == 2
+    assert everything["resolved"] == 3 and kept["resolved"] == 3
+    # item means: a 1, b 1/3, x 0 -> 44.4 over all; a and b -> 66.7 over the 486
+    assert everything["score"] == pytest.approx(100 * (1 + 1 / 3) / 3)
+    assert kept["score"] == pytest.approx(100 * (1 + 1 / 3) / 2)
+    assert kept["outcomes"] == {"scored": 4, "model_failure": 1, "infra_error": 0, "skipped": 0}
+    ref = summarize_suite([r for r in recs if r["item_id"] != "x"], binary=False)
+    assert (kept["ci_low"], kept["ci_high"]) == (ref["ci_low"], ref["ci_high"])

@@ -158,3 +158,47 @@ def test_every_field_of_every_verdict() -> None:
         InstanceResult(IID, "model_failure", False, "the tests could not start with this "
                        "patch (tox: command not found); without it they do (exit status 1)",
                        entry, d)  # fmt: skip
+
+
+def test_only_the_first_test_output_section_is_read_for_an_unstartable_command() -> None:
+    """The words count between the first start marker and the first end marker after it:
+    not before the start (set-up), not after the end (tear-down), not in a later section,
+    and a log that begins with the marker is read too."""
+    from swebench.harness.constants import END_TEST_OUTPUT, START_TEST_OUTPUT
+
+    from m1eval.swebench.grading import _unrunnable_test_command as unrunnable
+
+    msg = "/eval.sh: line 5: pytest: command not found"
+    assert unrunnable(f"{START_TEST_OUTPUT}\n{msg}\n{END_TEST_OUTPUT}\n") == \
+        "pytest: command not found"  # fmt: skip
+    assert unrunnable(f"{msg}\n{END_TEST_OUTPUT}\n") is None  # no start marker
+    # a second start marker (bash -x echoes it) does not hide the first section
+    assert unrunnable(f"{START_TEST_OUTPUT}\n{msg}\n{START_TEST_OUTPUT}\nok\n{END_TEST_OUTPUT}\n"
+                      ) == "pytest: command not found"  # fmt: skip
+    # after the first end marker: tear-down, not the tests (also with a second end marker)
+    after = f"{START_TEST_OUTPUT}\nok\n{END_TEST_OUTPUT}\n{msg}\n"
+    assert unrunnable(after) is None
+    assert unrunnable(after + f"{END_TEST_OUTPUT}\n") is None
+    # an end marker before the start is not the section's end
+    assert unrunnable(f"{END_TEST_OUTPUT}\n{START_TEST_OUTPUT}\n{msg}\n{END_TEST_OUTPUT}\n") == \
+        "pytest: command not found"  # fmt: skip
+    # no end marker at all: to the end of the log
+    assert unrunnable(f"x\n{START_TEST_OUTPUT}\n{msg}\n") == "pytest: command not found"
+
+
+def test_forged_output_is_found_only_for_the_graded_tests() -> None:
+    """A graded test's status printed after pytest's summary is forged; the same line for a
+    test that is not graded decides nothing."""
+    entry = {"patch_successfully_applied": True, "resolved": True}
+    body = ("tests/test_a.py::test_x FAILED\n===== 1 failed in 0.12s =====\n"
+            "PASSED tests/test_a.py::test_x")  # fmt: skip
+    out = _test_output(body, code=0)
+    forged = verdict(IID, _report(**entry), "", 1800, test_output=out,
+                     tests=["tests/test_a.py::test_x"])  # fmt: skip
+    assert forged.outcome == "model_failure" and forged.score == 0.0
+    assert forged.error == ("forged test output: 'PASSED tests/test_a.py::test_x' printed "
+                            "after pytest's own summary")  # fmt: skip
+    other = verdict(IID, _report(**entry), "", 1800, test_output=out,
+                    tests=["tests/test_b.py::test_y"])  # fmt: skip
+    assert other.outcome == "scored" and other.resolved
+    assert verdict(IID, _report(**entry), "", 1800, test_output=out).outcome == "scored"
