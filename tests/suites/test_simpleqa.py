@@ -163,3 +163,47 @@ def test_an_answer_cut_off_in_its_reasoning_is_never_judged(cli, emulator: str,
     s = json.loads((run / "summary.json").read_text())["suites"]["simpleqa"]
     assert s["simpleqa"]["not_attempted"] == 100.0 and s["simpleqa"]["incorrect"] == 0.0
     assert s["judge_unparsed"] == 0 and s["score"] == 0.0
+
+
+def test_summarize_by_hand() -> None:
+    """Two items, two samples each (and one infra error): item 1 graded CORRECT and
+    INCORRECT, item 2 NOT_ATTEMPTED and a judge reply naming no grade (NOT_ATTEMPTED).
+    Per item (C, I, NA): (1/2, 1/2, 0) and (0, 0, 1); means 25, 25, 50; correct given
+    attempted 25/50 = 50; F = 2 * 0.5 * 0.25 / 0.75 = 33.3. Resampling the two items gives
+    (1, 1) -> 50 and 50, (2, 2) -> 0 and 0, (1, 2) -> 50 and 33.3: intervals [0, 50]."""
+    suite = get_suite("simpleqa")
+    recs = [
+        {"item_id": "1", "repeat": 0, "outcome": "scored", "score": 1.0,
+         "extra": {"grade": "CORRECT", "topic": "Art"}},
+        {"item_id": "1", "repeat": 1, "outcome": "scored", "score": 0.0,
+         "extra": {"grade": "INCORRECT", "topic": "Art"}},
+        {"item_id": "2", "repeat": 0, "outcome": "scored", "score": 0.0,
+         "extra": {"grade": "NOT_ATTEMPTED", "topic": "Music"}},
+        {"item_id": "2", "repeat": 1, "outcome": "model_failure", "score": 0.0,
+         "extra": {"judge_reply": "no grade here", "topic": "Music"}},
+        {"item_id": "3", "repeat": 0, "outcome": "infra_error", "score": None, "extra": {}},
+    ]  # fmt: skip
+    s = suite.summarize(recs)
+    heads = {h["name"]: h for h in s["headlines"]}
+    assert (heads["simpleqa"]["score"], heads["simpleqa"]["ci_low"],
+            heads["simpleqa"]["ci_high"]) == (25.0, 0.0, 50.0)  # fmt: skip
+    given = heads["simpleqa (correct given attempted)"]
+    assert (given["score"], given["ci_low"], given["ci_high"]) == (50.0, 0.0, 50.0)
+    f = heads["simpleqa (F-score)"]
+    assert (f["score"], f["ci_low"], f["ci_high"]) == (pytest.approx(33.3333), 0.0, 50.0)
+    assert f["paper"] is None and "secondary" in f["note"]
+    assert s["simpleqa"] == {"correct": 25.0, "incorrect": 25.0, "not_attempted": 50.0,
+                             "correct_given_attempted": 50.0, "f_score": 33.3333}
+    grades, topics = s["breakdowns"]
+    assert grades["title"].startswith("grades") and grades["columns"] == ["share", "samples"]
+    assert [(r["group"], r["share"], r["samples"]) for r in grades["rows"]] == [
+        ("CORRECT", 25.0, 1), ("INCORRECT", 25.0, 1), ("NOT_ATTEMPTED", 50.0, 2)]
+    assert topics["record_key"] == "topic"
+    assert [(r["group"], r["score"], r["items"]) for r in topics["rows"]] == [
+        ("Art", 50.0, 1), ("Music", 0.0, 1)]
+    assert s["judge_unparsed"] == 1
+    # one item alone: its value, no interval to draw
+    one = suite.summarize(recs[:2])
+    given = {h["name"]: h for h in one["headlines"]}["simpleqa (correct given attempted)"]
+    assert (given["score"], given["ci_low"], given["ci_high"]) == (50.0, 50.0, 50.0)
+    assert suite.summarize([recs[4]])["simpleqa"] == {}

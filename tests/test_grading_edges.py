@@ -1,0 +1,102 @@
+"""Edges of score-deciding code that the suites' own tests pass over, each with hand-checked
+values: LiveCodeBench's rebuilt numpy results, MRCR's fitted budget at its boundary and its
+causes, LongBench-v2's answer turn and its literal pred.py reading, compare's message when
+runs share nothing."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from m1eval.graders.lcb import _ndarray, _Opaque
+from m1eval.model.types import RequestFailed
+from m1eval.registry import get_suite
+from m1eval.suites.longbench_v2 import TEMPLATE_0SHOT_COT_ANS, pred_py_reading
+from m1eval.suites.mrcr import fitted_budget
+
+
+def test_a_returned_array_keeps_a_numeric_dtype_and_refuses_an_oversized_one() -> None:
+    got = _ndarray({"shape": [2], "dtype": "uint8", "flat": [1, 2]})
+    assert got.dtype == np.uint8 and got.tolist() == [1, 2]
+    flags = _ndarray({"shape": [2], "dtype": "bool", "flat": [True, False]})
+    assert flags.dtype == np.bool_
+    wide = _ndarray({"shape": [1], "dtype": "complex128", "flat": [1]})  # 16 bytes: taken
+    assert wide.dtype == np.complex128
+    floats = _ndarray({"shape": [2, 1], "dtype": "float32", "flat": [0.5, 1.5]})
+    assert floats.dtype == np.float32 and floats.shape == (2, 1)
+    # a string dtype of 400 MB per element is the model's to write: inferred instead
+    text = _ndarray({"shape": [1], "dtype": "U100000000", "flat": [7]})
+    assert text.dtype.kind == "i" and text.tolist() == [7]
+    unknown = _ndarray({"shape": [1], "dtype": "no such type", "flat": [7]})
+    assert unknown.tolist() == [7]
+    # elements numpy cannot make one numeric array of: an object array, same shape
+    mixed = _ndarray({"shape": [2], "dtype": "int64", "flat": [[1, 2], [3]]})
+    assert mixed.dtype == object and mixed.shape == (2,) and mixed[1] == [3]
+    assert isinstance(_ndarray(["not", "a", "dict"]), _Opaque)
+    assert isinstance(_ndarray({"shape": [1]}), _Opaque)  # too large to send back
+
+
+def _refusal(window: int, prompt: int, status: int = 400) -> RequestFailed:
+    return RequestFailed(f"This model's maximum context length is {window} tokens. However, "
+                         f"your request has {prompt} input tokens.", status=status,
+                         retryable=False)  # fmt: skip
+
+
+def test_the_fitted_budget_is_the_window_less_the_prompt_down_to_one_token() -> None:
+    assert fitted_budget(_refusal(1000, 900), 500) == 100
+    assert fitted_budget(_refusal(1000, 999), 500) == 1  # one token still fits
+    assert fitted_budget(_refusal(1000, 1000), 500) is None  # none does
+    assert fitted_budget(_refusal(1000, 900), 100) is None  # no smaller than asked
+    assert fitted_budget(_refusal(1000, 900), None) == 100
+    assert fitted_budget(_refusal(1000, 900, status=500), 500) is None
+
+
+def test_mrcr_names_why_an_answer_scored_below_one() -> None:
+    suite = get_suite("mrcr")
+    row = {"answer": "abc123poem", "random_string_to_prepend": "abc123"}
+    from m1eval.suites.base import Item
+
+    item = Item("1", row)
+    assert suite.grade(item, "abc123poem").cause is None
+    partial = suite.grade(item, "abc123poxx")
+    assert 0 < partial.score < 1
+    assert partial.cause == "partial match (the similarity ratio is below 1)"
+    assert suite.grade(item, "poem").cause == "the answer does not start with the required prefix"
+
+
+def test_the_answer_turn_replaces_the_question_and_omits_the_document() -> None:
+    suite = get_suite("longbench-v2", {"cot": True})
+    items, _ = suite.load("smoke", None)
+    item = items[0]
+    messages = [{"role": "system", "content": "s"}, {"role": "user", "content": "long doc"}]
+    got = suite.followup_messages(item, messages, "  I think B.  ")
+    assert got[0] == messages[0] and len(got) == 2 and got[1]["role"] == "user"
+    row = item.row
+    expected = (TEMPLATE_0SHOT_COT_ANS.replace("$DOC$", "")
+                .replace("$Q$", row["question"].strip())
+                .replace("$C_A$", row["choice_A"].strip()).replace("$C_B$", row["choice_B"].strip())
+                .replace("$C_C$", row["choice_C"].strip()).replace("$C_D$", row["choice_D"].strip())
+                .replace("$COT$", "I think B."))  # fmt: skip
+    assert got[1]["content"] == expected
+    assert suite.followup_messages(item, messages, "") is None  # pred.py: '' ends the item
+
+
+def test_the_literal_pred_py_reading_of_an_unclosed_reasoning_block() -> None:
+    """Cut off inside its reasoning, the content is the reasoning alone: an answer after it
+    was never served, so pred.py cannot read one."""
+    closed = pred_py_reading("A", "thinking", "The correct answer is (A)")
+    assert closed["pred_py_answer"] == "A" and closed["pred_py_score"] == 1.0
+    cut = pred_py_reading("A", "thinking", "The correct answer is (A)", closed=False)
+    assert cut["pred_py_answer"] is None and cut["pred_py_score"] == 0.0
+    assert not cut["pred_py_empty"]
+    assert pred_py_reading("A", "", "")["pred_py_empty"] is True
+
+
+def test_compare_names_both_suites_when_runs_share_nothing() -> None:
+    import json
+
+    from m1eval.compare import _suites
+
+    recs = [{"suite": "aime24", "outcome": "scored"}, {"suite": "gpqa", "outcome": "skipped"},
+            {"suite": "gpqa", "outcome": "model_failure"}]  # fmt: skip
+    assert _suites(recs) == "aime24, gpqa, 2 graded samples"
+    assert json.dumps(_suites([])) == '", 0 graded samples"'
