@@ -20,8 +20,10 @@ from tests.conftest import only_run_dir, read_jsonl
 OFFICIAL = json.loads((Path(__file__).parent / "data" / "simpleqa_official.json").read_text())
 # the emulator's scripted replies: the judge's keys first (its prompt also holds the question)
 SCRIPT = {
-    "Predicted answer: The Alder": "A",
-    "Predicted answer: Seven spans": "B",
+    # the question and the gold target must reach the judge's prompt
+    "Question: Which river flows through the smoke-test town of Lindenfeld?\n"
+    "Gold target: The Alder\nPredicted answer: The Alder": "A",
+    "Gold target: 7\nPredicted answer: Seven spans": "B",
     "Predicted answer: I do not know": "C",
     "Predicted answer: Maria Kessel": "The grade is none of those",
     "Lindenfeld": "The Alder",
@@ -83,7 +85,16 @@ def test_a_run_judged_by_a_model(cli, emulator: str, tmp_path: Path) -> None:
     assert {k: (r["outcome"], r["score"], r["extra"]["grade"]) for k, r in by_item.items()} == {
         "0": ("scored", 1.0, "CORRECT"), "1": ("scored", 0.0, "INCORRECT"),
         "2": ("model_failure", 0.0, "NOT_ATTEMPTED"), "3": ("scored", 0.0, "NOT_ATTEMPTED")}
-    assert "names no grade" in by_item["2"]["error"]
+    assert by_item["2"]["error"] == ("the judge's reply names no grade (A, B or C); counted "
+                                     "NOT_ATTEMPTED as simple-evals does")  # fmt: skip
+    # what was answered, against what, and why it did not score 1
+    assert [(by_item[k]["extracted_answer"], by_item[k]["gold"], by_item[k].get("cause"))
+            for k in "0123"] == [
+        ("The Alder", "The Alder", None), ("Seven spans", "7", "judged INCORRECT"),
+        ("Maria Kessel", "Maria Kessel", by_item["2"]["error"]), ("I do not know", "1412",
+                                                 "judged NOT_ATTEMPTED")]  # fmt: skip
+    assert {r["extra"]["judge_model"] for r in by_item.values()} == {
+        "MiniMaxAI/MiniMax-M1-80k"}  # fmt: skip
     assert by_item["2"]["extra"]["judge_reply"] == "The grade is none of those"
     assert by_item["0"]["gold"] == "The Alder" and by_item["0"]["tags"]["topic"] == "Geography"
     s = json.loads((run / "summary.json").read_text())["suites"]["simpleqa"]
