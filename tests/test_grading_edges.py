@@ -100,3 +100,19 @@ def test_compare_names_both_suites_when_runs_share_nothing() -> None:
             {"suite": "gpqa", "outcome": "model_failure"}]  # fmt: skip
     assert _suites(recs) == "aime24, gpqa, 2 graded samples"
     assert json.dumps(_suites([])) == '", 0 graded samples"'
+
+
+def test_a_drifted_config_value_is_shown_sorted_and_bounded() -> None:
+    """compare names a drifted identity key with both values: JSON with sorted keys (the same
+    value always reads the same), anything else as its text, at most 40 characters."""
+    from datetime import date
+
+    from m1eval.compare import _ABSENT, _value
+
+    assert _value({"b": 1, "a": 2}) == '{"a": 2, "b": 1}'
+    assert _value(date(2026, 12, 6)) == '"2026-12-06"'
+    assert _value(_ABSENT) == "(absent)"
+    exactly = "x" * 38  # 40 characters with its quotes
+    assert _value(exactly) == f'"{exactly}"'
+    longer = "y" * 39  # 41 with its quotes: cut to 39 and an ellipsis
+    assert _value(longer) == '"' + "y" * 38 + "…"

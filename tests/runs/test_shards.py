@@ -146,3 +146,37 @@ def test_a_merge_is_complete_only_when_every_shard_is(cli, tmp_path: Path, shard
     merged = json.loads((only_run_dir(tmp_path / "merged") / "manifest.json").read_text())
     assert merged["status"] == "incomplete"
     assert [s["status"] for s in merged["shards"]] == ["complete", "incomplete", "complete"]
+
+
+def test_the_merged_manifest_keeps_every_shards_provenance(tmp_path: Path) -> None:
+    """Field by field: the whole run's id, complete only when every shard is, the earliest
+    start and the latest end, no invocations of its own, and one entry per shard with its
+    index, count, id, directory, status, endpoint, serving, host, git and invocations."""
+    from types import SimpleNamespace
+
+    from m1eval.commands.merge import _merged_manifest
+
+    def shard(i: int, status: str, created: str, ended: str) -> tuple[dict, Path]:
+        m = {"run_id": f"r-shard-{i}of2", "status": status, "created_at": created,
+             "ended_at": ended, "shard": {"index": i, "count": 2}, "config": {"seed": 1},
+             "invocations": [f"cmd {i}"], "endpoint": {"url": f"u{i}"}, "serving": f"s{i}",
+             "host": {"hostname": f"h{i}"}, "git": {"commit": f"c{i}"}}  # fmt: skip
+        d = tmp_path / m["run_id"]
+        d.mkdir()
+        return m, d
+
+    by_index = [shard(0, "complete", "2026-12-06T10:00:00", "2026-12-06T11:00:00"),
+                shard(1, "complete", "2026-12-06T09:00:00", "2026-12-06T12:00:00")]
+    plan = SimpleNamespace(run_id="r")
+    m = _merged_manifest(plan, by_index, 2)  # type: ignore[arg-type]
+    assert m["run_id"] == "r" and m["status"] == "complete"
+    assert (m["created_at"], m["ended_at"]) == ("2026-12-06T09:00:00", "2026-12-06T12:00:00")
+    assert m["invocations"] == [] and "shard" not in m and m["merged_at"]
+    assert m["config"] == {"seed": 1} and m["endpoint"] == {"url": "u0"}  # the first shard's
+    assert m["shards"] == [
+        {"index": i, "count": 2, "run_id": f"r-shard-{i}of2",
+         "run_dir": str((tmp_path / f"r-shard-{i}of2").resolve()), "status": "complete",
+         "endpoint": {"url": f"u{i}"}, "serving": f"s{i}", "host": {"hostname": f"h{i}"},
+         "git": {"commit": f"c{i}"}, "invocations": [f"cmd {i}"]} for i in (0, 1)]  # fmt: skip
+    by_index[1][0]["status"] = "incomplete"
+    assert _merged_manifest(plan, by_index, 2)["status"] == "incomplete"  # type: ignore[arg-type]

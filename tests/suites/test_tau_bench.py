@@ -681,3 +681,40 @@ def test_episodes_after_one_that_raised_are_still_counted() -> None:
     s = suite.summarize(recs)
     assert s["ended_by"] == {"user_stop": 1} and s["dropped_tool_calls"] == 1
     assert s["pass_hat_k"] == {"pass^1": 50.0, "pass^2": 0.0}
+
+
+def test_summarize_by_hand() -> None:
+    """Two tasks of two trials and one episode that raised: tau-bench's accounting counts it
+    0 (task 1: 1 of 2, task 2: 1 of 2 -> 50%), the answered-only reading leaves it out (task
+    2: 1 of 1 -> 75%); episodes that ended without a recorded reason count under "?"."""
+    from m1eval.suites.tau_bench import UserCache
+
+    suite = get_suite("tau-bench-retail")
+    recs = [
+        {"item_id": "1", "repeat": 0, "outcome": "scored", "score": 1.0,
+         "extra": {"ended_by": "user_stop", "dropped_tool_calls": 2}},
+        {"item_id": "1", "repeat": 1, "outcome": "scored", "score": 0.0, "extra": {}},
+        {"item_id": "2", "repeat": 0, "outcome": "scored", "score": 1.0,
+         "extra": {"malformed_tool_calls": 1}},
+        {"item_id": "2", "repeat": 1, "outcome": "infra_error", "score": None, "extra": {}},
+    ]  # fmt: skip
+    suite._user_cache = UserCache(None)
+    suite._user_cache.hits = 3
+    s = suite.summarize(recs)
+    heads = {h["name"]: h for h in s["headlines"]}
+    assert heads["tau-bench-retail"]["score"] == 50.0
+    assert heads["tau-bench-retail (answered only)"]["score"] == 75.0
+    assert "1 episode(s) that raised" in heads["tau-bench-retail"]["note"]
+    assert s["episodes_raised"] == 1
+    assert s["ended_by"] == {"user_stop": 1, "?": 2}
+    assert s["dropped_tool_calls"] == 2 and s["malformed_tool_calls"] == 1
+    # pass^1: (1/2 + 1/2) / 2; pass^2: both trials succeed in neither task
+    assert s["pass_hat_k"] == {"pass^1": 50.0, "pass^2": 0.0}
+    assert s["pass_hat_k_answered_only"] == {"pass^1": 75.0}
+    passk, how = s["breakdowns"]
+    assert passk["note"].startswith("score: every trial of every task, an episode that raised "
+                                    "counted as a failure (tau-bench)")  # fmt: skip
+    assert [(r["group"], r["episodes"]) for r in how["rows"]] == [("?", 2), ("user_stop", 1)]
+    assert s["user_simulator"]["cache_hits"] == 3
+    suite._user_cache = None
+    assert suite.summarize(recs)["user_simulator"]["cache_hits"] == 0
