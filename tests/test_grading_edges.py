@@ -116,3 +116,23 @@ def test_a_drifted_config_value_is_shown_sorted_and_bounded() -> None:
     assert _value(exactly) == f'"{exactly}"'
     longer = "y" * 39  # 41 with its quotes: cut to 39 and an ellipsis
     assert _value(longer) == '"' + "y" * 38 + "…"
+
+
+def test_sign_flip_exact_when_every_item_moved_the_same_way() -> None:
+    """Five items each up by one: of the 2^5 sign patterns only all-plus and all-minus reach
+    a mean of 1, so p = 2/32 -- not 1.0, which a shortcut for constant differences gives."""
+    from m1eval.compare import sign_flip_exact
+
+    assert sign_flip_exact(np.ones(5)) == 2 / 32
+    assert sign_flip_exact(np.array([1.0, -1.0])) == 1.0
+    assert sign_flip_exact(np.zeros(3)) == 1.0 and sign_flip_exact(np.array([])) == 1.0
+
+
+def test_mrcr_counts_why_samples_were_left_out() -> None:
+    from m1eval.suites.mrcr import _reasons
+
+    recs = [{"outcome": "skipped", "error": "prompt of 1,200,000 tokens does not fit the window"},
+            {"outcome": "skipped", "error": "prompt of 1,200,000 tokens does not fit the window"},
+            {"outcome": "infra_error"}, {"outcome": "infra_error", "error": ""}]  # fmt: skip
+    assert _reasons(recs) == {"skipped: prompt of 1,200,000 tokens does not": 2,  # 6 words
+                              "infra_error": 2}  # fmt: skip

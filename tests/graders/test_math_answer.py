@@ -285,3 +285,26 @@ def test_unreadable_answers_vote_as_their_text() -> None:
     assert len(long) == MAX_VERIFY_CHARS and vote_key(long).startswith("expr:")
     longer = long + "+b"
     assert vote_key(longer) == longer  # past the bound: its text
+
+
+def test_a_decimal_votes_as_the_exact_rational_it_writes() -> None:
+    """math-verify's value of a decimal is that decimal, read exactly: 1.4142135623730951
+    is not sqrt(2) and 2.71828... is not e (a vote key must not merge answers that grade
+    differently)."""
+    from m1eval.graders.math_answer import _math_verify_value
+
+    assert _math_verify_value("1.4142135623730951") == "value:14142135623730951/10000000000000000"
+    assert _math_verify_value("3.14159265358979") == "value:314159265358979/100000000000000"
+    assert _math_verify_value("x = 33") == "33" and _math_verify_value("y") == "expr:y"
+
+
+def test_a_pathological_answer_is_not_equal_within_the_parse_limit() -> None:
+    """On the main thread math-verify's own limits apply (5 s to parse, 5 s to compare): an
+    answer built to make sympy work for minutes is "not equal" within seconds."""
+    import time
+
+    from m1eval.graders.math_answer import _math_verify
+
+    started = time.monotonic()
+    assert _math_verify("3^{100000000}", "1") is False
+    assert time.monotonic() - started < 30
