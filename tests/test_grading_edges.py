@@ -6,6 +6,7 @@ runs share nothing."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from m1eval.graders.lcb import _ndarray, _Opaque
 from m1eval.model.types import RequestFailed
@@ -136,3 +137,66 @@ def test_mrcr_counts_why_samples_were_left_out() -> None:
             {"outcome": "infra_error"}, {"outcome": "infra_error", "error": ""}]  # fmt: skip
     assert _reasons(recs) == {"skipped: prompt of 1,200,000 tokens does not": 2,  # 6 words
                               "infra_error": 2}  # fmt: skip
+
+
+def test_compare_verdicts_at_their_boundaries() -> None:
+    """Significance is strict (p = alpha is not significant), and a test that could not
+    reach alpha with these items (its smallest possible p at or above it) says so."""
+    from m1eval.compare import IMPROVEMENT, NO_CHANGE, REGRESSION, TOO_FEW, Comparison
+
+    def cmp(p: float, effect: float, min_p: float = 0.001) -> str:
+        return Comparison("s", "m", 10, 50.0, 50.0 + effect, p, p, min_p=min_p).verdict(0.05, 1.0)
+
+    assert cmp(0.049, -5) == REGRESSION and cmp(0.049, 5) == IMPROVEMENT
+    assert cmp(0.05, -5) == NO_CHANGE and cmp(0.05, 5) == NO_CHANGE
+    assert cmp(0.049, -1.0) == NO_CHANGE  # within the minimum effect
+    assert cmp(0.5, 5, min_p=0.05) == TOO_FEW and cmp(0.5, 5, min_p=0.0499) == NO_CHANGE
+
+
+def test_coverage_counts_what_each_side_should_have() -> None:
+    """Item a at two repeats here, items a and b there: b is missing and counts at this
+    side's two repeats, so 2 of 4 expected samples are graded (50%); a suite only the other
+    side ran is reported with nothing graded."""
+    from m1eval.compare import coverage
+
+    mine = [{"suite": "aime24", "item_id": "a", "outcome": "scored"},
+            {"suite": "aime24", "item_id": "a", "outcome": "scored"},
+            {"suite": "aime24", "item_id": "c", "outcome": "infra_error"}]  # fmt: skip
+    other = [{"suite": "aime24", "item_id": i, "outcome": "scored"} for i in "ab"]
+    other.append({"suite": "gpqa", "item_id": "x", "outcome": "scored"})
+    got = coverage(mine, other)
+    # a: 2 samples, c: 1 -> 1.5 per item; b missing -> expected 3 + 1.5 = 4.5; 2 graded
+    assert got["aime24"] == {"samples": 3, "graded": 2, "infra_error": 1, "skipped": 0,
+                             "missing_items": 1, "graded_share": 44.44}  # fmt: skip
+    assert got["gpqa"] == {"samples": 0, "graded": 0, "infra_error": 0, "skipped": 0,
+                           "missing_items": 1, "graded_share": 0.0}  # fmt: skip
+
+
+def test_config_differences_and_drift_notes() -> None:
+    from m1eval.compare import _drift, config_differences
+
+    assert config_differences({"a": 1}, 5, "x") == ['x: {"a": 1} -> 5']
+    assert config_differences({1: "a", "b": 2}, {1: "c", "b": 2}) == ['1: "a" -> "c"']
+    keys = {f"k{i}": i for i in range(9)}
+    notes = _drift({"identity": keys, "config_hash": "h1"},
+                   {"identity": {k: v + 1 for k, v in keys.items()}, "config_hash": "h2"})
+    assert notes == ["configuration differs: " + "; ".join(f"k{i}: {i} -> {i + 1}"
+                                                           for i in range(8)) + "; 1 more"]
+    eight = {f"k{i}": i for i in range(8)}
+    assert _drift({"identity": eight}, {"identity": {k: 0 for k in eight}})[0].endswith(
+        "k7: 7 -> 0")  # fmt: skip
+    same = {"identity": {"a": 1}}
+    assert _drift({**same, "config_hash": "aaa", "dataset": {"content_sha256": "d1"},
+                   "endpoint": {"hash": "e1"}, "m1eval_version": "0.1"},
+                  {**same, "config_hash": "bbb", "dataset": {"content_sha256": "d2"},
+                   "endpoint": {"hash": "e2"}, "m1eval_version": "0.2"}) == [
+        "config hash differs: aaa -> bbb", "dataset content differs: d1 -> d2",
+        "server fingerprint differs: e1 -> e2", "m1eval version differs: 0.1 -> 0.2"]
+
+
+def test_compare_refuses_a_path_that_is_not_one_run(tmp_path) -> None:
+    from m1eval.compare import _load
+    from m1eval.errors import DataError
+
+    with pytest.raises(DataError, match="names 0 runs; name exactly one run directory"):
+        _load(tmp_path)
