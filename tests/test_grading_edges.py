@@ -200,3 +200,31 @@ def test_compare_refuses_a_path_that_is_not_one_run(tmp_path) -> None:
 
     with pytest.raises(DataError, match="names 0 runs; name exactly one run directory"):
         _load(tmp_path)
+
+
+def test_the_paper_verdict_widens_by_the_papers_own_sampling_error() -> None:
+    """Paper 56.0 over 500 items: its 95% margin is 196 * sqrt(0.56 * 0.44 / 500) = 4.351
+    points. Our interval [60.5, 70.0] misses 56.0 alone; widened to [56.149, 74.351] it
+    still misses it; [60.3, 70.0] widened to [55.949, ...] holds it."""
+    from m1eval.reporting.verdict import verdict
+
+    margin = 196 * (0.56 * 0.44 / 500) ** 0.5
+    assert margin == pytest.approx(4.3510, abs=1e-4)
+    # at the boundary: just outside the widened interval, then just inside it
+    assert verdict(65.0, 56.0 + margin + 1e-3, 70.0, 56.0, paper_items=500) == "not reproduced"
+    assert verdict(65.0, 56.0 + margin - 1e-3, 70.0, 56.0, paper_items=500) == "reproduced"
+    assert verdict(65.0, 60.5, 70.0, 56.0) == "not reproduced"
+    assert verdict(65.0, 60.5, 70.0, 56.0, paper_items=500) == "not reproduced"
+    assert verdict(65.0, 60.3, 70.0, 56.0, paper_items=500) == "reproduced"
+    assert verdict(65.0, 60.3, 70.0, 56.0) == "not reproduced"  # no margin without items
+    assert verdict(65.0, 56.5, 70.0, 56.0) == "not reproduced"
+    # a paper score above 100 is clipped to p = 1 (no margin), never a negative variance
+    assert verdict(99.0, 98.0, 99.5, 100.0, paper_items=30) == "not reproduced"
+    assert verdict(99.0, 98.0, 99.5, 101.0, paper_items=30) == "not reproduced"
+    # wide intervals decide nothing; a missing bound is not a verdict either
+    assert verdict(50.0, 30.0, 70.0, 56.0) == "inconclusive"
+    assert verdict(50.0, 30.0, 70.0, 90.0) == "inconclusive"
+    assert verdict(50.0, None, 60.0, 56.0) == "inconclusive"
+    assert verdict(50.0, 40.0, None, 56.0) == "inconclusive"
+    assert verdict(None, 40.0, 60.0, 56.0) == "inconclusive"
+    assert verdict(50.0, 40.0, 60.0, None) == "no paper number"

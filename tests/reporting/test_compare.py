@@ -322,3 +322,32 @@ def test_config_differences_name_each_key() -> None:
         "seed: 1 -> 2"]  # fmt: skip
     assert config_differences(base, base) == []
     assert config_differences({"x": "a" * 100}, {"x": "b"}) == [f'x: "{"a" * 38}… -> "b"']
+
+
+def test_the_default_coverage_gap_is_five_points(cli, tmp_path: Path) -> None:
+    """19 items against the same 19 with one lost to an infra error: a graded share of
+    18/19 = 94.74% against 100%, a gap of 5.26 points (to two decimals) -- over the default
+    5-point limit of compare() itself, so no verdict."""
+    from m1eval.compare import NO_VERDICT, compare
+
+    run = _run(cli, tmp_path, "a", 1, repeats=1)
+    base = _with_outcomes(run, tmp_path / "base", ["scored"] * 19)
+    cand = _with_outcomes(run, tmp_path / "cand", ["scored"] * 18 + ["infra_error"])
+    out = compare(base, cand)
+    assert out["coverage_gap"] == {"aime24": 5.26}
+    assert out["coverage"]["cand"]["aime24"]["graded_share"] == 94.74
+    assert out["coverage_refused"] == ["aime24"] and out["verdict"] == NO_VERDICT
+    assert compare(base, cand, max_coverage_gap=5.3)["verdict"] != NO_VERDICT
+
+
+def test_no_significant_change_is_said_when_the_test_could_decide(cli, tmp_path: Path) -> None:
+    """40 items, three won and three lost by the candidate: six discordant items can reach
+    p = 2/64 < 0.05 (decidable), three each way is p = 1 -- "no significant change", exit 0."""
+    from m1eval.compare import NO_CHANGE, compare
+
+    run = _run(cli, tmp_path, "a", 1, repeats=1)
+    base = _with_scores(run, tmp_path / "base", [1.0] * 3 + [0.0] * 3 + [1.0] * 34)
+    cand = _with_scores(run, tmp_path / "cand", [0.0] * 3 + [1.0] * 3 + [1.0] * 34)
+    out = compare(base, cand)
+    assert out["verdict"] == NO_CHANGE and out["regression"] is False
+    assert cli("compare", base, cand).code == 0
