@@ -228,3 +228,18 @@ def test_the_paper_verdict_widens_by_the_papers_own_sampling_error() -> None:
     assert verdict(50.0, 40.0, None, 56.0) == "inconclusive"
     assert verdict(None, 40.0, 60.0, 56.0) == "inconclusive"
     assert verdict(50.0, 40.0, 60.0, None) == "no paper number"
+
+
+def test_the_paper_verdict_at_the_edges_of_the_interval() -> None:
+    """The paper's number on either edge of our interval is inside it; an interval exactly
+    MAX_WIDTH wide still decides."""
+    from m1eval.reporting.verdict import MAX_WIDTH, verdict
+
+    assert verdict(50.0, 40.0, 60.0, 40.0) == "reproduced"  # on the low edge
+    assert verdict(50.0, 40.0, 60.0, 60.0) == "reproduced"  # on the high edge
+    assert verdict(50.0, 40.0, 40.0 + MAX_WIDTH, 45.0) == "reproduced"  # exactly 20 wide
+    assert verdict(50.0, 40.0, 40.0 + MAX_WIDTH, 70.0) == "not reproduced"
+    margin = 196 * (0.56 * 0.44 / 500) ** 0.5
+    # widened by the paper's margin on both sides, the width limit grows by 2 margins, no more
+    assert verdict(50.0, 46.0, 66.0 - margin / 2, 56.0, paper_items=500) == "reproduced"
+    assert verdict(50.0, 46.0, 66.0 + margin / 2, 56.0, paper_items=500) == "inconclusive"
