@@ -61,6 +61,10 @@ def test_run_grades_in_the_sandbox(cli, sandbox_pool, tmp_path: Path) -> None:
     assert (first["input"], first["expected"], first["actual"]) == ("[3, 1, 4]", "4", "1")
     assert wrong["cause"] == "wrong answer"
     assert {s["cause"] for s in samples if s["score"] == 1.0} == {None}
+    # the program graded is the answer's last fenced block; programs cast no votes
+    assert all(s["extracted_answer"] == extract_code(s["answer"]) and s["extracted_answer"]
+               for s in samples)  # fmt: skip
+    assert {s.get("vote_key") for s in samples} == {None}
     summary = json.loads((run / "summary.json").read_text())["suites"]["livecodebench"]
     assert summary["pass_at_k"]["pass@1"] == summary["score"]
     assert summary["by_difficulty"]["medium"]["score"] == 0.0
@@ -134,3 +138,15 @@ def test_smoke_embedded_model_through_the_sandbox(cli, sandbox_pool, tmp_path: P
     assert summary["suites"]["livecodebench"]["score"] == pytest.approx(
         100 * sum(scores) / len(scores)
     )
+
+
+def test_a_program_that_floods_its_output_is_told_so(cli, sandbox_pool, tmp_path: Path) -> None:
+    answers = {"Print A + B": "```python\nwhile True:\n    print('x' * 65536)\n```"}
+    with StubServer(StubConfig(answers=answers, correct_rate=1.0)) as server:
+        res = cli("run", "--suite", "livecodebench", "--split", "smoke", "--repeats", "1",
+                  "--limit", "1", "--base-url", server.base_url, "--model", "stub-model",
+                  "--results-dir", tmp_path, "--no-progress")  # fmt: skip
+    assert res.code == 0, res.err
+    [sample] = read_jsonl(only_run_dir(tmp_path) / "samples.jsonl")
+    assert sample["score"] == 0.0 and sample["extra"]["first_failure"]["status"] == "output_limit"
+    assert sample["outcome"] == "model_failure" and sample["error"].startswith("output limit: ")
