@@ -30,7 +30,9 @@ from typing import Any
 
 
 @functools.lru_cache(maxsize=1)
-def _kernels() -> Any:
+def _main_kernel() -> Any:
+    """(3) Each segment (or the whole sequence) from its initial state: outputs, and the
+    final state when asked."""
     import triton
     import triton.language as tl
 
@@ -84,6 +86,14 @@ def _kernels() -> Any:
                 s_off = bh.to(tl.int64) * D * D + offs_d[:, None] * D + offs_v[None, :]
                 tl.store(s_ptr + s_off, state)
 
+    return lightning_prefill_kernel
+
+
+@functools.lru_cache(maxsize=1)
+def _segment_state_kernel() -> Any:
+    import triton
+    import triton.language as tl
+
     @triton.jit
     def segment_state_kernel(
         k_ptr, v_ptr, st_ptr, slope_ptr, T, SEG, NSEG,
@@ -116,6 +126,14 @@ def _kernels() -> Any:
                   + offs_v[None, :])  # fmt: skip
         tl.store(st_ptr + st_off, state)
 
+    return segment_state_kernel
+
+
+@functools.lru_cache(maxsize=1)
+def _segment_scan_kernel() -> Any:
+    import triton
+    import triton.language as tl
+
     @triton.jit
     def segment_scan_kernel(st_ptr, slope_ptr, SEG, NSEG, H: tl.constexpr, D: tl.constexpr,
                             BV: tl.constexpr):  # fmt: skip
@@ -132,7 +150,11 @@ def _kernels() -> Any:
             running = running * seg_decay + tl.load(st_ptr + off)
             tl.store(st_ptr + off, running)
 
-    return lightning_prefill_kernel, segment_state_kernel, segment_scan_kernel
+    return segment_scan_kernel
+
+
+def _kernels() -> tuple[Any, Any, Any]:
+    return _main_kernel(), _segment_state_kernel(), _segment_scan_kernel()
 
 
 # SEG 0: one program walks the whole sequence (per head and block of value columns); SEG > 0

@@ -117,6 +117,37 @@ def serving_table(result: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _serving_panels(c: Any, e: Any, result: dict[str, Any], serving: list[dict[str, Any]],
+                    batched: list[dict[str, Any]]) -> None:  # fmt: skip
+    """The lower panels: batched decode per layer, and one node at 100K context."""
+    for bsz in sorted({r["batch"] for r in batched}):
+        pts = [(r["context"] / 1024, r["best_s"] * 1e3) for r in batched
+               if r["batch"] == bsz and r.get("best_s")]  # fmt: skip
+        c.plot(*zip(*pts, strict=True), marker="o", label=f"softmax, batch {bsz}")
+    light = (result.get("batched_decode") or {}).get("lightning") or {}
+    for bsz, v in sorted(light.items(), key=lambda kv: int(kv[0])):
+        if v.get("s"):
+            c.axhline(v["s"] * 1e3, ls="--", lw=1, color="grey")
+            c.annotate(f"lightning, batch {bsz}", (0.01, v["s"] * 1e3), fontsize=7,
+                       xycoords=("axes fraction", "data"), va="bottom")  # fmt: skip
+    c.set_yscale("log")
+    c.set_xlabel("context (K tokens)")
+    c.set_ylabel("decode step per layer (ms)")
+    c.set_title("batched decode, one layer")
+    c.legend(fontsize=7)
+    c.grid(alpha=0.3)
+    labels = ["sequences", "decode tok/s ÷ 100", "100K answer, s ÷ 10"]
+    xs = range(len(labels))
+    for i, row in enumerate(serving):
+        vals = [row["sequences"] or 0, (row["tokens_per_s"] or 0) / 100,
+                (row["generation_s"] or 0) / 10]  # fmt: skip
+        e.bar([x + 0.38 * i for x in xs], vals, width=0.38, label=row["stack"])
+    e.set_xticks([x + 0.19 for x in xs], labels, fontsize=7)
+    e.set_title("one 8-GPU node at 100K context (attention only)")
+    e.legend(fontsize=7)
+    e.grid(alpha=0.3, axis="y")
+
+
 def plot(result: dict[str, Any], path: Path | BinaryIO) -> None:
     """Decode and prefill per layer against context, saved as PNG to a path or a stream."""
     import matplotlib
@@ -168,33 +199,7 @@ def plot(result: dict[str, Any], path: Path | BinaryIO) -> None:
     b.legend(fontsize=8)
     b.grid(alpha=0.3)
     if panels == 4:
-        c, e = axes[2], axes[3]
-        for bsz in sorted({r["batch"] for r in batched}):
-            pts = [(r["context"] / 1024, r["best_s"] * 1e3) for r in batched
-                   if r["batch"] == bsz and r.get("best_s")]  # fmt: skip
-            c.plot(*zip(*pts, strict=True), marker="o", label=f"softmax, batch {bsz}")
-        light = (result.get("batched_decode") or {}).get("lightning") or {}
-        for bsz, v in sorted(light.items(), key=lambda kv: int(kv[0])):
-            if v.get("s"):
-                c.axhline(v["s"] * 1e3, ls="--", lw=1, color="grey")
-                c.annotate(f"lightning, batch {bsz}", (0.01, v["s"] * 1e3), fontsize=7,
-                           xycoords=("axes fraction", "data"), va="bottom")  # fmt: skip
-        c.set_yscale("log")
-        c.set_xlabel("context (K tokens)")
-        c.set_ylabel("decode step per layer (ms)")
-        c.set_title("batched decode, one layer")
-        c.legend(fontsize=7)
-        c.grid(alpha=0.3)
-        labels = ["sequences", "decode tok/s ÷ 100", "100K answer, s ÷ 10"]
-        xs = range(len(labels))
-        for i, row in enumerate(serving):
-            vals = [row["sequences"] or 0, (row["tokens_per_s"] or 0) / 100,
-                    (row["generation_s"] or 0) / 10]  # fmt: skip
-            e.bar([x + 0.38 * i for x in xs], vals, width=0.38, label=row["stack"])
-        e.set_xticks([x + 0.19 for x in xs], labels, fontsize=7)
-        e.set_title("one 8-GPU node at 100K context (attention only)")
-        e.legend(fontsize=7)
-        e.grid(alpha=0.3, axis="y")
+        _serving_panels(axes[2], axes[3], result, serving, batched)
     fig.tight_layout()
     if isinstance(path, Path):
         path.parent.mkdir(parents=True, exist_ok=True)
