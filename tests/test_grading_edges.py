@@ -243,3 +243,24 @@ def test_the_paper_verdict_at_the_edges_of_the_interval() -> None:
     # widened by the paper's margin on both sides, the width limit grows by 2 margins, no more
     assert verdict(50.0, 46.0, 66.0 - margin / 2, 56.0, paper_items=500) == "reproduced"
     assert verdict(50.0, 46.0, 66.0 + margin / 2, 56.0, paper_items=500) == "inconclusive"
+
+
+def test_group_rows_field_by_field() -> None:
+    """A breakdown row carries its group's score and interval, items, graded samples (scored
+    and model failures), skips and infra errors; a group without outcome counts reads 0."""
+    from m1eval.contract import GROUP_COLUMNS, group_rows
+
+    groups = {
+        "8K-16K": {"score": 40.0, "ci_low": 10.0, "ci_high": 70.0, "n_items": 5,
+                   "outcomes": {"scored": 6, "model_failure": 2, "skipped": 1,
+                                "infra_error": 3}},
+        "empty": {"score": None, "ci_low": None, "ci_high": None, "n_items": 0},
+    }  # fmt: skip
+    rows = group_rows(groups)
+    assert rows == [
+        {"group": "8K-16K", "score": 40.0, "ci_low": 10.0, "ci_high": 70.0, "items": 5,
+         "graded": 8, "skipped": 1, "infra errors": 3},
+        {"group": "empty", "score": None, "ci_low": None, "ci_high": None, "items": 0,
+         "graded": 0, "skipped": 0, "infra errors": 0},
+    ]  # fmt: skip
+    assert set(GROUP_COLUMNS) == set(rows[0]) - {"group"}
