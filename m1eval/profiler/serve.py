@@ -27,6 +27,7 @@ from m1eval.errors import EndpointError
 from m1eval.model.client import MAX_EVENT_BYTES, describe_os_error
 from m1eval.profiler.serve_stats import Trace, summarize_level
 
+EXTRA_TOKENS = 16  # past max_tokens a server may count (an end-of-sequence token), no more
 DEFAULT_PROMPT = ("Write a very long story about a lighthouse keeper and the ships she sees. "
                   "Keep going; do not stop.")  # fmt: skip
 
@@ -121,6 +122,10 @@ async def stream_one(session: aiohttp.ClientSession, settings: ServeSettings,
                     if isinstance(usage.get("prompt_tokens"), int):
                         trace.prompt_tokens = usage["prompt_tokens"]
                     new, finish = _chunk_tokens(event, tokens)
+                    if new > settings.length + EXTRA_TOKENS:  # a reply is bounded by its ask
+                        trace.error = (f"the server streamed {new:,} tokens, more than the "
+                                       f"{settings.length:,} asked")  # fmt: skip
+                        return trace
                     if new > tokens:
                         tokens = new
                         trace.arrivals.append((tokens, now))

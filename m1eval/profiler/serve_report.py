@@ -220,5 +220,17 @@ def print_result(result: dict[str, Any], out_dir: Path | None = None) -> None:
         for row in bucket_rows(result, i):
             table.add_row(*row)
         console.print(table)
+    for side in ("target", "baseline"):
+        for lv in (result.get(side) or {}).get("levels") or []:
+            if lv["ok"] and lv["generated_min"] < settings["length"]:
+                console.print(escape(
+                    f"warning: {side} at concurrency {lv['concurrency']}: some generations "
+                    f"stopped at {lv['generated_min']:,} of {settings['length']:,} tokens (the "
+                    "server ignored ignore_eos; pass --ban-token with its end-of-sequence id): "
+                    "the last positions have fewer samples"), style="bold")  # fmt: skip
+            if lv["failed"]:
+                console.print(escape(f"warning: {side} at concurrency {lv['concurrency']}: "
+                                     f"{len(lv['failed'])} generation(s) failed: "
+                                     f"{lv['failed'][0]}"), style="bold")  # fmt: skip
     if out_dir is not None:
         console.print(escape(f"results: {out_dir}/serve.json, traces.jsonl, serve.png"))

@@ -110,3 +110,17 @@ def test_in_a_run_an_oversized_reply_is_the_models_failure(cli, tmp_path: Path) 
     assert {r["outcome"] for r in records} == {"model_failure"}
     assert all(r["error"].startswith("reply exceeded its budget") for r in records)
     assert (only_run_dir(tmp_path) / "samples.jsonl").stat().st_size < 1 << 20
+
+
+def test_profile_serve_stops_a_server_that_streams_past_its_ask(cli, tmp_path: Path) -> None:
+    """The latency profiler reads a server it does not trust either: a stream that goes on
+    past max_tokens ends that generation as failed (named), after a bounded number of
+    chunks, and no measurement is reported from it."""
+    with AppThread(_hostile("endless")) as server:
+        started = time.monotonic()
+        res = cli("profile", "serve", "--base-url", server.base_url, "--model", "m",
+                  "--length", 50, "--out", tmp_path / "serve")  # fmt: skip
+    assert time.monotonic() - started < 60
+    assert res.code != 0 and "no generation streamed a token" in res.err
+    assert "more than the 50 asked" in res.err
+    assert not (tmp_path / "serve").exists()

@@ -132,3 +132,19 @@ def test_embedded_llama_cpp_decode_slows_with_position(cli, tmp_path: Path) -> N
     first, last = level["buckets"][0], level["buckets"][-1]
     assert last["p50_s"] > first["p50_s"]
     assert result["target"]["fingerprint"]["models"][0]["id"] == "smollm2-135m-instruct"
+
+
+def test_generations_that_stop_early_are_said_loudly(cli, tmp_path: Path) -> None:
+    """A server that ignores ignore_eos (the project's stub server answers its scripted
+    reply and stops): the short generations are shown and warned about, not passed off as
+    a latency curve over the asked length."""
+    from m1eval.testing.stub_server import StubConfig, StubServer
+
+    with StubServer(StubConfig(correct_rate=1.0)) as server:
+        got = cli("profile", "serve", "--base-url", server.base_url, "--model", "stub-model",
+                  "--length", 400, "--buckets", 4, "--out", tmp_path / "serve")  # fmt: skip
+    assert got.code == 0, got.err
+    level = json.loads((tmp_path / "serve" / "serve.json").read_text())["target"]["levels"][0]
+    assert 0 < level["generated_max"] < 400
+    assert "warning: target at concurrency 1: some generations stopped at" in " ".join(
+        got.out.split())  # fmt: skip
