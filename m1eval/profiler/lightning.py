@@ -139,6 +139,28 @@ def segmented(q: np.ndarray, k: np.ndarray, v: np.ndarray, lam: np.ndarray, chun
     return out[:, pad:], state
 
 
+def blocks_carry_lambda_i(q: np.ndarray, k: np.ndarray, v: np.ndarray, lam: np.ndarray,
+                          block: int = 256) -> np.ndarray:  # fmt: skip
+    """vLLM 0.23's prefill arithmetic (``lightning_attn.py``), in float64: blocks of
+    ``block`` tokens from the start (the last may be short), exact within a block, and the
+    state carried from earlier blocks decayed by λ^i for the query at offset i of its block
+    (``_fwd_none_diag_kernel``'s ``q_decay``), where the recurrence (and MiniMax's reference
+    modelling code, ``query_decay`` over ``arange(block) + 1``) gives λ^(i+1). The carried
+    state itself (state at the block's last token) is right, so only the cross-block term of
+    every output after the first block is off, by a factor exp(slope) per head."""
+    h, t, d = q.shape
+    out = np.empty((h, t, v.shape[-1]))
+    carried = np.zeros((h, d, v.shape[-1]))
+    for start in range(0, t, block):
+        qb, kb, vb = (x[:, start : start + block].astype(np.float64) for x in (q, k, v))
+        within, end_state = recurrent(qb, kb, vb, lam)
+        i = np.arange(qb.shape[1])
+        decay_i = lam[:, None, None] ** i[None, :, None]  # λ^i, not λ^(i+1)
+        out[:, start : start + block] = within + np.einsum("hid,hdv->hiv", qb * decay_i, carried)
+        carried = lam[:, None, None] ** qb.shape[1] * carried + end_state
+    return out
+
+
 def relative_error(out: np.ndarray, ref: np.ndarray) -> float:
     return float(np.linalg.norm(out - ref) / max(np.linalg.norm(ref), 1e-300))
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from m1eval.profiler.lightning import (
+    blocks_carry_lambda_i,
     chunked,
     decay,
     decode_state_bytes,
@@ -195,3 +196,19 @@ def test_segmented_prefill_arithmetic_matches_the_recurrence(t: int, chunk: int,
     out, state = segmented(q, k, v, lam, chunk, segment)
     assert relative_error(out, ref) < 1e-12
     assert relative_error(state, ref_state) < 1e-12
+
+
+def test_vllm_cross_block_convention_by_hand() -> None:
+    """One head, d = 1, λ = 0.5, blocks of 2, q = k = v = 1. The recurrence: S = 1, 1.5,
+    1.75, 1.875. vLLM's convention: the first block exact (1, 1.5); in the second block
+    the carried 1.5 enters at λ^0 and λ^1 instead of λ^1 and λ^2: 1 + 1.5 = 2.5 and
+    1.5 + 0.75 = 2.25; with λ = 1 (no decay) the two agree."""
+    ones = np.ones((1, 4, 1))
+    got = blocks_carry_lambda_i(ones, ones, ones, np.array([0.5]), block=2)
+    assert got[0, :, 0].tolist() == [1.0, 1.5, 2.5, 2.25]
+    assert recurrent(ones, ones, ones, np.array([0.5]))[0][0, :, 0].tolist() == [
+        1.0, 1.5, 1.75, 1.875]  # fmt: skip
+    rng = np.random.default_rng(0)
+    q, k, v = (rng.standard_normal((2, 9, 3)) for _ in range(3))
+    same = blocks_carry_lambda_i(q, k, v, np.ones(2), block=4)
+    assert relative_error(same, recurrent(q, k, v, np.ones(2))[0]) < 1e-12

@@ -1,0 +1,142 @@
+"""The profiler's Triton kernels run for real, on the CPU, through Triton's interpreter
+(``TRITON_INTERPRET=1``), at small sizes, against the float64 recurrence: our prefill (whole
+sequence and split into segments, padding and a short last segment), our decode step, and,
+where ``$VLLM_LIGHTNING`` names vLLM 0.23's ``lightning_attn.py``, vLLM's prefill and decode
+as served.
+
+Needs PyTorch and Triton (not part of the project's install: they are the GPU machine's);
+skipped without them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from m1eval.profiler.lightning import blocks_carry_lambda_i, recurrent, relative_error
+
+# Triton reads this when it is imported (no other test imports Triton)
+os.environ["TRITON_INTERPRET"] = "1"
+torch = pytest.importorskip("torch")
+pytest.importorskip("triton")
+
+
+@pytest.fixture(autouse=True)
+def _interpreted():
+    """Kernels are built anew, under the interpreter."""
+    from m1eval.profiler import lightning_prefill
+
+    for kernel in (lightning_prefill._main_kernel, lightning_prefill._segment_state_kernel,
+                   lightning_prefill._segment_scan_kernel):  # fmt: skip
+        kernel.cache_clear()
+    yield
+    for kernel in (lightning_prefill._main_kernel, lightning_prefill._segment_state_kernel,
+                   lightning_prefill._segment_scan_kernel):  # fmt: skip
+        kernel.cache_clear()
+
+
+def _inputs(h: int, t: int, d: int, seed: int) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(seed)
+    return tuple(rng.standard_normal((h, t, d)) * 0.3 for _ in range(3))
+
+
+def _torch(*xs: np.ndarray) -> list:
+    """[H, T, D] float64 arrays as [1, T, H, D] float32 tensors (the kernels' layout)."""
+    return [torch.tensor(x.transpose(1, 0, 2)[None], dtype=torch.float32) for x in xs]
+
+
+@pytest.mark.parametrize(("t", "config"), [
+    (100, {"C": 16, "BV": 16, "SEG": 0}),    # one walk, a padded first chunk
+    (100, {"C": 16, "BV": 16, "SEG": 32}),   # split: 4 segments, the last short
+    (128, {"C": 16, "BV": 32, "SEG": 48}),   # whole chunks, a whole last segment
+    (37, {"C": 16, "BV": 8, "SEG": 16}),     # padding filling most of the first chunk
+])  # fmt: skip
+def test_our_prefill_kernel_equals_the_recurrence(t: int, config: dict) -> None:
+    from m1eval.profiler.lightning_prefill import prefill
+
+    lam = np.exp(-np.array([0.05, 0.9]))
+    q, k, v = _inputs(2, t, 32, t)
+    ref, ref_state = recurrent(q, k, v, lam)
+    slopes = torch.tensor(-np.log(lam), dtype=torch.float32)
+    out, state = prefill(*_torch(q, k, v), slopes, {"num_warps": 4, "STAGES": 1, **config},
+                         final_state=True)  # fmt: skip
+    assert relative_error(out[0].double().numpy().transpose(1, 0, 2), ref) < 1e-5
+    assert relative_error(state[0].double().numpy(), ref_state) < 1e-5
+
+
+def test_a_segment_that_is_not_whole_chunks_is_refused() -> None:
+    from m1eval.profiler.lightning_prefill import prefill
+
+    q = torch.zeros(1, 64, 2, 32)
+    with pytest.raises(ValueError, match="whole number of chunks"):
+        prefill(q, q, q, torch.ones(2), {"C": 16, "SEG": 40})
+
+
+def test_our_decode_step_equals_one_step_of_the_recurrence() -> None:
+    from m1eval.profiler.latency_batch import _batched_step_kernel
+
+    h, d = 2, 64
+    lam = np.exp(-np.array([0.05, 0.9]))
+    rng = np.random.default_rng(3)
+    s0 = rng.standard_normal((h, d, d)) * 0.1
+    q, k, v = (rng.standard_normal((h, d)) for _ in range(3))
+    s1 = lam[:, None, None] * s0 + k[:, :, None] * v[:, None, :]
+    state = torch.tensor(s0, dtype=torch.float32)
+    out = torch.empty(h, d, dtype=torch.float32)
+    _batched_step_kernel()[(h, d // 16)](
+        state, *(torch.tensor(x, dtype=torch.float32) for x in (q, k, v)),
+        torch.tensor(lam, dtype=torch.float32), out, H=h, D=d, BV=16)  # fmt: skip
+    assert relative_error(out.double().numpy(), np.einsum("hk,hkv->hv", q, s1)) < 1e-5
+    assert relative_error(state.double().numpy(), s1) < 1e-5
+
+
+def _vllm():
+    path = os.environ.get("VLLM_LIGHTNING") or str(
+        Path(__file__).resolve().parents[2] / ".vllm" / "lightning_attn.py")  # fmt: skip
+    if not Path(path).is_file():
+        pytest.skip("no vLLM lightning_attn.py ($VLLM_LIGHTNING)")
+    from m1eval.profiler import vllm_kernels
+
+    return vllm_kernels.load(path)
+
+
+def test_vllm_prefill_is_exact_within_a_block_and_decays_the_carried_state_by_lambda_i(
+        monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """vLLM 0.23's served prefill: exact for the first 256 tokens, then off by the cross-block
+    decay (λ^i where the recurrence has λ^(i+1)); :func:`blocks_carry_lambda_i` is that
+    arithmetic, and vLLM's output equals it to fp32 rounding."""
+    from m1eval.profiler import vllm_kernels
+
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda *a: (9, 0))
+    module = _vllm()
+    lam = np.exp(-np.array([0.05, 0.9]))
+    q, k, v = _inputs(2, 600, 128, 7)
+    ref, _ = recurrent(q, k, v, lam)
+    got = vllm_kernels.prefill(module, *_torch(q, k, v), torch.tensor(-np.log(lam)))
+    got = got[0].double().numpy().transpose(1, 0, 2)
+    assert relative_error(got[:, :256], ref[:, :256]) < 1e-5
+    assert relative_error(got, ref) > 1e-2
+    assert relative_error(got, blocks_carry_lambda_i(q, k, v, lam)) < 1e-5
+
+
+def test_vllm_decode_step_equals_one_step_of_the_recurrence() -> None:
+    from m1eval.profiler import vllm_kernels
+
+    module = _vllm()
+    h, d = 2, 128
+    lam = np.exp(-np.array([0.05, 0.9]))
+    rng = np.random.default_rng(4)
+    s0 = rng.standard_normal((h, d, d)) * 0.1
+    q, k, v = (rng.standard_normal((h, d)) for _ in range(3))
+    s1 = lam[:, None, None] * s0 + k[:, :, None] * v[:, None, :]
+    bufs = {"caches": [torch.tensor(s0[None], dtype=torch.float32)],
+            **{n: torch.tensor(x, dtype=torch.float32)[None, :, None]
+               for n, x in (("q", q), ("k", k), ("v", v))},
+            "slots": torch.zeros(1, dtype=torch.int64)}  # fmt: skip
+    got = vllm_kernels.decode_step(module, bufs, 0, torch.tensor(-np.log(lam)))
+    assert relative_error(got.reshape(h, d).double().numpy(),
+                          np.einsum("hk,hkv->hv", q, s1)) < 1e-5  # fmt: skip
+    assert relative_error(bufs["caches"][0][0].double().numpy(), s1) < 1e-5
