@@ -27,6 +27,9 @@ def test_a_returned_array_keeps_a_numeric_dtype_and_refuses_an_oversized_one() -
     # a string dtype of 400 MB per element is the model's to write: inferred instead
     text = _ndarray({"shape": [1], "dtype": "U100000000", "flat": [7]})
     assert text.dtype.kind == "i" and text.tolist() == [7]
+    # numeric kinds only, however small: a short string dtype would turn 7 into '7'
+    short_text = _ndarray({"shape": [1], "dtype": "U2", "flat": [7]})
+    assert short_text.dtype.kind == "i" and short_text.tolist() == [7]
     unknown = _ndarray({"shape": [1], "dtype": "no such type", "flat": [7]})
     assert unknown.tolist() == [7]
     # elements numpy cannot make one numeric array of: an object array, same shape
@@ -264,3 +267,91 @@ def test_group_rows_field_by_field() -> None:
          "graded": 0, "skipped": 0, "infra errors": 0},
     ]  # fmt: skip
     assert set(GROUP_COLUMNS) == set(rows[0]) - {"group"}
+
+
+def _lcb_records(difficulties: list[str]) -> list[dict]:
+    return [{"suite": "livecodebench", "item_id": f"i{n}", "repeat": 0, "outcome": "scored",
+             "score": float(n % 2), "extra": {"difficulty": d}}
+            for n, d in enumerate(difficulties)]  # fmt: skip
+
+
+def test_livecodebench_breaks_its_score_down_by_difficulty_in_the_official_order() -> None:
+    """Hand-checked: i0 hard 0, i1 easy 1, i2 medium 0, i3 hard 1."""
+    summary = get_suite("livecodebench").summarize(_lcb_records(["hard", "easy", "medium", "hard"]))
+    assert list(summary["by_difficulty"]) == ["easy", "medium", "hard"]
+    assert [summary["by_difficulty"][k]["score"] for k in ("easy", "medium", "hard")] == [
+        100.0, 0.0, 50.0]  # fmt: skip
+    [table] = summary["breakdowns"]
+    assert table["title"] == "by difficulty" and table["record_key"] == "difficulty"
+    assert [(r["group"], r["score"], r["items"]) for r in table["rows"]] == [
+        ("easy", 100.0, 1), ("medium", 0.0, 1), ("hard", 50.0, 2)]  # fmt: skip
+
+
+@pytest.mark.parametrize("exec_model", ["official", "process"])
+def test_livecodebench_runs_programs_the_way_the_run_asked(monkeypatch: pytest.MonkeyPatch,
+                                                         exec_model: str) -> None:  # fmt: skip
+    """``--lcb-exec`` reaches the grader, on a local pool and on a cluster's pools. The
+    sandbox is replaced by a recorder (this checks the option's path, not the sandbox; the
+    sandbox tests run both models for real)."""
+    import asyncio
+
+    from m1eval.graders.lcb import ProgramVerdict
+    from m1eval.model.types import Completion
+    from m1eval.suites import livecodebench
+    from m1eval.suites.base import Solution
+
+    seen: list[str] = []
+
+    def recording(runner, code, problem, timeout_s=0, exec_model="official"):
+        seen.append(exec_model)
+        return ProgramVerdict(passed=True, n_tests=0)
+
+    class Remote:
+        async def grade(self, code, problem, timeout_s, exec_model):
+            seen.append(exec_model)
+            return ProgramVerdict(passed=True, n_tests=0)
+
+    monkeypatch.setattr(livecodebench, "grade_program", recording)
+    suite = get_suite("livecodebench", {"lcb_exec": exec_model})
+    items, _ = suite.load("smoke", None)
+    solution = Solution(Completion.of_text("```python\nprint(1)\n```"))
+    suite._pool = object()
+    assert asyncio.run(suite.score(items[0], solution)).score == 1.0
+    suite._pool, suite._remote = None, Remote()
+    assert asyncio.run(suite.score(items[0], solution)).score == 1.0
+    assert seen == [exec_model, exec_model]
+
+
+def test_livecodebench_refuses_to_grade_before_its_sandbox_starts() -> None:
+    import asyncio
+
+    from m1eval.model.types import Completion
+    from m1eval.suites.base import Solution
+
+    suite = get_suite("livecodebench")
+    items, _ = suite.load("smoke", None)
+    with pytest.raises(RuntimeError, match="sandbox is not started"):
+        asyncio.run(suite.score(items[0], Solution(Completion.of_text("```python\nx\n```"))))
+
+
+def test_longbench_literal_reading_scores_each_sample_by_its_own_verdict() -> None:
+    """Three graded samples: the default reading right, wrong, right (66.7); pred.py on the
+    served content (reasoning inline) read a different letter for the first: wrong, wrong,
+    right (33.3)."""
+    records = [{"suite": "longbench-v2", "item_id": f"i{n}", "repeat": 0, "outcome": "scored",
+                "score": score, "extra": {"pred_py_empty": False, "pred_py_score": literal}}
+               for n, (score, literal) in enumerate([(1.0, 0.0), (0.0, 0.0),
+                                                     (1.0, 1.0)])]  # fmt: skip
+    heads = get_suite("longbench-v2").summarize(records)["headlines"]
+    assert [round(h["score"], 2) for h in heads] == [66.67, 66.67, 33.33]
+
+
+def test_a_conservative_score_over_nothing_has_no_interval_not_nan() -> None:
+    """No item with a counted sample: no score and no interval (None, which JSON can hold;
+    a NaN would make summary.json unreadable to strict parsers)."""
+    from m1eval.summary import _conservative
+
+    assert _conservative({}) == {"score": None, "ci_low": None, "ci_high": None,
+                                 "denominator": 0}  # fmt: skip
+    left_out = {"i": [{"outcome": "not-an-outcome", "score": None}]}
+    assert _conservative(left_out)["ci_low"] is None

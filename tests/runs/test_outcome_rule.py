@@ -41,3 +41,15 @@ def test_m1eval_grade_applies_the_same_rule(cli, tmp_path: Path) -> None:
     rows = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
     assert [(r["outcome"], r["score"], r["error"]) for r in rows] == [
         ("model_failure", 0.0, TRUNCATED), ("scored", 1.0, None)]
+
+
+def test_a_cut_off_reasoning_is_an_empty_output_where_a_suite_counts_those() -> None:
+    """LongBench-v2's official accuracy leaves empty outputs out (pred.py never writes one):
+    a generation cut off in its reasoning has no answer, so the cut-off grade says
+    ``empty_output`` (with the suite's own details beside it), which the summary reads."""
+    suite = get_suite("longbench-v2")
+    items, _ = suite.load("smoke", None)
+    cut = replace(Completion.of_text("The correct answer is (B)"), reasoning_truncated=True)
+    grade = asyncio.run(grade_output(suite, items[0], Solution(cut)))
+    assert grade.error == TRUNCATED and grade.details["empty_output"] is True
+    assert "pred_py_empty" in grade.details  # the literal reading's own verdict kept

@@ -202,14 +202,17 @@ def test_summarize_by_hand() -> None:
     assert (given["score"], given["ci_low"], given["ci_high"]) == (50.0, 0.0, 50.0)
     f = heads["simpleqa (F-score)"]
     assert (f["score"], f["ci_low"], f["ci_high"]) == (pytest.approx(33.3333), 0.0, 50.0)
-    assert f["paper"] is None and "secondary" in f["note"]
+    assert f["paper"] is None and f["note"] == "simple-evals' secondary metric"
+    assert given["note"] == "simple-evals' secondary metric"
+    assert heads["simpleqa"]["note"] == ("correct: share graded CORRECT by the judge "
+                                         "(simple-evals' score)")  # fmt: skip
     assert s["simpleqa"] == {"correct": 25.0, "incorrect": 25.0, "not_attempted": 50.0,
                              "correct_given_attempted": 50.0, "f_score": 33.3333}
     grades, topics = s["breakdowns"]
     assert grades["title"].startswith("grades") and grades["columns"] == ["share", "samples"]
     assert [(r["group"], r["share"], r["samples"]) for r in grades["rows"]] == [
         ("CORRECT", 25.0, 1), ("INCORRECT", 25.0, 1), ("NOT_ATTEMPTED", 50.0, 2)]
-    assert topics["record_key"] == "topic"
+    assert topics["record_key"] == "topic" and topics["title"] == "by topic"
     assert [(r["group"], r["score"], r["items"]) for r in topics["rows"]] == [
         ("Art", 50.0, 1), ("Music", 0.0, 1)]
     assert s["judge_unparsed"] == 1
@@ -218,3 +221,67 @@ def test_summarize_by_hand() -> None:
     given = {h["name"]: h for h in one["headlines"]}["simpleqa (correct given attempted)"]
     assert (given["score"], given["ci_low"], given["ci_high"]) == (50.0, 50.0, 50.0)
     assert suite.summarize([recs[4]])["simpleqa"] == {}
+
+
+def _judged(reply: str, answer: str = "The Alder") -> tuple:
+    """Grade ``answer`` to the first smoke item with a judge that replies ``reply``; returns
+    (grade, the messages the judge was sent, its parameters). The judge is a recording
+    endpoint in this process: what is checked is what the harness sends and how it reads the
+    reply (the runs above use the emulator as a real judge)."""
+    import asyncio
+
+    from m1eval.model.types import Completion
+    from m1eval.suites.base import RunContext, Solution
+
+    sent: list = []
+
+    class Judge:
+        async def complete(self, messages, params):
+            sent.append((messages, params))
+            return Completion.of_text(reply)
+
+    async def endpoints(base_url, model, api_key):
+        assert (base_url, model) == ("http://judge/v1", "judge-model")
+        return Judge()
+
+    suite = get_suite("simpleqa")
+    items, _ = suite.load("smoke", None)
+    suite.context = RunContext(endpoints=endpoints)
+    suite._judge = ("http://judge/v1", "judge-model", None)
+    grade = asyncio.run(suite.score(items[0], Solution(Completion.of_text(answer))))
+    return grade, *sent[0]
+
+
+def test_the_judge_is_sent_simple_evals_messages_and_read_as_it_reads_them() -> None:
+    grade, messages, params = _judged("A")
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert messages[0]["content"] == "You are a helpful assistant."  # simple-evals' sampler
+    assert "Gold target: The Alder\nPredicted answer: The Alder" in messages[1]["content"]
+    assert params == get_suite("simpleqa").judge_params
+    assert (grade.outcome, grade.score, grade.cause) == ("scored", 1.0, None)
+    assert grade.details == {"grade": "CORRECT", "judge_reply": "A",
+                             "judge_model": "judge-model"}  # fmt: skip
+    wrong, _, _ = _judged("B")
+    assert (wrong.score, wrong.cause) == (0.0, "judged INCORRECT")
+    # the answer kept with the sample is bounded: 300 characters
+    long, _, _ = _judged("C", answer="x" * 400)
+    assert long.extracted_answer == "x" * 300 and long.cause == "judged NOT_ATTEMPTED"
+
+
+def test_an_empty_judge_reply_is_named() -> None:
+    from m1eval.errors import InfraFault
+
+    with pytest.raises(InfraFault, match=r"^the judge returned an empty reply$"):
+        _judged("  \n")
+
+
+def test_the_derived_rates_intervals_are_reproducible() -> None:
+    """The same items give the same interval on every run (a fixed resampling seed)."""
+    import numpy as np
+
+    from m1eval.suites.simpleqa import _interval
+
+    per_item = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [0.5, 0.5, 0], [1, 0, 0]])
+    first = _interval(per_item, "f_score")
+    assert first == _interval(per_item, "f_score")
+    assert 0.0 <= first[0] < first[1] <= 100.0

@@ -364,6 +364,9 @@ def test_every_grading_path_reads_the_harness_verdict_alike(tmp_path: Path) -> N
                                      log_dir=str(logs)), files)  # fmt: skip
     assert (failed.outcome, failed.score, failed.error) == ("model_failure", 0.0,
                                                             "patch did not apply")
+    # why it failed is in the harness's logs, kept with the sample
+    assert sorted(a.path.rsplit("/", 1)[1] for a in failed.artifacts) == [
+        "report.json", "test_output.txt"]  # fmt: skip
     status = {"FAIL_TO_PASS": {"success": [], "failure": ["t::a"]},
               "PASS_TO_PASS": {"success": ["t::b"], "failure": ["t::c", "t::d"]}}
     unresolved = grade_of(InstanceResult("i", "scored", False, None,

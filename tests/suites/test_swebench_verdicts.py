@@ -184,6 +184,8 @@ def test_only_the_first_test_output_section_is_read_for_an_unstartable_command()
         "pytest: command not found"  # fmt: skip
     # no end marker at all: to the end of the log
     assert unrunnable(f"x\n{START_TEST_OUTPUT}\n{msg}\n") == "pytest: command not found"
+    # ... its last character included (a log cut off with no newline)
+    assert unrunnable(f"x\n{START_TEST_OUTPUT}\n{msg}") == "pytest: command not found"
 
 
 def test_forged_output_is_found_only_for_the_graded_tests() -> None:
