@@ -2,6 +2,8 @@
 # One GPU run of the attention-latency profiler (each fits one device call's 10 minutes):
 #
 #   benchmarks/attention_latency.sh quick     # numerics, prefill tuning, checks at 100K
+#                                             # (the tuned configuration is kept in /tmp for a
+#                                             # prefill part run next on the same machine)
 #   benchmarks/attention_latency.sh decode    # cold decode (single, batched, ours and vLLM's)
 #   benchmarks/attention_latency.sh prefill   # prefill per context and at 100K for batch 1/4/8
 #
@@ -19,6 +21,8 @@ if ls .whl/*.whl > /dev/null 2>&1; then
 fi
 export VLLM_LIGHTNING="${VLLM_LIGHTNING:-$PWD/.vllm/lightning_attn.py}"
 export PROFILE_PARTS="$part" PYTHONUNBUFFERED=1
+# what is left unmeasured at this deadline is named as such, and what was measured is kept
+export PROFILE_DEADLINE="${PROFILE_DEADLINE:-$(( $(date +%s) + ${PROFILE_SECONDS:-540} ))}"
 export OUT="${OUT:-.}"
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv,noheader || true
 python3 benchmarks/attention_latency.py 2>&1 | tee "$OUT/log_$part.txt"

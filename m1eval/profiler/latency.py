@@ -156,11 +156,12 @@ def softmax_prefill_flex(ctx: int) -> float:
 PREFILL_CONFIGS = [{"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": seg}
                    for seg in (4096, 2048, 8192, 0)
                    for bv, w, st in ((64, 4, 2), (64, 8, 3), (128, 8, 3), (32, 4, 3))]  # fmt: skip
-FLEX_MIN_CONTEXT = 32768
+FLEX_MIN_CONTEXT = 65536
 PREFILL_MAX_ERROR = 2e-2  # bf16 inputs: fla's chunk kernel is at ~4e-3 against float64
 
 
 TUNE_REFERENCE = "/tmp/m1eval_prefill_reference.pt"
+BEST_PREFILL = "/tmp/m1eval_best_prefill.json"  # the tuned configuration, for the next part
 TUNE_BUDGET_S = float(os.environ.get("PROFILE_TUNE_BUDGET_S", "300"))
 
 
@@ -228,9 +229,11 @@ def tune_prefill(slopes_t: torch.Tensor, lam: np.ndarray, ctx: int = 102400
     import sys
 
     fixed = os.environ.get("PREFILL_CONFIG")
+    if not fixed and Path(BEST_PREFILL).is_file():  # tuned by an earlier part on this machine
+        fixed = Path(BEST_PREFILL).read_text()
     if fixed:  # chosen by an earlier tuning run: no tuning here
         return json.loads(fixed), [{**json.loads(fixed), "error": None, "s": None,
-                                    "note": "given by $PREFILL_CONFIG"}]  # fmt: skip
+                                    "note": "tuned by an earlier run on this machine"}]  # fmt: skip
     ref_path, ref_err = safe(tune_reference, lam, slopes_t)
     started = time.monotonic()
     table = []
@@ -254,7 +257,10 @@ def tune_prefill(slopes_t: torch.Tensor, lam: np.ndarray, ctx: int = 102400
     ok = [r for r in table if r["s"]]
     best = min(ok, key=lambda r: r["s"]) if ok else None
     keys = ("C", "BV", "num_warps", "STAGES", "SEG")
-    return ({k: best[k] for k in keys} if best else None), table
+    chosen = {k: best[k] for k in keys} if best else None
+    if chosen:  # the prefill part, run next on the same machine, takes it
+        Path(BEST_PREFILL).write_text(json.dumps(chosen))
+    return chosen, table
 
 
 def numerics_ours(slopes_t: torch.Tensor, lam: np.ndarray, config: dict) -> dict[str, float]:
@@ -308,6 +314,16 @@ def _versions() -> dict[str, str | None]:
 def _write(result: dict) -> None:
     out = Path(os.environ.get("OUT", "."))
     (out / "attention_latency.json").write_text(json.dumps(result, indent=2, default=str))
+
+
+LATE = "not measured: the run's time ran out ($PROFILE_DEADLINE)"
+
+
+def late(margin_s: float = 0.0) -> bool:
+    """Past the run's deadline ($PROFILE_DEADLINE, seconds since the epoch, set by the run
+    script so that what was measured is written before the call's time limit)?"""
+    deadline = os.environ.get("PROFILE_DEADLINE")
+    return bool(deadline) and time.time() > float(deadline) - margin_s
 
 
 def safe(fn, *args):
@@ -408,7 +424,7 @@ def main() -> None:
 def _quick(result: dict, g_gamma: torch.Tensor, slopes_t: torch.Tensor, vllm: Any,
            best_cfg: dict | None) -> None:  # fmt: skip
     """Tuning and numerics, a flex mask at 100K, and the prefill kernels at 100K."""
-    flex, flex_err = safe(softmax_prefill_flex, 102400)
+    flex, flex_err = safe(softmax_prefill_flex, 102400) if not late(90) else (None, LATE)
     result["flex_check"] = {"s": flex, "error": flex_err}
     result["fla_100k"] = safe(lightning_prefill, 102400, g_gamma)
     if vllm is not None:
@@ -431,7 +447,8 @@ def _decode_parts(result: dict, lam: torch.Tensor, vllm: Any) -> None:
     ceil = result["ceilings"]
     bw = (ceil["read_gbps"], ceil["copy_gbps"])
     result["batched_decode"] = latency_batch.measure(lam, ceil, graph_step_time, events_time,
-                                                     safe, vllm)  # fmt: skip
+                                                     safe, vllm, late)  # fmt: skip
+    _write(result)
     one = result["batched_decode"]["lightning"]["1"]
     result["lightning_decode"] = {
         "triton_s": one.get("s"), "triton_config": one.get("config"), "vllm_s": one.get("vllm_s"),
@@ -445,6 +462,10 @@ def _decode_parts(result: dict, lam: torch.Tensor, vllm: Any) -> None:
     rows = []
     for ctx in CONTEXTS:
         row = {"context": ctx, "kv_floor_s": floor_s(*softmax_bytes(1, ctx), *bw)}
+        rows.append(row)
+        if late(30):
+            row["softmax_decode_flash_error"] = row["softmax_decode_cudnn_error"] = LATE
+            continue
         for name, backend in (("flash", SDPBackend.FLASH_ATTENTION),
                               ("cudnn", SDPBackend.CUDNN_ATTENTION)):  # fmt: skip
             got, row[f"softmax_decode_{name}_error"] = safe(
@@ -454,7 +475,8 @@ def _decode_parts(result: dict, lam: torch.Tensor, vllm: Any) -> None:
             torch.cuda.empty_cache()
         check_row(row, ["softmax_decode_flash_s", "softmax_decode_cudnn_s"], row["kv_floor_s"],
                   f"softmax decode, context {ctx}")  # fmt: skip
-        rows.append(row)
+        result["rows"] = rows
+        _write(result)
     result["rows"] = rows
     _write(result)
 
@@ -464,21 +486,28 @@ def _prefill_parts(result: dict, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
     """Prefill per context (fla, ours, vLLM's, and the softmax kernels), then at 100K for
     batches 1, 4 and 8."""
     for row in result["rows"]:
+        if late(60):
+            row["lightning_prefill_error"] = LATE
+            continue
         row.update(_context_row(row["context"], g_gamma, slopes_t, best_cfg, vllm))
         _write(result)  # what is measured so far survives a timeout
         torch.cuda.empty_cache()
     batches = []
+    result["prefill_batches"] = batches
     for b in (1, 4, 8):
         entry = {"batch": b, "context": 102400}
+        batches.append(entry)
+        if late(20):
+            entry["fla_error"] = LATE
+            continue
         entry["fla_s"], entry["fla_error"] = safe(lightning_prefill, 102400, g_gamma, b)
         if best_cfg:
             entry["ours_s"], entry["ours_error"] = safe(lightning_prefill_ours, 102400,
                                                         slopes_t, best_cfg, b)  # fmt: skip
         if vllm is not None:
             entry["vllm_s"], entry["vllm_error"] = safe(vllm_prefill, vllm, 102400, slopes_t, b)
-        batches.append(entry)
+        _write(result)
         torch.cuda.empty_cache()
-    result["prefill_batches"] = batches
 
 
 def _context_row(ctx: int, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
@@ -499,7 +528,7 @@ def _context_row(ctx: int, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
     for name, backend in backends:
         row[f"softmax_prefill_{name}_s"], row[f"softmax_prefill_{name}_error"] = safe(
             softmax_prefill, ctx, backend)  # fmt: skip
-    if ctx >= FLEX_MIN_CONTEXT:  # each shape compiles anew: long contexts only
+    if ctx >= FLEX_MIN_CONTEXT and not late(120):  # each shape compiles anew: long only
         row["softmax_prefill_flex_s"], row["softmax_prefill_flex_error"] = safe(
             softmax_prefill_flex, ctx)  # fmt: skip
     prefills = {n: row.get(f"softmax_prefill_{n}_s") for n in ("flash", "cudnn", "flex")}

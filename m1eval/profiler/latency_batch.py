@@ -184,7 +184,7 @@ def kv_bytes(batch: int, lengths: list[int] | int) -> int:
 
 
 def measure(lam: torch.Tensor, ceil: dict[str, float], graph_step_time, events_time, safe,
-            vllm: Any = None) -> dict:  # fmt: skip
+            vllm: Any = None, late=lambda margin_s=0.0: False) -> dict:  # fmt: skip
     """Batched decode, cold: our lightning step (best configuration), vLLM's, and softmax
     (flash and cuDNN) at each batch and context, each checked against its floor."""
     from torch.nn.attention import SDPBackend
@@ -217,13 +217,17 @@ def measure(lam: torch.Tensor, ceil: dict[str, float], graph_step_time, events_t
                 row["skipped"] = "two layers' KV caches do not fit in half the free memory"
                 rows.append(row)
                 continue
+            if late(90):
+                row["skipped"] = "not measured: the run's time ran out ($PROFILE_DEADLINE)"
+                rows.append(row)
+                continue
             for name, backend in (("flash", SDPBackend.FLASH_ATTENTION),
                                   ("cudnn", SDPBackend.CUDNN_ATTENTION)):  # fmt: skip
                 got, row[f"{name}_error"] = safe(softmax_decode_cold, b, ctx, backend,
                                                  graph_step_time, l2, free)  # fmt: skip
                 row[f"{name}_s"], row["layers"] = got or (None, row.get("layers"))
                 torch.cuda.empty_cache()
-            if ctx == RAGGED_CONTEXT and b > 1:  # flex compiles each shape: one context
+            if ctx == RAGGED_CONTEXT and b > 1 and not late(150):  # flex compiles each shape
                 lengths = ragged_lengths(b, ctx)
                 row["ragged_flex_s"], row["ragged_flex_error"] = safe(
                     softmax_decode_ragged, b, ctx, events_time)  # fmt: skip
