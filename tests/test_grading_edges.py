@@ -283,6 +283,10 @@ def test_livecodebench_breaks_its_score_down_by_difficulty_in_the_official_order
         100.0, 0.0, 50.0]  # fmt: skip
     [table] = summary["breakdowns"]
     assert table["title"] == "by difficulty" and table["record_key"] == "difficulty"
+    assert table["columns"] == ["score", "ci_low", "ci_high", "items", "graded", "skipped",
+                                "infra errors"]  # fmt: skip
+    assert summary["window"] == ["2024-08-01", "2025-05-01"]  # the paper's window
+    assert summary["release"] == get_suite("livecodebench").options["release"]
     assert [(r["group"], r["score"], r["items"]) for r in table["rows"]] == [
         ("easy", 100.0, 1), ("medium", 0.0, 1), ("hard", 50.0, 2)]  # fmt: skip
 
@@ -355,3 +359,70 @@ def test_a_conservative_score_over_nothing_has_no_interval_not_nan() -> None:
                                  "denominator": 0}  # fmt: skip
     left_out = {"i": [{"outcome": "not-an-outcome", "score": None}]}
     assert _conservative(left_out)["ci_low"] is None
+
+
+def test_decoding_a_program_result_within_bounds() -> None:
+    """The sandbox's encoding of a returned value, read back: a Decimal only as bounded text,
+    a float in hex or decimal notation, an object that equals nothing; anything else named."""
+    from decimal import Decimal
+
+    from m1eval.graders.lcb import _MAX_HEX_DIGITS, decode_value
+
+    assert decode_value({"D": "1.50"}) == Decimal("1.50")
+    longest = "1" * (4 * _MAX_HEX_DIGITS)
+    assert decode_value({"D": longest}) == Decimal(longest)
+    for bad in ({"D": "1" * (4 * _MAX_HEX_DIGITS + 1)}, {"D": 150}):
+        with pytest.raises(ValueError, match="bad decimal"):
+            decode_value(bad)
+    assert decode_value({"f": "1.5"}) == 1.5  # decimal notation, not read as hex (1.3125)
+    assert decode_value({"f": "0x1.8p+0"}) == 1.5
+    assert isinstance(decode_value({"o": "Node"}), _Opaque)
+    with pytest.raises(ValueError, match="unknown tag 'z'"):
+        decode_value({"z": 1})
+
+
+def test_judging_one_test_result() -> None:
+    """A call-based result that did not come back is no answer, even where the expected
+    value is None; a wrong stdout answer is shown as the program printed it."""
+    from m1eval.graders.lcb import Problem, judge
+
+    calls = Problem(["[1]"], ["null"], "f")
+    assert judge(calls, 0, {"status": "ok", "result": "null"}).passed
+    missing = judge(calls, 0, {"status": "ok"})
+    assert (missing.passed, missing.status) == (False, "wrong_answer")
+    stdio = Problem(["1\n"], ["2\n"], None)
+    wrong = judge(stdio, 0, {"status": "ok", "stdout": "[3]\n"})
+    assert (wrong.status, wrong.actual) == ("wrong_answer", "[3]\n")
+    broke = judge(stdio, 0, {"status": "runtime_error", "error": "ValueError: x"})
+    assert (broke.passed, broke.status, broke.error) == (False, "runtime_error", "ValueError: x")
+
+
+def test_a_failure_past_the_last_test_is_summarized_without_a_test_to_show() -> None:
+    """The clean-up's verdict comes after the last test: it fails the program, and its
+    summary shows no input (there is none), rather than breaking."""
+    from m1eval.graders.lcb import Problem, ProgramVerdict, TestVerdict
+
+    problem = Problem(["1\n", "2\n"], ["1\n", "2\n"], None)
+    tests = [TestVerdict(True, "ok"), TestVerdict(True, "ok"),
+             TestVerdict(False, "killed", error="the worker died")]  # fmt: skip
+    summary = ProgramVerdict(False, 2, tests).summary(problem)
+    assert summary["first_failure"] == {"test": 2, "status": "killed",
+                                        "error": "the worker died"}  # fmt: skip
+    assert (summary["tests_run"], summary["tests_passed"]) == (3, 2)
+
+
+def test_programs_run_the_official_way_unless_asked_otherwise() -> None:
+    """grade_program's default execution model is LiveCodeBench's own; the runner is a
+    recorder here (the sandbox tests run both models for real)."""
+    from m1eval.graders.lcb import Problem, grade_program
+
+    asked: list[dict] = []
+
+    class Recorder:
+        def run_program(self, base, inputs, accept):
+            asked.append(base)
+            for i in range(len(inputs)):
+                accept(i, {"status": "ok", "stdout": "1\n"})
+
+    assert grade_program(Recorder(), "print(1)", Problem(["\n"], ["1\n"], None)).passed
+    assert asked[0]["exec"] == "official" and asked[0]["mode"] == "stdio"

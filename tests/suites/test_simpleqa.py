@@ -69,6 +69,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory):
     proc, url = spawn(tmp, "--answers", str(answers), "--correct-rate", "1")
     yield url
     proc.kill()
+    proc.wait()
 
 
 def _run(cli, url: str, results: Path, *extra: str):
@@ -142,6 +143,7 @@ def test_an_empty_judge_reply_is_an_infra_error(cli, tmp_path: Path) -> None:
         res = _run(cli, url, tmp_path / "r", "--limit", "1")
     finally:
         proc.kill()
+        proc.wait()
     assert res.code == 4, res.err
     [record] = read_jsonl(only_run_dir(tmp_path / "r") / "samples.jsonl")
     assert record["outcome"] == "infra_error" and "empty reply" in record["error"]
@@ -287,3 +289,15 @@ def test_the_derived_rates_intervals_are_reproducible() -> None:
     first = _interval(per_item, "f_score")
     assert first == _interval(per_item, "f_score")
     assert 0.0 <= first[0] < first[1] <= 100.0
+
+
+def test_judging_before_the_judge_is_set_up_is_refused() -> None:
+    import asyncio
+
+    from m1eval.model.types import Completion
+    from m1eval.suites.base import Solution
+
+    suite = get_suite("simpleqa")
+    items, _ = suite.load("smoke", None)
+    with pytest.raises(RuntimeError, match=r"^prepare\(\) first$"):
+        asyncio.run(suite.score(items[0], Solution(Completion.of_text("x"))))
