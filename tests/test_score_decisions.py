@@ -256,3 +256,60 @@ def test_a_regression_confined_to_one_group_gates(tmp_path: Path) -> None:
     assert rows["mrcr/A"]["regression"] is True and rows["mrcr/B"]["regression"] is False
     assert rows["mrcr/A"]["p_adjusted"] == pytest.approx(3 * 2 * 0.5**20)
     assert out["regression"] is True
+
+
+def test_a_sample_record_keeps_what_was_asked_and_how_it_went(tmp_path: Path) -> None:
+    """What a reader of samples.jsonl (or pandas) relies on, through ``run_sample``: the
+    system prompt reaches the request, the prompt is logged under its hash, the solver gets
+    the sample's own artifact folder and the run's other endpoints on the client's settings;
+    the record carries the prompt hash, the seed, a UTC finish time, the attempts, whether
+    the answer was cut off, and times rounded to 0.1 ms."""
+    from dataclasses import replace as dc_replace
+    from datetime import UTC, datetime, timedelta
+
+    from m1eval.artifacts import ArtifactWriter
+
+    suite = get_suite("aime24")
+    item = Item("q1", {"problem": "What is 6 * 7?", "answer": "42"})
+    messages = request_messages(suite, item, "Think first.")
+    planned = PlannedSample("abcdef0123456789" * 4, item, 0, {"seed": 1234},
+                            stable_hash(messages))  # fmt: skip
+    seen: dict[str, Any] = {}
+
+    async def solve(item: Item, sent: Any, ctx: Any) -> Solution:
+        seen["messages"], seen["files"] = sent, ctx.files
+        judge = await ctx.endpoint("http://judge:8000/v1", "judge-model")
+        seen["judge_timeout"] = judge.client.settings.token_gap_s
+        done = Completion.of_text("The answer is \\boxed{42}.")
+        return Solution(dc_replace(done, ttft_s=0.123456, latency_s=1.234567, attempts=2,
+                                   finish_reason="length"))  # fmt: skip
+
+    suite.solve = solve
+    logged: list = []
+    settings = ClientSettings(base_url="http://127.0.0.1:9/v1", model="m", token_gap_s=77.0)
+    client = type("C", (), {"settings": settings})()
+    rec = asyncio.run(run_sample(planned, suite, client, "Think first.",
+                                 lambda sha, m: logged.append((sha, m)),
+                                 files=ArtifactWriter(tmp_path, "samples"))).to_dict()  # fmt: skip
+    assert seen["messages"][0] == {"role": "system", "content": "Think first."}
+    assert logged == [(planned.prompt_sha256, seen["messages"])]
+    assert seen["files"].root == tmp_path / "samples" / "q1" / planned.sample_id[:12]
+    assert seen["judge_timeout"] == 77.0
+    assert (rec["prompt_sha256"], rec["seed"], rec["attempts"]) == (planned.prompt_sha256,
+                                                                     1234, 2)  # fmt: skip
+    finished = datetime.fromisoformat(rec["finished_at"])
+    assert finished.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - finished) < timedelta(minutes=1)
+    assert (rec["ttft_s"], rec["latency_s"]) == (0.1235, 1.2346)
+    assert rec["truncated"] is True and rec["finish_reason"] == "length"
+    # a request that failed after 3 attempts: no completion, its attempts kept
+    gave_up = RequestFailed("HTTP 503", retryable=True, status=503)
+    gave_up.attempts = 3  # the client's count when it gives up
+    suite.solve = _raising(gave_up)
+    lost = asyncio.run(run_sample(planned, suite, client, "Think first.")).to_dict()
+    assert (lost["outcome"], lost["attempts"]) == ("infra_error", 3)
+    # a prompt the run's window cannot hold: left out, never sent
+    suite.skip_reason = lambda item: "the prompt does not fit"
+    skipped = asyncio.run(run_sample(planned, suite, client, "Think first.")).to_dict()
+    assert (skipped["outcome"], skipped["attempts"], skipped["error"]) == (
+        "skipped", 0, "the prompt does not fit")  # fmt: skip
