@@ -313,3 +313,149 @@ def test_a_sample_record_keeps_what_was_asked_and_how_it_went(tmp_path: Path) ->
     skipped = asyncio.run(run_sample(planned, suite, client, "Think first.")).to_dict()
     assert (skipped["outcome"], skipped["attempts"], skipped["error"]) == (
         "skipped", 0, "the prompt does not fit")  # fmt: skip
+
+
+def test_each_way_a_sample_ends_names_its_cause_and_attempts() -> None:
+    """Beside the outcome: the harness's failure was never sent (0 attempts), a crash while
+    solving is named by its exception's class, a reply past its budget is the model's failure
+    in its own words, a refusal keeps the client's attempt count."""
+    from m1eval.model.client import ReplyTooLong
+
+    suite = get_suite("aime24")
+    harness = _sample(suite, _raising(M1EvalError("docker image missing")))
+    assert harness["attempts"] == 0
+    crashed = _sample(suite, _raising(ValueError("unparsable tool call")))
+    assert crashed["attempts"] == 0
+    assert crashed["cause"] == "solving failed on the model's output: ValueError"
+    assert "ValueError: unparsable tool call" in crashed["error"]
+    runaway = _sample(suite, _raising(ReplyTooLong("8 MiB in one event")))
+    assert (runaway["outcome"], runaway["error"]) == ("model_failure",
+                                                      "reply exceeded its budget: 8 MiB in "
+                                                      "one event")  # fmt: skip
+    refusal = RequestFailed("maximum context length", retryable=False, status=400)
+    refusal.attempts = 2
+    assert _sample(suite, _raising(refusal))["attempts"] == 2
+
+
+def test_the_grader_gets_the_samples_files_and_the_record_keeps_the_artifacts(
+        tmp_path: Path) -> None:  # fmt: skip
+    """The grade is written where the sample's artifacts go; what solving and grading wrote
+    is listed with the sample, also when grading could not run (asked again later, with the
+    completion's attempts); each item's requests carry its routing key."""
+    from m1eval.artifacts import ArtifactWriter
+    from m1eval.runner import item_session
+
+    suite = get_suite("aime24")
+    item = Item("q1", {"problem": "What is 6 * 7?", "answer": "42"})
+    planned = PlannedSample("f" * 64, item, 0, {}, stable_hash(request_messages(suite, item,
+                                                                                  None)))
+    seen: dict[str, Any] = {}
+
+    async def solve(item: Item, messages: Any, ctx: Any) -> Solution:
+        from dataclasses import replace as dc_replace
+
+        seen["session"] = ctx.session_id
+        done = Solution(dc_replace(Completion.of_text("\\boxed{42}"), attempts=3))
+        done.artifacts.append(ctx.files.write_text("text", "solve.txt", "solved"))
+        return done
+
+    async def score(item: Item, solution: Solution):
+        from m1eval.suites.base import Grade
+
+        seen["files"] = solution.files
+        art = solution.files.write_text("text", "grade.txt", "graded")
+        return Grade.scored(1.0, artifacts=(art,))
+
+    suite.solve, suite.score = solve, score
+    files = ArtifactWriter(tmp_path)
+    rec = asyncio.run(run_sample(planned, suite, _Client(), files=files)).to_dict()
+    assert rec["outcome"] == "scored", rec["error"]
+    assert seen["files"].root == tmp_path / "q1" / ("f" * 12)
+    assert seen["session"] == item_session("aime24", "q1")
+    assert sorted(a["path"].rsplit("/", 1)[1] for a in rec["artifacts"]) == ["grade.txt",
+                                                                             "solve.txt"]
+
+    async def cannot_grade(item: Item, solution: Solution):
+        raise InfraFault("the judge is down")
+
+    suite.score = cannot_grade
+    lost = asyncio.run(run_sample(planned, suite, _Client(), files=files)).to_dict()
+    assert lost["outcome"] == "infra_error" and lost["attempts"] == 3
+    assert [a["path"].rsplit("/", 1)[1] for a in lost["artifacts"]] == ["solve.txt"]
+
+
+def test_the_outcome_rule_names_its_causes() -> None:
+    """A cut-off reasoning, a grader that crashed on the output, a wrong answer cut off at
+    max_tokens (named by the grade's cause, else its error)."""
+    from dataclasses import replace as dc_replace
+
+    from m1eval.outcomes import grade_output
+    from m1eval.suites.base import Grade
+
+    suite = get_suite("aime24")
+    item = Item("q1", {"problem": "What is 6 * 7?", "answer": "42"})
+    cut = dc_replace(Completion.of_text("\\boxed{42}"), reasoning_truncated=True)
+    grade = asyncio.run(grade_output(suite, item, Solution(cut)))
+    assert grade.cause == "truncated: the reasoning never closed"
+
+    async def crash(item: Item, solution: Solution):
+        raise KeyError("no box")
+
+    suite.score = crash
+    grade = asyncio.run(grade_output(suite, item, Solution(Completion.of_text("x"))))
+    assert grade.cause == "grading failed on the model's output: KeyError"
+    long = dc_replace(Completion.of_text("\\boxed{41}"), finish_reason="length")
+    for given, cause in ((Grade.failure("no box found"), "no box found"),
+                         (Grade.failure("wrong", cause="wrong value"), "wrong value")):  # fmt: skip
+        async def graded(item: Item, solution: Solution, given=given):
+            return given
+
+        suite.score = graded
+        grade = asyncio.run(grade_output(suite, item, Solution(long)))
+        assert grade.cause == f"truncated (finish_reason=length): {cause}"
+
+
+def test_grading_an_answer_from_a_file_keeps_its_artifacts_and_no_lead() -> None:
+    """``m1eval grade``'s path: the answer as given (nothing before it), the artifacts'
+    folder handed to the grader."""
+    from m1eval.artifacts import ArtifactWriter
+    from m1eval.outcomes import grade_answer
+
+    suite = get_suite("aime24")
+    item = Item("q1", {"problem": "What is 6 * 7?", "answer": "42"})
+    seen = {}
+
+    async def score(item: Item, solution: Solution):
+        from m1eval.suites.base import Grade
+
+        seen["lead"], seen["files"] = solution.completion.answer_lead, solution.files
+        return Grade.scored(1.0)
+
+    suite.score = score
+    files = ArtifactWriter(Path("/tmp"), "x")
+    asyncio.run(grade_answer(suite, item, "\\boxed{42}", files=files))
+    assert seen == {"lead": "", "files": files}
+
+
+def test_a_summary_is_led_by_its_score_unless_something_was_left_out() -> None:
+    from m1eval.contract import lead_score
+
+    conservative = {"score": 40.0, "ci_low": 30.0, "ci_high": 50.0}
+    s = {"score": 50.0, "ci_low": 40.0, "ci_high": 60.0, "conservative": conservative}
+    assert lead_score({**s, "complete": True})["score"] == 50.0
+    assert lead_score(s)["score"] == 50.0  # a summary that does not say it is incomplete
+    assert lead_score({**s, "complete": False}) == conservative
+    assert lead_score({"score": 50.0, "complete": False})["score"] == 50.0  # older format
+
+
+def test_comparability_reports_what_it_was_judged_on() -> None:
+    got = comparability("test", "test", 5, True, 2, 4)
+    assert got == {"comparable": False, "why": "--limit 5: not every item", "split": "test",
+                   "limit": 5, "repeats": 2, "protocol_repeats": 4}  # fmt: skip
+
+
+def test_a_cause_of_exactly_the_kept_length_is_kept_whole() -> None:
+    from m1eval.causes import CAUSE_CHARS, bounded
+
+    assert bounded("x" * CAUSE_CHARS) == "x" * CAUSE_CHARS
+    assert bounded("x" * (CAUSE_CHARS + 1)) == "x" * (CAUSE_CHARS - 1) + "…"
