@@ -389,7 +389,7 @@ def test_judging_one_test_result() -> None:
     calls = Problem(["[1]"], ["null"], "f")
     assert judge(calls, 0, {"status": "ok", "result": "null"}).passed
     missing = judge(calls, 0, {"status": "ok"})
-    assert (missing.passed, missing.status) == (False, "wrong_answer")
+    assert (missing.passed, missing.status, missing.actual) == (False, "wrong_answer", "")
     stdio = Problem(["1\n"], ["2\n"], None)
     wrong = judge(stdio, 0, {"status": "ok", "stdout": "[3]\n"})
     assert (wrong.status, wrong.actual) == ("wrong_answer", "[3]\n")
