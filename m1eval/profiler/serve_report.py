@@ -184,6 +184,7 @@ def _right_panel(ax: Any, result: dict[str, Any], colors: list[str]) -> None:
         levels = result["target"]["levels"]
         ax.plot([lv["concurrency"] for lv in levels], [lv["tokens_per_s"] for lv in levels],
                 "o-", color=colors[0], label="tokens/s (all requests)")  # fmt: skip
+        ax.set_xticks([lv["concurrency"] for lv in levels])  # the levels run, never 0.96
         ax.set_xlabel("concurrency")
         ax.set_ylabel("tokens/s")
         ax.set_ylim(bottom=0)
