@@ -59,6 +59,22 @@ def softmax_bytes(batch: int, context: int, kv_heads: int = 8, heads: int = 64,
     return 2 * batch * kv_heads * context * d * 2 + batch * heads * d * 2, batch * heads * d * 2
 
 
+def prefill_bytes(batch: int, context: int, heads: int = 64, d: int = 128, in_bytes: int = 2,
+                  out_bytes: int = 2) -> tuple[int, int]:  # fmt: skip
+    """(read, written) by one layer's lightning prefill at the least: q, k, v read once, the
+    output written once (bf16; vLLM's served kernels take and give fp32, 4 bytes)."""
+    n = batch * context * heads * d
+    return 3 * n * in_bytes, n * out_bytes
+
+
+def prefill_attainable_pct(flops: float, floor_s: float, matmul_tflops: float) -> float:
+    """The most a prefill moving at least its floor's bytes can show as a share of the matmul
+    ceiling (in %): where the bytes take longer than the FLOPs at the ceiling, the kernel is
+    bound by memory, and no design reaches the ceiling."""
+    compute_s = flops / (matmul_tflops * 1e12)
+    return 100 * compute_s / max(compute_s, floor_s)
+
+
 def check_row(row: dict[str, Any], keys: list[str], floor: float, what: str) -> None:
     """Drop, in place, every measurement in ``row[keys]`` below ``floor``, naming it in
     ``row['below_floor']``."""
@@ -67,3 +83,15 @@ def check_row(row: dict[str, Any], keys: list[str], floor: float, what: str) -> 
         if why is not None:
             row[key] = value
             row.setdefault("below_floor", []).append(why)
+
+
+def check_prefill(row: dict[str, Any], ctx: int, batch: int, ceil: dict[str, float],
+                  keys: dict[str, int]) -> None:  # fmt: skip
+    """The prefill floor (q, k, v read and the output written once, bf16) into
+    ``row['prefill_floor_s']``; every measurement in ``keys`` (its kernel's bytes per element:
+    vLLM's are fp32) below its own floor dropped, in place, and named."""
+    bw = (ceil.get("read_gbps") or 0.0, ceil["copy_gbps"])
+    row["prefill_floor_s"] = floor_s(*prefill_bytes(batch, ctx), *bw)
+    for key, size in keys.items():
+        floor = floor_s(*prefill_bytes(batch, ctx, in_bytes=size, out_bytes=size), *bw)
+        check_row(row, [key], floor, f"prefill, context {ctx}, batch {batch}")

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from m1eval.profiler.cold import check_prefill
 from m1eval.profiler.lightning import (
     blocks_carry_lambda_i,
     decay,
@@ -152,10 +153,21 @@ def softmax_prefill_flex(ctx: int) -> float:
 # warps computed wrong outputs or crashed; each configuration is checked and timed in a
 # process of its own, so one that breaks the CUDA context cannot take the run with it.
 # SEG 0 walks each sequence in one program per head and block of columns (the earlier
-# design); SEG > 0 also splits the sequence into segments run side by side.
-PREFILL_CONFIGS = [{"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": seg}
-                   for seg in (4096, 2048, 8192, 0)
-                   for bv, w, st in ((64, 4, 2), (64, 8, 3), (128, 8, 3), (32, 4, 3))]  # fmt: skip
+# design); SEG > 0 (or NSEG segments) also splits the sequence into segments run side by
+# side, LSEG the first pass's finer local segments. Tried in this order, most promising
+# first: at 100K and batch 1 the kernel is bound by memory (q, k, v, o: 6.7 GB), and each
+# segment but the last reads its k and v once more, so few segments (2 or 4, each a few
+# programs per SM) before many; many segments fill the GPU at the cost of 50% more bytes.
+_SHAPES = ((64, 4, 2), (128, 8, 3), (64, 8, 3), (32, 4, 3))
+PREFILL_CONFIGS = [
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "NSEG": n, "LSEG": 2048}
+      for n in (2, 4) for bv, w, st in _SHAPES[:3]),
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0} for bv, w, st in _SHAPES),
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "NSEG": 8, "LSEG": 2048}
+      for bv, w, st in _SHAPES[:2]),
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 4096} for bv, w, st in _SHAPES),
+]  # fmt: skip
+CONFIG_KEYS = ("C", "BV", "num_warps", "STAGES", "SEG", "NSEG", "LSEG")
 FLEX_MIN_CONTEXT = 65536
 PREFILL_MAX_ERROR = 2e-2  # bf16 inputs: fla's chunk kernel is at ~4e-3 against float64
 
@@ -197,9 +209,14 @@ def prefill_error(slopes_t: torch.Tensor, refs: dict, config: dict) -> float:
 
 
 def small_segments(config: dict) -> dict:
-    """The configuration with segments of 256 tokens where it splits at all: at the sizes a
-    float64 reference allows (1,000 tokens), 4 segments, a padded first and a short last."""
-    return {**config, "SEG": min(config.get("SEG") or 0, 256)}
+    """The configuration at the sizes a float64 reference allows (1,000 tokens): segments of
+    256 tokens where it splits by length (4 segments, a padded first and a short last); its
+    number of segments where it splits by number; local segments of 128 tokens where it has
+    them (so several local states per segment go through the scan)."""
+    small = {**config, "SEG": min(config.get("SEG") or 0, 256)}
+    if config.get("LSEG"):
+        small["LSEG"] = 128
+    return small
 
 
 def vs_fla(slopes_t: torch.Tensor, refs: dict, config: dict) -> float:
@@ -220,11 +237,12 @@ def lightning_prefill_ours(ctx: int, slopes_t: torch.Tensor, config: dict,
     return events_time(lambda: prefill(q, k, v, slopes_t, config), reps=5)
 
 
-def tune_prefill(slopes_t: torch.Tensor, lam: np.ndarray, ctx: int = 102400
-                 ) -> tuple[dict | None, list]:  # fmt: skip
+def tune_prefill(slopes_t: torch.Tensor, lam: np.ndarray, ceil: dict | None = None,
+                 ctx: int = 102400) -> tuple[dict | None, list]:  # fmt: skip
     """Every kernel configuration, each in a process of its own: checked against the
-    references, then timed at ``ctx``; the fastest correct one. Configurations past the
-    time budget ($PROFILE_TUNE_BUDGET_S) are listed as not tried."""
+    references, then timed at ``ctx`` (a time below the prefill floor is dropped as a
+    measurement error); the fastest correct one. Configurations past the time budget
+    ($PROFILE_TUNE_BUDGET_S) are listed as not tried."""
     import subprocess
     import sys
 
@@ -252,12 +270,13 @@ def tune_prefill(slopes_t: torch.Tensor, lam: np.ndarray, ctx: int = 102400
         except (ValueError, IndexError):
             row = {"rel_error": None, "s": None, "error": "the check process failed: "
                    f"exit {child.returncode}: {child.stderr.strip()[-300:]}"}  # fmt: skip
+        if ceil:
+            check_prefill(row, ctx, 1, ceil, {"s": 2})
         table.append({**cfg, **row})
         print("tune", json.dumps(table[-1])[:300], flush=True)
     ok = [r for r in table if r["s"]]
     best = min(ok, key=lambda r: r["s"]) if ok else None
-    keys = ("C", "BV", "num_warps", "STAGES", "SEG")
-    chosen = {k: best[k] for k in keys} if best else None
+    chosen = {k: best[k] for k in CONFIG_KEYS if k in best} if best else None
     if chosen:  # the prefill part, run next on the same machine, takes it
         Path(BEST_PREFILL).write_text(json.dumps(chosen))
     return chosen, table
@@ -398,7 +417,7 @@ def main() -> None:
             vllm_numerics, vllm, slopes_t, lam_np)  # fmt: skip
     best_cfg, table = None, []
     if parts & {"all", "prefill", "quick"}:  # decode alone needs no prefill kernel
-        best_cfg, table = tune_prefill(slopes_t, lam_np)
+        best_cfg, table = tune_prefill(slopes_t, lam_np, ceil)
         result["prefill_tuning"] = {"context": 102400, "configs": table, "best": best_cfg}
     if best_cfg:
         result["numerics_ours"], result["numerics_ours_error"] = safe(
@@ -490,6 +509,9 @@ def _prefill_parts(result: dict, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
             row["lightning_prefill_error"] = LATE
             continue
         row.update(_context_row(row["context"], g_gamma, slopes_t, best_cfg, vllm))
+        check_prefill(row, row["context"], 1, result["ceilings"],
+                      {"lightning_prefill_s": 2, "lightning_prefill_ours_s": 2,
+                       "lightning_prefill_vllm_s": 4})  # fmt: skip
         _write(result)  # what is measured so far survives a timeout
         torch.cuda.empty_cache()
     batches = []
@@ -506,6 +528,8 @@ def _prefill_parts(result: dict, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
                                                         slopes_t, best_cfg, b)  # fmt: skip
         if vllm is not None:
             entry["vllm_s"], entry["vllm_error"] = safe(vllm_prefill, vllm, 102400, slopes_t, b)
+        check_prefill(entry, 102400, b, result["ceilings"],
+                      {"fla_s": 2, "ours_s": 2, "vllm_s": 4})  # fmt: skip
         _write(result)
         torch.cuda.empty_cache()
 

@@ -101,17 +101,21 @@ def fused_chunks(q: np.ndarray, k: np.ndarray, v: np.ndarray, lam: np.ndarray,
 
 
 def segmented(q: np.ndarray, k: np.ndarray, v: np.ndarray, lam: np.ndarray, chunk: int = 64,
-              segment: int = 256) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """The arithmetic of the split prefill (``lightning_prefill`` with ``SEG``), in float64:
-    the sequence, left-padded to whole chunks, is cut into segments of ``segment`` tokens
-    (the last may be shorter) that the GPU runs side by side. (1) Each segment but the last
-    computes its local state from zero, Σ λ^(end-1-t) k_tᵀ v_t, chunk by chunk; (2) a scan
-    over segments turns them into each segment's initial state, S₀[s] = λ^segment S₀[s-1] +
-    local[s-1]; (3) each segment walks its chunks from its initial state, as
-    :func:`fused_chunks` walks the whole sequence."""
+              segment: int = 256, local_segment: int | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """The arithmetic of the split prefill (``lightning_prefill`` with ``SEG`` and ``LSEG``),
+    in float64: the sequence, left-padded to whole chunks, is cut into segments of
+    ``segment`` tokens (the last may be shorter) that the GPU runs side by side. (1) The part
+    before the last segment is cut into local segments (``local_segment`` tokens, a divisor
+    of ``segment``; the segment itself by default), each computing its local state from zero,
+    Σ λ^(end-1-t) k_tᵀ v_t, chunk by chunk; (2) a scan over them gives the state at each
+    local segment's end, S[j] = λ^local_segment S[j-1] + local[j-1], and each segment starts
+    from the one at its first token; (3) each segment walks its chunks from its initial
+    state, as :func:`fused_chunks` walks the whole sequence."""
     h, t, d = q.shape
-    if segment % chunk:
-        raise ValueError("segment must be a whole number of chunks")
+    local_segment = local_segment or segment
+    if segment % chunk or local_segment % chunk or segment % local_segment:
+        raise ValueError("segments must be whole numbers of chunks, local ones dividing them")
     pad = (-t) % chunk
     q, k, v = (np.concatenate([np.zeros((h, pad, x.shape[-1])), x.astype(np.float64)], axis=1)
                for x in (q, k, v))  # fmt: skip
@@ -120,22 +124,23 @@ def segmented(q: np.ndarray, k: np.ndarray, v: np.ndarray, lam: np.ndarray, chun
     slope = -np.log(lam)
     k_decay = np.exp(-slope[:, None] * (chunk - 1 - np.arange(chunk)))  # [H, C]
     local = []
-    for start in starts[:-1]:  # (1) the last segment's local state is nobody's input
+    for start in range(0, starts[-1], local_segment):  # (1) nothing reads the last segment's
         s = np.zeros((h, d, v.shape[-1]))
-        for c in range(start, start + segment, chunk):
+        for c in range(start, start + local_segment, chunk):
             kc, vc = k[:, c : c + chunk], v[:, c : c + chunk]
             s = np.exp(-slope * chunk)[:, None, None] * s + np.einsum(
                 "hjd,hjv->hdv", kc * k_decay[:, :, None], vc)  # fmt: skip
         local.append(s)
-    initial = [np.zeros((h, d, v.shape[-1]))]
+    scanned = [np.zeros((h, d, v.shape[-1]))]
     for s in local:  # (2)
-        initial.append(np.exp(-slope * segment)[:, None, None] * initial[-1] + s)
+        scanned.append(np.exp(-slope * local_segment)[:, None, None] * scanned[-1] + s)
+    ratio = segment // local_segment
     out = np.empty((h, total, v.shape[-1]))
-    state = initial[0]
+    state = scanned[0]
     for i, start in enumerate(starts):  # (3)
         end = min(total, start + segment)
         out[:, start:end], state = recurrent(q[:, start:end], k[:, start:end], v[:, start:end],
-                                             lam, state=initial[i])  # fmt: skip
+                                             lam, state=scanned[i * ratio])  # fmt: skip
     return out[:, pad:], state
 
 

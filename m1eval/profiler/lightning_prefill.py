@@ -38,7 +38,7 @@ def _main_kernel() -> Any:
 
     @triton.jit
     def lightning_prefill_kernel(
-        q_ptr, k_ptr, v_ptr, o_ptr, s_ptr, st_ptr, slope_ptr, T, SEG, NSEG,
+        q_ptr, k_ptr, v_ptr, o_ptr, s_ptr, st_ptr, slope_ptr, T, SEG, NSEG, NSLOT, RATIO,
         H: tl.constexpr, D: tl.constexpr, C: tl.constexpr, BV: tl.constexpr,
         STAGES: tl.constexpr, STORE_STATE: tl.constexpr, HAS_INIT: tl.constexpr,
     ):  # fmt: skip
@@ -62,8 +62,10 @@ def _main_kernel() -> Any:
         state = tl.zeros([D, BV], dtype=tl.float32)
         if HAS_INIT:  # noqa: SIM102 - the segment's initial state (segment 0 starts at zero)
             if seg > 0:
-                st_off = ((bh.to(tl.int64) * NSEG + seg) * D * D + offs_d[:, None] * D
-                          + offs_v[None, :])  # fmt: skip
+                # the scanned state at token seg * SEG: slot seg * RATIO (RATIO local
+                # segments of the first pass to one segment here)
+                st_off = ((bh.to(tl.int64) * NSLOT + seg * RATIO) * D * D
+                          + offs_d[:, None] * D + offs_v[None, :])  # fmt: skip
                 state = tl.load(st_ptr + st_off)
         first = seg * SEG
         last = tl.minimum(T, first + SEG)
@@ -96,11 +98,12 @@ def _segment_state_kernel() -> Any:
 
     @triton.jit
     def segment_state_kernel(
-        k_ptr, v_ptr, st_ptr, slope_ptr, T, SEG, NSEG,
+        k_ptr, v_ptr, st_ptr, slope_ptr, T, SEG, NSLOT,
         H: tl.constexpr, D: tl.constexpr, C: tl.constexpr, BV: tl.constexpr,
         STAGES: tl.constexpr,
     ):  # fmt: skip
-        """(1) Segment ``seg``'s local state from zero, into slot seg + 1 of ``st``."""
+        """(1) Local segment ``seg``'s state from zero (SEG tokens), into slot seg + 1 of
+        ``st`` (NSLOT slots per sequence and head)."""
         bh = tl.program_id(0)
         vb = tl.program_id(1)
         seg = tl.program_id(2)
@@ -122,7 +125,7 @@ def _segment_state_kernel() -> Any:
             v = tl.load(v_ptr + base + rows[:, None] * row_stride + offs_v[None, :])
             k_dec = (k.to(tl.float32) * k_decay[:, None]).to(v.dtype)
             state = state * block_decay + tl.dot(tl.trans(k_dec), v)
-        st_off = ((bh.to(tl.int64) * NSEG + seg + 1) * D * D + offs_d[:, None] * D
+        st_off = ((bh.to(tl.int64) * NSLOT + seg + 1) * D * D + offs_d[:, None] * D
                   + offs_v[None, :])  # fmt: skip
         tl.store(st_ptr + st_off, state)
 
@@ -137,7 +140,8 @@ def _segment_scan_kernel() -> Any:
     @triton.jit
     def segment_scan_kernel(st_ptr, slope_ptr, SEG, NSEG, H: tl.constexpr, D: tl.constexpr,
                             BV: tl.constexpr):  # fmt: skip
-        """(2) Local states into initial states, in place: S₀[s] = λ^SEG S₀[s-1] + local."""
+        """(2) Local states into initial states, in place: S₀[s] = λ^SEG S₀[s-1] + local
+        (SEG the local segment, NSEG the slots per sequence and head)."""
         bh = tl.program_id(0)
         vb = tl.program_id(1)
         h = bh % H
@@ -159,8 +163,31 @@ def _kernels() -> tuple[Any, Any, Any]:
 
 # SEG 0: one program walks the whole sequence (per head and block of value columns); SEG > 0
 # (a whole number of chunks): segments of SEG tokens run side by side (local states, a scan
-# of the states, then the outputs), so a single sequence fills the GPU.
+# of the states, then the outputs), so a single sequence fills the GPU. NSEG, where given,
+# sets the number of segments instead (SEG follows from the length). LSEG, where given, is
+# the first pass's segment (a divisor of SEG): its local states are finer than the segments
+# of the last pass, so the first pass fills the GPU while the last pass keeps few segments
+# (each segment but the last reads its K and V twice).
 DEFAULT_CONFIG = {"C": 64, "BV": 64, "num_warps": 4, "STAGES": 2, "SEG": 0}
+
+
+def segments(total: int, config: dict[str, int]) -> tuple[int, int, int]:
+    """(segment, number of segments, local segment) for a padded length ``total``: the
+    segment is the whole sequence where the configuration does not split it."""
+    c, seg = config["C"], config.get("SEG") or 0
+    local = config.get("LSEG") or 0
+    nseg = config.get("NSEG") or 0
+    if local % c or (local and seg % local):
+        raise ValueError(f"LSEG ({local}) must be a whole number of chunks ({c}) and divide "
+                         f"SEG ({seg})")  # fmt: skip
+    if nseg > 1:  # segments of whole local segments (or chunks), as even as they come
+        unit = local or c
+        seg = -(-total // nseg // unit) * unit
+    if seg % c:
+        raise ValueError(f"SEG ({seg}) must be a whole number of chunks ({c})")
+    if not 0 < seg < total:
+        return total, 1, total
+    return seg, -(-total // seg), local or seg
 
 
 def prefill(q: Any, k: Any, v: Any, slopes: Any, config: dict[str, int] | None = None,
@@ -170,35 +197,34 @@ def prefill(q: Any, k: Any, v: Any, slopes: Any, config: dict[str, int] | None =
     import torch
 
     cfg = {**DEFAULT_CONFIG, **(config or {})}
-    c, bv, seg = cfg["C"], cfg["BV"], cfg["SEG"]
-    if seg % c:
-        raise ValueError(f"SEG ({seg}) must be a whole number of chunks ({c})")
+    c, bv = cfg["C"], cfg["BV"]
     batch, t, heads, d = q.shape
     pad = (-t) % c
+    total = t + pad
+    seg, nseg, local_seg = segments(total, cfg)
     if pad:  # zeros in front: no contribution to the state, no change to any output
         zeros = q.new_zeros(batch, pad, heads, d)
         q, k, v = (torch.cat([zeros, x], dim=1) for x in (q, k, v))
     q, k, v = (x.contiguous() for x in (q, k, v))
-    total = q.shape[1]
     o = torch.empty_like(q)
     state = torch.empty(batch, heads, d, d, device=q.device, dtype=torch.float32) \
         if final_state else o  # fmt: skip
     slopes = slopes.to(torch.float32).contiguous()
     main, local, scan = _kernels()
-    split = 0 < seg < total
-    nseg = -(-total // seg) if split else 1
-    seg = seg if split else total
+    split = nseg > 1
+    ratio = seg // local_seg
+    nlocal = (nseg - 1) * ratio  # local states before the last segment: all that is read
     st = o
     if split:
-        st = torch.empty(batch * heads, nseg, d, d, device=q.device, dtype=torch.float32)
-        local[(batch * heads, d // bv, nseg - 1)](
-            k, v, st, slopes, total, seg, nseg, H=heads, D=d, C=c, BV=bv,
+        st = torch.empty(batch * heads, nlocal + 1, d, d, device=q.device, dtype=torch.float32)
+        local[(batch * heads, d // bv, nlocal)](
+            k, v, st, slopes, total, local_seg, nlocal + 1, H=heads, D=d, C=c, BV=bv,
             STAGES=cfg["STAGES"], num_warps=cfg["num_warps"])  # fmt: skip
-        scan[(batch * heads, d // bv)](st, slopes, seg, nseg, H=heads, D=d, BV=bv,
+        scan[(batch * heads, d // bv)](st, slopes, local_seg, nlocal + 1, H=heads, D=d, BV=bv,
                                        num_warps=4)  # fmt: skip
     main[(batch * heads, d // bv, nseg)](
-        q, k, v, o, state, st, slopes, total, seg, nseg, H=heads, D=d, C=c, BV=bv,
-        STAGES=cfg["STAGES"], STORE_STATE=final_state, HAS_INIT=split,
+        q, k, v, o, state, st, slopes, total, seg, nseg, nlocal + 1, ratio, H=heads, D=d,
+        C=c, BV=bv, STAGES=cfg["STAGES"], STORE_STATE=final_state, HAS_INIT=split,
         num_warps=cfg["num_warps"])  # fmt: skip
     o = o[:, pad:]
     return (o, state) if final_state else o

@@ -7,6 +7,7 @@ from typing import Any, BinaryIO
 
 from m1eval import boundedjson
 from m1eval.errors import DataError
+from m1eval.profiler.cold import floor_s, prefill_attainable_pct, prefill_bytes
 from m1eval.profiler.lightning import decode_state_bytes, softmax_decode_bytes
 from m1eval.profiler.lightning_prefill import chunk_flops
 
@@ -60,6 +61,7 @@ def floors(result: dict[str, Any]) -> list[dict[str, Any]]:
         flops = chunk_flops(ctx)  # chunk 64: intra-chunk and state terms
         soft_flops = 2 * 2 * 64 * 128 * ctx * (ctx + 1) / 2  # causal QKᵀ and PV
         soft, winner = softmax_prefill(row)
+        prefill_floor = floor_s(*prefill_bytes(1, ctx), bw / 1e9, 0.0)
         out.append({
             "context": ctx, "softmax_decode_s": best, "softmax_floor_s": floor,
             "softmax_vs_floor": _ratio(best, floor),
@@ -69,6 +71,9 @@ def floors(result: dict[str, Any]) -> list[dict[str, Any]]:
             "lightning_prefill_tflops": flops / light / 1e12 if light else None,
             "lightning_prefill_ceiling_pct": 100 * flops / light / 1e12 / ceiling
             if light else None,
+            "lightning_prefill_floor_s": prefill_floor,
+            "lightning_prefill_attainable_pct": prefill_attainable_pct(flops, prefill_floor,
+                                                                       ceiling),
             "ours_vs_fla": _ratio(kernels["fla"], kernels["ours"]),
             "ours_vs_vllm": _ratio(kernels["vllm"], kernels["ours"]),
             "softmax_prefill_s": soft, "softmax_prefill_kernel": winner,

@@ -71,6 +71,13 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
                       r.get("softmax_prefill_kernel") or "-",
                       _fmt(r.get("prefill_ratio"), 1))  # fmt: skip
     console.print(table)
+    attainable = next((r["lightning_prefill_attainable_pct"] for r in rows
+                       if r.get("lightning_prefill_attainable_pct")), None)  # fmt: skip
+    if attainable is not None and attainable < 100:
+        console.print(f"lightning prefill is bound by memory here: reading q, k, v and writing "
+                      f"the output once (bf16) allows at most {attainable:.0f}% of the matmul "
+                      f"ceiling (its chunked form does {_prefill_intensity():.0f} FLOPs per "
+                      "byte)")  # fmt: skip
     light = rows[-1]
     served = (f"; vLLM's kernel as served {_us(light['lightning_decode_vllm_s']):.2f} µs "
               f"({light['vllm_vs_floor']:.2f}x)" if light.get("lightning_decode_vllm_s")
@@ -81,6 +88,13 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
                   "context")  # fmt: skip
     _print_totals(console, result)
     console.print(f"results: {out_dir} (attention_latency.json, latency.png)")
+
+
+def _prefill_intensity() -> float:
+    from m1eval.profiler.cold import prefill_bytes
+    from m1eval.profiler.lightning_prefill import chunk_flops
+
+    return chunk_flops(1) / sum(prefill_bytes(1, 1))
 
 
 def _us(x: float | None) -> float | None:

@@ -12,11 +12,14 @@ import pytest
 
 from m1eval.profiler import vllm_kernels
 from m1eval.profiler.cold import (
+    check_prefill,
     check_row,
     checked,
     floor_s,
     layers_to_cycle,
     lightning_bytes,
+    prefill_attainable_pct,
+    prefill_bytes,
     softmax_bytes,
 )
 from m1eval.profiler.report import merge
@@ -55,6 +58,28 @@ def test_a_time_under_its_floor_is_refused_by_name() -> None:
     check_row(row, ["flash_s", "cudnn_s"], 2e-6, "softmax decode")
     assert row["flash_s"] is None and row["cudnn_s"] == 9e-6
     assert len(row["below_floor"]) == 1 and "flash_s" in row["below_floor"][0]
+
+
+def test_prefill_floor_and_the_share_of_the_ceiling_its_bytes_allow() -> None:
+    """A 100K prefill reads q, k, v and writes o once: 4 x 1.68 GB in bf16 (twice that for
+    vLLM's fp32). At 4,000 GB/s that is 1.68 ms; the chunked form's 6.44e11 FLOPs take
+    0.86 ms at 750 TFLOP/s, so no kernel shows more than 51% of that ceiling; a time below
+    its own floor is dropped by name, vLLM's against its fp32 bytes."""
+    n = 102400 * 64 * 128
+    assert prefill_bytes(1, 102400) == (3 * n * 2, n * 2)
+    assert prefill_bytes(4, 102400, in_bytes=4, out_bytes=4) == (4 * 3 * n * 4, 4 * n * 4)
+    flops = 6.44e11
+    assert prefill_attainable_pct(flops, 4 * n * 2 / 4e12, 750) == pytest.approx(
+        100 * (flops / 750e12) / (4 * n * 2 / 4e12))  # fmt: skip
+    assert prefill_attainable_pct(flops, 1e-4, 750) == 100  # bound by its FLOPs: all of it
+    ceil = {"read_gbps": 4000.0, "copy_gbps": 3000.0}
+    row = {"ours_s": 1.5e-3, "fla_s": 5e-3, "vllm_s": 3e-3}
+    check_prefill(row, 102400, 1, ceil, {"ours_s": 2, "fla_s": 2, "vllm_s": 4})
+    assert row["prefill_floor_s"] == pytest.approx(4 * n * 2 / 4e12)
+    assert row["ours_s"] is None and row["fla_s"] == 5e-3
+    assert row["vllm_s"] is None  # 3 ms beats fp32's 3.36 ms floor
+    assert [("ours_s" in w, "vllm_s" in w) for w in row["below_floor"]] == [(True, False),
+                                                                            (False, True)]
 
 
 FAKE_LIGHTNING_ATTN = '''

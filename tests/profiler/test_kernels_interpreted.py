@@ -53,6 +53,9 @@ def _torch(*xs: np.ndarray) -> list:
     (100, {"C": 16, "BV": 16, "SEG": 32}),   # split: 4 segments, the last short
     (128, {"C": 16, "BV": 32, "SEG": 48}),   # whole chunks, a whole last segment
     (37, {"C": 16, "BV": 8, "SEG": 16}),     # padding filling most of the first chunk
+    (100, {"C": 16, "BV": 16, "SEG": 64, "LSEG": 16}),  # local states finer than segments
+    (200, {"C": 16, "BV": 16, "NSEG": 3, "LSEG": 32}),  # 3 segments of 2 local ones each
+    (100, {"C": 16, "BV": 32, "NSEG": 2}),   # 2 segments of whole chunks
 ])  # fmt: skip
 def test_our_prefill_kernel_equals_the_recurrence(t: int, config: dict) -> None:
     from m1eval.profiler.lightning_prefill import prefill

@@ -178,22 +178,26 @@ def test_an_older_result_without_the_serving_regime_still_renders() -> None:
     assert at_100k["lightning_prefill_kernel"] == "fla" and at_100k["ours_vs_fla"] is None
 
 
-@pytest.mark.parametrize(("t", "chunk", "segment"),
-                         [(1, 4, 8), (37, 4, 8), (64, 8, 16), (130, 8, 32), (200, 8, 200)])
-def test_segmented_prefill_arithmetic_matches_the_recurrence(t: int, chunk: int,
-                                                             segment: int) -> None:  # fmt: skip
-    """The split prefill's three steps (local states, the scan, the walk from each segment's
-    initial state) compute the recurrence exactly, padding and a short last segment too."""
+@pytest.mark.parametrize(("t", "chunk", "segment", "local"),
+                         [(1, 4, 8, None), (37, 4, 8, None), (64, 8, 16, None),
+                          (130, 8, 32, None), (200, 8, 200, None), (130, 8, 32, 8),
+                          (203, 4, 48, 16), (130, 8, 32, 24)])  # fmt: skip
+def test_segmented_prefill_arithmetic_matches_the_recurrence(
+        t: int, chunk: int, segment: int, local: int | None) -> None:  # fmt: skip
+    """The split prefill's three steps (local states, finer than the segments where asked;
+    the scan; the walk from each segment's initial state) compute the recurrence exactly,
+    padding and a short last segment too; a local segment that does not divide the segment
+    is refused."""
     rng = np.random.default_rng(t)
     h, d = 3, 5
     q, k, v = (rng.standard_normal((h, t, d)) for _ in range(3))
     lam = np.array([0.5, 0.9, 0.999])
-    if segment % chunk:
+    if segment % chunk or segment % (local or segment):
         with pytest.raises(ValueError):
-            segmented(q, k, v, lam, chunk, segment)
+            segmented(q, k, v, lam, chunk, segment, local)
         return
     ref, ref_state = recurrent(q, k, v, lam)
-    out, state = segmented(q, k, v, lam, chunk, segment)
+    out, state = segmented(q, k, v, lam, chunk, segment, local)
     assert relative_error(out, ref) < 1e-12
     assert relative_error(state, ref_state) < 1e-12
 
