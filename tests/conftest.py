@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +21,12 @@ from m1eval.testing import swebench_selftest
 settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+# A shell without job control starts `cmd &` with SIGINT ignored, and an ignored signal stays
+# ignored in every child: the tests that Ctrl-C a command would then see it carry on. Handled
+# here, it is back to its default in each child.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("M1EVAL_SHARED_DATA", ROOT.parent / "shared" / "data"))
