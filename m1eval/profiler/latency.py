@@ -282,6 +282,24 @@ def tune_prefill(slopes_t: torch.Tensor, lam: np.ndarray, ceil: dict | None = No
     return chosen, table
 
 
+_CASES: dict[bytes, list] = {}
+
+
+def reference_cases(lam: np.ndarray) -> list[tuple[int, tuple, np.ndarray, np.ndarray]]:
+    """The float64 cases every kernel is checked against, computed once per run (each
+    recurrence takes seconds on the CPU): T=1024 and T=1000 (left padding), seed 0, as
+    (T, (q, k, v) [H, T, D], outputs, final state)."""
+    key = lam.tobytes()
+    if key not in _CASES:
+        rng = np.random.default_rng(0)
+        cases = []
+        for t in (1024, 1000):
+            q, k, v = (rng.standard_normal((H, t, D)) * 0.1 for _ in range(3))
+            cases.append((t, (q, k, v), *recurrent(q, k, v, lam)))
+        _CASES[key] = cases
+    return _CASES[key]
+
+
 def numerics_ours(slopes_t: torch.Tensor, lam: np.ndarray, config: dict) -> dict[str, float]:
     """Our kernel against the float64 recurrence: outputs at T=1024 (as fla is checked) and
     T=1000 (left padding), and the final state; a splitting configuration with segments of
@@ -289,10 +307,7 @@ def numerics_ours(slopes_t: torch.Tensor, lam: np.ndarray, config: dict) -> dict
     from m1eval.profiler.lightning_prefill import prefill
 
     out = {}
-    rng = np.random.default_rng(0)
-    for t in (1024, 1000):
-        q, k, v = (rng.standard_normal((H, t, D)) * 0.1 for _ in range(3))
-        ref, ref_state = recurrent(q, k, v, lam)
+    for t, (q, k, v), ref, ref_state in reference_cases(lam):
         to_gpu = [torch.tensor(x.transpose(1, 0, 2)[None], device=DEV, dtype=torch.bfloat16)
                   for x in (q, k, v)]  # fmt: skip
         o, state = prefill(*to_gpu, slopes_t, small_segments(config), final_state=True)
@@ -305,10 +320,7 @@ def numerics_ours(slopes_t: torch.Tensor, lam: np.ndarray, config: dict) -> dict
 def numerics(g_gamma: torch.Tensor, lam: np.ndarray) -> dict[str, float]:
     from fla.ops.simple_gla import chunk_simple_gla
 
-    t = 1024
-    rng = np.random.default_rng(0)
-    q, k, v = (rng.standard_normal((H, t, D)) * 0.1 for _ in range(3))
-    ref, _ = recurrent(q, k, v, lam)
+    _, (q, k, v), ref, _ = reference_cases(lam)[0]  # T=1024
     to_gpu = [torch.tensor(x.transpose(1, 0, 2)[None], device=DEV, dtype=torch.bfloat16)
               for x in (q, k, v)]  # fmt: skip
     out = chunk_simple_gla(*to_gpu, g_gamma=g_gamma, scale=1.0)
@@ -357,10 +369,7 @@ def vllm_numerics(vllm: Any, slopes_t: torch.Tensor, lam: np.ndarray) -> dict[st
     from m1eval.profiler import vllm_kernels
 
     out = {}
-    rng = np.random.default_rng(0)
-    for t in (1024, 1000):
-        q, k, v = (rng.standard_normal((H, t, D)) * 0.1 for _ in range(3))
-        ref, _ = recurrent(q, k, v, lam)
+    for t, (q, k, v), ref, _ in reference_cases(lam):
         to_gpu = [torch.tensor(x.transpose(1, 0, 2)[None], device=DEV, dtype=torch.float32)
                   for x in (q, k, v)]  # fmt: skip
         got = vllm_kernels.prefill(vllm, *to_gpu, slopes_t)[0].double().cpu().numpy()
