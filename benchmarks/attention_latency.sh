@@ -6,6 +6,9 @@
 #                                             # prefill part run next on the same machine)
 #   benchmarks/attention_latency.sh decode    # cold decode (single, batched, ours and vLLM's)
 #   benchmarks/attention_latency.sh prefill   # prefill per context and at 100K for batch 1/4/8
+#   PROFILE_FLEX=0 PROFILE_TUNE_BUDGET_S=120 benchmarks/attention_latency.sh all
+#                                             # all three in one call, FlexAttention left out
+#                                             # (it compiles each shape anew) and said so
 #
 # Needs, beside the checkout: .whl/ holding fla-core 0.6.0 and einops wheels (pip download
 # --no-deps), and .vllm/lightning_attn.py copied from a vLLM 0.23 wheel

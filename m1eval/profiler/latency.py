@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from m1eval.profiler.cold import check_prefill
+from m1eval.profiler.latency_batch import FLEX, FLEX_OFF
 from m1eval.profiler.lightning import (
     blocks_carry_lambda_i,
     decay,
@@ -452,7 +453,8 @@ def main() -> None:
 def _quick(result: dict, g_gamma: torch.Tensor, slopes_t: torch.Tensor, vllm: Any,
            best_cfg: dict | None) -> None:  # fmt: skip
     """Tuning and numerics, a flex mask at 100K, and the prefill kernels at 100K."""
-    flex, flex_err = safe(softmax_prefill_flex, 102400) if not late(90) else (None, LATE)
+    flex, flex_err = (None, FLEX_OFF) if not FLEX else (
+        safe(softmax_prefill_flex, 102400) if not late(90) else (None, LATE))
     result["flex_check"] = {"s": flex, "error": flex_err}
     result["fla_100k"] = safe(lightning_prefill, 102400, g_gamma)
     if vllm is not None:
@@ -561,7 +563,9 @@ def _context_row(ctx: int, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
     for name, backend in backends:
         row[f"softmax_prefill_{name}_s"], row[f"softmax_prefill_{name}_error"] = safe(
             softmax_prefill, ctx, backend)  # fmt: skip
-    if ctx >= FLEX_MIN_CONTEXT and not late(120):  # each shape compiles anew: long only
+    if ctx >= FLEX_MIN_CONTEXT and not FLEX:
+        row["softmax_prefill_flex_error"] = FLEX_OFF
+    elif ctx >= FLEX_MIN_CONTEXT and not late(120):  # each shape compiles anew: long only
         row["softmax_prefill_flex_s"], row["softmax_prefill_flex_error"] = safe(
             softmax_prefill_flex, ctx)  # fmt: skip
     prefills = {n: row.get(f"softmax_prefill_{n}_s") for n in ("flash", "cudnn", "flex")}

@@ -12,6 +12,7 @@ Runs on a CUDA GPU as part of ``latency.py``.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import torch
@@ -21,6 +22,10 @@ DEV = "cuda"
 BATCHES = [1, 8, 32, 128]
 BATCH_CONTEXTS = [8192, 32768, 65536, 131072]
 RAGGED_CONTEXT = 65536
+# FlexAttention compiles anew for each shape (tens of seconds each): a run pressed for time
+# leaves it out with PROFILE_FLEX=0, and says so where its numbers would be
+FLEX = os.environ.get("PROFILE_FLEX", "1") != "0"
+FLEX_OFF = "not measured: FlexAttention left out of this run (PROFILE_FLEX=0)"
 
 
 def _batched_step_kernel() -> Any:
@@ -227,7 +232,9 @@ def measure(lam: torch.Tensor, ceil: dict[str, float], graph_step_time, events_t
                                                  graph_step_time, l2, free)  # fmt: skip
                 row[f"{name}_s"], row["layers"] = got or (None, row.get("layers"))
                 torch.cuda.empty_cache()
-            if ctx == RAGGED_CONTEXT and b > 1 and not late(150):  # flex compiles each shape
+            if ctx == RAGGED_CONTEXT and b > 1 and not FLEX:
+                row["ragged_flex_error"] = FLEX_OFF
+            elif ctx == RAGGED_CONTEXT and b > 1 and not late(150):  # compiles each shape
                 lengths = ragged_lengths(b, ctx)
                 row["ragged_flex_s"], row["ragged_flex_error"] = safe(
                     softmax_decode_ragged, b, ctx, events_time)  # fmt: skip
