@@ -164,9 +164,16 @@ def test_the_h200_result_names_the_winners_and_the_serving_regime(cli, tmp_path:
     m1, dense = serving_table(result)
     assert m1["sequences"] > 5 * dense["sequences"] and m1["tokens_per_s"] > dense["tokens_per_s"]
     assert m1["gb_per_sequence"] == pytest.approx(4.4879, abs=1e-3)
+    # 96 FLOPs per byte: memory allows 53% of this H200's ceiling, 37% of the H100's
+    assert at_100k["lightning_prefill_attainable_pct"] == pytest.approx(
+        100 * 96 * result["ceilings"]["copy_gbps"] / 1e3 / result["ceilings"]["matmul_tflops"])
+    assert round(at_100k["lightning_prefill_attainable_pct"]) == 53
+    assert round(next(r for r in floors(load(H100_RESULT)) if r["context"] == 102400)[
+        "lightning_prefill_attainable_pct"]) == 37  # fmt: skip
     res = cli("profile", "latency", "--from", H200_RESULT, "--results-dir", tmp_path)
     assert res.code == 0, res.err
     assert "serving one 8-GPU node" in res.out and "cudnn" in res.out
+    assert "allows at most 53% of the matmul ceiling" in res.out
 
 
 def test_an_older_result_without_the_serving_regime_still_renders() -> None:
