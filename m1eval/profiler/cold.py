@@ -95,3 +95,77 @@ def check_prefill(row: dict[str, Any], ctx: int, batch: int, ceil: dict[str, flo
     for key, size in keys.items():
         floor = floor_s(*prefill_bytes(batch, ctx, in_bytes=size, out_bytes=size), *bw)
         check_row(row, [key], floor, f"prefill, context {ctx}, batch {batch}")
+
+
+def ragged_lengths(batch: int, ctx: int) -> list[int]:
+    """A ragged batch's lengths: spread evenly over [ctx/2, ctx] (one sequence at ctx when
+    batch is 1)."""
+    if batch == 1:
+        return [ctx]
+    return [ctx // 2 + round(i * (ctx - ctx // 2) / (batch - 1)) for i in range(batch)]
+
+
+# Peak memory bandwidth by the maker's sheet (GB/s), first match in the device's name: no
+# kernel moves bytes faster
+SPEC_GBPS = (("GH200", 4900.0), ("H200", 4800.0), ("H100 NVL", 3900.0), ("H100 PCIe", 2000.0),
+             ("H100", 3350.0))  # fmt: skip
+
+
+def spec_gbps(device: str) -> float | None:
+    return next((gbps for name, gbps in SPEC_GBPS if name in device), None)
+
+
+def enforce_floors(result: dict[str, Any]) -> list[str]:
+    """Every measurement in a latency result against its floor, whatever run or version
+    wrote it: a time below its floor is set to None in place and named in
+    ``result['floor_violations']`` (the new ones are returned). Softmax decode rows get their
+    best time again from what is left. The floor's bandwidth is the faster of the result's
+    own read-only and copy ceilings; a result without a read-only ceiling (older runs) is
+    checked at the device's peak by its sheet, since a copy understates what a read-only
+    step can reach and its floor would drop real measurements."""
+    ceil = result["ceilings"]
+    read = ceil.get("read_gbps") or spec_gbps(str(result.get("device"))) or 0.0
+    bw = (read, ceil["copy_gbps"])
+    found: list[str] = []
+
+    def check(holder: dict[str, Any] | None, keys: tuple[str, ...], floor: float,
+              what: str) -> None:  # fmt: skip
+        for key in keys if isinstance(holder, dict) else ():
+            value = holder.get(key)
+            if isinstance(value, (int, float)) and value > 0 and value < floor:
+                holder[key] = None
+                found.append(checked(value, floor, f"{what} {key}")[1] or "")
+
+    for row in result.get("rows") or []:
+        ctx = row["context"]
+        check(row, ("softmax_decode_flash_s", "softmax_decode_cudnn_s"),
+              floor_s(*softmax_bytes(1, ctx), *bw), f"softmax decode, context {ctx}")
+        check(row, ("lightning_prefill_s", "lightning_prefill_ours_s"),
+              floor_s(*prefill_bytes(1, ctx), *bw), f"prefill, context {ctx}")
+        check(row, ("lightning_prefill_vllm_s",),
+              floor_s(*prefill_bytes(1, ctx, in_bytes=4, out_bytes=4), *bw),
+              f"prefill, context {ctx}")  # fmt: skip
+    check(result.get("lightning_decode"), ("triton_s", "vllm_s", "torch_s", "fla_s", "best_s"),
+          floor_s(*lightning_bytes(1), *bw), "lightning decode, batch 1")  # fmt: skip
+    batched = result.get("batched_decode") or {}
+    for b, entry in (batched.get("lightning") or {}).items():
+        check(entry, ("s", "vllm_s"), floor_s(*lightning_bytes(int(b)), *bw),
+              f"lightning decode, batch {b}")  # fmt: skip
+    for row in batched.get("softmax") or []:
+        b, ctx = row["batch"], row["context"]
+        check(row, ("flash_s", "cudnn_s"), floor_s(*softmax_bytes(b, ctx), *bw),
+              f"softmax decode, batch {b}, context {ctx}")  # fmt: skip
+        kv = 2 * 8 * 128 * 2 * sum(ragged_lengths(b, ctx))
+        check(row, ("ragged_flex_s",), floor_s(kv, 0, *bw), f"ragged flex, batch {b}")
+        left = [x for x in (row.get("flash_s"), row.get("cudnn_s")) if x]
+        row["best_s"] = min(left) if left else None
+        row["served_s"] = row.get("flash_s")
+    for entry in result.get("prefill_batches") or []:
+        b, ctx = entry["batch"], entry["context"]
+        check(entry, ("fla_s", "ours_s"), floor_s(*prefill_bytes(b, ctx), *bw),
+              f"prefill, context {ctx}, batch {b}")  # fmt: skip
+        check(entry, ("vllm_s",), floor_s(*prefill_bytes(b, ctx, in_bytes=4, out_bytes=4), *bw),
+              f"prefill, context {ctx}, batch {b}")  # fmt: skip
+    if found:
+        result["floor_violations"] = [*(result.get("floor_violations") or []), *found]
+    return found

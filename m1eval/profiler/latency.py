@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from m1eval.profiler.cold import check_prefill
+from m1eval.profiler.cold import check_prefill, enforce_floors
 from m1eval.profiler.latency_batch import FLEX, FLEX_OFF
 from m1eval.profiler.lightning import (
     blocks_carry_lambda_i,
@@ -444,6 +444,7 @@ def main() -> None:
         result["rows"] = [{"context": c} for c in CONTEXTS]
     if parts & {"all", "prefill"}:
         _prefill_parts(result, g_gamma, slopes_t, best_cfg, vllm)
+    enforce_floors(result)  # every check above, once more over the whole result
     if "batched_decode" in result:
         totals(result)
     _write(result)

@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from m1eval.profiler.cold import ragged_lengths
+
 H, D, KVH = 64, 128, 8
 DEV = "cuda"
 BATCHES = [1, 8, 32, 128]
@@ -146,13 +148,6 @@ def softmax_decode_cold(batch: int, ctx: int, backend, graph_step_time, l2: int,
             return _cycle([lambda k=k, v=v: step(k, v) for k, v in caches], graph_step_time), n
         finally:
             caches.clear()
-
-
-def ragged_lengths(batch: int, ctx: int) -> list[int]:
-    """Lengths spread evenly over [ctx/2, ctx] (one sequence at ctx when batch is 1)."""
-    if batch == 1:
-        return [ctx]
-    return [ctx // 2 + round(i * (ctx - ctx // 2) / (batch - 1)) for i in range(batch)]
 
 
 def softmax_decode_ragged(batch: int, ctx: int, events_time) -> float:

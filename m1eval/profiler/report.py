@@ -7,7 +7,7 @@ from typing import Any, BinaryIO
 
 from m1eval import boundedjson
 from m1eval.errors import DataError
-from m1eval.profiler.cold import floor_s, prefill_attainable_pct, prefill_bytes
+from m1eval.profiler.cold import enforce_floors, floor_s, prefill_attainable_pct, prefill_bytes
 from m1eval.profiler.lightning import decode_state_bytes, softmax_decode_bytes
 from m1eval.profiler.lightning_prefill import chunk_flops
 
@@ -24,9 +24,12 @@ def load(path: Path) -> dict[str, Any]:
     for key in ("device", "ceilings", "rows"):
         if key not in result:
             raise DataError(f"{path}: not a latency result (no '{key}')")
-    if "lightning_decode" not in result:  # a prefill part: rendered once joined with decode
-        return result
     try:
+        # whatever wrote the file, no time below its floor is shown
+        if enforce_floors(result) and "lightning_decode" in result and "batched_decode" in result:
+            totals(result)
+        if "lightning_decode" not in result:  # a prefill part: rendered joined with decode
+            return result
         floors(result)
     except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
         raise DataError(f"{path}: not a latency result ({type(exc).__name__}: {exc})") from None
@@ -223,7 +226,8 @@ def totals(result: dict[str, Any]) -> None:
     batched = result["batched_decode"]
     served = {"lightning": {b: {"s": v.get("vllm_s")} for b, v in batched["lightning"].items()},
               "softmax": [{**r, "best_s": r.get("served_s")} for r in batched["softmax"]]}
-    node = Node(gpu_bytes=float(result.get("gpu_bytes") or Node().gpu_bytes))
+    earlier = ((result.get("serving") or {}).get("node") or {}).get("gpu_bytes")
+    node = Node(gpu_bytes=float(result.get("gpu_bytes") or earlier or Node().gpu_bytes))
     result["serving"] = project(batched, node)
     result["serving_vllm"] = project(served, node)
     ld = result["lightning_decode"]

@@ -87,6 +87,11 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
                   f"{_fmt(light['lightning_vs_floor'], 2)}x){served}; independent of the "
                   "context")  # fmt: skip
     _print_totals(console, result)
+    dropped = result.get("floor_violations") or []
+    if dropped:
+        console.print(f"warning: {len(dropped)} measurement(s) below their floor were dropped "
+                      f"as measurement errors (listed in floor_violations), e.g. {dropped[0]}",
+                      style="yellow", markup=False)  # fmt: skip
     console.print(f"results: {out_dir} (attention_latency.json, latency.png)")
 
 

@@ -15,12 +15,14 @@ from m1eval.profiler.cold import (
     check_prefill,
     check_row,
     checked,
+    enforce_floors,
     floor_s,
     layers_to_cycle,
     lightning_bytes,
     prefill_attainable_pct,
     prefill_bytes,
     softmax_bytes,
+    spec_gbps,
 )
 from m1eval.profiler.report import merge
 
@@ -80,6 +82,72 @@ def test_prefill_floor_and_the_share_of_the_ceiling_its_bytes_allow() -> None:
     assert row["vllm_s"] is None  # 3 ms beats fp32's 3.36 ms floor
     assert [("ours_s" in w, "vllm_s" in w) for w in row["below_floor"]] == [(True, False),
                                                                             (False, True)]
+
+
+def _result(read_gbps: float | None, device: str = "NVIDIA H200") -> dict:
+    ceil = {"matmul_tflops": 750.0, "copy_gbps": 4000.0}
+    if read_gbps:
+        ceil["read_gbps"] = read_gbps
+    return {
+        "device": device, "ceilings": ceil,
+        "rows": [{"context": 8192, "softmax_decode_flash_s": 9e-6,
+                  "softmax_decode_cudnn_s": 8.5e-6, "lightning_prefill_ours_s": 1e-5,
+                  "lightning_prefill_s": 5e-4}],
+        "lightning_decode": {"triton_s": 2.5e-6, "vllm_s": 1.5e-6},
+        "batched_decode": {
+            "lightning": {"8": {"s": 12.9e-6, "vllm_s": 30e-6}},
+            "softmax": [{"batch": 8, "context": 8192, "flash_s": 80e-6, "cudnn_s": 60e-6,
+                         "best_s": 60e-6}]},
+        "prefill_batches": [{"batch": 4, "context": 102400, "fla_s": 2e-2, "ours_s": 1e-3,
+                             "vllm_s": 9e-3}],
+    }  # fmt: skip
+
+
+def test_any_result_loses_every_time_below_its_floor() -> None:
+    """Floors at 4,000 GB/s: batch-8 lightning 12.9 us under its 16.8 us (8 states of 4 MiB
+    read and written); cuDNN's 60 us under batch 8's 8K KV floor (67 us), so the row's best
+    is flash's again; vLLM's 1.5 us decode under 2.1 us; a 10 us prefill at 8K (134 us) and
+    a 1 ms batch-4 prefill at 100K (6.7 ms) under theirs; vLLM's 9 ms batch-4 prefill under
+    its fp32 floor (13.4 ms). What is not below its floor stays."""
+    result = _result(read_gbps=4000.0)
+    found = enforce_floors(result)
+    batched = result["batched_decode"]
+    assert batched["lightning"]["8"]["s"] is None and batched["lightning"]["8"]["vllm_s"] == 30e-6
+    soft = batched["softmax"][0]
+    assert soft["cudnn_s"] is None and soft["best_s"] == soft["served_s"] == 80e-6
+    assert result["lightning_decode"] == {"triton_s": 2.5e-6, "vllm_s": None}
+    row = result["rows"][0]
+    assert row["lightning_prefill_ours_s"] is None and row["lightning_prefill_s"] == 5e-4
+    assert row["softmax_decode_cudnn_s"] == 8.5e-6  # above 8K's 8.4 us floor at batch 1
+    assert result["prefill_batches"][0] == {"batch": 4, "context": 102400, "fla_s": 2e-2,
+                                            "ours_s": None, "vllm_s": None}  # fmt: skip
+    assert len(found) == 6 and result["floor_violations"] == found
+    assert all("below its floor" in why for why in found)
+    assert enforce_floors(result) == []  # nothing left to drop
+
+
+def test_an_older_result_without_a_read_ceiling_is_held_to_the_device_peak() -> None:
+    """Without a read-only ceiling, a copy (4,000 GB/s here) understates a read-only step:
+    the H200's 4,800 GB/s sheet peak sets the floor, so cuDNN's 60 us (above 56 us) stays,
+    while 12.9 us of lightning at batch 8 (14.0 us floor) still goes. An unknown device
+    falls back on the copy."""
+    assert spec_gbps("NVIDIA H200") == 4800 and spec_gbps("NVIDIA H100 80GB HBM3") == 3350
+    assert spec_gbps("NVIDIA GH200 480GB") == 4900 and spec_gbps("Tesla T4") is None
+    result = _result(read_gbps=None)
+    enforce_floors(result)
+    assert result["batched_decode"]["softmax"][0]["cudnn_s"] == 60e-6
+    assert result["batched_decode"]["lightning"]["8"]["s"] is None
+    unknown = _result(read_gbps=None, device="Some GPU")
+    enforce_floors(unknown)
+    assert unknown["batched_decode"]["softmax"][0]["cudnn_s"] is None
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "benchmarks"
+                                         / "results").glob("attention_latency_*.json")))
+def test_no_committed_measurement_is_below_its_floor(path: Path) -> None:
+    import json
+
+    assert enforce_floors(json.loads(path.read_text())) == []
 
 
 FAKE_LIGHTNING_ATTN = '''
