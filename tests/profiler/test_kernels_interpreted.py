@@ -78,7 +78,8 @@ def test_a_segment_that_is_not_whole_chunks_is_refused() -> None:
         prefill(q, q, q, torch.ones(2), {"C": 16, "SEG": 40})
 
 
-def test_our_decode_step_equals_one_step_of_the_recurrence() -> None:
+@pytest.mark.parametrize("bv", [8, 16, 64])  # the block widths the GPU run tries
+def test_our_decode_step_equals_one_step_of_the_recurrence(bv: int) -> None:
     from m1eval.profiler.latency_batch import _batched_step_kernel
 
     h, d = 2, 64
@@ -89,9 +90,9 @@ def test_our_decode_step_equals_one_step_of_the_recurrence() -> None:
     s1 = lam[:, None, None] * s0 + k[:, :, None] * v[:, None, :]
     state = torch.tensor(s0, dtype=torch.float32)
     out = torch.empty(h, d, dtype=torch.float32)
-    _batched_step_kernel()[(h, d // 16)](
+    _batched_step_kernel()[(h, d // bv)](
         state, *(torch.tensor(x, dtype=torch.float32) for x in (q, k, v)),
-        torch.tensor(lam, dtype=torch.float32), out, H=h, D=d, BV=16)  # fmt: skip
+        torch.tensor(lam, dtype=torch.float32), out, H=h, D=d, BV=bv)  # fmt: skip
     assert relative_error(out.double().numpy(), np.einsum("hk,hkv->hv", q, s1)) < 1e-5
     assert relative_error(state.double().numpy(), s1) < 1e-5
 
