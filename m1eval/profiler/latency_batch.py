@@ -189,7 +189,13 @@ def measure(lam: torch.Tensor, ceil: dict[str, float], graph_step_time, events_t
     (flash and cuDNN) at each batch and context, each checked against its floor."""
     from torch.nn.attention import SDPBackend
 
-    from m1eval.profiler.cold import check_row, floor_s, lightning_bytes, softmax_bytes
+    from m1eval.profiler.cold import (
+        check_row,
+        floor_s,
+        lightning_bytes,
+        ragged_kv_bytes,
+        softmax_bytes,
+    )
 
     l2 = torch.cuda.get_device_properties(0).L2_cache_size
     bw = (ceil["read_gbps"], ceil["copy_gbps"])
@@ -230,10 +236,9 @@ def measure(lam: torch.Tensor, ceil: dict[str, float], graph_step_time, events_t
             if ctx == RAGGED_CONTEXT and b > 1 and not FLEX:
                 row["ragged_flex_error"] = FLEX_OFF
             elif ctx == RAGGED_CONTEXT and b > 1 and not late(150):  # compiles each shape
-                lengths = ragged_lengths(b, ctx)
                 row["ragged_flex_s"], row["ragged_flex_error"] = safe(
                     softmax_decode_ragged, b, ctx, events_time)  # fmt: skip
-                row["ragged_kv_floor_s"] = floor_s(2 * KVH * D * 2 * sum(lengths), 0, *bw)
+                row["ragged_kv_floor_s"] = floor_s(ragged_kv_bytes(b, ctx), 0, *bw)
                 check_row(row, ["ragged_flex_s"], row["ragged_kv_floor_s"], "ragged flex")
             check_row(row, ["flash_s", "cudnn_s"], row["kv_floor_s"],
                       f"softmax decode, batch {b}, context {ctx}")  # fmt: skip
