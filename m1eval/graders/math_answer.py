@@ -8,9 +8,13 @@ for any other form (``\\frac{50}{3}``, ``x = 25``, ``25^\\circ``).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
+import signal
 import threading
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 _BOX = re.compile(r"\\boxed|\\fbox")
@@ -26,6 +30,7 @@ _COMMA_THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+")
 _SPACE_ARG = re.compile(r" +([+\-\d\\(][^\s$]*)")
 MAX_NORMALIZED_CHARS = 4096  # longer answers skip formatting clean-up (quadratic in nesting)
 MAX_VERIFY_CHARS = 1000  # longer answers are not handed to math-verify (unbounded in a thread)
+VALUE_TIMEOUT_S = 5.0  # simplifying an answer's value (``2^{2^{40}}`` would never end)
 
 
 def extract_last_boxed(text: str) -> str | None:
@@ -199,13 +204,15 @@ def value_key(answer: str) -> str:
 
 def _math_verify_value(answer: str) -> str | None:
     """math-verify's value of an answer, as text: integers as canonical digits, other numbers
-    as sympy writes them simplified; None when it reads nothing."""
+    as sympy writes them simplified; None when it reads nothing or takes longer than
+    ``VALUE_TIMEOUT_S`` to simplify."""
     try:
         import sympy
         from math_verify import parse
 
         main = threading.current_thread() is threading.main_thread()
-        parsed = parse(f"\\boxed{{{answer}}}", parsing_timeout=5 if main else None)
+        with _caller_alarm_kept():
+            parsed = parse(f"\\boxed{{{answer}}}", parsing_timeout=5 if main else None)
         if not parsed or isinstance(parsed[0], str):
             return None
         expr = parsed[0]
@@ -215,12 +222,56 @@ def _math_verify_value(answer: str) -> str | None:
             expr = next(iter(expr))
         if not (isinstance(expr, sympy.Basic) and expr.is_number):
             return "expr:" + str(expr)[:MAX_VERIFY_CHARS]
-        simple = sympy.nsimplify(sympy.simplify(expr), rational=True)
-        if simple.is_Integer:
-            return canonical_integer(str(int(simple)))
-        return "value:" + str(simple)[:MAX_VERIFY_CHARS]
-    except Exception:  # math-verify and sympy raise on pathological input: no value
+        with _time_limit(VALUE_TIMEOUT_S):
+            simple = sympy.nsimplify(sympy.simplify(expr), rational=True)
+            if simple.is_Integer:
+                return canonical_integer(str(int(simple)))
+            return "value:" + str(simple)[:MAX_VERIFY_CHARS]
+    except Exception:  # pathological input (math-verify and sympy raise) or too slow: no value
         return None
+
+
+class _TooSlow(Exception):
+    """A value took longer than its time limit to compute."""
+
+
+@contextlib.contextmanager
+def _caller_alarm_kept() -> Iterator[None]:
+    """The caller's SIGALRM handler and pending alarm (pytest-timeout's, a user's) as they
+    were after the block, less the time it took: math-verify, and :func:`_time_limit`, set
+    their own alarm and cancel it when done, which would cancel the caller's too."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    handler = signal.getsignal(signal.SIGALRM)
+    pending, interval = signal.getitimer(signal.ITIMER_REAL)
+    start = time.monotonic()
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, handler)
+        if pending:  # re-armed for what was left (at once, if that has passed meanwhile)
+            left = pending - (time.monotonic() - start)
+            signal.setitimer(signal.ITIMER_REAL, max(left, 1e-3), interval)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise :class:`_TooSlow` in the block after ``seconds``, by SIGALRM as math-verify
+    bounds its own work. Only the main thread can; in another the block runs unbounded (the
+    grader's worker process, a main thread, is where answers are graded)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise _TooSlow(f"longer than {seconds:g} s")
+
+    with _caller_alarm_kept():
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        yield
 
 
 def _math_verify(predicted: str, gold: str) -> bool:
@@ -230,10 +281,11 @@ def _math_verify(predicted: str, gold: str) -> bool:
     main = threading.current_thread() is threading.main_thread()
     timeout = 5 if main else None
     try:
-        gold_parsed = parse(f"${gold}$", parsing_timeout=timeout)
-        pred_parsed = parse(f"\\boxed{{{predicted}}}", parsing_timeout=timeout)
-        if not gold_parsed or not pred_parsed:
-            return False
-        return bool(verify(gold_parsed, pred_parsed, timeout_seconds=timeout))
+        with _caller_alarm_kept():
+            gold_parsed = parse(f"${gold}$", parsing_timeout=timeout)
+            pred_parsed = parse(f"\\boxed{{{predicted}}}", parsing_timeout=timeout)
+            if not gold_parsed or not pred_parsed:
+                return False
+            return bool(verify(gold_parsed, pred_parsed, timeout_seconds=timeout))
     except Exception:  # math-verify raises on pathological LaTeX; that is "not equal"
         return False

@@ -308,3 +308,30 @@ def test_a_pathological_answer_is_not_equal_within_the_parse_limit() -> None:
     started = time.monotonic()
     assert _math_verify("3^{100000000}", "1") is False
     assert time.monotonic() - started < 30
+
+
+@pytest.mark.timeout(60)
+def test_a_value_too_large_to_compute_votes_as_its_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``2^{2^{40}}`` is a number sympy would write out in full (137 GB of digits): its vote
+    key is its text after the value's time limit, not a grader stuck until it is killed (the
+    grade would then be a timeout, and the answer's cause not "wrong value")."""
+    import signal
+    import time
+
+    from m1eval.graders import math_answer
+
+    monkeypatch.setattr(math_answer, "VALUE_TIMEOUT_S", 1.0)
+    def caller_alarm(*_: object) -> None:
+        raise AssertionError("still grading after 50 s")
+
+    previous = signal.signal(signal.SIGALRM, caller_alarm)
+    outer, _ = signal.setitimer(signal.ITIMER_REAL, 50)  # a caller's alarm (pytest-timeout's)
+    try:
+        start = time.monotonic()
+        assert vote_key("2^{2^{40}}") == "2^{2^{40}}"
+        assert time.monotonic() - start < 15
+        assert 30 < signal.getitimer(signal.ITIMER_REAL)[0] < 50  # kept, less the time spent
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, outer)
+        signal.signal(signal.SIGALRM, previous)
+    assert vote_key("(1+\\sqrt{2})^{4} + (1-\\sqrt{2})^{4}") == "34"  # quick values still read
