@@ -74,14 +74,20 @@ def load(path: str | Path) -> types.ModuleType:
 
 
 def prefill(module: Any, q: Any, k: Any, v: Any, slopes: Any, block_size: int = 256) -> Any:
-    """vLLM's prefill on our layout: [B, T, H, D] in, [B, T, H, D] fp32 out (vLLM's layer
-    casts q, k, v to fp32 and works on [B, H, T, D])."""
+    """vLLM's prefill on our layout: [B, T, H, D] in, [B, T, H, D] fp32 out. As vLLM's
+    MiniMax layer serves it: q, k, v cast to fp32 and laid out [1, H, T, D], one sequence
+    per call (its prefix function asserts a batch of one; the kernel's offsets are 32-bit,
+    so one call for 4 sequences of 100K tokens reads out of bounds)."""
     import torch
 
-    qh, kh, vh = (x.to(torch.float32).transpose(1, 2).contiguous() for x in (q, k, v))
-    out, _ = module.lightning_attention(qh, kh, vh, slopes.to(torch.float32),
-                                        block_size=block_size, kv_history=None)  # fmt: skip
-    return out.transpose(1, 2)
+    outs = []
+    for i in range(q.shape[0]):
+        qh, kh, vh = (x[i:i + 1].to(torch.float32).transpose(1, 2).contiguous()
+                      for x in (q, k, v))  # fmt: skip
+        out, _ = module.lightning_attention(qh, kh, vh, slopes.to(torch.float32),
+                                            block_size=block_size, kv_history=None)  # fmt: skip
+        outs.append(out.transpose(1, 2))
+    return outs[0] if len(outs) == 1 else torch.cat(outs)
 
 
 def decode_inputs(batch: int, heads: int, d: int, layers: int, device: str = "cuda"
