@@ -6,6 +6,7 @@
 #                                             # prefill part run next on the same machine)
 #   benchmarks/attention_latency.sh decode    # cold decode (single, batched, ours and vLLM's)
 #   benchmarks/attention_latency.sh prefill   # prefill per context and at 100K for batch 1/4/8
+#   benchmarks/attention_latency.sh batches   # prefill at 100K for batch 1/4/8 only
 #   PROFILE_FLEX=0 PROFILE_TUNE_BUDGET_S=120 benchmarks/attention_latency.sh all
 #                                             # all three in one call, FlexAttention left out
 #                                             # (it compiles each shape anew) and said so
@@ -16,7 +17,7 @@
 # vllm==0.23.0`). Writes $OUT/attention_latency_<part>.json; `m1eval profile latency --from
 # A.json --from B.json` joins the parts into one result.
 set -euo pipefail
-part="${1:?quick, decode or prefill}"
+part="${1:?quick, decode, prefill, batches or all}"
 if ls .whl/*.whl > /dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
     --target /tmp/site .whl/*.whl

@@ -439,14 +439,14 @@ def main() -> None:
         result["numerics_vllm"], result["numerics_vllm_error"] = safe(
             vllm_numerics, vllm, slopes_t, lam_np)  # fmt: skip
     best_cfg, table = None, []
-    if parts & {"all", "prefill", "quick"}:  # decode alone needs no prefill kernel
+    if parts & {"all", "prefill", "quick", "batches"}:  # decode alone needs no prefill kernel
         best_cfg, table = tune_prefill(slopes_t, lam_np, ceil)
         result["prefill_tuning"] = {"context": 102400, "configs": table, "best": best_cfg}
     if best_cfg:
         result["numerics_ours"], result["numerics_ours_error"] = safe(
             numerics_ours, slopes_t, lam_np, best_cfg)  # fmt: skip
     _write(result)
-    if not parts & {"all", "decode", "prefill"}:  # a quick call: tuning and numerics
+    if not parts & {"all", "decode", "prefill", "batches"}:  # a quick call: tuning, numerics
         _quick(result, g_gamma, slopes_t, vllm, best_cfg)
         return
     result["gpu_bytes"] = float(props.total_memory)
@@ -455,8 +455,9 @@ def main() -> None:
         _decode_parts(result, lam, vllm)
     else:  # prefill only: the contexts' rows start empty
         result["rows"] = [{"context": c} for c in CONTEXTS]
-    if parts & {"all", "prefill"}:
-        _prefill_parts(result, g_gamma, slopes_t, best_cfg, vllm)
+    if parts & {"all", "prefill", "batches"}:  # batches: 100K for batch 1/4/8 alone
+        _prefill_parts(result, g_gamma, slopes_t, best_cfg, vllm,
+                       per_context=bool(parts & {"all", "prefill"}))  # fmt: skip
     if "batched_decode" in result:
         totals(result)
     _write(result)
@@ -525,10 +526,10 @@ def _decode_parts(result: dict, lam: torch.Tensor, vllm: Any) -> None:
 
 
 def _prefill_parts(result: dict, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
-                   best_cfg: dict | None, vllm: Any) -> None:  # fmt: skip
+                   best_cfg: dict | None, vllm: Any, per_context: bool = True) -> None:  # fmt: skip
     """Prefill per context (fla, ours, vLLM's, and the softmax kernels), then at 100K for
     batches 1, 4 and 8."""
-    for row in result["rows"]:
+    for row in result["rows"] if per_context else ():
         if late(60):
             row["lightning_prefill_error"] = LATE
             continue

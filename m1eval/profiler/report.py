@@ -25,8 +25,11 @@ def load(path: Path) -> dict[str, Any]:
         if key not in result:
             raise DataError(f"{path}: not a latency result (no '{key}')")
     try:
-        # whatever wrote the file, no time below its floor is shown
-        if enforce_floors(result) and "lightning_decode" in result and "batched_decode" in result:
+        # whatever wrote the file, no time below its floor is shown; the projections are made
+        # again from what stands, or made at all (a run cut short after its decode part)
+        dropped = enforce_floors(result)
+        if "lightning_decode" in result and "batched_decode" in result and (
+                dropped or "serving" not in result):  # fmt: skip
             totals(result)
         if "lightning_decode" not in result:  # a prefill part: rendered joined with decode
             return result
@@ -252,21 +255,28 @@ def totals(result: dict[str, Any]) -> None:
 
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """Results of separate runs on one device (``PROFILE_PARTS=decode`` and ``prefill``, each
-    within a call's time limit) as one: rows joined by context, other keys from the part
+    within a call's time limit) as one: rows joined by context and the 100K prefill batches by
+    batch (a later part's measurements over an earlier's), other keys from the first part
     that has them; the projections computed again from the joined data."""
     devices = {p.get("device") for p in parts}
     if len(devices) != 1:
         raise ValueError(f"parts measured on different devices: {sorted(map(str, devices))}")
     merged: dict[str, Any] = {}
     rows: dict[int, dict[str, Any]] = {}
+    batches: dict[int, dict[str, Any]] = {}
     for part in parts:
         for key, value in part.items():
             if key == "rows":
                 for r in value:
                     rows.setdefault(r["context"], {}).update(r)
+            elif key == "prefill_batches":  # joined by batch, as rows are by context
+                for e in value or []:
+                    batches.setdefault(e["batch"], {}).update(e)
             elif value is not None and key not in merged:
                 merged[key] = value
     merged["rows"] = [rows[c] for c in sorted(rows)]
+    if batches:
+        merged["prefill_batches"] = [batches[b] for b in sorted(batches)]
     merged["parts"] = sorted({x for p in parts for x in p.get("parts") or []})
     if "batched_decode" in merged:
         totals(merged)
