@@ -50,7 +50,8 @@ def floors(result: dict[str, Any]) -> list[dict[str, Any]]:
     one is given floors at its measured copy bandwidth."""
     ceil = result["ceilings"]
     cold = result.get("method") == "cold"
-    bw = max(ceil.get("read_gbps") or 0.0, ceil["copy_gbps"]) * 1e9
+    # the floors' bandwidth: the fastest any probe or kept measurement reached (enforce_floors)
+    bw = (ceil.get("floor_gbps") or max(ceil.get("read_gbps") or 0.0, ceil["copy_gbps"])) * 1e9
     ceiling = ceil["matmul_tflops"]
     out = []
     for row in result["rows"]:

@@ -51,6 +51,10 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
     console.print(f"{result['device']}: matmul {c['matmul_tflops']:.0f} TFLOP/s, "
                   f"copy {c['copy_gbps']:.0f} GB/s{read} (measured in the same run); "
                   f"decode with {how}")  # fmt: skip
+    if c.get("floor_gbps"):
+        console.print(f"floors at {c['floor_gbps']:.0f} GB/s, the fastest read of the run "
+                      f"({c.get('floor_set_by')}); a time beyond the device's sheet "
+                      "bandwidth is dropped")  # fmt: skip
     table = Table(title="per layer, M1 shapes (64 heads x 128; 8 KV heads)", title_justify="left")
     for col in ("context", "softmax decode µs", "floor µs", "x floor", "lightning prefill ms",
                 "fastest", "% ceiling", "ours/fla", "vLLM (served) ms", "ours/vLLM",

@@ -103,43 +103,70 @@ def _result(read_gbps: float | None, device: str = "NVIDIA H200") -> dict:
     }  # fmt: skip
 
 
-def test_any_result_loses_every_time_below_its_floor() -> None:
-    """Floors at 4,000 GB/s: batch-8 lightning 12.9 us under its 16.8 us (8 states of 4 MiB
-    read and written); cuDNN's 60 us under batch 8's 8K KV floor (67 us), so the row's best
-    is flash's again; vLLM's 1.5 us decode under 2.1 us; a 10 us prefill at 8K (134 us) and
-    a 1 ms batch-4 prefill at 100K (6.7 ms) under theirs; vLLM's 9 ms batch-4 prefill under
-    its fp32 floor (13.4 ms). What is not below its floor stays."""
+def test_any_result_loses_every_time_beyond_physics() -> None:
+    """On an H200 (4,800 GB/s by its sheet): batch-8 lightning's 12.9 us moves its 67 MB of
+    states faster than that (14.0 us); so do vLLM's 1.5 us decode (1.75 us), a 10 us prefill
+    at 8K and a 1 ms batch-4 prefill at 100K, and vLLM's 9 ms batch-4 prefill against its
+    fp32 bytes (11.2 ms). cuDNN's 60 us at batch 8 is under the 4,000 GB/s probes' floor
+    (67 us) but within the sheet's (56 us): it stays, and is the fastest read of the result,
+    so every floor shown is at its 4,476 GB/s. What is not beyond physics stays."""
     result = _result(read_gbps=4000.0)
     found = enforce_floors(result)
     batched = result["batched_decode"]
     assert batched["lightning"]["8"]["s"] is None and batched["lightning"]["8"]["vllm_s"] == 30e-6
     soft = batched["softmax"][0]
-    assert soft["cudnn_s"] is None and soft["best_s"] == soft["served_s"] == 80e-6
+    assert soft["cudnn_s"] == soft["best_s"] == 60e-6 and soft["served_s"] == 80e-6
     assert result["lightning_decode"] == {"triton_s": 2.5e-6, "vllm_s": None}
     row = result["rows"][0]
     assert row["lightning_prefill_ours_s"] is None and row["lightning_prefill_s"] == 5e-4
-    assert row["softmax_decode_cudnn_s"] == 8.5e-6  # above 8K's 8.4 us floor at batch 1
+    assert row["softmax_decode_cudnn_s"] == 8.5e-6
     assert result["prefill_batches"][0] == {"batch": 4, "context": 102400, "fla_s": 2e-2,
                                             "ours_s": None, "vllm_s": None}  # fmt: skip
-    assert len(found) == 6 and result["floor_violations"] == found
+    assert len(found) == 5 and result["floor_violations"] == found
     assert all("below its floor" in why for why in found)
+    assert result["ceilings"]["floor_gbps"] == pytest.approx(sum(softmax_bytes(8, 8192)) / 60e-6
+                                                             / 1e9)  # fmt: skip
+    assert "batch 8, context 8192 cudnn_s" in result["ceilings"]["floor_set_by"]
     assert enforce_floors(result) == []  # nothing left to drop
 
 
-def test_an_older_result_without_a_read_ceiling_is_held_to_the_device_peak() -> None:
-    """Without a read-only ceiling, a copy (4,000 GB/s here) understates a read-only step:
-    the H200's 4,800 GB/s sheet peak sets the floor, so cuDNN's 60 us (above 56 us) stays,
-    while 12.9 us of lightning at batch 8 (14.0 us floor) still goes. An unknown device
-    falls back on the copy."""
+def test_a_device_without_a_known_sheet_is_held_to_the_runs_probes() -> None:
+    """Where the sheet is unknown the probes bound: cuDNN's 60 us goes under 67 us, and the
+    floors stay at the probes' 4,000 GB/s."""
     assert spec_gbps("NVIDIA H200") == 4800 and spec_gbps("NVIDIA H100 80GB HBM3") == 3350
     assert spec_gbps("NVIDIA GH200 480GB") == 4900 and spec_gbps("Tesla T4") is None
-    result = _result(read_gbps=None)
+    result = _result(read_gbps=4000.0, device="Some GPU")
+    found = enforce_floors(result)
+    assert result["batched_decode"]["softmax"][0]["cudnn_s"] is None and len(found) == 6
+    assert result["ceilings"]["floor_gbps"] == 4000.0
+    older = _result(read_gbps=None, device="Some GPU")  # no read ceiling: the copy's
+    enforce_floors(older)
+    assert older["batched_decode"]["softmax"][0]["cudnn_s"] is None
+
+
+def test_a_time_dropped_against_the_probes_but_within_physics_is_restored() -> None:
+    """The run drops what beats its probes (check_row keeps the value in ``dropped``; older
+    runs only in the words of ``below_floor``). On load, a time that does not beat the sheet
+    comes back, its record goes, and the floors are set by the fastest read."""
+    result = _result(read_gbps=4000.0)
+    soft = result["batched_decode"]["softmax"][0]
+    soft["kv_floor_s"] = sum(softmax_bytes(8, 8192)) / 4e12
+    check_row(soft, ["cudnn_s"], soft["kv_floor_s"], "softmax decode, batch 8, context 8192")
+    assert soft["cudnn_s"] is None and soft["dropped"] == {"cudnn_s": 60e-6}
+    words = {"batch": 8, "context": 16384, "cudnn_s": None, "flash_s": 160e-6,
+             "below_floor": [checked(125.25e-6, 134e-6, "softmax decode, batch 8, context "
+                                     "16384 cudnn_s")[1]]}  # fmt: skip
+    result["batched_decode"]["softmax"].append(words)
     enforce_floors(result)
-    assert result["batched_decode"]["softmax"][0]["cudnn_s"] == 60e-6
-    assert result["batched_decode"]["lightning"]["8"]["s"] is None
-    unknown = _result(read_gbps=None, device="Some GPU")
-    enforce_floors(unknown)
-    assert unknown["batched_decode"]["softmax"][0]["cudnn_s"] is None
+    assert soft["cudnn_s"] == 60e-6 and not soft["dropped"] and not soft["below_floor"]
+    assert soft["kv_floor_s"] == pytest.approx(60e-6)  # the fastest read sets the floor
+    assert words["cudnn_s"] == pytest.approx(125.25e-6) and words["below_floor"] is None
+    assert words["best_s"] == words["cudnn_s"]
+    beyond = _result(read_gbps=4000.0)["batched_decode"]["lightning"]["8"]
+    check_row(beyond, ["s"], 16.8e-6, "lightning decode, batch 8")
+    result["batched_decode"]["lightning"]["8"] = beyond
+    enforce_floors(result)
+    assert beyond["s"] is None  # 12.9 us is beyond the sheet: it stays dropped
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "benchmarks"
@@ -214,3 +241,22 @@ def test_decode_and_prefill_parts_join_into_one_result() -> None:
     assert joined["serving"]["m1"]["sequences"] == joined["serving_vllm"]["m1"]["sequences"]
     with pytest.raises(ValueError, match="different devices"):
         merge([decode, {**prefill, "device": "NVIDIA H200"}])
+
+
+def test_a_later_batches_part_completes_the_100k_prefill_batches() -> None:
+    """A run cut short at batch 4 (vLLM's kernel failing there) and a later ``batches`` part:
+    joined by batch, the later part's measurements standing over the earlier's."""
+    first = _part(parts=["all"], rows=[{"context": 102400, "lightning_prefill_s": 5e-3}],
+                  prefill_batches=[{"batch": 1, "fla_s": 5e-3, "ours_s": 3e-3},
+                                   {"batch": 4, "fla_s": 2e-2, "ours_s": 1.4e-2, "vllm_s": None,
+                                    "vllm_error": "RuntimeError: illegal memory access"}])
+    later = _part(parts=["batches"], rows=[{"context": 102400}],
+                  prefill_batches=[{"batch": 4, "fla_s": 2.1e-2, "ours_s": 1.5e-2,
+                                    "vllm_s": 0.13, "vllm_error": None},
+                                   {"batch": 8, "fla_s": 4e-2, "ours_s": 3e-2}])  # fmt: skip
+    joined = merge([first, later])
+    assert [e["batch"] for e in joined["prefill_batches"]] == [1, 4, 8]
+    assert joined["prefill_batches"][0]["ours_s"] == 3e-3  # only the earlier part has it
+    assert joined["prefill_batches"][1]["vllm_s"] == 0.13
+    assert joined["prefill_batches"][1]["vllm_error"] is None
+    assert joined["rows"] == [{"context": 102400, "lightning_prefill_s": 5e-3}]
