@@ -260,3 +260,21 @@ def test_a_later_batches_part_completes_the_100k_prefill_batches() -> None:
     assert joined["prefill_batches"][1]["vllm_s"] == 0.13
     assert joined["prefill_batches"][1]["vllm_error"] is None
     assert joined["rows"] == [{"context": 102400, "lightning_prefill_s": 5e-3}]
+
+
+def test_a_run_cut_short_after_its_decode_is_projected_on_load(tmp_path: Path) -> None:
+    """The H200 run stopped in its prefill part, before the projections were written: they
+    are made on load from its decode, as a complete run would have them."""
+    import json
+
+    from m1eval.profiler.report import load
+
+    committed = Path(__file__).resolve().parents[2] / "benchmarks/results"
+    result = json.loads((committed / "attention_latency_h200.json").read_text())
+    whole = {k: result[k] for k in ("serving", "serving_vllm", "decode_100k")}
+    for key in ("serving", "serving_vllm", "decode_100k", "decode_100k_vllm"):
+        result.pop(key)
+    path = tmp_path / "cut.json"
+    path.write_text(json.dumps(result))
+    loaded = load(path)
+    assert {k: loaded[k] for k in whole} == whole
