@@ -492,6 +492,8 @@ def _decode_parts(result: dict, lam: torch.Tensor, vllm: Any) -> None:
     bw = (ceil["read_gbps"], ceil["copy_gbps"])
     result["batched_decode"] = latency_batch.measure(lam, ceil, graph_step_time, events_time,
                                                      safe, vllm, late)  # fmt: skip
+    result["graph_node_s"], result["graph_node_error"] = safe(latency_batch.empty_node_cold,
+                                                              graph_step_time)  # fmt: skip
     _write(result)
     one = result["batched_decode"]["lightning"]["1"]
     result["lightning_decode"] = {

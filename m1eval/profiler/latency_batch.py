@@ -53,6 +53,29 @@ def _batched_step_kernel() -> Any:
     return step
 
 
+def _empty_kernel() -> Any:
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def touch(o_ptr):
+        """One store per program: a kernel that moves next to nothing."""
+        tl.store(o_ptr + tl.program_id(0), 0.0)
+
+    return touch
+
+
+def empty_node_cold(graph_step_time, layers: int = 70, programs: int = 512) -> float:
+    """Seconds per layer of a kernel that moves next to nothing, launched as a decode step
+    is: ``programs`` programs (the batch-1 step's 64 heads x 8 column blocks), one node per
+    layer of the same CUDA graph. The fixed cost of a node, which a step's floor (its bytes
+    at the run's fastest read) leaves out."""
+    kernel = _empty_kernel()
+    bufs = [torch.empty(programs, device=DEV, dtype=torch.float32) for _ in range(layers)]
+    steps = [lambda b=b: kernel[(programs,)](b) for b in bufs]
+    return _cycle(steps, graph_step_time)
+
+
 # (BV, num_warps) of the fused step, each timed, the fastest kept: at batch 1 the step moves
 # 8 MiB, so how many programs keep bytes in flight decides how close it gets to its floor
 DECODE_CONFIGS = [(8, 1), (8, 2), (16, 1), (16, 2), (16, 4), (32, 4), (32, 8), (64, 4), (64, 8)]

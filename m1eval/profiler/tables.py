@@ -90,6 +90,10 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
                   f"layer per token (floor {_us(light['lightning_floor_s']):.2f} µs, "
                   f"{_fmt(light['lightning_vs_floor'], 2)}x){served}; independent of the "
                   "context")  # fmt: skip
+    if result.get("graph_node_s"):
+        console.print(f"an empty kernel launched the same way (512 programs, a node per layer "
+                      f"of one CUDA graph) takes {_us(result['graph_node_s']):.2f} µs per layer: "
+                      "a fixed cost the bytes-only floor leaves out")  # fmt: skip
     _print_totals(console, result)
     dropped = result.get("floor_violations") or []
     if dropped:

@@ -144,3 +144,31 @@ def test_vllm_decode_step_equals_one_step_of_the_recurrence() -> None:
     assert relative_error(got.reshape(h, d).double().numpy(),
                           np.einsum("hk,hkv->hv", q, s1)) < 1e-5  # fmt: skip
     assert relative_error(bufs["caches"][0][0].double().numpy(), s1) < 1e-5
+
+
+def test_the_empty_node_probe_launches_one_kernel_per_layer(monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:  # fmt: skip
+    """The graph-node probe: one launch of the empty kernel per layer, each into its own
+    buffer, every program storing its zero; the time is per layer. (The CUDA graph is the
+    GPU's: here a stand-in runs the stack once and says it took 7 s.)"""
+    from m1eval.profiler import latency_batch
+
+    monkeypatch.setattr(latency_batch, "DEV", "cpu")
+    made = []
+    real = torch.empty
+
+    def ones(*shape, **kw):
+        made.append(real(*shape, **kw).fill_(1.0))
+        return made[-1]
+
+    monkeypatch.setattr(torch, "empty", ones)
+    calls = []
+
+    def graph_step_time(stack, steps_per_graph: int, replays: int) -> float:
+        stack()
+        calls.append(steps_per_graph)
+        return 7.0
+
+    per_layer = latency_batch.empty_node_cold(graph_step_time, layers=3, programs=16)
+    assert per_layer == pytest.approx(7.0 / 3) and calls == [1]
+    assert len(made) == 3 and all(b.shape == (16,) and (b == 0).all() for b in made)
