@@ -7,9 +7,10 @@ GPU's L2 (50-60 MB) and the step looks faster than any real model can run it: an
 model touches 80 different buffers between two visits to the same layer. So each measurement
 cycles through distinct per-layer buffers -- the stack's own count (70 lightning, 10
 softmax), or more where those would still fit in L2 several times over -- and divides by the
-count. Each time is checked against its floor, the bytes the step must move at the fastest
-bandwidth measured in the same run; a time under its floor is a measurement error, reported
-as such, never as a number.
+count. Each time is checked against its floor, the bytes the step must move: in the run at
+the bandwidth its probes measured, and again on load (:func:`enforce_floors`) against the
+device's sheet bandwidth, which no kernel beats. A time beyond that is a measurement error,
+reported as such, never as a number.
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ def enforce_floors(result: dict[str, Any]) -> list[str]:
     to None and named. A device whose sheet is not known is held to the run's own probes
     instead (a read-only reduction, a copy). The probes are a floor's estimate, not a
     bound: on an H200 a torch reduction read 3,991 GB/s while cuDNN's batched decode read
-    its 10 GB of distinct caches at up to 4,320 GB/s. So a time the run dropped against its
+    68 GB of distinct caches at 4,578 GB/s. So a time the run dropped against its
     probes, and that is not beyond the sheet, is restored; and the floors shown (each
     holder's floor key) are at the fastest bandwidth any probe or kept measurement reached,
     ``ceilings['floor_gbps']`` (named in ``floor_set_by``): no time shown is below its
