@@ -154,21 +154,23 @@ def softmax_prefill_flex(ctx: int) -> float:
 # warps computed wrong outputs or crashed; each configuration is checked and timed in a
 # process of its own, so one that breaks the CUDA context cannot take the run with it.
 # SEG 0 walks each sequence in one program per head and block of columns (the earlier
-# design); SEG > 0 (or NSEG segments) also splits the sequence into segments run side by
-# side, LSEG the first pass's finer local segments. Tried in this order, most promising
-# first: at 100K and batch 1 the kernel is bound by memory (q, k, v, o: 6.7 GB), and each
-# segment but the last reads its k and v once more, so few segments (2 or 4, each a few
-# programs per SM) before many; many segments fill the GPU at the cost of 50% more bytes.
-_SHAPES = ((64, 4, 2), (128, 8, 3), (64, 8, 3), (32, 4, 3))
+# design); NSEG segments also split the sequence into segments run side by side, LSEG the
+# first pass's finer local segments; FORM where the decays are applied. Tried in this order,
+# most promising first. On an H200 (2026-12-07, FORM 0) one walk with BV 64, 8 warps and 3
+# stages was fastest at 3.34 ms, 4 warps took 5.33 ms, and 2 segments 3.62 ms: one program
+# per SM, latency-bound (30% of an SM's matrix rate), so the warps, the stages and the
+# elements scaled per chunk (FORM) come first, then splits that put 2 or 3 walks on an SM.
+_WALKS = ((64, 8, 3), (64, 8, 2), (64, 8, 4), (32, 8, 3), (128, 8, 3), (32, 4, 3),
+          (128, 16, 2), (64, 4, 3))
+_SPLITS = ((2, 64, 4, 2), (2, 64, 8, 2), (2, 128, 8, 3), (3, 64, 4, 2), (3, 128, 8, 2),
+           (4, 64, 4, 2), (4, 128, 8, 3))
 PREFILL_CONFIGS = [
-    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "NSEG": n, "LSEG": 2048}
-      for n in (2, 4) for bv, w, st in _SHAPES[:3]),
-    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0} for bv, w, st in _SHAPES),
-    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "NSEG": 8, "LSEG": 2048}
-      for bv, w, st in _SHAPES[:2]),
-    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 4096} for bv, w, st in _SHAPES),
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": form}
+      for bv, w, st in _WALKS for form in (1, 0)),
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "NSEG": n, "LSEG": 2048, "FORM": 1}
+      for n, bv, w, st in _SPLITS),
 ]  # fmt: skip
-CONFIG_KEYS = ("C", "BV", "num_warps", "STAGES", "SEG", "NSEG", "LSEG")
+CONFIG_KEYS = ("C", "BV", "num_warps", "STAGES", "SEG", "NSEG", "LSEG", "FORM")
 FLEX_MIN_CONTEXT = 65536
 PREFILL_MAX_ERROR = 2e-2  # bf16 inputs: fla's chunk kernel is at ~4e-3 against float64
 
@@ -475,7 +477,8 @@ def _quick(result: dict, g_gamma: torch.Tensor, slopes_t: torch.Tensor, vllm: An
         result["vllm_100k"] = safe(vllm_prefill, vllm, 102400, slopes_t)
     _write(result)
     for r in result["prefill_tuning"]["configs"]:
-        print(r["SEG"], r["BV"], r["num_warps"], r["STAGES"], r["rel_error"], r["s"],
+        print(r.get("SEG"), r.get("NSEG"), r["BV"], r["num_warps"], r["STAGES"], r.get("FORM"),
+              r["rel_error"], r["s"],
               (r["error"] or "")[:80])  # fmt: skip
     keys = ("numerics", "numerics_ours", "numerics_vllm", "decode_numerics", "flex_check",
             "fla_100k", "vllm_100k", "ceilings", "vllm")  # fmt: skip

@@ -78,7 +78,8 @@ def empty_node_cold(graph_step_time, layers: int = 70, programs: int = 512) -> f
 
 # (BV, num_warps) of the fused step, each timed, the fastest kept: at batch 1 the step moves
 # 8 MiB, so how many programs keep bytes in flight decides how close it gets to its floor
-DECODE_CONFIGS = [(8, 1), (8, 2), (16, 1), (16, 2), (16, 4), (32, 4), (32, 8), (64, 4), (64, 8)]
+DECODE_CONFIGS = [(8, 1), (8, 2), (16, 1), (16, 2), (16, 4), (32, 4), (32, 8), (64, 4), (64, 8),
+                  (128, 8)]
 
 
 def _cycle(steps: list, graph_step_time) -> float:

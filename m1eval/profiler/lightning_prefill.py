@@ -20,6 +20,10 @@ sequence is also cut into segments that run side by side (:func:`m1eval.profiler
 segmented` is that arithmetic in NumPy): each segment's local state, a scan that turns them
 into initial states, then each segment's walk from its initial state.
 
+``FORM`` picks where the decays are applied, the same sums either way: 0 scales q (C × D)
+and k (C × D) before their products; 1 scales the product Q_c S (C × BV) and v (C × BV), so
+q and k reach the matrix units as loaded and fewer elements are scaled per chunk.
+
 Import needs only NumPy; :func:`prefill` needs PyTorch and Triton on a CUDA GPU.
 """
 
@@ -41,6 +45,7 @@ def _main_kernel() -> Any:
         q_ptr, k_ptr, v_ptr, o_ptr, s_ptr, st_ptr, slope_ptr, T, SEG, NSEG, NSLOT, RATIO,
         H: tl.constexpr, D: tl.constexpr, C: tl.constexpr, BV: tl.constexpr,
         STAGES: tl.constexpr, STORE_STATE: tl.constexpr, HAS_INIT: tl.constexpr,
+        FORM: tl.constexpr,
     ):  # fmt: skip
         bh = tl.program_id(0)
         vb = tl.program_id(1)
@@ -78,11 +83,17 @@ def _main_kernel() -> Any:
             v = tl.load(v_ptr + v_off)
             scores = tl.dot(q, tl.trans(k)) * mask  # [C, C]
             out = tl.dot(scores.to(v.dtype), v)  # within the chunk
-            q_dec = (q.to(tl.float32) * q_decay[:, None]).to(v.dtype)
-            out += tl.dot(q_dec, state.to(v.dtype))  # from the chunks before
-            tl.store(o_ptr + v_off, out.to(o_ptr.dtype.element_ty))
-            k_dec = (k.to(tl.float32) * k_decay[:, None]).to(v.dtype)
-            state = state * block_decay + tl.dot(tl.trans(k_dec), v)
+            if FORM == 1:  # decays on the small tiles: q and k go to the MMAs as loaded
+                out += tl.dot(q, state.to(v.dtype)) * q_decay[:, None]
+                tl.store(o_ptr + v_off, out.to(o_ptr.dtype.element_ty))
+                v_dec = (v.to(tl.float32) * k_decay[:, None]).to(v.dtype)
+                state = state * block_decay + tl.dot(tl.trans(k), v_dec)
+            else:
+                q_dec = (q.to(tl.float32) * q_decay[:, None]).to(v.dtype)
+                out += tl.dot(q_dec, state.to(v.dtype))  # from the chunks before
+                tl.store(o_ptr + v_off, out.to(o_ptr.dtype.element_ty))
+                k_dec = (k.to(tl.float32) * k_decay[:, None]).to(v.dtype)
+                state = state * block_decay + tl.dot(tl.trans(k_dec), v)
         if STORE_STATE:  # noqa: SIM102 - a constexpr, then a run-time test (Triton)
             if seg == NSEG - 1:
                 s_off = bh.to(tl.int64) * D * D + offs_d[:, None] * D + offs_v[None, :]
@@ -100,7 +111,7 @@ def _segment_state_kernel() -> Any:
     def segment_state_kernel(
         k_ptr, v_ptr, st_ptr, slope_ptr, T, SEG, NSLOT,
         H: tl.constexpr, D: tl.constexpr, C: tl.constexpr, BV: tl.constexpr,
-        STAGES: tl.constexpr,
+        STAGES: tl.constexpr, FORM: tl.constexpr,
     ):  # fmt: skip
         """(1) Local segment ``seg``'s state from zero (SEG tokens), into slot seg + 1 of
         ``st`` (NSLOT slots per sequence and head)."""
@@ -123,8 +134,12 @@ def _segment_state_kernel() -> Any:
             rows = (start + offs_c).to(tl.int64)
             k = tl.load(k_ptr + base + rows[:, None] * row_stride + offs_d[None, :])
             v = tl.load(v_ptr + base + rows[:, None] * row_stride + offs_v[None, :])
-            k_dec = (k.to(tl.float32) * k_decay[:, None]).to(v.dtype)
-            state = state * block_decay + tl.dot(tl.trans(k_dec), v)
+            if FORM == 1:
+                v_dec = (v.to(tl.float32) * k_decay[:, None]).to(v.dtype)
+                state = state * block_decay + tl.dot(tl.trans(k), v_dec)
+            else:
+                k_dec = (k.to(tl.float32) * k_decay[:, None]).to(v.dtype)
+                state = state * block_decay + tl.dot(tl.trans(k_dec), v)
         st_off = ((bh.to(tl.int64) * NSLOT + seg + 1) * D * D + offs_d[:, None] * D
                   + offs_v[None, :])  # fmt: skip
         tl.store(st_ptr + st_off, state)
@@ -168,7 +183,7 @@ def _kernels() -> tuple[Any, Any, Any]:
 # the first pass's segment (a divisor of SEG): its local states are finer than the segments
 # of the last pass, so the first pass fills the GPU while the last pass keeps few segments
 # (each segment but the last reads its K and V twice).
-DEFAULT_CONFIG = {"C": 64, "BV": 64, "num_warps": 4, "STAGES": 2, "SEG": 0}
+DEFAULT_CONFIG = {"C": 64, "BV": 64, "num_warps": 4, "STAGES": 2, "SEG": 0, "FORM": 0}
 
 
 def segments(total: int, config: dict[str, int]) -> tuple[int, int, int]:
@@ -219,13 +234,13 @@ def prefill(q: Any, k: Any, v: Any, slopes: Any, config: dict[str, int] | None =
         st = torch.empty(batch * heads, nlocal + 1, d, d, device=q.device, dtype=torch.float32)
         local[(batch * heads, d // bv, nlocal)](
             k, v, st, slopes, total, local_seg, nlocal + 1, H=heads, D=d, C=c, BV=bv,
-            STAGES=cfg["STAGES"], num_warps=cfg["num_warps"])  # fmt: skip
+            STAGES=cfg["STAGES"], FORM=cfg["FORM"], num_warps=cfg["num_warps"])  # fmt: skip
         scan[(batch * heads, d // bv)](st, slopes, local_seg, nlocal + 1, H=heads, D=d, BV=bv,
                                        num_warps=4)  # fmt: skip
     main[(batch * heads, d // bv, nseg)](
         q, k, v, o, state, st, slopes, total, seg, nseg, nlocal + 1, ratio, H=heads, D=d,
         C=c, BV=bv, STAGES=cfg["STAGES"], STORE_STATE=final_state, HAS_INIT=split,
-        num_warps=cfg["num_warps"])  # fmt: skip
+        FORM=cfg["FORM"], num_warps=cfg["num_warps"])  # fmt: skip
     o = o[:, pad:]
     return (o, state) if final_state else o
 

@@ -57,14 +57,16 @@ def _torch(*xs: np.ndarray) -> list:
     (200, {"C": 16, "BV": 16, "NSEG": 3, "LSEG": 32}),  # 3 segments of 2 local ones each
     (100, {"C": 16, "BV": 32, "NSEG": 2}),   # 2 segments of whole chunks
 ])  # fmt: skip
-def test_our_prefill_kernel_equals_the_recurrence(t: int, config: dict) -> None:
+@pytest.mark.parametrize("form", [0, 1])  # decays on q and k, or on the output and v
+def test_our_prefill_kernel_equals_the_recurrence(t: int, config: dict, form: int) -> None:
     from m1eval.profiler.lightning_prefill import prefill
 
     lam = np.exp(-np.array([0.05, 0.9]))
     q, k, v = _inputs(2, t, 32, t)
     ref, ref_state = recurrent(q, k, v, lam)
     slopes = torch.tensor(-np.log(lam), dtype=torch.float32)
-    out, state = prefill(*_torch(q, k, v), slopes, {"num_warps": 4, "STAGES": 1, **config},
+    out, state = prefill(*_torch(q, k, v), slopes,
+                         {"num_warps": 4, "STAGES": 1, "FORM": form, **config},
                          final_state=True)  # fmt: skip
     assert relative_error(out[0].double().numpy().transpose(1, 0, 2), ref) < 1e-5
     assert relative_error(state[0].double().numpy(), ref_state) < 1e-5
