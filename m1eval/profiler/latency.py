@@ -158,15 +158,24 @@ def softmax_prefill_flex(ctx: int) -> float:
 # first pass's finer local segments; FORM where the decays are applied. Tried in this order,
 # most promising first. On an H200 (2026-12-07, FORM 0) one walk with BV 64, 8 warps and 3
 # stages was fastest at 3.34 ms, 4 warps took 5.33 ms, and 2 segments 3.62 ms: one program
-# per SM, latency-bound (30% of an SM's matrix rate), so the warps, the stages and the
-# elements scaled per chunk (FORM) come first, then splits that put 2 or 3 walks on an SM.
+# per SM, latency-bound (30% of an SM's matrix rate; with BV 128 a chunk took 3.4 µs, with
+# BV 64 2.1 µs: about 1.5 µs a step whatever its FLOPs), so two chunks a step (FORM 2) come
+# first, then the warps, stages and elements scaled per chunk (FORM 1), then splits that put
+# 2 or 3 walks on an SM.
 _WALKS = ((64, 8, 3), (64, 8, 2), (64, 8, 4), (32, 8, 3), (128, 8, 3), (32, 4, 3),
           (128, 16, 2), (64, 4, 3))
+_PAIRS = ((64, 8, 2), (128, 8, 2), (64, 4, 2), (32, 8, 2))  # 80-96 KB a stage: 2 stages
 _SPLITS = ((2, 64, 4, 2), (2, 64, 8, 2), (2, 128, 8, 3), (3, 64, 4, 2), (3, 128, 8, 2),
            (4, 64, 4, 2), (4, 128, 8, 3))
 PREFILL_CONFIGS = [
-    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": form}
-      for bv, w, st in _WALKS for form in (1, 0)),
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": 2}
+      for bv, w, st in _PAIRS),
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": 1}
+      for bv, w, st in _WALKS),
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": 0}
+      for bv, w, st in _WALKS[::3]),
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": 2, "NSEG": 2, "LSEG": 2048, "FORM": 2}
+      for bv, w, _ in _PAIRS[:2]),
     *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "NSEG": n, "LSEG": 2048, "FORM": 1}
       for n, bv, w, st in _SPLITS),
 ]  # fmt: skip

@@ -57,10 +57,13 @@ def _torch(*xs: np.ndarray) -> list:
     (200, {"C": 16, "BV": 16, "NSEG": 3, "LSEG": 32}),  # 3 segments of 2 local ones each
     (100, {"C": 16, "BV": 32, "NSEG": 2}),   # 2 segments of whole chunks
 ])  # fmt: skip
-@pytest.mark.parametrize("form", [0, 1])  # decays on q and k, or on the output and v
+# decays on q and k, or on the output and v; two chunks a step
+@pytest.mark.parametrize("form", [0, 1, 2])
 def test_our_prefill_kernel_equals_the_recurrence(t: int, config: dict, form: int) -> None:
     from m1eval.profiler.lightning_prefill import prefill
 
+    if form == 2 and (config.get("SEG") or 0) % (2 * config["C"]):  # segments: whole steps
+        config = {**config, "SEG": 2 * config["SEG"]}
     lam = np.exp(-np.array([0.05, 0.9]))
     q, k, v = _inputs(2, t, 32, t)
     ref, ref_state = recurrent(q, k, v, lam)
@@ -78,6 +81,8 @@ def test_a_segment_that_is_not_whole_chunks_is_refused() -> None:
     q = torch.zeros(1, 64, 2, 32)
     with pytest.raises(ValueError, match="whole number of chunks"):
         prefill(q, q, q, torch.ones(2), {"C": 16, "SEG": 40})
+    with pytest.raises(ValueError, match="whole number of chunks"):  # a step is two chunks
+        prefill(q, q, q, torch.ones(2), {"C": 16, "SEG": 48, "FORM": 2})
 
 
 @pytest.mark.parametrize("bv", [8, 16, 64])  # the block widths the GPU run tries
