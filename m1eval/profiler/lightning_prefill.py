@@ -65,13 +65,7 @@ def _main_kernel() -> Any:
         k_decay = tl.exp(-slope * (C - 1.0 - pos))  # λ^(C-1-j)
         diff = pos[:, None] - pos[None, :]
         mask = tl.where(diff >= 0, tl.exp(-slope * tl.maximum(diff, 0.0)), 0.0)
-        block_decay = tl.exp(-slope * C)
-        # FORM 2, two chunks a step: the second chunk's queries against the first's keys
-        # (λ^(C+i-j), all of it below the diagonal), and the decays over two chunks
-        cross = tl.exp(-slope * (C + diff))
-        q_decay2 = tl.exp(-slope * (C + pos + 1.0))  # λ^(C+i+1)
-        k_decay2 = tl.exp(-slope * (2.0 * C - 1.0 - pos))  # λ^(2C-1-j)
-        pair_decay = tl.exp(-slope * 2.0 * C)
+        bd = tl.exp(-slope * C)  # λ^C, a chunk's decay
         row_stride = H * D
         base = b.to(tl.int64) * T * row_stride + h * D
         state = tl.zeros([D, BV], dtype=tl.float32)
@@ -82,9 +76,7 @@ def _main_kernel() -> Any:
                 st_off = ((bh.to(tl.int64) * NSLOT + seg * RATIO) * D * D
                           + offs_d[:, None] * D + offs_v[None, :])  # fmt: skip
                 state = tl.load(st_ptr + st_off)
-        first = seg * SEG
-        last = tl.minimum(T, first + SEG)
-        for start in tl.range(first, last, STEP, num_stages=STAGES):
+        for start in tl.range(seg * SEG, tl.minimum(T, seg * SEG + SEG), STEP, num_stages=STAGES):
             rows = (start + offs_c).to(tl.int64)
             qk_off = base + rows[:, None] * row_stride + offs_d[None, :]
             v_off = base + rows[:, None] * row_stride + offs_v[None, :]
@@ -93,33 +85,32 @@ def _main_kernel() -> Any:
             v = tl.load(v_ptr + v_off)
             scores = tl.dot(q, tl.trans(k)) * mask  # [C, C]
             out = tl.dot(scores.to(v.dtype), v)  # within the chunk
-            if FORM == 2:  # the next chunk too: one state step per 2C tokens
-                q2 = tl.load(q_ptr + qk_off + C * row_stride)
-                k2 = tl.load(k_ptr + qk_off + C * row_stride)
-                v2 = tl.load(v_ptr + v_off + C * row_stride)
+            if FORM == 2:  # the next chunk too: one state step per 2C tokens (λ^C: bd)
+                nxt = C * row_stride
+                q2, k2 = tl.load(q_ptr + qk_off + nxt), tl.load(k_ptr + qk_off + nxt)
+                v2 = tl.load(v_ptr + v_off + nxt)
                 within = tl.dot(q2, tl.trans(k2)) * mask
-                across = tl.dot(q2, tl.trans(k)) * cross
+                across = tl.dot(q2, tl.trans(k)) * tl.exp(-slope * (C + diff))  # λ^(C+i-j)
                 out2 = tl.dot(across.to(v.dtype), v, tl.dot(within.to(v.dtype), v2))
                 s_in = state.to(v.dtype)
                 out += tl.dot(q, s_in) * q_decay[:, None]
-                out2 += tl.dot(q2, s_in) * q_decay2[:, None]
+                out2 += tl.dot(q2, s_in) * (q_decay * bd)[:, None]  # λ^(C+i+1)
                 tl.store(o_ptr + v_off, out.to(o_ptr.dtype.element_ty))
-                tl.store(o_ptr + v_off + C * row_stride, out2.to(o_ptr.dtype.element_ty))
-                v_dec = (v.to(tl.float32) * k_decay2[:, None]).to(v.dtype)
+                tl.store(o_ptr + v_off + nxt, out2.to(o_ptr.dtype.element_ty))
+                v_dec = (v.to(tl.float32) * (k_decay * bd)[:, None]).to(v.dtype)  # λ^(2C-1-j)
                 v2_dec = (v2.to(tl.float32) * k_decay[:, None]).to(v.dtype)
-                state = tl.dot(tl.trans(k2), v2_dec,
-                               tl.dot(tl.trans(k), v_dec, state * pair_decay))
+                state = tl.dot(tl.trans(k2), v2_dec, tl.dot(tl.trans(k), v_dec, state * bd * bd))
             elif FORM == 1:  # decays on the small tiles: q and k go to the MMAs as loaded
                 out += tl.dot(q, state.to(v.dtype)) * q_decay[:, None]
                 tl.store(o_ptr + v_off, out.to(o_ptr.dtype.element_ty))
                 v_dec = (v.to(tl.float32) * k_decay[:, None]).to(v.dtype)
-                state = state * block_decay + tl.dot(tl.trans(k), v_dec)
+                state = state * bd + tl.dot(tl.trans(k), v_dec)
             else:
                 q_dec = (q.to(tl.float32) * q_decay[:, None]).to(v.dtype)
                 out += tl.dot(q_dec, state.to(v.dtype))  # from the chunks before
                 tl.store(o_ptr + v_off, out.to(o_ptr.dtype.element_ty))
                 k_dec = (k.to(tl.float32) * k_decay[:, None]).to(v.dtype)
-                state = state * block_decay + tl.dot(tl.trans(k_dec), v)
+                state = state * bd + tl.dot(tl.trans(k_dec), v)
         if STORE_STATE:  # noqa: SIM102 - a constexpr, then a run-time test (Triton)
             if seg == NSEG - 1:
                 s_off = bh.to(tl.int64) * D * D + offs_d[:, None] * D + offs_v[None, :]
@@ -151,7 +142,7 @@ def _segment_state_kernel() -> Any:
         offs_d = tl.arange(0, D)
         offs_v = vb * BV + tl.arange(0, BV)
         k_decay = tl.exp(-slope * (C - 1.0 - offs_c.to(tl.float32)))
-        block_decay = tl.exp(-slope * C)
+        bd = tl.exp(-slope * C)  # λ^C, a chunk's decay
         row_stride = H * D
         base = b.to(tl.int64) * T * row_stride + h * D
         state = tl.zeros([D, BV], dtype=tl.float32)
@@ -162,10 +153,10 @@ def _segment_state_kernel() -> Any:
             v = tl.load(v_ptr + base + rows[:, None] * row_stride + offs_v[None, :])
             if FORM >= 1:
                 v_dec = (v.to(tl.float32) * k_decay[:, None]).to(v.dtype)
-                state = state * block_decay + tl.dot(tl.trans(k), v_dec)
+                state = state * bd + tl.dot(tl.trans(k), v_dec)
             else:
                 k_dec = (k.to(tl.float32) * k_decay[:, None]).to(v.dtype)
-                state = state * block_decay + tl.dot(tl.trans(k_dec), v)
+                state = state * bd + tl.dot(tl.trans(k_dec), v)
         st_off = ((bh.to(tl.int64) * NSLOT + seg + 1) * D * D + offs_d[:, None] * D
                   + offs_v[None, :])  # fmt: skip
         tl.store(st_ptr + st_off, state)
