@@ -257,8 +257,10 @@ def totals(result: dict[str, Any]) -> None:
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """Results of separate runs on one device (``PROFILE_PARTS=decode`` and ``prefill``, each
     within a call's time limit) as one: rows joined by context and the 100K prefill batches by
-    batch (a later part's measurements over an earlier's), other keys from the first part
-    that has them; the projections computed again from the joined data."""
+    batch, every other key taken whole; a later part's measurements over an earlier's (a part
+    run again, a decode part after an ``all`` run, stands), what only an earlier part has
+    kept; the drops of every part listed; the projections computed again from the joined
+    data."""
     devices = {p.get("device") for p in parts}
     if len(devices) != 1:
         raise ValueError(f"parts measured on different devices: {sorted(map(str, devices))}")
@@ -273,7 +275,10 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
             elif key == "prefill_batches":  # joined by batch, as rows are by context
                 for e in value or []:
                     batches.setdefault(e["batch"], {}).update(e)
-            elif value is not None and key not in merged:
+            elif key == "floor_violations":
+                merged[key] = [*(merged.get(key) or []),
+                               *(w for w in value or [] if w not in (merged.get(key) or []))]
+            elif value is not None:
                 merged[key] = value
     merged["rows"] = [rows[c] for c in sorted(rows)]
     if batches:

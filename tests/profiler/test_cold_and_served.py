@@ -262,6 +262,32 @@ def test_a_later_batches_part_completes_the_100k_prefill_batches() -> None:
     assert joined["rows"] == [{"context": 102400, "lightning_prefill_s": 5e-3}]
 
 
+def test_a_part_run_again_stands_over_the_earlier_run() -> None:
+    """An ``all`` run, then its prefill tuning and decode measured again with a newer
+    kernel: joined in that order, the later part's tuning, decode and probes stand, what only
+    the earlier run measured is kept, and every part's drops stay listed."""
+    first = _part(parts=["all"], method="cold", graph_node_s=None,
+                  rows=[{"context": 8192, "lightning_prefill_ours_s": 4e-4}],
+                  prefill_tuning={"best": {"FORM": 0}},
+                  lightning_decode={"triton_s": 4e-6, "floor_s": 1.9e-6},
+                  floor_violations=["old drop"])  # fmt: skip
+    later = _part(parts=["decode"], method="cold", graph_node_s=1.5e-6,
+                  ceilings={"copy_gbps": 3100.0, "matmul_tflops": 770.0},
+                  rows=[{"context": 8192, "softmax_decode_flash_s": 2e-5}],
+                  prefill_tuning={"best": {"FORM": 2}},
+                  lightning_decode={"triton_s": 3.5e-6, "floor_s": 1.8e-6},
+                  floor_violations=["new drop", "old drop"])  # fmt: skip
+    joined = merge([first, later])
+    assert joined["prefill_tuning"] == {"best": {"FORM": 2}}
+    assert joined["lightning_decode"]["triton_s"] == 3.5e-6
+    assert joined["ceilings"]["copy_gbps"] == 3100.0
+    assert joined["graph_node_s"] == 1.5e-6
+    assert joined["rows"] == [{"context": 8192, "lightning_prefill_ours_s": 4e-4,
+                               "softmax_decode_flash_s": 2e-5}]
+    assert joined["floor_violations"] == ["old drop", "new drop"]
+    assert joined["parts"] == ["all", "decode"]
+
+
 def test_a_run_cut_short_after_its_decode_is_projected_on_load(tmp_path: Path) -> None:
     """The H200 run stopped in its prefill part, before the projections were written: they
     are made on load from its decode, as a complete run would have them."""
