@@ -157,29 +157,23 @@ def softmax_prefill_flex(ctx: int) -> float:
 # design); NSEG segments also split the sequence into segments run side by side, LSEG the
 # first pass's finer local segments; FORM where the decays are applied. Tried in this order,
 # most promising first. On an H200 (2026-12-07, FORM 0) one walk with BV 64, 8 warps and 3
-# stages was fastest at 3.34 ms, 4 warps took 5.33 ms, and 2 segments 3.62 ms: one program
-# per SM, latency-bound (30% of an SM's matrix rate; with BV 128 a chunk took 3.4 µs, with
-# BV 64 2.1 µs: about 1.5 µs a step whatever its FLOPs), so two chunks a step (FORM 2) come
-# first, then the warps, stages and elements scaled per chunk (FORM 1), then splits that put
-# 2 or 3 walks on an SM.
-_WALKS = ((64, 8, 3), (64, 8, 2), (64, 8, 4), (32, 8, 3), (128, 8, 3), (32, 4, 3),
+# stages was fastest at 3.34 ms, 4 warps took 5.33 ms, and 2 segments 3.62 ms. On an H100
+# the same day, in one run: FORM 0 3.39 ms, FORM 1 3.48-3.49 ms (3 or 4 stages; 10x closer
+# to fla's outputs), FORM 2 6.2-9.3 ms (two chunks a step: the longer step's registers and
+# shared memory cost more than the state steps it saves). So FORM 0 and 1 first, the splits,
+# then one FORM 2 configuration.
+_WALKS = ((64, 8, 3), (64, 8, 4), (32, 8, 3), (128, 8, 3), (32, 4, 3), (64, 8, 2),
           (128, 16, 2), (64, 4, 3))
-_PAIRS = ((64, 8, 2), (128, 8, 2), (64, 4, 2), (32, 8, 2))  # 80-96 KB a stage: 2 stages
-_SPLITS = ((2, 64, 4, 2), (2, 64, 8, 2), (2, 128, 8, 3), (3, 64, 4, 2), (3, 128, 8, 2),
+_SPLITS = ((2, 64, 8, 2), (2, 128, 8, 3), (2, 64, 4, 2), (3, 64, 4, 2), (3, 128, 8, 2),
            (4, 64, 4, 2), (4, 128, 8, 3))
-PREFILL_CONFIGS = [  # the earlier design's best (FORM 0) early: the baseline of the same run
+PREFILL_CONFIGS = [
     *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": form}
-      for bv, w, st, form in ((64, 8, 2, 2), (128, 8, 2, 2), (64, 8, 3, 1), (64, 8, 3, 0))),
-    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": 2}
-      for bv, w, st in _PAIRS[2:]),
-    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": 1}
-      for bv, w, st in _WALKS[1:]),
-    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": 0}
-      for bv, w, st in _WALKS[3::3]),
-    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": 2, "NSEG": 2, "LSEG": 2048, "FORM": 2}
-      for bv, w, _ in _PAIRS[:2]),
-    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "NSEG": n, "LSEG": 2048, "FORM": 1}
+      for bv, w, st in _WALKS[:2] for form in (0, 1)),
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "NSEG": n, "LSEG": 2048, "FORM": 0}
       for n, bv, w, st in _SPLITS),
+    *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": 0}
+      for bv, w, st in _WALKS[2:]),
+    {"C": 64, "BV": 64, "num_warps": 8, "STAGES": 2, "SEG": 0, "FORM": 2},
 ]  # fmt: skip
 CONFIG_KEYS = ("C", "BV", "num_warps", "STAGES", "SEG", "NSEG", "LSEG", "FORM")
 FLEX_MIN_CONTEXT = 65536

@@ -25,7 +25,8 @@ and k (C × D) before their products; 1 scales the product Q_c S (C × BV) and v
 q and k reach the matrix units as loaded and fewer elements are scaled per chunk; 2 does as
 1 over two chunks a step (the second chunk's queries meet the first chunk's keys through a
 C × C block decayed by λ^(C+i-j)), so the state, whose update chains every step to the
-last, is converted and updated once per 2C tokens, for 21% more matrix FLOPs.
+last, is converted and updated once per 2C tokens, for 21% more matrix FLOPs. Measured on
+an H100 at 100K (2026-12-07): 0 took 3.39 ms, 1 3.48 ms, 2 6.2 ms or more.
 
 Import needs only NumPy; :func:`prefill` needs PyTorch and Triton on a CUDA GPU.
 """
