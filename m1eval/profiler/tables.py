@@ -94,6 +94,7 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
         console.print(f"an empty kernel launched the same way (512 programs, a node per layer "
                       f"of one CUDA graph) takes {_us(result['graph_node_s']):.2f} µs per layer: "
                       "a fixed cost the bytes-only floor leaves out")  # fmt: skip
+    _print_prefill_batches(console, result)
     _print_totals(console, result)
     dropped = result.get("floor_violations") or []
     if dropped:
@@ -101,6 +102,37 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
                       f"as measurement errors (listed in floor_violations), e.g. {dropped[0]}",
                       style="yellow", markup=False)  # fmt: skip
     console.print(f"results: {out_dir} (attention_latency.json, latency.png)")
+
+
+def _config_name(cfg: dict[str, Any]) -> str:
+    split = f", {cfg['NSEG']} segments" if cfg.get("NSEG") else ""
+    return (f"form {cfg.get('FORM', 0)}, BV {cfg.get('BV')}, {cfg.get('num_warps')} warps, "
+            f"{cfg.get('STAGES')} stages{split}")  # fmt: skip
+
+
+def _print_prefill_batches(console: Console, result: dict[str, Any]) -> None:
+    """Lightning prefill at 100K per batch (fla, ours, vLLM as served), and what the tuning
+    of our kernel tried and chose."""
+    entries = [e for e in result.get("prefill_batches") or []
+               if any(e.get(k) for k in ("fla_s", "ours_s", "vllm_s"))]  # fmt: skip
+    if entries:
+        table = Table(title="lightning prefill at 100K per batch (ms)", title_justify="left")
+        for col in ("batch", "fla", "ours", "vLLM (served)", "ours/fla"):
+            table.add_column(col, justify="right")
+        for e in entries:
+            ratio = e["fla_s"] / e["ours_s"] if e.get("fla_s") and e.get("ours_s") else None
+            table.add_row(str(e["batch"]), _fmt(_ms(e.get("fla_s")), 2),
+                          _fmt(_ms(e.get("ours_s")), 2), _fmt(_ms(e.get("vllm_s")), 1),
+                          _fmt(ratio, 2))  # fmt: skip
+        console.print(table)
+    tuning = result.get("prefill_tuning") or {}
+    tried = [c for c in tuning.get("configs") or [] if c.get("s")]
+    if tuning.get("best") and tried:
+        skipped = len(tuning["configs"]) - len(tried)
+        console.print(f"our prefill kernel, tuned at 100K: {_config_name(tuning['best'])}, "
+                      f"fastest of {len(tried)} configurations timed"
+                      + (f" ({skipped} not timed: failed, wrong or out of time)" if skipped
+                         else ""))  # fmt: skip
 
 
 def _prefill_intensity() -> float:

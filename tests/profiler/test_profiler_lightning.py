@@ -91,6 +91,9 @@ def test_latency_command_renders_a_saved_result(cli, tmp_path: Path) -> None:
     res = cli("profile", "latency", "--from", H100_RESULT, "--results-dir", tmp_path)
     assert res.code == 0, res.err
     assert "latency ratio" in res.out and "102,400" in res.out
+    # the 100K batches and the tuning's choice (the run timed 12 configurations)
+    assert "lightning prefill at 100K per batch" in res.out
+    assert "form 0, BV 64, 8 warps, 3 stages, fastest of 12 configurations timed" in res.out
     assert (tmp_path / "profile-latency" / "latency.png").stat().st_size > 10_000
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"device": "x"}))
