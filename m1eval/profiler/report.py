@@ -284,8 +284,7 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
                 for e in value or []:
                     batches.setdefault(e["batch"], {}).update(e)
             elif key == "floor_violations":
-                merged[key] = [*(merged.get(key) or []),
-                               *(w for w in value or [] if w not in (merged.get(key) or []))]
+                merged[key] = list(dict.fromkeys([*(merged.get(key) or []), *(value or [])]))
             elif value is not None:
                 merged[key] = value
     merged["rows"] = [rows[c] for c in sorted(rows)]
