@@ -140,11 +140,12 @@ def _measurements(result: dict[str, Any]) -> Iterator[tuple[dict[str, Any], tupl
         yield (row, ("lightning_prefill_vllm_s",),
                sum(prefill_bytes(1, ctx, in_bytes=4, out_bytes=4)), f"prefill, context {ctx}",
                None)  # fmt: skip
-    yield (result.get("lightning_decode"), ("triton_s", "vllm_s", "torch_s", "fla_s", "best_s"),
+    yield (result.get("lightning_decode"), ("triton_s", "triton_plain_s", "vllm_s", "torch_s",
+                                            "fla_s", "best_s"),
            sum(lightning_bytes(1)), "lightning decode, batch 1", "floor_s")  # fmt: skip
     batched = result.get("batched_decode") or {}
     for b, entry in (batched.get("lightning") or {}).items():
-        yield (entry, ("s", "vllm_s"), sum(lightning_bytes(int(b))),
+        yield (entry, ("s", "plain_s", "vllm_s"), sum(lightning_bytes(int(b))),
                f"lightning decode, batch {b}", "floor_s")  # fmt: skip
     for row in batched.get("softmax") or []:
         b, ctx = row["batch"], row["context"]

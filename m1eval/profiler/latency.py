@@ -89,7 +89,7 @@ def ceilings() -> dict[str, float]:
 def decode_numerics(lam: torch.Tensor, vllm: Any = None) -> dict[str, float]:
     """One decode step against float64: our fused step (bf16 q, k, v; fp32 state) and, when
     loaded, vLLM's (fp32 q, k, v as served)."""
-    from m1eval.profiler.latency_batch import _batched_step_kernel
+    from m1eval.profiler.decode_kernels import step_kernel
 
     s0 = torch.randn(H, D, D, device=DEV, dtype=torch.float32) * 0.01
     q, k, v = (torch.randn(H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
@@ -99,7 +99,7 @@ def decode_numerics(lam: torch.Tensor, vllm: Any = None) -> dict[str, float]:
     out = {}
     s = s0.clone()
     o = torch.empty(H, D, device=DEV, dtype=torch.float32)
-    _batched_step_kernel()[(H, D // 32)](s, q, k, v, lam, o, H=H, D=D, BV=32)
+    step_kernel()[(H, D // 32)](s, q, k, v, lam, o, H=H, D=D, BV=32)
     out["ours_decode_vs_fp64"] = float((o.double() - ref).norm() / ref.norm())
     if vllm is not None:
         from m1eval.profiler import vllm_kernels
@@ -502,10 +502,13 @@ def _decode_parts(result: dict, lam: torch.Tensor, vllm: Any) -> None:
                                                      safe, vllm, late)  # fmt: skip
     result["graph_node_s"], result["graph_node_error"] = safe(latency_batch.empty_node_cold,
                                                               graph_step_time)  # fmt: skip
+    result["graph_node_pdl_s"], result["graph_node_pdl_error"] = safe(
+        latency_batch.empty_node_cold, graph_step_time, 70, 512, True)  # fmt: skip
     _write(result)
     one = result["batched_decode"]["lightning"]["1"]
     result["lightning_decode"] = {
         "triton_s": one.get("s"), "triton_config": one.get("config"), "vllm_s": one.get("vllm_s"),
+        "triton_plain_s": one.get("plain_s"),
         "floor_s": one["floor_s"], "layers": one.get("layers"),
         "best_s": min((x for x in (one.get("s"), one.get("vllm_s")) if x), default=None),
         "below_floor": one.get("below_floor"),

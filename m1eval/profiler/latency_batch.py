@@ -17,9 +17,11 @@ from typing import Any
 
 import torch
 
+from m1eval.profiler import decode_kernels
 from m1eval.profiler.cold import ragged_lengths
+from m1eval.profiler.decode_kernels import Config
 
-H, D, KVH = 64, 128, 8
+H, D, KVH = decode_kernels.H, decode_kernels.D, 8
 DEV = "cuda"
 BATCHES = [1, 8, 32, 128]
 BATCH_CONTEXTS = [8192, 32768, 65536, 131072]
@@ -30,56 +32,30 @@ FLEX = os.environ.get("PROFILE_FLEX", "1") != "0"
 FLEX_OFF = "not measured: FlexAttention left out of this run (PROFILE_FLEX=0)"
 
 
-def _batched_step_kernel() -> Any:
-    import triton
-    import triton.language as tl
-
-    @triton.jit
-    def step(s_ptr, q_ptr, k_ptr, v_ptr, lam_ptr, o_ptr, H: tl.constexpr, D: tl.constexpr,
-             BV: tl.constexpr):  # fmt: skip
-        """One decode step for sequence·head ``pid`` and BV state columns."""
-        pid = tl.program_id(0)
-        cols = tl.program_id(1) * BV + tl.arange(0, BV)
-        rows = tl.arange(0, D)
-        ptrs = s_ptr + pid.to(tl.int64) * D * D + rows[:, None] * D + cols[None, :]
-        state = tl.load(ptrs)
-        k = tl.load(k_ptr + pid * D + rows).to(tl.float32)
-        v = tl.load(v_ptr + pid * D + cols).to(tl.float32)
-        q = tl.load(q_ptr + pid * D + rows).to(tl.float32)
-        state = state * tl.load(lam_ptr + pid % H) + k[:, None] * v[None, :]
-        tl.store(ptrs, state)
-        tl.store(o_ptr + pid * D + cols, tl.sum(q[:, None] * state, axis=0))
-
-    return step
-
-
-def _empty_kernel() -> Any:
-    import triton
-    import triton.language as tl
-
-    @triton.jit
-    def touch(o_ptr):
-        """One store per program: a kernel that moves next to nothing."""
-        tl.store(o_ptr + tl.program_id(0), 0.0)
-
-    return touch
-
-
-def empty_node_cold(graph_step_time, layers: int = 70, programs: int = 512) -> float:
+def empty_node_cold(graph_step_time, layers: int = 70, programs: int = 512,
+                    pdl: bool = False) -> float:  # fmt: skip
     """Seconds per layer of a kernel that moves next to nothing, launched as a decode step
     is: ``programs`` programs (the batch-1 step's 64 heads x 8 column blocks), one node per
-    layer of the same CUDA graph. The fixed cost of a node, which a step's floor (its bytes
-    at the run's fastest read) leaves out."""
-    kernel = _empty_kernel()
+    layer of the same CUDA graph (``pdl``: with programmatic dependent launch, as the PDL
+    step is). The fixed cost of a node, which a step's floor (its bytes at the run's fastest
+    read) leaves out."""
+    kernel = decode_kernels.empty_kernel()
     bufs = [torch.empty(programs, device=DEV, dtype=torch.float32) for _ in range(layers)]
-    steps = [lambda b=b: kernel[(programs,)](b) for b in bufs]
+    opts = {"PDL": True, "launch_pdl": True} if pdl else {}
+    steps = [lambda b=b: kernel[(programs,)](b, **opts) for b in bufs]
     return _cycle(steps, graph_step_time)
 
 
-# (BV, num_warps) of the fused step, each timed, the fastest kept: at batch 1 the step moves
-# 8 MiB, so how many programs keep bytes in flight decides how close it gets to its floor
-DECODE_CONFIGS = [(8, 1), (8, 2), (16, 1), (16, 2), (16, 4), (32, 4), (32, 8), (64, 4), (64, 8),
-                  (128, 8)]
+# Each timed, the fastest kept: at batch 1 the step moves 8 MiB, so how many programs keep
+# bytes in flight decides how close it gets to its floor; with programmatic dependent launch
+# (PDL) a step's state read, or (deferred) all its state traffic, overlaps the node before
+DECODE_CONFIGS = [Config(8, 1), Config(8, 2), Config(16, 1), Config(16, 2), Config(16, 4),
+                  Config(32, 4), Config(32, 8), Config(64, 4), Config(64, 8), Config(128, 8),
+                  *(Config(bv, w, pdl=True) for bv, w in ((16, 1), (16, 4), (32, 4), (64, 4),
+                                                          (128, 8))),
+                  *(Config(bv, w, pdl=True, deferred=True)
+                    for bv, w in ((16, 1), (16, 4), (32, 4), (64, 4), (64, 8), (128, 8)))
+                  ]  # fmt: skip
 
 
 def _cycle(steps: list, graph_step_time) -> float:
@@ -94,44 +70,66 @@ def _cycle(steps: list, graph_step_time) -> float:
 
 
 def lightning_decode_cold(batch: int, lam: torch.Tensor, graph_step_time, l2: int,
-                          free: float, config: tuple[int, int] = (32, 4)
+                          free: float, config: Config | None = None
                           ) -> tuple[float, int]:  # fmt: skip
     """Our fused step, one per layer over distinct [B·64, 128, 128] fp32 states; (seconds per
-    layer, layers cycled)."""
+    layer, layers cycled). The node before each step is the previous layer's step, never the
+    same layer's, as a PDL launch requires (:mod:`decode_kernels`)."""
     from m1eval.profiler.cold import layers_to_cycle
 
-    kernel = _batched_step_kernel()
-    bv, warps = config
+    config = config or Config(32, 4)
     n = layers_to_cycle(batch * H * D * D * 4, 70, l2, free)
-    states = [torch.randn(batch * H, D, D, device=DEV, dtype=torch.float32) * 0.01
-              for _ in range(n)]  # fmt: skip
+    stack = [decode_kernels.Layer(torch.randn(batch * H, D, D, device=DEV) * 0.01, config)
+             for _ in range(n)]  # fmt: skip
     q, k, v = (torch.randn(batch * H, D, device=DEV, dtype=torch.bfloat16) for _ in range(3))
     o = torch.empty(batch * H, D, device=DEV, dtype=torch.float32)
-    grid = (batch * H, D // bv)
-    steps = [lambda s=s: kernel[grid](s, q, k, v, lam, o, H=H, D=D, BV=bv, num_warps=warps)
-             for s in states]  # fmt: skip
+    steps = [lambda layer=layer: layer.step(q, k, v, lam, o) for layer in stack]
     try:
         return _cycle(steps, graph_step_time), n
     finally:
-        del states
+        del stack
+
+
+PDL_TOLERANCE = 1e-4  # fp32 state, the same bf16 inputs: a race is off by far more
+
+
+def pdl_checks(lam: torch.Tensor, safe) -> dict[str, dict[str, Any]]:
+    """Each PDL configuration's chain of steps in a CUDA graph against float64
+    (:func:`decode_kernels.chain_error`)."""
+    checks = {}
+    for cfg in DECODE_CONFIGS:
+        if cfg.pdl:
+            err, why = safe(decode_kernels.chain_error, lam, cfg)
+            checks[cfg.name] = {"vs_fp64": err, "error": why}
+    return checks
 
 
 def lightning_decode_best(batch: int, lam: torch.Tensor, graph_step_time, l2: int,
-                          free: float) -> dict[str, Any]:  # fmt: skip
-    """Every decode configuration, cold; the fastest."""
+                          free: float, pdl_ok: dict[str, Any] | None = None
+                          ) -> dict[str, Any]:  # fmt: skip
+    """Every decode configuration, cold; the fastest, and the fastest without PDL. A PDL
+    configuration is timed only where its chain check (``pdl_ok``) is within
+    :data:`PDL_TOLERANCE`: one that computes the wrong thing is no candidate."""
     tried = {}
     for cfg in DECODE_CONFIGS:
+        err = ((pdl_ok or {}).get(cfg.name) or {}).get("vs_fp64")
+        if cfg.pdl and not (err is not None and err <= PDL_TOLERANCE):  # NaN is not <=
+            tried[cfg.name] = {"s": None, "error": "not timed: its PDL chain check "
+                                       f"against float64 gave {err}"}  # fmt: skip
+            continue
         try:
             t, n = lightning_decode_cold(batch, lam, graph_step_time, l2, free, cfg)
-            tried[f"BV{cfg[0]}-w{cfg[1]}"] = {"s": t, "layers": n}
+            tried[cfg.name] = {"s": t, "layers": n}
         except Exception as exc:  # a configuration that does not compile is a result too
-            tried[f"BV{cfg[0]}-w{cfg[1]}"] = {"s": None, "error": f"{type(exc).__name__}: "
-                                              f"{str(exc)[:120]}"}  # fmt: skip
+            tried[cfg.name] = {"s": None, "error": f"{type(exc).__name__}: "
+                                       f"{str(exc)[:120]}"}  # fmt: skip
         torch.cuda.empty_cache()
     ok = {k: v for k, v in tried.items() if v.get("s")}
     best = min(ok, key=lambda k: ok[k]["s"]) if ok else None
+    plain = [v["s"] for k, v in ok.items() if not k.endswith("-pdl")]
     return {"s": ok[best]["s"] if best else None, "config": best,
-            "layers": ok[best]["layers"] if best else None, "tried": tried}  # fmt: skip
+            "layers": ok[best]["layers"] if best else None, "tried": tried,
+            "plain_s": min(plain) if plain else None}  # fmt: skip
 
 
 def vllm_decode_cold(module: Any, batch: int, slopes: torch.Tensor, graph_step_time, l2: int,
@@ -224,17 +222,20 @@ def measure(lam: torch.Tensor, ceil: dict[str, float], graph_step_time, events_t
     l2 = torch.cuda.get_device_properties(0).L2_cache_size
     bw = (ceil["read_gbps"], ceil["copy_gbps"])
     light = {}
+    pdl = pdl_checks(lam, safe)
     for b in BATCHES:
         free = torch.cuda.mem_get_info()[0]
-        best, err = safe(lightning_decode_best, b, lam, graph_step_time, l2, free)
+        best, err = safe(lightning_decode_best, b, lam, graph_step_time, l2, free, pdl)
         entry = {"s": (best or {}).get("s"), "error": err, "config": (best or {}).get("config"),
                  "layers": (best or {}).get("layers"), "tried": (best or {}).get("tried"),
+                 "plain_s": (best or {}).get("plain_s"),
                  "floor_s": floor_s(*lightning_bytes(b), *bw)}  # fmt: skip
         if vllm is not None:
             got, verr = safe(vllm_decode_cold, vllm, b, -torch.log(lam), graph_step_time, l2,
                              torch.cuda.mem_get_info()[0])  # fmt: skip
             entry["vllm_s"], entry["vllm_error"] = (got or (None, None))[0], verr
-        check_row(entry, ["s", "vllm_s"], entry["floor_s"], f"lightning decode, batch {b}")
+        check_row(entry, ["s", "plain_s", "vllm_s"], entry["floor_s"],
+                  f"lightning decode, batch {b}")  # fmt: skip
         light[b] = entry
         torch.cuda.empty_cache()
     rows = []
@@ -271,4 +272,5 @@ def measure(lam: torch.Tensor, ceil: dict[str, float], graph_step_time, events_t
             row["served_s"] = row.get("flash_s")  # vLLM serves M1's softmax layers with flash
             rows.append(row)
             torch.cuda.empty_cache()
-    return {"lightning": {str(b): v for b, v in light.items()}, "softmax": rows}
+    return {"lightning": {str(b): v for b, v in light.items()}, "softmax": rows,
+            "pdl_chain_checks": pdl}

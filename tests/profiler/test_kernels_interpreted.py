@@ -27,14 +27,15 @@ pytest.importorskip("triton")
 @pytest.fixture(autouse=True)
 def _interpreted():
     """Kernels are built anew, under the interpreter."""
-    from m1eval.profiler import lightning_prefill
+    from m1eval.profiler import decode_kernels, lightning_prefill
 
-    for kernel in (lightning_prefill._main_kernel, lightning_prefill._segment_state_kernel,
-                   lightning_prefill._segment_scan_kernel):  # fmt: skip
+    kernels = (lightning_prefill._main_kernel, lightning_prefill._segment_state_kernel,
+               lightning_prefill._segment_scan_kernel, decode_kernels.step_kernel,
+               decode_kernels.deferred_kernel, decode_kernels.empty_kernel)  # fmt: skip
+    for kernel in kernels:
         kernel.cache_clear()
     yield
-    for kernel in (lightning_prefill._main_kernel, lightning_prefill._segment_state_kernel,
-                   lightning_prefill._segment_scan_kernel):  # fmt: skip
+    for kernel in kernels:
         kernel.cache_clear()
 
 
@@ -87,7 +88,7 @@ def test_a_segment_that_is_not_whole_chunks_is_refused() -> None:
 
 @pytest.mark.parametrize("bv", [8, 16, 64])  # the block widths the GPU run tries
 def test_our_decode_step_equals_one_step_of_the_recurrence(bv: int) -> None:
-    from m1eval.profiler.latency_batch import _batched_step_kernel
+    from m1eval.profiler.decode_kernels import step_kernel
 
     h, d = 2, 64
     lam = np.exp(-np.array([0.05, 0.9]))
@@ -97,7 +98,7 @@ def test_our_decode_step_equals_one_step_of_the_recurrence(bv: int) -> None:
     s1 = lam[:, None, None] * s0 + k[:, :, None] * v[:, None, :]
     state = torch.tensor(s0, dtype=torch.float32)
     out = torch.empty(h, d, dtype=torch.float32)
-    _batched_step_kernel()[(h, d // bv)](
+    step_kernel()[(h, d // bv)](
         state, *(torch.tensor(x, dtype=torch.float32) for x in (q, k, v)),
         torch.tensor(lam, dtype=torch.float32), out, H=h, D=d, BV=bv)  # fmt: skip
     assert relative_error(out.double().numpy(), np.einsum("hk,hkv->hv", q, s1)) < 1e-5
@@ -179,3 +180,16 @@ def test_the_empty_node_probe_launches_one_kernel_per_layer(monkeypatch: pytest.
     per_layer = latency_batch.empty_node_cold(graph_step_time, layers=3, programs=16)
     assert per_layer == pytest.approx(7.0 / 3) and calls == [1]
     assert len(made) == 3 and all(b.shape == (16,) and (b == 0).all() for b in made)
+
+
+@pytest.mark.parametrize("bv", [16, 64])
+def test_deferred_decode_equals_the_recurrence_through_layers_and_tokens(bv: int) -> None:
+    """The deferred step (the state in memory one token behind, the pending update applied
+    first) gives the recurrence's outputs and, with its pending update applied, its state:
+    three tokens through two layers, against float64. The plain step through the same chain
+    too. (PDL itself needs a GPU: the chain runs on the stream here.)"""
+    from m1eval.profiler.decode_kernels import Config, chain_error
+
+    lam = torch.tensor(np.exp(-np.array([0.05, 0.9, 0.3])), dtype=torch.float32)
+    for cfg in (Config(bv, 1, deferred=True), Config(bv, 1)):
+        assert chain_error(lam, cfg, layers=2, tokens=3, dev="cpu", graph=False) < 1e-5
