@@ -103,10 +103,12 @@ def _lightning_decode_row(light: dict[str, Any], cold: bool, bw: float) -> dict[
     floor = light.get("floor_s") if cold else decode_state_bytes() / bw
     ours = light.get("triton_s") if cold else min(
         x for x in (light.get("torch_s"), light.get("fla_s"), light.get("triton_s")) if x)
-    vllm = light.get("vllm_s")
+    vllm, plain = light.get("vllm_s"), light.get("triton_plain_s")
     return {"context": None, "lightning_decode_s": ours, "lightning_floor_s": floor,
             "lightning_vs_floor": _ratio(ours, floor), "lightning_decode_vllm_s": vllm,
-            "vllm_vs_floor": _ratio(vllm, floor), "cold": cold}  # fmt: skip
+            "vllm_vs_floor": _ratio(vllm, floor), "cold": cold,
+            "lightning_decode_config": light.get("triton_config"),
+            "lightning_decode_plain_s": plain, "plain_vs_floor": _ratio(plain, floor)}  # fmt: skip
 
 
 def softmax_prefill(row: dict[str, Any]) -> tuple[float | None, str | None]:

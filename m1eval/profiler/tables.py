@@ -86,14 +86,19 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
     served = (f"; vLLM's kernel as served {_us(light['lightning_decode_vllm_s']):.2f} µs "
               f"({light['vllm_vs_floor']:.2f}x)" if light.get("lightning_decode_vllm_s")
               else "")  # fmt: skip
+    config = light.get("lightning_decode_config")
     console.print(f"lightning decode: ours {_fmt(_us(light['lightning_decode_s']), 2)} µs per "
-                  f"layer per token (floor {_us(light['lightning_floor_s']):.2f} µs, "
+                  f"layer per token{f' ({config})' if config else ''} (floor "
+                  f"{_us(light['lightning_floor_s']):.2f} µs, "
                   f"{_fmt(light['lightning_vs_floor'], 2)}x){served}; independent of the "
                   "context")  # fmt: skip
-    if result.get("graph_node_s"):
-        console.print(f"an empty kernel launched the same way (512 programs, a node per layer "
-                      f"of one CUDA graph) takes {_us(result['graph_node_s']):.2f} µs per layer: "
-                      "a fixed cost the bytes-only floor leaves out")  # fmt: skip
+    if config and config.endswith("-pdl"):
+        console.print(_pdl_words(light))
+    for key, how in (("graph_node_s", ""), ("graph_node_pdl_s", ", with PDL")):
+        if result.get(key):
+            console.print(f"an empty kernel launched the same way{how} (512 programs, a node "
+                          f"per layer of one CUDA graph) takes {_us(result[key]):.2f} µs per "
+                          "layer: a fixed cost the bytes-only floor leaves out")  # fmt: skip
     _print_prefill_batches(console, result)
     _print_totals(console, result)
     dropped = result.get("floor_violations") or []
@@ -133,6 +138,19 @@ def _print_prefill_batches(console: Console, result: dict[str, Any]) -> None:
                       f"fastest of {len(tried)} configurations timed"
                       + (f" ({skipped} not timed: failed, wrong or out of time)" if skipped
                          else ""))  # fmt: skip
+
+
+def _pdl_words(light: dict[str, Any]) -> str:
+    """What a PDL launch assumes, and the step without it."""
+    plain = light.get("lightning_decode_plain_s")
+    without = (f"; launched plainly, the fastest step takes {_us(plain):.2f} µs "
+               f"({_fmt(light.get('plain_vs_floor'), 2)}x)" if plain else "")  # fmt: skip
+    deferred = ("; deferred: the state in memory is one token behind, each step applying the "
+                "update the last one left" if "-deferred" in light["lightning_decode_config"]
+                else "")  # fmt: skip
+    return ("  launched with programmatic dependent launch (PDL): the step's state traffic "
+            "overlaps the node before it, here the previous layer's step; in a served model "
+            f"only where the kernel before it releases it early{deferred}{without}")
 
 
 def _prefill_intensity() -> float:
