@@ -264,12 +264,21 @@ def totals(result: dict[str, Any]) -> None:
                        "flops_ratio": flops_m1 / flops_dense}  # fmt: skip
 
 
+def _given(tuning: Any) -> bool:
+    """Whether a prefill tuning is only the configuration a run was given (each entry noted
+    so, none timed)."""
+    configs = (tuning.get("configs") if isinstance(tuning, dict) else None) or []
+    return bool(configs) and all(isinstance(c, dict) and c.get("note") and not c.get("s")
+                                 for c in configs)  # fmt: skip
+
+
 def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     """Results of separate runs on one device (``PROFILE_PARTS=decode`` and ``prefill``, each
     within a call's time limit) as one: rows joined by context and the 100K prefill batches by
     batch, every other key taken whole; a later part's measurements over an earlier's (a part
     run again, a decode part after an ``all`` run, stands), what only an earlier part has
-    kept; the drops of every part listed; the projections computed again from the joined
+    kept, except a prefill tuning that timed nothing (a part run with its configuration
+    given); the drops of every part listed; the projections computed again from the joined
     data."""
     devices = {p.get("device") for p in parts}
     if len(devices) != 1:
@@ -287,6 +296,8 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
                     batches.setdefault(e["batch"], {}).update(e)
             elif key == "floor_violations":
                 merged[key] = list(dict.fromkeys([*(merged.get(key) or []), *(value or [])]))
+            elif key == "prefill_tuning" and key in merged and _given(value):
+                continue  # a part given its configuration ($PREFILL_CONFIG) timed no tuning
             elif value is not None:
                 merged[key] = value
     merged["rows"] = [rows[c] for c in sorted(rows)]

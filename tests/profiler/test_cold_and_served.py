@@ -286,6 +286,12 @@ def test_a_part_run_again_stands_over_the_earlier_run() -> None:
                                "softmax_decode_flash_s": 2e-5}]
     assert joined["floor_violations"] == ["old drop", "new drop"]
     assert joined["parts"] == ["all", "decode"]
+    # a part run with its prefill configuration given timed no tuning: the earlier stands
+    given = _part(parts=["batches"], prefill_tuning={
+        "best": {"FORM": 0}, "configs": [{"FORM": 0, "s": None, "note": "tuned earlier"}]})
+    timed = {"best": {"FORM": 2}, "configs": [{"FORM": 2, "s": 3e-3}]}
+    assert merge([_part(prefill_tuning=timed), given])["prefill_tuning"] == timed
+    assert merge([_part(), given])["prefill_tuning"] == given["prefill_tuning"]
 
 
 def test_a_run_cut_short_after_its_decode_is_projected_on_load(tmp_path: Path) -> None:
