@@ -80,19 +80,31 @@ def deferred_kernel() -> Any:
     import triton.language as tl
 
     @triton.jit
-    def deferred(s_ptr, pk_ptr, pv_ptr, pd_ptr, q_ptr, k_ptr, v_ptr, lam_ptr, o_ptr,
+    def deferred(s_ptr, pk_ptr, pv_ptr, pd_ptr, tick_ptr, q_ptr, k_ptr, v_ptr, lam_ptr, o_ptr,
                  H: tl.constexpr, D: tl.constexpr, BV: tl.constexpr,
                  PDL: tl.constexpr = False):  # fmt: skip
         """One decode step with the state one token behind: the pending update applied and
         written first, then the output from the updated state and this token's q, k, v,
         which are left pending. Each program keeps its own pending slot (k over all rows,
-        v over its columns, the decay), so no program reads a slot another rewrites."""
+        v over its columns, the decay), so no program reads a slot another rewrites.
+
+        With PDL the step lets its successor start at once, so steps of many layers move
+        their states side by side; a ticket per slot (steps started, steps finished) makes
+        a step wait for the same layer's step a token earlier, however many are in flight,
+        before it touches the slot."""
         pid = tl.program_id(0)
         blk = tl.program_id(1)
+        slot = pid * (D // BV) + blk
+        if PDL:
+            tl.extra.cuda.gdc_launch_dependents()
+        ticket = tl.atomic_add(tick_ptr + 2 * slot, 1, sem="relaxed", scope="gpu")
+        done = tl.atomic_add(tick_ptr + 2 * slot + 1, 0, sem="acquire", scope="gpu")
+        while done < ticket:
+            done = tl.atomic_add(tick_ptr + 2 * slot + 1, 0, sem="acquire", scope="gpu")
+        tl.debug_barrier()
         cols = blk * BV + tl.arange(0, BV)
         rows = tl.arange(0, D)
         ptrs = s_ptr + pid.to(tl.int64) * D * D + rows[:, None] * D + cols[None, :]
-        slot = pid * (D // BV) + blk
         pk = tl.load(pk_ptr + slot * D + rows).to(tl.float32)
         pv = tl.load(pv_ptr + pid * D + cols).to(tl.float32)
         state = tl.load(ptrs) * tl.load(pd_ptr + slot) + pk[:, None] * pv[None, :]
@@ -101,7 +113,6 @@ def deferred_kernel() -> Any:
         # any rewrites it below
         if PDL:  # q, k, v (and the output buffer) belong to the node before: wait for it
             tl.extra.cuda.gdc_wait()
-            tl.extra.cuda.gdc_launch_dependents()
         k_in = tl.load(k_ptr + pid * D + rows)
         v_in = tl.load(v_ptr + pid * D + cols)
         q = tl.load(q_ptr + pid * D + rows).to(tl.float32)
@@ -112,6 +123,8 @@ def deferred_kernel() -> Any:
         tl.store(pk_ptr + slot * D + rows, k_in)
         tl.store(pv_ptr + pid * D + cols, v_in)
         tl.store(pd_ptr + slot, lam)
+        tl.debug_barrier()  # every warp's stores issued before the step is marked finished
+        tl.atomic_add(tick_ptr + 2 * slot + 1, 1, sem="release", scope="gpu")
 
     return deferred
 
@@ -144,7 +157,8 @@ class Layer:
             blocks = D // cfg.bv
             self.pending = (torch.zeros(rows * blocks, D, device=dev, dtype=torch.bfloat16),
                             torch.zeros(rows, D, device=dev, dtype=torch.bfloat16),
-                            torch.ones(rows * blocks, device=dev, dtype=torch.float32))
+                            torch.ones(rows * blocks, device=dev, dtype=torch.float32),
+                            torch.zeros(rows * blocks * 2, device=dev, dtype=torch.int32))
 
     def step(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, lam: torch.Tensor,
              o: torch.Tensor) -> None:  # fmt: skip
@@ -163,7 +177,7 @@ class Layer:
         s = self.state.double()
         if not self.cfg.deferred:
             return s
-        pk, pv, pd = (x.double() for x in self.pending)
+        pk, pv, pd = (x.double() for x in self.pending[:3])
         blocks = D // self.cfg.bv
         pk = pk.reshape(-1, blocks, D)[:, 0]  # every block's copy holds the same k
         pd = pd.reshape(-1, blocks)[:, :1, None]

@@ -35,7 +35,7 @@ kernel = getattr(decode_kernels, factory)()
 src = ASTSource(kernel, {**signature, **dict.fromkeys(constexprs, "constexpr")},
                 constexprs=constexprs)
 compiled = triton.compile(src, target=GPUTarget("cuda", 90, 32), options={"num_warps": warps})
-keep = re.compile(r"^\\s*(?:@!?%p\\d+\\s+)?(ld\\.global\\S*|st\\.global\\S*|bar\\.sync|"
+keep = re.compile(r"^\\s*(?:@!?%p\\d+\\s+)?(ld\\.global\\S*|st\\.global\\S*|atom\\.\\S*|bar\\.sync|"
                   r"barrier\\.sync\\S*|griddepcontrol\\.\\w+)")
 print(json.dumps([m.group(1) for line in compiled.asm["ptx"].splitlines()
                   if (m := keep.match(line))]))
@@ -57,11 +57,13 @@ def _ptx(factory: str, signature: dict[str, str], constexprs: dict[str, object],
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _split(ops: list[str]) -> tuple[list[str], list[str]]:
-    """(before, after) the wait; exactly one wait, followed by the launch of dependents."""
+def _split(ops: list[str], launch_first: bool = False) -> tuple[list[str], list[str]]:
+    """(before, after) the wait; exactly one wait, and one launch of dependents: right after
+    the wait, or (``launch_first``) the program's first act."""
     waits = [i for i, op in enumerate(ops) if op == "griddepcontrol.wait"]
-    assert len(waits) == 1, ops
-    assert "griddepcontrol.launch_dependents" in ops[waits[0]:], ops
+    launches = [i for i, op in enumerate(ops) if op == "griddepcontrol.launch_dependents"]
+    assert len(waits) == 1 and len(launches) == 1, ops
+    assert launches[0] == (0 if launch_first else waits[0] + 1), ops
     return ops[:waits[0]], ops[waits[0] + 1:]
 
 
@@ -82,23 +84,34 @@ def test_pdl_step_reads_only_its_state_before_the_wait(bv: int, warps: int) -> N
 @pytest.mark.parametrize(("bv", "warps"), [(16, 1), (64, 4)])
 def test_deferred_step_moves_its_state_before_the_wait_and_q_k_v_after(bv: int,
                                                                       warps: int) -> None:
-    """Before the wait: the state and the pending update read, the state written, then a
-    barrier (every warp has read the pending slot before any rewrites it). After: q, k, v
-    read, the output and the new pending update written; the state is not touched again."""
-    sig = {"s_ptr": "*fp32", "pk_ptr": "*bf16", "pv_ptr": "*bf16", "pd_ptr": "*fp32", **SIG}
-    ops = _ptx("deferred_kernel", sig,
-               {"H": 64, "D": 128, "BV": bv, "PDL": True}, warps)  # fmt: skip
-    before, after = _split(ops)
+    """The successor may start at once. Then the slot's ticket: one thread takes it and reads
+    the count of finished steps (acquire) until the layer's earlier step has finished, and a
+    barrier holds every warp until then. Before the wait: the state and the pending update
+    read, the state written, a barrier (every warp has read the pending slot before any
+    rewrites it). After: q, k, v read, the output and the new pending update written, a
+    barrier, and the step marked finished (release); the state is not touched again."""
+    sig = {"s_ptr": "*fp32", "pk_ptr": "*bf16", "pv_ptr": "*bf16", "pd_ptr": "*fp32",
+           "tick_ptr": "*i32", **SIG}  # fmt: skip
+    ops = _ptx("deferred_kernel", sig, {"H": 64, "D": 128, "BV": bv, "PDL": True}, warps)
+    before, after = _split(ops, launch_first=True)
+    assert before[1].startswith("atom.global.gpu.relaxed.add")  # the ticket
+    polls = [i for i, op in enumerate(before) if op.startswith("ld.global.gpu.acquire")]
+    first_load = next(i for i, op in enumerate(before)
+                      if op.startswith("ld.global") and "acquire" not in op)  # fmt: skip
+    assert polls and polls[-1] < first_load
+    assert "bar.sync" in before[polls[-1]:first_load]
     stores = [i for i, op in enumerate(before) if op.startswith("st.global")]
     assert stores and all(before[i].endswith("b32") for i in stores)  # the fp32 state
-    assert any(op in ("bar.sync", "barrier.sync") or op.startswith("barrier.sync")
-               for op in before[stores[-1]:])  # fmt: skip
+    assert "bar.sync" in before[stores[-1]:]
     assert sum(op.startswith("ld.global") and "b16" in op for op in after) >= 3  # q, k, v
     # the state (a BV x 128 block of fp32) is stored before; after, only the output and the
     # pending decay are fp32 stores
     assert len(stores) >= 16
     assert sum(op.startswith("st.global") and op.endswith("b32") for op in after) <= 4
     assert any(op.startswith("st.global") and "b16" in op for op in after)  # pending k, v
+    assert after[-1].startswith("atom.global.gpu.release.add")  # finished, last
+    last_store = max(i for i, op in enumerate(after) if op.startswith("st.global"))
+    assert "bar.sync" in after[last_store:-1]
 
 
 def test_plain_step_has_no_grid_dependency_control() -> None:
