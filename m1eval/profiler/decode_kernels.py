@@ -9,15 +9,19 @@ and ``o = q·S``. Three ways to launch it:
 - deferred + PDL: the state in memory lags one token. Each step first applies the update
   left pending by the layer's previous step (``S ← d·S + k' v'ᵀ``, all from earlier tokens)
   and writes the state back, all before the wait; after it, only q, k, v are read and
-  ``o = λ·(q·S) + (q·k)·v`` written, with (λ, k, v) left pending for the next step. Every
-  byte of the state moves while the node before is still running.
+  ``o = λ·(q·S) + (q·k)·v`` written, with (λ, k, v) left pending for the next step. The step
+  lets its successor start at once, so the states of several layers stream side by side
+  while each step's short tail waits on its inputs.
 
-PDL launches are sound wherever the node just before a step is not a step of the same layer:
-each PDL kernel waits for its predecessor to finish before it lets its successor start, so
-the layer's own step a token earlier, two or more nodes back, has finished. A model's decode
-never has one layer's steps back to back; the timed stack cycles through 70 distinct layers.
-:func:`chain_error` checks a launch against float64 through a CUDA graph of the tightest such
-arrangement (two layers).
+A plain PDL step waits for its predecessor to finish before it lets its successor start, so
+the layer's own step a token earlier, two or more nodes back, has finished: sound wherever
+the node just before a step is not a step of the same layer (a model's decode never has one
+layer's steps back to back; the timed stack cycles through 70 distinct layers). A deferred
+step lets its successor start before it waits, so any number of steps may be in flight; it
+takes a ticket for its state block (steps started, steps finished) and waits until the
+layer's earlier step has finished with the block (acquire), and marks its own step finished
+last (release). :func:`chain_error` checks a launch against float64 through a CUDA graph of
+the tightest arrangement (two layers).
 """
 
 from __future__ import annotations
