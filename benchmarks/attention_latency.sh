@@ -7,6 +7,9 @@
 #   benchmarks/attention_latency.sh decode    # cold decode (single, batched, ours and vLLM's)
 #   benchmarks/attention_latency.sh prefill   # prefill per context and at 100K for batch 1/4/8
 #   benchmarks/attention_latency.sh batches   # prefill at 100K for batch 1/4/8 only
+#   benchmarks/attention_latency.sh decode,batches   # parts joined with commas, in one call
+#   PREFILL_CONFIG='{"BV": 64, ...}' ...      # the prefill kernel's configuration given: no
+#                                             # tuning (an earlier part's tuning stands)
 #   PROFILE_FLEX=0 PROFILE_TUNE_BUDGET_S=120 benchmarks/attention_latency.sh all
 #                                             # all three in one call, FlexAttention left out
 #                                             # (it compiles each shape anew) and said so
@@ -29,5 +32,6 @@ export PROFILE_PARTS="$part" PYTHONUNBUFFERED=1
 export PROFILE_DEADLINE="${PROFILE_DEADLINE:-$(( $(date +%s) + ${PROFILE_SECONDS:-540} ))}"
 export OUT="${OUT:-.}"
 nvidia-smi --query-gpu=name,memory.total,clocks.sm,clocks.mem --format=csv,noheader || true
-python3 benchmarks/attention_latency.py 2>&1 | tee "$OUT/log_$part.txt"
-mv "$OUT/attention_latency.json" "$OUT/attention_latency_$part.json"
+name="${part//,/_}"  # parts joined with commas: no comma in a file's name
+python3 benchmarks/attention_latency.py 2>&1 | tee "$OUT/log_$name.txt"
+mv "$OUT/attention_latency.json" "$OUT/attention_latency_$name.json"
