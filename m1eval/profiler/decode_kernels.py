@@ -10,15 +10,17 @@ and ``o = q·S``. Three ways to launch it:
   left pending by the layer's previous step (``S ← d·S + k' v'ᵀ``, all from earlier tokens)
   and writes the state back, all before the wait; after it, only q, k, v are read and
   ``o = λ·(q·S) + (q·k)·v`` written, with (λ, k, v) left pending for the next step. The step
-  lets its successor start at once, so the states of several layers stream side by side
+  lets its successor start as soon as it has drawn its ticket (below), so the states of
+  several layers stream side by side
   while each step's short tail waits on its inputs.
 
 A plain PDL step waits for its predecessor to finish before it lets its successor start, so
 the layer's own step a token earlier, two or more nodes back, has finished: sound wherever
 the node just before a step is not a step of the same layer (a model's decode never has one
 layer's steps back to back; the timed stack cycles through 70 distinct layers). A deferred
-step lets its successor start before it waits, so any number of steps may be in flight; it
-takes a ticket for its state block (steps started, steps finished) and waits until the
+step lets its successor start before it waits, so any number of steps may be in flight: it
+first draws a ticket for its state block (steps started, steps finished; drawn before its
+successor can start, so a layer's steps draw in order), and waits until the
 layer's earlier step has finished with the block (acquire), and marks its own step finished
 last (release). :func:`chain_error` checks a launch against float64 through a CUDA graph of
 the tightest arrangement (two layers).
@@ -92,16 +94,17 @@ def deferred_kernel() -> Any:
         which are left pending. Each program keeps its own pending slot (k over all rows,
         v over its columns, the decay), so no program reads a slot another rewrites.
 
-        With PDL the step lets its successor start at once, so steps of many layers move
-        their states side by side; a ticket per slot (steps started, steps finished) makes
-        a step wait for the same layer's step a token earlier, however many are in flight,
-        before it touches the slot."""
+        With PDL the step lets its successor start once it has drawn its ticket, so steps
+        of many layers move their states side by side; a ticket per slot (steps started,
+        steps finished) makes a step wait for the same layer's step a token earlier, however
+        many are in flight, before it touches the slot."""
         pid = tl.program_id(0)
         blk = tl.program_id(1)
         slot = pid * (D // BV) + blk
-        if PDL:
-            tl.extra.cuda.gdc_launch_dependents()
         ticket = tl.atomic_add(tick_ptr + 2 * slot, 1, sem="relaxed", scope="gpu")
+        if PDL and ticket >= 0:  # the ticket taken (its value known) before any later step
+            # can start: a layer's next step, however soon it starts, draws the next ticket
+            tl.extra.cuda.gdc_launch_dependents()
         done = tl.atomic_add(tick_ptr + 2 * slot + 1, 0, sem="acquire", scope="gpu")
         while done < ticket:
             done = tl.atomic_add(tick_ptr + 2 * slot + 1, 0, sem="acquire", scope="gpu")

@@ -146,8 +146,9 @@ def _pdl_words(light: dict[str, Any]) -> str:
     without = (f"; launched plainly, the fastest step takes {_us(plain):.2f} µs "
                f"({_fmt(light.get('plain_vs_floor'), 2)}x)" if plain else "")  # fmt: skip
     deferred = ("; deferred: the state in memory is one token behind, each step applying the "
-                "update the last one left before it waits, and letting the next step start at "
-                "once (a ticket per state block orders one layer's steps)"
+                "update the last one left before it waits, and letting the next step start "
+                "once it has drawn its ticket (a ticket per state block orders one layer's "
+                "steps)"
                 if "-deferred" in light["lightning_decode_config"] else "")  # fmt: skip
     return ("  launched with programmatic dependent launch (PDL): the step's state traffic "
             "overlaps the node before it, here the previous layer's step; in a served model "

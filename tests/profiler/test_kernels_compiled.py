@@ -57,14 +57,22 @@ def _ptx(factory: str, signature: dict[str, str], constexprs: dict[str, object],
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _split(ops: list[str], launch_first: bool = False) -> tuple[list[str], list[str]]:
-    """(before, after) the wait; exactly one wait, and one launch of dependents: right after
-    the wait, or (``launch_first``) the program's first act."""
+def _split(ops: list[str], after_ticket: bool = False) -> tuple[list[str], list[str]]:
+    """(before, after) the wait, the launch of dependents left out; exactly one wait, and
+    one launch of dependents: right after the wait, or (``after_ticket``) after the ticket
+    is drawn (the first operation) and before its count of finished steps is first read."""
     waits = [i for i, op in enumerate(ops) if op == "griddepcontrol.wait"]
     launches = [i for i, op in enumerate(ops) if op == "griddepcontrol.launch_dependents"]
     assert len(waits) == 1 and len(launches) == 1, ops
-    assert launches[0] == (0 if launch_first else waits[0] + 1), ops
-    return ops[:waits[0]], ops[waits[0] + 1:]
+    if after_ticket:
+        assert ops[0].startswith("atom.global.gpu.relaxed.add"), ops
+        polls = [i for i, op in enumerate(ops) if op.startswith("ld.global.gpu.acquire")]
+        assert 0 < launches[0] < polls[0], ops
+    else:
+        assert launches[0] == waits[0] + 1, ops
+    kept = [op for op in ops if op != "griddepcontrol.launch_dependents"]
+    wait = kept.index("griddepcontrol.wait")
+    return kept[:wait], kept[wait + 1:]
 
 
 SIG = {"q_ptr": "*bf16", "k_ptr": "*bf16", "v_ptr": "*bf16", "lam_ptr": "*fp32",
@@ -84,17 +92,18 @@ def test_pdl_step_reads_only_its_state_before_the_wait(bv: int, warps: int) -> N
 @pytest.mark.parametrize(("bv", "warps"), [(16, 1), (64, 4)])
 def test_deferred_step_moves_its_state_before_the_wait_and_q_k_v_after(bv: int,
                                                                       warps: int) -> None:
-    """The successor may start at once. Then the slot's ticket: one thread takes it and reads
-    the count of finished steps (acquire) until the layer's earlier step has finished, and a
-    barrier holds every warp until then. Before the wait: the state and the pending update
+    """The slot's ticket taken, then the successor may start. One thread reads the count of
+    finished steps (acquire) until the layer's earlier step has finished, and a barrier
+    holds every warp until then. Before the wait: the state and the pending update
     read, the state written, a barrier (every warp has read the pending slot before any
     rewrites it). After: q, k, v read, the output and the new pending update written, a
     barrier, and the step marked finished (release); the state is not touched again."""
     sig = {"s_ptr": "*fp32", "pk_ptr": "*bf16", "pv_ptr": "*bf16", "pd_ptr": "*fp32",
            "tick_ptr": "*i32", **SIG}  # fmt: skip
     ops = _ptx("deferred_kernel", sig, {"H": 64, "D": 128, "BV": bv, "PDL": True}, warps)
-    before, after = _split(ops, launch_first=True)
-    assert before[1].startswith("atom.global.gpu.relaxed.add")  # the ticket
+    # the ticket first, then the launch of dependents: a layer's next step, however soon it
+    # starts, draws the next ticket
+    before, after = _split(ops, after_ticket=True)
     polls = [i for i, op in enumerate(before) if op.startswith("ld.global.gpu.acquire")]
     first_load = next(i for i, op in enumerate(before)
                       if op.startswith("ld.global") and "acquire" not in op)  # fmt: skip
