@@ -96,7 +96,7 @@ def test_latency_command_renders_a_saved_result(cli, tmp_path: Path) -> None:
     assert "form 0, BV 64, 8 warps, 3 stages, fastest of 12 configurations timed" in res.out
     # the batch-1 decode step's launch, what it assumes, and the step launched plainly
     assert "(BV64-w4-deferred-pdl)" in res.out and "programmatic dependent launch" in res.out
-    assert "launched plainly, the fastest step takes 4.38 µs" in res.out
+    assert "launched plainly, the fastest step takes 4.37 µs" in res.out
     assert (tmp_path / "profile-latency" / "latency.png").stat().st_size > 10_000
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps({"device": "x"}))
