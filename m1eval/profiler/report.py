@@ -170,6 +170,47 @@ def _serving_panels(c: Any, e: Any, result: dict[str, Any], serving: list[dict[s
     e.grid(alpha=0.3, axis="y")
 
 
+def _prefill_panel(b: Any, result: dict[str, Any], rows: list[dict[str, Any]],
+                   ctx: list[float]) -> None:  # fmt: skip
+    """Prefill per context where measured; else the 100K prefill by batch (a run of the
+    batches part only); else a panel that says prefill was not measured."""
+    keys = (("lightning_prefill_s", "lightning prefill (fla chunk_simple_gla)", "s"),
+            ("lightning_prefill_ours_s", "lightning prefill (ours, Triton)", "D"),
+            ("lightning_prefill_vllm_s", "lightning prefill (vLLM 0.23, fp32, as served)", "x"))
+    best = [softmax_prefill(r) for r in rows]
+    batches = [e for e in result.get("prefill_batches") or []
+               if any(e.get(k) for k in ("fla_s", "ours_s", "vllm_s"))]  # fmt: skip
+    if any(r.get(k) for r in rows for k, _, _ in keys) or any(t for t, _ in best):
+        for key, label, marker in keys:
+            if key == "lightning_prefill_s" or any(r.get(key) for r in rows):
+                b.plot(ctx, [(r.get(key) or float("nan")) * 1e3 for r in rows], marker=marker,
+                       label=label)  # fmt: skip
+        names = sorted({w for _, w in best if w})
+        b.plot(ctx, [(t or float("nan")) * 1e3 for t, _ in best], marker="o",
+               label=f"softmax prefill, best of SDPA/flex ({', '.join(names)})")  # fmt: skip
+        b.set_xlabel("context (K tokens)")
+        b.set_title("prefill, one layer")
+    elif batches:
+        kernels = (("fla_s", "fla chunk_simple_gla"), ("ours_s", "ours, Triton"),
+                   ("vllm_s", "vLLM 0.23, fp32, as served"))  # fmt: skip
+        xs = range(len(batches))
+        for i, (key, label) in enumerate(kernels):
+            b.bar([x + 0.27 * i for x in xs], [(e.get(key) or 0) * 1e3 for e in batches],
+                  width=0.27, label=label)  # fmt: skip
+        b.set_xticks([x + 0.27 for x in xs], [f"batch {e['batch']}" for e in batches])
+        b.set_xlabel("sequences of 100K tokens (prefill per context not measured)")
+        b.set_title("lightning prefill at 100K, one layer")
+    else:
+        b.text(0.5, 0.5, "prefill not measured in this run", ha="center", va="center",
+               transform=b.transAxes)  # fmt: skip
+        b.set_title("prefill, one layer")
+        return
+    b.set_ylabel("prefill time per layer (ms)")
+    b.set_yscale("log")
+    b.legend(fontsize=8)
+    b.grid(alpha=0.3)
+
+
 def plot(result: dict[str, Any], path: Path | BinaryIO) -> None:
     """Decode and prefill per layer against context, saved as PNG to a path or a stream."""
     import matplotlib
@@ -202,24 +243,7 @@ def plot(result: dict[str, Any], path: Path | BinaryIO) -> None:
     a.set_title(f"decode, one layer — {result['device']}")
     a.legend(fontsize=8)
     a.grid(alpha=0.3)
-    b.plot(ctx, [(r.get("lightning_prefill_s") or float("nan")) * 1e3 for r in rows],
-           marker="s", label="lightning prefill (fla chunk_simple_gla)")  # fmt: skip
-    if any(r.get("lightning_prefill_ours_s") for r in rows):
-        b.plot(ctx, [(r.get("lightning_prefill_ours_s") or float("nan")) * 1e3 for r in rows],
-               marker="D", label="lightning prefill (ours, Triton)")  # fmt: skip
-    if any(r.get("lightning_prefill_vllm_s") for r in rows):
-        b.plot(ctx, [(r.get("lightning_prefill_vllm_s") or float("nan")) * 1e3 for r in rows],
-               marker="x", label="lightning prefill (vLLM 0.23, fp32, as served)")  # fmt: skip
-    best = [softmax_prefill(r) for r in rows]
-    names = sorted({w for _, w in best if w})
-    b.plot(ctx, [(t or float("nan")) * 1e3 for t, _ in best], marker="o",
-           label=f"softmax prefill, best of SDPA/flex ({', '.join(names)})")  # fmt: skip
-    b.set_xlabel("context (K tokens)")
-    b.set_ylabel("prefill time per layer (ms)")
-    b.set_yscale("log")
-    b.set_title("prefill, one layer")
-    b.legend(fontsize=8)
-    b.grid(alpha=0.3)
+    _prefill_panel(b, result, rows, ctx)
     if panels == 4:
         _serving_panels(axes[2], axes[3], result, serving, batched)
     fig.tight_layout()
