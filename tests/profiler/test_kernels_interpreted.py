@@ -193,3 +193,30 @@ def test_deferred_decode_equals_the_recurrence_through_layers_and_tokens(bv: int
     lam = torch.tensor(np.exp(-np.array([0.05, 0.9, 0.3])), dtype=torch.float32)
     for cfg in (Config(bv, 1, deferred=True), Config(bv, 1)):
         assert chain_error(lam, cfg, layers=2, tokens=3, dev="cpu", graph=False) < 1e-5
+
+
+def test_a_pdl_launch_is_timed_only_where_its_chain_check_passed(monkeypatch: pytest.MonkeyPatch
+                                                                 ) -> None:  # fmt: skip
+    """Decode tuning: a PDL launch whose chain check against float64 failed, gave NaN or did
+    not run is listed as not timed, never chosen, however fast it would have been; the
+    plainly launched steps are timed, and the fastest of them is kept beside the winner.
+    (Timing needs a GPU: a stand-in gives each launch a time, the PDL ones fastest.)"""
+    from m1eval.profiler import latency_batch
+    from m1eval.profiler.decode_kernels import Config
+
+    configs = [Config(16, 2), Config(64, 4), Config(16, 1, pdl=True), Config(64, 4, pdl=True),
+               Config(32, 4, pdl=True), Config(64, 4, pdl=True, deferred=True)]  # fmt: skip
+    monkeypatch.setattr(latency_batch, "DECODE_CONFIGS", configs)
+    speed = {c.name: (1.0 if c.pdl else 3.0) + c.bv / 1000 for c in configs}
+    monkeypatch.setattr(latency_batch, "lightning_decode_cold",
+                        lambda batch, lam, gst, l2, free, cfg: (speed[cfg.name], 70))  # fmt: skip
+    checks = {"BV16-w1-pdl": {"vs_fp64": float("nan")}, "BV64-w4-pdl": {"vs_fp64": 3e-2},
+              "BV32-w4-pdl": {"vs_fp64": None, "error": "RuntimeError: no graph"},
+              "BV64-w4-deferred-pdl": {"vs_fp64": 9e-8}}  # fmt: skip
+    got = latency_batch.lightning_decode_best(1, None, None, 0, 0.0, checks)
+    assert got["config"] == "BV64-w4-deferred-pdl" and got["s"] == speed["BV64-w4-deferred-pdl"]
+    assert got["plain_s"] == speed["BV16-w2"]
+    for name in ("BV16-w1-pdl", "BV64-w4-pdl", "BV32-w4-pdl"):
+        assert got["tried"][name]["s"] is None
+        assert got["tried"][name]["error"].startswith("not timed: its PDL chain check")
+    assert latency_batch.lightning_decode_best(1, None, None, 0, 0.0, None)["config"] == "BV16-w2"
