@@ -323,9 +323,10 @@ def _hold_instance_lock(q) -> None:  # a separate process (a Ray worker on the s
     from m1eval.swebench.grading import _instance_lock
 
     with _instance_lock("m1eval__calcpkg-1"):
-        q.put("in")
+        entered = _time.monotonic()  # one clock for every process of the host
         _time.sleep(0.3)
-        q.put("out")
+        left = _time.monotonic()
+    q.put((entered, left))  # after release: a queue's order is its feeder threads', not ours
 
 
 def test_one_instance_is_graded_once_at_a_time_per_host_across_processes() -> None:
@@ -340,7 +341,11 @@ def test_one_instance_is_graded_once_at_a_time_per_host_across_processes() -> No
         p.start()
     for p in procs:
         p.join(30)
-    assert [q.get() for _ in range(6)] == ["in", "out"] * 3
+    from itertools import pairwise
+
+    held = sorted(q.get(timeout=30) for _ in range(3))
+    # each holder left before the next entered: no two held the instance at once
+    assert all(a_left <= b_entered for (_, a_left), (b_entered, _) in pairwise(held))
 
 
 def test_every_grading_path_reads_the_harness_verdict_alike(tmp_path: Path) -> None:
