@@ -11,8 +11,7 @@ and ``o = q·S``. Three ways to launch it:
   and writes the state back, all before the wait; after it, only q, k, v are read and
   ``o = λ·(q·S) + (q·k)·v`` written, with (λ, k, v) left pending for the next step. The step
   lets its successor start as soon as it has drawn its ticket (below), so the states of
-  several layers stream side by side
-  while each step's short tail waits on its inputs.
+  several layers stream side by side while each step's short tail waits on its inputs.
 
 A plain PDL step waits for its predecessor to finish before it lets its successor start, so
 the layer's own step a token earlier, two or more nodes back, has finished: sound wherever
@@ -20,10 +19,10 @@ the node just before a step is not a step of the same layer (a model's decode ne
 layer's steps back to back; the timed stack cycles through 70 distinct layers). A deferred
 step lets its successor start before it waits, so any number of steps may be in flight: it
 first draws a ticket for its state block (steps started, steps finished; drawn before its
-successor can start, so a layer's steps draw in order), and waits until the
-layer's earlier step has finished with the block (acquire), and marks its own step finished
-last (release). :func:`chain_error` checks a launch against float64 through a CUDA graph of
-the tightest arrangement (two layers).
+successor can start, so a layer's steps draw in order), waits until the layer's earlier step
+has finished with the block (acquire), and marks its own step finished last (release).
+:func:`chain_error` checks a launch against float64 through a CUDA graph of the tightest
+arrangement (two layers).
 """
 
 from __future__ import annotations

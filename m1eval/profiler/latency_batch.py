@@ -126,7 +126,7 @@ def lightning_decode_best(batch: int, lam: torch.Tensor, graph_step_time, l2: in
         torch.cuda.empty_cache()
     ok = {k: v for k, v in tried.items() if v.get("s")}
     best = min(ok, key=lambda k: ok[k]["s"]) if ok else None
-    plain = [v["s"] for k, v in ok.items() if not k.endswith("-pdl")]
+    plain = [ok[c.name]["s"] for c in DECODE_CONFIGS if not c.pdl and c.name in ok]
     return {"s": ok[best]["s"] if best else None, "config": best,
             "layers": ok[best]["layers"] if best else None, "tried": tried,
             "plain_s": min(plain) if plain else None}  # fmt: skip

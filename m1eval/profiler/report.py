@@ -170,6 +170,12 @@ def _serving_panels(c: Any, e: Any, result: dict[str, Any], serving: list[dict[s
     e.grid(alpha=0.3, axis="y")
 
 
+def measured_batches(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The 100K prefill batches with at least one kernel's time."""
+    return [e for e in result.get("prefill_batches") or []
+            if any(e.get(k) for k in ("fla_s", "ours_s", "vllm_s"))]  # fmt: skip
+
+
 def _prefill_panel(b: Any, result: dict[str, Any], rows: list[dict[str, Any]],
                    ctx: list[float]) -> None:  # fmt: skip
     """Prefill per context where measured; else the 100K prefill by batch (a run of the
@@ -178,8 +184,7 @@ def _prefill_panel(b: Any, result: dict[str, Any], rows: list[dict[str, Any]],
             ("lightning_prefill_ours_s", "lightning prefill (ours, Triton)", "D"),
             ("lightning_prefill_vllm_s", "lightning prefill (vLLM 0.23, fp32, as served)", "x"))
     best = [softmax_prefill(r) for r in rows]
-    batches = [e for e in result.get("prefill_batches") or []
-               if any(e.get(k) for k in ("fla_s", "ours_s", "vllm_s"))]  # fmt: skip
+    batches = measured_batches(result)
     if any(r.get(k) for r in rows for k, _, _ in keys) or any(t for t, _ in best):
         for key, label, marker in keys:
             if key == "lightning_prefill_s" or any(r.get(key) for r in rows):

@@ -10,7 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from m1eval.profiler.report import serving_table
+from m1eval.profiler.report import measured_batches, serving_table
 
 
 def make_console() -> Console:
@@ -118,8 +118,7 @@ def _config_name(cfg: dict[str, Any]) -> str:
 def _print_prefill_batches(console: Console, result: dict[str, Any]) -> None:
     """Lightning prefill at 100K per batch (fla, ours, vLLM as served), and what the tuning
     of our kernel tried and chose."""
-    entries = [e for e in result.get("prefill_batches") or []
-               if any(e.get(k) for k in ("fla_s", "ours_s", "vllm_s"))]  # fmt: skip
+    entries = measured_batches(result)
     if entries:
         table = Table(title="lightning prefill at 100K per batch (ms)", title_justify="left")
         for col in ("batch", "fla", "ours", "vLLM (served)", "ours/fla"):
