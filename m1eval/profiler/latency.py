@@ -166,7 +166,11 @@ _WALKS = ((64, 8, 3), (64, 8, 4), (32, 8, 3), (128, 8, 3), (32, 4, 3), (64, 8, 2
           (128, 16, 2), (64, 4, 3))
 _SPLITS = ((2, 64, 8, 2), (2, 128, 8, 3), (2, 64, 4, 2), (3, 64, 4, 2), (3, 128, 8, 2),
            (4, 64, 4, 2), (4, 128, 8, 3))
+# KERNEL "ws" is the warp-specialized Gluon kernel (a loader warp, the intra-chunk products and
+# the state's chain in warpgroups of their own), tried first with 3 or 2 stages in its ring.
 PREFILL_CONFIGS = [
+    *({"KERNEL": "ws", "C": 64, "BV": 64, "num_warps": 4, "STAGES": st, "SEG": 0, "FORM": 1}
+      for st in (3, 2)),
     *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": form}
       for bv, w, st in _WALKS[:2] for form in (0, 1)),
     *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "NSEG": n, "LSEG": 2048, "FORM": 0}
@@ -175,7 +179,7 @@ PREFILL_CONFIGS = [
       for bv, w, st in _WALKS[2:]),
     {"C": 64, "BV": 64, "num_warps": 8, "STAGES": 2, "SEG": 0, "FORM": 2},
 ]  # fmt: skip
-CONFIG_KEYS = ("C", "BV", "num_warps", "STAGES", "SEG", "NSEG", "LSEG", "FORM")
+CONFIG_KEYS = ("KERNEL", "C", "BV", "num_warps", "STAGES", "SEG", "NSEG", "LSEG", "FORM")
 FLEX_MIN_CONTEXT = 65536
 PREFILL_MAX_ERROR = 2e-2  # bf16 inputs: fla's chunk kernel is at ~4e-3 against float64
 
@@ -482,7 +486,8 @@ def _quick(result: dict, g_gamma: torch.Tensor, slopes_t: torch.Tensor, vllm: An
         result["vllm_100k"] = safe(vllm_prefill, vllm, 102400, slopes_t)
     _write(result)
     for r in result["prefill_tuning"]["configs"]:
-        print(r.get("SEG"), r.get("NSEG"), r["BV"], r["num_warps"], r["STAGES"], r.get("FORM"),
+        print(r.get("KERNEL", "walk"), r.get("SEG"), r.get("NSEG"), r["BV"], r["num_warps"],
+              r["STAGES"], r.get("FORM"),
               r["rel_error"], r["s"],
               (r["error"] or "")[:80])  # fmt: skip
     keys = ("numerics", "numerics_ours", "numerics_vllm", "decode_numerics", "flex_check",

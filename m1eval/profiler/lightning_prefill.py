@@ -200,7 +200,9 @@ def _kernels() -> tuple[Any, Any, Any]:
 # sets the number of segments instead (SEG follows from the length). LSEG, where given, is
 # the first pass's segment (a divisor of SEG): its local states are finer than the segments
 # of the last pass, so the first pass fills the GPU while the last pass keeps few segments
-# (each segment but the last reads its K and V twice).
+# (each segment but the last reads its K and V twice). KERNEL "ws" runs the warp-specialized
+# kernel of :mod:`m1eval.profiler.lightning_prefill_ws` instead (C, BV, STAGES: its ring of
+# stages; segments do not apply).
 DEFAULT_CONFIG = {"C": 64, "BV": 64, "num_warps": 4, "STAGES": 2, "SEG": 0, "FORM": 0}
 
 
@@ -250,6 +252,12 @@ def prefill(q: Any, k: Any, v: Any, slopes: Any, config: dict[str, int] | None =
     state = torch.empty(batch, heads, d, d, device=q.device, dtype=torch.float32) \
         if final_state else o  # fmt: skip
     slopes = slopes.to(torch.float32).contiguous()
+    if cfg.get("KERNEL") == "ws":  # warp-specialized (Gluon): one walk, no segments
+        from m1eval.profiler import lightning_prefill_ws
+
+        lightning_prefill_ws.prefill(q, k, v, o, state, slopes, cfg, final_state)
+        o = o[:, pad:]
+        return (o, state) if final_state else o
     main, local, scan = _kernels()
     split = nseg > 1
     ratio = seg // local_seg

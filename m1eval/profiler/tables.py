@@ -111,6 +111,9 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
 
 def _config_name(cfg: dict[str, Any]) -> str:
     split = f", {cfg['NSEG']} segments" if cfg.get("NSEG") else ""
+    if cfg.get("KERNEL") == "ws":
+        return (f"warp-specialized, BV {cfg.get('BV')}, {cfg.get('STAGES')} stages (a loader "
+                "warp, an intra-chunk and a state warpgroup)")  # fmt: skip
     return (f"form {cfg.get('FORM', 0)}, BV {cfg.get('BV')}, {cfg.get('num_warps')} warps, "
             f"{cfg.get('STAGES')} stages{split}")  # fmt: skip
 
