@@ -169,8 +169,8 @@ _SPLITS = ((2, 64, 8, 2), (2, 128, 8, 3), (2, 64, 4, 2), (3, 64, 4, 2), (3, 128,
 # KERNEL "ws" is the warp-specialized Gluon kernel (a loader warp, the intra-chunk products and
 # the state's chain in warpgroups of their own), tried first with 3 or 2 stages in its ring.
 PREFILL_CONFIGS = [
-    *({"KERNEL": "ws", "C": 64, "BV": 64, "num_warps": 4, "STAGES": st, "SEG": 0, "FORM": 1}
-      for st in (3, 2)),
+    *({"KERNEL": "ws", "WS": ws, "C": 64, "BV": 64, "num_warps": 4, "STAGES": st, "SEG": 0,
+       "FORM": 1} for ws, st in ((2, 3), (2, 2), (2, 4), (1, 2), (1, 3))),
     *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "SEG": 0, "FORM": form}
       for bv, w, st in _WALKS[:2] for form in (0, 1)),
     *({"C": 64, "BV": bv, "num_warps": w, "STAGES": st, "NSEG": n, "LSEG": 2048, "FORM": 0}
@@ -179,7 +179,7 @@ PREFILL_CONFIGS = [
       for bv, w, st in _WALKS[2:]),
     {"C": 64, "BV": 64, "num_warps": 8, "STAGES": 2, "SEG": 0, "FORM": 2},
 ]  # fmt: skip
-CONFIG_KEYS = ("KERNEL", "C", "BV", "num_warps", "STAGES", "SEG", "NSEG", "LSEG", "FORM")
+CONFIG_KEYS = ("KERNEL", "WS", "C", "BV", "num_warps", "STAGES", "SEG", "NSEG", "LSEG", "FORM")
 FLEX_MIN_CONTEXT = 65536
 PREFILL_MAX_ERROR = 2e-2  # bf16 inputs: fla's chunk kernel is at ~4e-3 against float64
 
@@ -202,27 +202,32 @@ def tune_reference(lam: np.ndarray, slopes_t: torch.Tensor, path: str = TUNE_REF
 
     rng = np.random.default_rng(1)
     q, k, v = (rng.standard_normal((H, 1000, D)) * 0.1 for _ in range(3))
-    ref, _ = recurrent(q, k, v, lam)
+    ref, ref_state = recurrent(q, k, v, lam)
     small = [torch.tensor(x.transpose(1, 0, 2)[None], dtype=torch.bfloat16) for x in (q, k, v)]
     gen = torch.Generator(device=DEV).manual_seed(2)
     big = [torch.randn(1, 32768, H, D, device=DEV, dtype=torch.bfloat16, generator=gen) * 0.1
            for _ in range(3)]  # fmt: skip
     fla, fla_err = safe(fla_chunk, *big)
     # fla failing here (a Triton it does not support) leaves the float64 check standing
-    torch.save({"small": small, "small_ref": torch.from_numpy(ref), "big": [x.cpu() for x in big],
+    torch.save({"small": small, "small_ref": torch.from_numpy(ref),
+                "small_state": torch.from_numpy(ref_state), "big": [x.cpu() for x in big],
                 "big_ref": None if fla is None else fla.float().cpu(), "big_error": fla_err},
                path)  # fmt: skip
     return path
 
 
 def prefill_error(slopes_t: torch.Tensor, refs: dict, config: dict) -> float:
-    """A configuration's output error against the float64 recurrence at 1,000 tokens (one
-    configuration computed wrong outputs on an H200 while its neighbours were right)."""
+    """A configuration's error against the float64 recurrence at 1,000 tokens, the larger of
+    its outputs' and its final state's (one configuration computed wrong outputs on an H200
+    while its neighbours were right)."""
     from m1eval.profiler.lightning_prefill import prefill
 
-    got = prefill(*(x.to(DEV) for x in refs["small"]), slopes_t, small_segments(config))[0]
-    return relative_error(got.float().cpu().numpy().transpose(1, 0, 2),
-                          refs["small_ref"].numpy())  # fmt: skip
+    got, state = prefill(*(x.to(DEV) for x in refs["small"]), slopes_t, small_segments(config),
+                         final_state=True)  # fmt: skip
+    out_err = relative_error(got[0].float().cpu().numpy().transpose(1, 0, 2),
+                             refs["small_ref"].numpy())  # fmt: skip
+    state_err = relative_error(state[0].cpu().numpy(), refs["small_state"].numpy())
+    return float(np.max([out_err, state_err]))  # NaN in either stays NaN
 
 
 def small_segments(config: dict) -> dict:

@@ -46,11 +46,10 @@ except ImportError:  # pragma: no cover - the kernel is then not defined
 if gluon is not None:
 
     @gluon.jit
-    def loader(descs, bufs, bars, scalars, C: gl.constexpr, NS: gl.constexpr):
+    def loader(descs, stages, ready, empty, scalars, C: gl.constexpr, NS: gl.constexpr):
         """Each chunk's q, k and v into stage t % NS, once both consumers left it."""
         q_desc, k_desc, v_desc, _ = descs
-        q_bufs, k_bufs, v_bufs, _, _, _, _ = bufs
-        ready, empty, _, _ = bars
+        q_bufs, k_bufs, v_bufs = stages
         row0, col_qk, col_v, n_chunks, _ = scalars
         nbytes: gl.constexpr = (q_desc.block_type.nbytes + k_desc.block_type.nbytes
                                 + v_desc.block_type.nbytes)  # fmt: skip
@@ -186,15 +185,141 @@ if gluon is not None:
         gl.warp_specialize([
             (state, (descs, bufs, bars, scalars, state_ptr, C, NS, STORE_STATE)),
             (intra, (descs, bufs, bars, scalars, C, NS)),
-            (loader, (descs, bufs, bars, scalars, C, NS)),
+            (loader, (descs, (q_bufs, k_bufs, v_bufs), ready, empty, scalars, C, NS)),
         ], [4, 1], [152, 24])  # fmt: skip
 
 
 
-def _kernel() -> Any:
+    @gluon.jit
+    def outputs(o_desc, bufs, bars, scalars, C: gl.constexpr, NS: gl.constexpr):
+        """(WS 2) Per chunk: Q_c K_cᵀ and Q_c S (S one chunk behind, from the state
+        warpgroup) side by side, then λ^(i+1) ⊙ Q_c S + (Q_c K_cᵀ ⊙ M) V_c, stored with TMA."""
+        q_bufs, k_bufs, v_bufs, s_bufs, _, o_bufs = bufs
+        ready, empty, sfull, sempty = bars
+        row0, _, col_v, n_chunks, slope = scalars
+        BV: gl.constexpr = v_bufs.type.shape[2]
+        acc_l: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1],
+                                                        instr_shape=[16, BV, 16])  # fmt: skip
+        sc_l: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1],
+                                                       instr_shape=[16, C, 16])  # fmt: skip
+        p_l: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc_l, k_width=2)
+        i = gl.arange(0, C, layout=gl.SliceLayout(1, sc_l)).to(gl.float32)
+        j = gl.arange(0, C, layout=gl.SliceLayout(0, sc_l)).to(gl.float32)
+        diff = i[:, None] - j[None, :]
+        mask = gl.where(diff >= 0, gl.exp(-slope * gl.maximum(diff, 0.0)), 0.0)
+        pos = gl.arange(0, C, layout=gl.SliceLayout(1, acc_l)).to(gl.float32)
+        q_decay = gl.exp(-slope * (pos + 1.0))  # λ^(i+1)
+        zero_sc = gl.zeros([C, C], gl.float32, sc_l)
+        zero_o = gl.zeros([C, BV], gl.float32, acc_l)
+        for t in range(n_chunks):
+            s = t % NS
+            h = t % 2
+            mbarrier.wait(ready.index(s), (t // NS) & 1)
+            mbarrier.wait(sfull.index(h), (t // 2) & 1)
+            q_s, k_s, v_s, st_s = q_bufs.index(s), k_bufs.index(s), v_bufs.index(s), s_bufs.index(h)
+            sc = warpgroup_mma(q_s, k_s.permute((1, 0)), zero_sc, use_acc=False, is_async=True)
+            inter = warpgroup_mma(q_s, st_s, zero_o, use_acc=False, is_async=True)
+            sc, inter, q_s, k_s, st_s = warpgroup_mma_wait(
+                num_outstanding=0, deps=(sc, inter, q_s, k_s, st_s))
+            mbarrier.arrive(sempty.index(h), count=1)
+            p = gl.convert_layout((sc * mask).to(gl.bfloat16), p_l)
+            o = warpgroup_mma(p, v_s, inter * q_decay[:, None], is_async=True)
+            o, v_s = warpgroup_mma_wait(num_outstanding=0, deps=(o, v_s))
+            mbarrier.arrive(empty.index(s), count=1)
+            tma.store_wait(1)  # the store from this buffer two chunks ago is done
+            o_s = o_bufs.index(h)
+            o_s.store(o.to(gl.bfloat16))
+            fence_async_shared()
+            tma.async_copy_shared_to_global(o_desc, [row0 + t * C, col_v], o_s)
+        tma.store_wait(0)
+
+    @gluon.jit
+    def state_chain(bufs, bars, scalars, s_ptr, C: gl.constexpr, NS: gl.constexpr,
+                    STORE_STATE: gl.constexpr):  # fmt: skip
+        """(WS 2) The carried state only: S ← λ^C S + K_cᵀ (V_c ⊙ λ^(C-1-j)) per chunk, each
+        state before a chunk handed over in bf16 (two buffers: write w holds the state
+        before chunk w)."""
+        q_bufs, k_bufs, v_bufs, s_bufs, vdec_smem, _ = bufs
+        ready, empty, sfull, sempty = bars
+        _, _, col_v, n_chunks, slope = scalars
+        D: gl.constexpr = q_bufs.type.shape[2]
+        BV: gl.constexpr = v_bufs.type.shape[2]
+        acc_l: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1],
+                                                        instr_shape=[16, BV, 16])  # fmt: skip
+        v_l: gl.constexpr = gl.BlockedLayout([1, 8], [4, 8], [4, 1], [1, 0])
+        pos = gl.arange(0, C, layout=gl.SliceLayout(1, v_l)).to(gl.float32)
+        k_decay = gl.exp(-slope * (C - 1.0 - pos))  # λ^(C-1-j)
+        bd = gl.exp(-slope * C)  # λ^C
+        S = gl.zeros([D, BV], gl.float32, acc_l)
+        s_bufs.index(0).store(S.to(gl.bfloat16))  # write 0: the state before chunk 0
+        fence_async_shared()
+        mbarrier.arrive(sfull.index(0), count=1)
+        for t in range(n_chunks):
+            s = t % NS
+            mbarrier.wait(ready.index(s), (t // NS) & 1)
+            k_s, v_s = k_bufs.index(s), v_bufs.index(s)
+            vd = v_s.load(v_l).to(gl.float32) * k_decay[:, None]
+            vdec_smem.store(vd.to(gl.bfloat16))
+            fence_async_shared()  # v read and v_dec written before TMA and the MMA see them
+            S = warpgroup_mma(k_s.permute((1, 0)), vdec_smem, S * bd, is_async=True)
+            S, k_s = warpgroup_mma_wait(num_outstanding=0, deps=(S, k_s))
+            mbarrier.arrive(empty.index(s), count=1)
+            w = t + 1  # the state before chunk t + 1 (the last one is not read)
+            mbarrier.wait(sempty.index(w % 2), ((w // 2) & 1) ^ 1)
+            s_bufs.index(w % 2).store(S.to(gl.bfloat16))
+            fence_async_shared()
+            mbarrier.arrive(sfull.index(w % 2), count=1)
+        if STORE_STATE:
+            rows = gl.arange(0, D, layout=gl.SliceLayout(1, acc_l))
+            cols = col_v % D + gl.arange(0, BV, layout=gl.SliceLayout(0, acc_l))
+            gl.store(s_ptr + rows[:, None] * D + cols[None, :], S)
+
+    @gluon.jit
+    def lightning_prefill_ws2(q_desc, k_desc, v_desc, o_desc, s_ptr, slope_ptr, T,
+                              H: gl.constexpr, C: gl.constexpr, NS: gl.constexpr,
+                              STORE_STATE: gl.constexpr):  # fmt: skip
+        bh = gl.program_id(0)
+        vb = gl.program_id(1)
+        D: gl.constexpr = q_desc.block_type.shape[1]
+        BV: gl.constexpr = v_desc.block_type.shape[1]
+        b = bh // H
+        h = bh % H
+        slope = gl.load(slope_ptr + h).to(gl.float32)
+        q_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, D], q_desc.layout)
+        k_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, D], k_desc.layout)
+        v_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, BV], v_desc.layout)
+        s_bufs = gl.allocate_shared_memory(
+            gl.bfloat16, [2, D, BV], gl.NVMMASharedLayout.get_default_for([D, BV], gl.bfloat16))
+        vdec_smem = gl.allocate_shared_memory(gl.bfloat16, [C, BV], v_desc.layout)
+        o_bufs = gl.allocate_shared_memory(gl.bfloat16, [2, C, BV], o_desc.layout)
+        ready = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
+        empty = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
+        sfull = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
+        sempty = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
+        for i in gl.static_range(NS):
+            mbarrier.init(ready.index(i), count=1)
+            mbarrier.init(empty.index(i), count=2)  # the output and the state warpgroups
+        for i in gl.static_range(2):
+            mbarrier.init(sfull.index(i), count=1)
+            mbarrier.init(sempty.index(i), count=1)
+        descs = (q_desc, k_desc, v_desc, o_desc)
+        bufs = (q_bufs, k_bufs, v_bufs, s_bufs, vdec_smem, o_bufs)
+        bars = (ready, empty, sfull, sempty)
+        scalars = (b * T, h * D, h * D + vb * BV, T // C, slope)
+        state_ptr = s_ptr + bh.to(gl.int64) * D * D
+        gl.warp_specialize([
+            (outputs, (o_desc, bufs, bars, scalars, C, NS)),
+            (state_chain, (bufs, bars, scalars, state_ptr, C, NS, STORE_STATE)),
+            (loader, (descs, (q_bufs, k_bufs, v_bufs), ready, empty, scalars, C, NS)),
+        ], [4, 1], [152, 24])  # fmt: skip
+
+
+def _kernel(split: int = 1) -> Any:
+    """The kernel for a split of the work (``WS``): 1, Q·S and the output in the state's
+    warpgroup; 2, Q·K, Q·S and the output in one warpgroup, the state alone in the other."""
     if gluon is None:
         raise ImportError("the warp-specialized kernel needs Triton 3.6 or later (Gluon)")
-    return lightning_prefill_ws
+    return {1: lightning_prefill_ws, 2: lightning_prefill_ws2}[split]
 
 
 def descriptors(q: Any, k: Any, v: Any, o: Any, chunk: int, bv: int) -> tuple[Any, ...]:
@@ -222,6 +347,6 @@ def prefill(q: Any, k: Any, v: Any, o: Any, state: Any, slopes: Any,
     batch, t, heads, d = q.shape
     if q.dtype != torch.bfloat16 or t % chunk or d % bv:
         raise ValueError("the warp-specialized kernel takes bf16 inputs of whole chunks")
-    _kernel()[(batch * heads, d // bv)](
+    _kernel(config.get("WS", 1))[(batch * heads, d // bv)](
         *descriptors(q, k, v, o, chunk, bv), state, slopes, t, H=heads, C=chunk, NS=stages,
         STORE_STATE=final_state, num_warps=4, maxnreg=MAXNREG)  # fmt: skip
