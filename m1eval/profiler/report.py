@@ -307,8 +307,8 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     batch, every other key taken whole; a later part's measurements over an earlier's (a part
     run again, a decode part after an ``all`` run, stands), what only an earlier part has
     kept, except a prefill tuning that timed nothing (a part run with its configuration
-    given); the drops of every part listed; the projections computed again from the joined
-    data."""
+    given); the drops of every part listed; the floors and the projections computed again
+    from the joined data."""
     devices = {p.get("device") for p in parts}
     if len(devices) != 1:
         raise ValueError(f"parts measured on different devices: {sorted(map(str, devices))}")
@@ -333,6 +333,9 @@ def merge(parts: list[dict[str, Any]]) -> dict[str, Any]:
     if batches:
         merged["prefill_batches"] = [batches[b] for b in sorted(batches)]
     merged["parts"] = sorted({x for p in parts for x in p.get("parts") or []})
+    # the floors again over the joined data: the last part's probes, or the fastest time any
+    # part kept, whichever is faster, for every floor shown
+    enforce_floors(merged)
     if "batched_decode" in merged:
         totals(merged)
     return merged

@@ -232,8 +232,11 @@ def test_decode_and_prefill_parts_join_into_one_result() -> None:
                                              {"context": 131072, "lightning_prefill_s": 4e-3}])
     joined = merge([decode, prefill])
     assert joined["parts"] == ["decode", "prefill"]
+    # the floor again at the joined bandwidth (here the parts' read probes, 3,300 GB/s)
+    kv_floor = sum(softmax_bytes(1, 1024)) / 3300e9
     assert joined["rows"][0] == {"context": 1024, "softmax_decode_flash_s": 2e-5,
-                                 "kv_floor_s": 1.3e-6, "lightning_prefill_s": 1e-4}
+                                 "kv_floor_s": pytest.approx(kv_floor),
+                                 "lightning_prefill_s": 1e-4}
     # the 100K integral, with our kernels and as served: 70 x lightning + 10 x softmax
     ours, served = joined["decode_100k"], joined["decode_100k_vllm"]
     assert ours["m1_stack_s"] < served["m1_stack_s"]
@@ -247,13 +250,15 @@ def test_a_later_batches_part_completes_the_100k_prefill_batches() -> None:
     """A run cut short at batch 4 (vLLM's kernel failing there) and a later ``batches`` part:
     joined by batch, the later part's measurements standing over the earlier's."""
     first = _part(parts=["all"], rows=[{"context": 102400, "lightning_prefill_s": 5e-3}],
-                  prefill_batches=[{"batch": 1, "fla_s": 5e-3, "ours_s": 3e-3},
-                                   {"batch": 4, "fla_s": 2e-2, "ours_s": 1.4e-2, "vllm_s": None,
+                  prefill_batches=[{"batch": 1, "context": 102400, "fla_s": 5e-3, "ours_s": 3e-3},
+                                   {"batch": 4, "context": 102400, "fla_s": 2e-2, "ours_s": 1.4e-2,
+                                    "vllm_s": None,
                                     "vllm_error": "RuntimeError: illegal memory access"}])
     later = _part(parts=["batches"], rows=[{"context": 102400}],
-                  prefill_batches=[{"batch": 4, "fla_s": 2.1e-2, "ours_s": 1.5e-2,
-                                    "vllm_s": 0.13, "vllm_error": None},
-                                   {"batch": 8, "fla_s": 4e-2, "ours_s": 3e-2}])  # fmt: skip
+                  prefill_batches=[{"batch": 4, "context": 102400, "fla_s": 2.1e-2,
+                                    "ours_s": 1.5e-2, "vllm_s": 0.13, "vllm_error": None},
+                                   {"batch": 8, "context": 102400, "fla_s": 4e-2,
+                                    "ours_s": 3e-2}])  # fmt: skip
     joined = merge([first, later])
     assert [e["batch"] for e in joined["prefill_batches"]] == [1, 4, 8]
     assert joined["prefill_batches"][0]["ours_s"] == 3e-3  # only the earlier part has it
@@ -292,6 +297,33 @@ def test_a_part_run_again_stands_over_the_earlier_run() -> None:
     timed = {"best": {"FORM": 2}, "configs": [{"FORM": 2, "s": 3e-3}]}
     assert merge([_part(prefill_tuning=timed), given])["prefill_tuning"] == timed
     assert merge([_part(), given])["prefill_tuning"] == given["prefill_tuning"]
+
+
+def test_joined_floors_are_at_the_fastest_bandwidth_any_part_reached() -> None:
+    """A decode part whose cuDNN batched decode read at 3,200 GB/s, then a prefill part whose
+    own probes read slower: the joined floors stay at 3,200 GB/s (the last part's probes do
+    not lower them), and every floor shown is at that bandwidth."""
+    from m1eval.profiler.cold import prefill_bytes, softmax_bytes
+
+    fast = sum(softmax_bytes(32, 131072)) / 3200e9
+    decode = _part(parts=["decode"], method="cold",
+                   ceilings={"copy_gbps": 2900.0, "read_gbps": 2800.0, "matmul_tflops": 750.0},
+                   rows=[{"context": 131072, "softmax_decode_flash_s": 2e-4}],
+                   lightning_decode={"triton_s": 3.4e-6, "floor_s": 2.6e-6},
+                   batched_decode={"lightning": {"1": {"s": 3.4e-6}}, "softmax": [
+                       {"batch": 32, "context": 131072, "cudnn_s": fast, "flash_s": 2 * fast}]})
+    prefill = _part(parts=["batches"],
+                    ceilings={"copy_gbps": 2976.0, "read_gbps": 2906.0, "matmul_tflops": 774.0},
+                    rows=[{"context": 102400}],
+                    prefill_batches=[{"batch": 1, "context": 102400, "ours_s": 2.5e-3,
+                                      "fla_s": 6.2e-3, "prefill_floor_s": 2.25e-3}])  # fmt: skip
+    joined = merge([decode, prefill])
+    assert joined["ceilings"]["floor_gbps"] == pytest.approx(3200.0)
+    assert "cudnn_s" in joined["ceilings"]["floor_set_by"]
+    assert joined["ceilings"]["matmul_tflops"] == 774.0  # the later part's probes stand
+    floor = joined["prefill_batches"][0]["prefill_floor_s"]
+    assert floor == pytest.approx(sum(prefill_bytes(1, 102400)) / 3200e9)
+    assert joined["prefill_batches"][0]["ours_s"] == 2.5e-3
 
 
 def test_a_run_cut_short_after_its_decode_is_projected_on_load(tmp_path: Path) -> None:
