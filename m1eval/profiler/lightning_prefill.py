@@ -239,7 +239,6 @@ def prefill(q: Any, k: Any, v: Any, slopes: Any, config: dict[str, int] | None =
     import torch
 
     cfg = {**DEFAULT_CONFIG, **(config or {})}
-    c, bv = cfg["C"], cfg["BV"]
     batch, t, heads, d = q.shape
     pad = (-t) % step(cfg)  # whole steps of the walk
     total = t + pad
@@ -256,8 +255,22 @@ def prefill(q: Any, k: Any, v: Any, slopes: Any, config: dict[str, int] | None =
         from m1eval.profiler import lightning_prefill_ws
 
         lightning_prefill_ws.prefill(q, k, v, o, state, slopes, cfg, final_state)
-        o = o[:, pad:]
-        return (o, state) if final_state else o
+    else:
+        _walk(q, k, v, o, state, slopes, cfg, (total, seg, nseg, local_seg), final_state)
+    o = o[:, pad:]
+    return (o, state) if final_state else o
+
+
+def _walk(q: Any, k: Any, v: Any, o: Any, state: Any, slopes: Any, cfg: dict[str, int],
+          lengths: tuple[int, int, int, int], final_state: bool) -> None:  # fmt: skip
+    """The Triton kernels into ``o`` (and ``state``): the local states and their scan where
+    the sequence is split, then each segment's walk. ``lengths``: (padded length, segment,
+    number of segments, local segment)."""
+    import torch
+
+    total, seg, nseg, local_seg = lengths
+    batch, _, heads, d = q.shape
+    c, bv = cfg["C"], cfg["BV"]
     main, local, scan = _kernels()
     split = nseg > 1
     ratio = seg // local_seg
@@ -274,9 +287,6 @@ def prefill(q: Any, k: Any, v: Any, slopes: Any, config: dict[str, int] | None =
         q, k, v, o, state, st, slopes, total, seg, nseg, nlocal + 1, ratio, H=heads, D=d,
         C=c, BV=bv, STAGES=cfg["STAGES"], STORE_STATE=final_state, HAS_INIT=split,
         FORM=cfg["FORM"], STEP=step(cfg), num_warps=cfg["num_warps"])  # fmt: skip
-    o = o[:, pad:]
-    return (o, state) if final_state else o
-
 
 def chunk_flops(tokens: int, heads: int = 64, d: int = 128, chunk: int = 64) -> float:
     """Matrix FLOPs of the chunked form (what a kernel of this design must compute): per token

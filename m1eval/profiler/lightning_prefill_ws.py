@@ -49,6 +49,59 @@ except ImportError:  # pragma: no cover - the kernel is then not defined
 if gluon is not None:
 
     @gluon.jit
+    def program(q_desc, v_desc, slope_ptr, T, H: gl.constexpr, C: gl.constexpr):
+        """This program's sequence, head and value block: (first row, q/k column, v/o column,
+        chunks, the head's slope), and its (sequence, head) index."""
+        bh = gl.program_id(0)
+        vb = gl.program_id(1)
+        D: gl.constexpr = q_desc.block_type.shape[1]
+        BV: gl.constexpr = v_desc.block_type.shape[1]
+        h = bh % H
+        slope = gl.load(slope_ptr + h).to(gl.float32)
+        return (bh // H * T, h * D, h * D + vb * BV, T // C, slope), bh
+
+    @gluon.jit
+    def stage_ring(q_desc, k_desc, v_desc, C: gl.constexpr, NS: gl.constexpr):
+        """The ring of NS q/k/v stages and its barriers: ready (the loader's TMA landed) and
+        empty (both consumers have left the stage)."""
+        D: gl.constexpr = q_desc.block_type.shape[1]
+        BV: gl.constexpr = v_desc.block_type.shape[1]
+        q_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, D], q_desc.layout)
+        k_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, D], k_desc.layout)
+        v_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, BV], v_desc.layout)
+        ready = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
+        empty = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
+        for i in gl.static_range(NS):
+            mbarrier.init(ready.index(i), count=1)
+            mbarrier.init(empty.index(i), count=2)  # the two warpgroups
+        return q_bufs, k_bufs, v_bufs, ready, empty
+
+    @gluon.jit
+    def handover():
+        """Two hand-over buffers' barriers: full (written) and empty (read)."""
+        full = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
+        free = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
+        for i in gl.static_range(2):
+            mbarrier.init(full.index(i), count=1)
+            mbarrier.init(free.index(i), count=1)
+        return full, free
+
+    @gluon.jit
+    def intra_mask(slope, C: gl.constexpr, layout: gl.constexpr):
+        """M[i, j] = λ^(i-j) for j ≤ i, else 0, in the layout of Q_c K_cᵀ."""
+        i = gl.arange(0, C, layout=gl.SliceLayout(1, layout)).to(gl.float32)
+        j = gl.arange(0, C, layout=gl.SliceLayout(0, layout)).to(gl.float32)
+        diff = i[:, None] - j[None, :]
+        return gl.where(diff >= 0, gl.exp(-slope * gl.maximum(diff, 0.0)), 0.0)
+
+    @gluon.jit
+    def store_state(s_ptr, S, col_v, D: gl.constexpr, BV: gl.constexpr, layout: gl.constexpr):
+        """The final state's D × BV block into the program's [D, D] fp32 state."""
+        rows = gl.arange(0, D, layout=gl.SliceLayout(1, layout))
+        cols = col_v % D + gl.arange(0, BV, layout=gl.SliceLayout(0, layout))
+        gl.store(s_ptr + rows[:, None] * D + cols[None, :], S)
+
+    @gluon.jit
     def loader(descs, stages, ready, empty, scalars, C: gl.constexpr, NS: gl.constexpr):
         """Each chunk's q, k and v into stage t % NS, once both consumers left it."""
         q_desc, k_desc, v_desc, _ = descs
@@ -78,10 +131,7 @@ if gluon is not None:
         sc_l: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1],
                                                        instr_shape=[16, C, 16])  # fmt: skip
         p_l: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc_l, k_width=2)
-        i = gl.arange(0, C, layout=gl.SliceLayout(1, sc_l)).to(gl.float32)
-        j = gl.arange(0, C, layout=gl.SliceLayout(0, sc_l)).to(gl.float32)
-        diff = i[:, None] - j[None, :]
-        mask = gl.where(diff >= 0, gl.exp(-slope * gl.maximum(diff, 0.0)), 0.0)
+        mask = intra_mask(slope, C, sc_l)
         zero_sc = gl.zeros([C, C], gl.float32, sc_l)
         zero_o = gl.zeros([C, BV], gl.float32, acc_l)
         for t in range(n_chunks):
@@ -146,52 +196,32 @@ if gluon is not None:
             tma.async_copy_shared_to_global(o_desc, [row0 + t * C, col_v], o_s)
         tma.store_wait(0)
         if STORE_STATE:
-            rows = gl.arange(0, D, layout=gl.SliceLayout(1, acc_l))
-            cols = col_v % D + gl.arange(0, BV, layout=gl.SliceLayout(0, acc_l))
-            gl.store(s_ptr + rows[:, None] * D + cols[None, :], S)
+            store_state(s_ptr, S, col_v, D, BV, acc_l)
 
     @gluon.jit
     def lightning_prefill_ws(q_desc, k_desc, v_desc, o_desc, s_ptr, slope_ptr, T,
                              H: gl.constexpr, C: gl.constexpr, NS: gl.constexpr,
                              STORE_STATE: gl.constexpr):  # fmt: skip
-        bh = gl.program_id(0)
-        vb = gl.program_id(1)
         D: gl.constexpr = q_desc.block_type.shape[1]
         BV: gl.constexpr = v_desc.block_type.shape[1]
-        b = bh // H
-        h = bh % H
-        slope = gl.load(slope_ptr + h).to(gl.float32)
-        q_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, D], q_desc.layout)
-        k_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, D], k_desc.layout)
-        v_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, BV], v_desc.layout)
+        scalars, bh = program(q_desc, v_desc, slope_ptr, T, H, C)
+        q_bufs, k_bufs, v_bufs, ready, empty = stage_ring(q_desc, k_desc, v_desc, C, NS)
         s_smem = gl.allocate_shared_memory(
             gl.bfloat16, [D, BV], gl.NVMMASharedLayout.get_default_for([D, BV], gl.bfloat16))
         vdec_smem = gl.allocate_shared_memory(gl.bfloat16, [C, BV], v_desc.layout)
         oi_bufs = gl.allocate_shared_memory(
             gl.float32, [2, C, BV], gl.NVMMASharedLayout.get_default_for([C, BV], gl.float32))
         o_bufs = gl.allocate_shared_memory(gl.bfloat16, [2, C, BV], o_desc.layout)
-        ready = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
-        empty = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
-        ifull = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
-        iempty = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
-        for i in gl.static_range(NS):
-            mbarrier.init(ready.index(i), count=1)
-            mbarrier.init(empty.index(i), count=2)  # the intra and the state warpgroups
-        for i in gl.static_range(2):
-            mbarrier.init(ifull.index(i), count=1)
-            mbarrier.init(iempty.index(i), count=1)
+        ifull, iempty = handover()
         descs = (q_desc, k_desc, v_desc, o_desc)
         bufs = (q_bufs, k_bufs, v_bufs, s_smem, vdec_smem, oi_bufs, o_bufs)
         bars = (ready, empty, ifull, iempty)
-        scalars = (b * T, h * D, h * D + vb * BV, T // C, slope)
         state_ptr = s_ptr + bh.to(gl.int64) * D * D
         gl.warp_specialize([
             (state, (descs, bufs, bars, scalars, state_ptr, C, NS, STORE_STATE)),
             (intra, (descs, bufs, bars, scalars, C, NS)),
             (loader, (descs, (q_bufs, k_bufs, v_bufs), ready, empty, scalars, C, NS)),
         ], [4, 1], [152, 24])  # fmt: skip
-
-
 
     @gluon.jit
     def outputs(o_desc, bufs, bars, scalars, C: gl.constexpr, NS: gl.constexpr):
@@ -206,10 +236,7 @@ if gluon is not None:
         sc_l: gl.constexpr = gl.NVMMADistributedLayout(version=[3, 0], warps_per_cta=[4, 1],
                                                        instr_shape=[16, C, 16])  # fmt: skip
         p_l: gl.constexpr = gl.DotOperandLayout(operand_index=0, parent=acc_l, k_width=2)
-        i = gl.arange(0, C, layout=gl.SliceLayout(1, sc_l)).to(gl.float32)
-        j = gl.arange(0, C, layout=gl.SliceLayout(0, sc_l)).to(gl.float32)
-        diff = i[:, None] - j[None, :]
-        mask = gl.where(diff >= 0, gl.exp(-slope * gl.maximum(diff, 0.0)), 0.0)
+        mask = intra_mask(slope, C, sc_l)
         pos = gl.arange(0, C, layout=gl.SliceLayout(1, acc_l)).to(gl.float32)
         q_decay = gl.exp(-slope * (pos + 1.0))  # λ^(i+1)
         zero_sc = gl.zeros([C, C], gl.float32, sc_l)
@@ -273,42 +300,24 @@ if gluon is not None:
             fence_async_shared()
             mbarrier.arrive(sfull.index(w % 2), count=1)
         if STORE_STATE:
-            rows = gl.arange(0, D, layout=gl.SliceLayout(1, acc_l))
-            cols = col_v % D + gl.arange(0, BV, layout=gl.SliceLayout(0, acc_l))
-            gl.store(s_ptr + rows[:, None] * D + cols[None, :], S)
+            store_state(s_ptr, S, col_v, D, BV, acc_l)
 
     @gluon.jit
     def lightning_prefill_ws2(q_desc, k_desc, v_desc, o_desc, s_ptr, slope_ptr, T,
                               H: gl.constexpr, C: gl.constexpr, NS: gl.constexpr,
                               STORE_STATE: gl.constexpr):  # fmt: skip
-        bh = gl.program_id(0)
-        vb = gl.program_id(1)
         D: gl.constexpr = q_desc.block_type.shape[1]
         BV: gl.constexpr = v_desc.block_type.shape[1]
-        b = bh // H
-        h = bh % H
-        slope = gl.load(slope_ptr + h).to(gl.float32)
-        q_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, D], q_desc.layout)
-        k_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, D], k_desc.layout)
-        v_bufs = gl.allocate_shared_memory(gl.bfloat16, [NS, C, BV], v_desc.layout)
+        scalars, bh = program(q_desc, v_desc, slope_ptr, T, H, C)
+        q_bufs, k_bufs, v_bufs, ready, empty = stage_ring(q_desc, k_desc, v_desc, C, NS)
         s_bufs = gl.allocate_shared_memory(
             gl.bfloat16, [2, D, BV], gl.NVMMASharedLayout.get_default_for([D, BV], gl.bfloat16))
         vdec_smem = gl.allocate_shared_memory(gl.bfloat16, [C, BV], v_desc.layout)
         o_bufs = gl.allocate_shared_memory(gl.bfloat16, [2, C, BV], o_desc.layout)
-        ready = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
-        empty = gl.allocate_shared_memory(gl.int64, [NS, 1], mbarrier.MBarrierLayout())
-        sfull = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
-        sempty = gl.allocate_shared_memory(gl.int64, [2, 1], mbarrier.MBarrierLayout())
-        for i in gl.static_range(NS):
-            mbarrier.init(ready.index(i), count=1)
-            mbarrier.init(empty.index(i), count=2)  # the output and the state warpgroups
-        for i in gl.static_range(2):
-            mbarrier.init(sfull.index(i), count=1)
-            mbarrier.init(sempty.index(i), count=1)
+        sfull, sempty = handover()
         descs = (q_desc, k_desc, v_desc, o_desc)
         bufs = (q_bufs, k_bufs, v_bufs, s_bufs, vdec_smem, o_bufs)
         bars = (ready, empty, sfull, sempty)
-        scalars = (b * T, h * D, h * D + vb * BV, T // C, slope)
         state_ptr = s_ptr + bh.to(gl.int64) * D * D
         gl.warp_specialize([
             (outputs, (o_desc, bufs, bars, scalars, C, NS)),
