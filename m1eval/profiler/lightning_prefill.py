@@ -52,8 +52,8 @@ def _main_kernel() -> Any:
         STAGES: tl.constexpr, STORE_STATE: tl.constexpr, HAS_INIT: tl.constexpr,
         FORM: tl.constexpr, STEP: tl.constexpr,
     ):  # fmt: skip
-        bh = tl.program_id(0)
-        vb = tl.program_id(1)
+        vb = tl.program_id(0)
+        bh = tl.program_id(1)
         seg = tl.program_id(2)
         b = bh // H
         h = bh % H
@@ -133,8 +133,8 @@ def _segment_state_kernel() -> Any:
     ):  # fmt: skip
         """(1) Local segment ``seg``'s state from zero (SEG tokens), into slot seg + 1 of
         ``st`` (NSLOT slots per sequence and head)."""
-        bh = tl.program_id(0)
-        vb = tl.program_id(1)
+        vb = tl.program_id(0)
+        bh = tl.program_id(1)
         seg = tl.program_id(2)
         b = bh // H
         h = bh % H
@@ -175,8 +175,8 @@ def _segment_scan_kernel() -> Any:
                             BV: tl.constexpr):  # fmt: skip
         """(2) Local states into initial states, in place: S₀[s] = λ^SEG S₀[s-1] + local
         (SEG the local segment, NSEG the slots per sequence and head)."""
-        bh = tl.program_id(0)
-        vb = tl.program_id(1)
+        vb = tl.program_id(0)
+        bh = tl.program_id(1)
         h = bh % H
         seg_decay = tl.exp(-tl.load(slope_ptr + h).to(tl.float32) * SEG)
         offs_d = tl.arange(0, D)
@@ -278,12 +278,12 @@ def _walk(q: Any, k: Any, v: Any, o: Any, state: Any, slopes: Any, cfg: dict[str
     st = o
     if split:
         st = torch.empty(batch * heads, nlocal + 1, d, d, device=q.device, dtype=torch.float32)
-        local[(batch * heads, d // bv, nlocal)](
+        local[(d // bv, batch * heads, nlocal)](
             k, v, st, slopes, total, local_seg, nlocal + 1, H=heads, D=d, C=c, BV=bv,
             STAGES=cfg["STAGES"], FORM=cfg["FORM"], num_warps=cfg["num_warps"])  # fmt: skip
-        scan[(batch * heads, d // bv)](st, slopes, local_seg, nlocal + 1, H=heads, D=d, BV=bv,
+        scan[(d // bv, batch * heads)](st, slopes, local_seg, nlocal + 1, H=heads, D=d, BV=bv,
                                        num_warps=4)  # fmt: skip
-    main[(batch * heads, d // bv, nseg)](
+    main[(d // bv, batch * heads, nseg)](
         q, k, v, o, state, st, slopes, total, seg, nseg, nlocal + 1, ratio, H=heads, D=d,
         C=c, BV=bv, STAGES=cfg["STAGES"], STORE_STATE=final_state, HAS_INIT=split,
         FORM=cfg["FORM"], STEP=step(cfg), num_warps=cfg["num_warps"])  # fmt: skip

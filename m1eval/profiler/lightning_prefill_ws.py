@@ -52,8 +52,8 @@ if gluon is not None:
     def program(q_desc, v_desc, slope_ptr, T, H: gl.constexpr, C: gl.constexpr):
         """This program's sequence, head and value block: (first row, q/k column, v/o column,
         chunks, the head's slope), and its (sequence, head) index."""
-        bh = gl.program_id(0)
-        vb = gl.program_id(1)
+        vb = gl.program_id(0)
+        bh = gl.program_id(1)
         D: gl.constexpr = q_desc.block_type.shape[1]
         BV: gl.constexpr = v_desc.block_type.shape[1]
         h = bh % H
@@ -359,6 +359,6 @@ def prefill(q: Any, k: Any, v: Any, o: Any, state: Any, slopes: Any,
     batch, t, heads, d = q.shape
     if q.dtype != torch.bfloat16 or t % chunk or d % bv:
         raise ValueError("the warp-specialized kernel takes bf16 inputs of whole chunks")
-    _kernel(config.get("WS", 1))[(batch * heads, d // bv)](
+    _kernel(config.get("WS", 1))[(d // bv, batch * heads)](
         *descriptors(q, k, v, o, chunk, bv), state, slopes, t, H=heads, C=chunk, NS=stages,
         STORE_STATE=final_state, num_warps=4, maxnreg=MAXNREG)  # fmt: skip
