@@ -288,6 +288,7 @@ def _walk(q: Any, k: Any, v: Any, o: Any, state: Any, slopes: Any, cfg: dict[str
         C=c, BV=bv, STAGES=cfg["STAGES"], STORE_STATE=final_state, HAS_INIT=split,
         FORM=cfg["FORM"], STEP=step(cfg), num_warps=cfg["num_warps"])  # fmt: skip
 
+
 def chunk_flops(tokens: int, heads: int = 64, d: int = 128, chunk: int = 64) -> float:
     """Matrix FLOPs of the chunked form (what a kernel of this design must compute): per token
     and head, Q·Kᵀ and (·)V within the chunk (2·2·C·D), Q·S and Kᵀ·V across chunks (2·2·D²)."""

@@ -76,6 +76,43 @@ def test_our_prefill_kernel_equals_the_recurrence(t: int, config: dict, form: in
     assert relative_error(state[0].double().numpy(), ref_state) < 1e-5
 
 
+@pytest.mark.parametrize("config", [{"C": 16, "BV": 16, "SEG": 0},
+                                    {"C": 16, "BV": 16, "SEG": 32}])  # fmt: skip
+def test_a_batch_is_walked_with_both_value_blocks_of_a_head_side_by_side(
+        config: dict, monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """Two sequences of two heads equal the recurrence each; and every launch puts the value
+    blocks first in its grid, so a head's value blocks are neighbouring programs (they run in
+    the same wave and read that head's q and k from L2 once). Only the launches are recorded
+    around the real kernels, which run."""
+    from m1eval.profiler import lightning_prefill
+
+    grids: list[tuple[int, ...]] = []
+    real = lightning_prefill._kernels
+
+    class _Recorded:
+        def __init__(self, kernel: object) -> None:
+            self.kernel = kernel
+
+        def __getitem__(self, grid: tuple[int, ...]) -> object:
+            grids.append(grid)
+            return self.kernel[grid]
+
+    monkeypatch.setattr(lightning_prefill, "_kernels",
+                        lambda: tuple(_Recorded(kernel) for kernel in real()))  # fmt: skip
+    lam = np.exp(-np.array([0.05, 0.9]))
+    seqs = [_inputs(2, 64, 32, seed) for seed in (1, 2)]
+    q, k, v = (torch.cat(xs) for xs in zip(*(_torch(*seq) for seq in seqs), strict=True))
+    slopes = torch.tensor(-np.log(lam), dtype=torch.float32)
+    out, state = lightning_prefill.prefill(q, k, v, slopes, {"num_warps": 4, "STAGES": 1,
+                                                             "FORM": 0, **config},
+                                           final_state=True)  # fmt: skip
+    for b, seq in enumerate(seqs):
+        ref, ref_state = recurrent(*seq, lam)
+        assert relative_error(out[b].double().numpy().transpose(1, 0, 2), ref) < 1e-5
+        assert relative_error(state[b].double().numpy(), ref_state) < 1e-5
+    assert grids and all(grid[:2] == (32 // config["BV"], 2 * 2) for grid in grids)
+
+
 def test_a_segment_that_is_not_whole_chunks_is_refused() -> None:
     from m1eval.profiler.lightning_prefill import prefill
 
