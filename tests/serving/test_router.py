@@ -100,13 +100,15 @@ def test_run_through_the_router_keeps_each_item_on_one_copy(cli, tmp_path: Path,
     replicas = manifest["endpoint"]["replicas"]
     assert [r["url"] for r in replicas] == sorted(fleet.urls)  # read from the router's worker list
     assert all(r["version"] == "0.23.0" and r["template_probe_sha256"] for r in replicas)
-    # consistent hashing on the item's session key: the 32 repeats of an item, one copy
+    # consistent hashing on the item's session key: the 32 repeats of an item, one copy. Which
+    # copy an item lands on follows the hash ring, which depends on the copies' (free, so
+    # random) ports: all 5 items on one copy happens in about 1 run in 16 and is not a fault.
     copies: dict[str, set[int]] = defaultdict(set)
     for i in range(2):
         for seen in fleet.seen(i):
             copies[seen["session"]].add(i)
     assert len(copies) == 5 and all(len(c) == 1 for c in copies.values())
-    assert {i for c in copies.values() for i in c} == {0, 1}  # both copies did work
+    assert sum(len(fleet.seen(i)) for i in range(2)) >= 160  # every request reached a copy
 
 
 def test_a_copy_lost_mid_run_costs_no_sample(cli, tmp_path: Path) -> None:
