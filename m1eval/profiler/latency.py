@@ -576,6 +576,7 @@ def _prefill_parts(result: dict, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
         if best_cfg:
             entry["ours_s"], entry["ours_error"] = safe(lightning_prefill_ours, 102400,
                                                         slopes_t, best_cfg, b)  # fmt: skip
+            entry["ours_config"] = best_cfg  # a joined result keeps which kernel timed it
         if vllm is not None:
             entry["vllm_s"], entry["vllm_error"] = safe(vllm_prefill, vllm, 102400, slopes_t, b)
         check_prefill(entry, 102400, b, result["ceilings"],
@@ -596,6 +597,7 @@ def _context_row(ctx: int, g_gamma: torch.Tensor, slopes_t: torch.Tensor,
     if best_cfg:
         row["lightning_prefill_ours_s"], row["lightning_prefill_ours_error"] = safe(
             lightning_prefill_ours, ctx, slopes_t, best_cfg)  # fmt: skip
+        row["lightning_prefill_ours_config"] = best_cfg
     if vllm is not None:
         row["lightning_prefill_vllm_s"], row["lightning_prefill_vllm_error"] = safe(
             vllm_prefill, vllm, ctx, slopes_t)  # fmt: skip

@@ -63,6 +63,8 @@ def floors(result: dict[str, Any]) -> list[dict[str, Any]]:
         kernels = {"fla": row.get("lightning_prefill_s") or single.get("fla_s"),
                    "ours": row.get("lightning_prefill_ours_s") or single.get("ours_s"),
                    "vllm": row.get("lightning_prefill_vllm_s") or single.get("vllm_s")}  # fmt: skip
+        ours_config = (row.get("lightning_prefill_ours_config")
+                       if row.get("lightning_prefill_ours_s") else single.get("ours_config"))
         found = {k: v for k, v in kernels.items() if v}
         fastest = min(found, key=found.get) if found else None
         light = found.get(fastest) if fastest else None
@@ -76,6 +78,7 @@ def floors(result: dict[str, Any]) -> list[dict[str, Any]]:
             "lightning_prefill_s": light, "lightning_prefill_kernel": fastest,
             "lightning_prefill_fla_s": kernels["fla"], "lightning_prefill_ours_s": kernels["ours"],
             "lightning_prefill_vllm_s": kernels["vllm"],
+            "lightning_prefill_ours_config": ours_config if kernels["ours"] else None,
             "lightning_prefill_tflops": flops / light / 1e12 if light else None,
             "lightning_prefill_ceiling_pct": 100 * flops / light / 1e12 / ceiling
             if light else None,

@@ -82,6 +82,10 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
                       f"the output once (bf16) allows at most {attainable:.0f}% of the matmul "
                       f"ceiling (its chunked form does {_prefill_intensity():.0f} FLOPs per "
                       "byte)")  # fmt: skip
+    timed = [(f"{r['context'] // 1024}K", r.get("lightning_prefill_ours_config"))
+             for r in rows[:-1] if r.get("lightning_prefill_ours_s")]  # fmt: skip
+    if timed:
+        console.print(f"ours per context: {ours_kernels(timed)}")
     light = rows[-1]
     served = (f"; vLLM's kernel as served {_us(light['lightning_decode_vllm_s']):.2f} µs "
               f"({light['vllm_vs_floor']:.2f}x)" if light.get("lightning_decode_vllm_s")
@@ -112,10 +116,24 @@ def print_latency(result: dict[str, Any], rows: list[dict[str, Any]], out_dir: P
 def _config_name(cfg: dict[str, Any]) -> str:
     split = f", {cfg['NSEG']} segments" if cfg.get("NSEG") else ""
     if cfg.get("KERNEL") == "ws":
-        return (f"warp-specialized, BV {cfg.get('BV')}, {cfg.get('STAGES')} stages (a loader "
-                "warp, an intra-chunk and a state warpgroup)")  # fmt: skip
+        return (f"warp-specialized, WS {cfg.get('WS', 1)}, BV {cfg.get('BV')}, "
+                f"{cfg.get('STAGES')} stages (a loader warp, an intra-chunk and a state "
+                "warpgroup)")  # fmt: skip
     return (f"form {cfg.get('FORM', 0)}, BV {cfg.get('BV')}, {cfg.get('num_warps')} warps, "
             f"{cfg.get('STAGES')} stages{split}")  # fmt: skip
+
+
+def ours_kernels(timed: list[tuple[str, Any]]) -> str | None:
+    """Which configuration of our prefill kernel timed each measurement (``timed``: a label
+    and the configuration its run recorded, None where a run before the field recorded
+    none), grouped: a joined result may hold measurements of different kernels."""
+    groups: dict[str, list[str]] = {}
+    for label, cfg in timed:
+        name = _config_name(cfg) if isinstance(cfg, dict) else "configuration not recorded"
+        groups.setdefault(name, []).append(label)
+    if len(groups) == 1:
+        return next(iter(groups))
+    return "; ".join(f"at {', '.join(labels)}: {name}" for name, labels in groups.items())
 
 
 def _print_prefill_batches(console: Console, result: dict[str, Any]) -> None:
@@ -132,6 +150,10 @@ def _print_prefill_batches(console: Console, result: dict[str, Any]) -> None:
                           _fmt(_ms(e.get("ours_s")), 2), _fmt(_ms(e.get("vllm_s")), 1),
                           _fmt(ratio, 2))  # fmt: skip
         console.print(table)
+        timed = [(f"batch {e['batch']}", e.get("ours_config")) for e in entries
+                 if e.get("ours_s")]  # fmt: skip
+        if timed:
+            console.print(f"ours at 100K per batch: {ours_kernels(timed)}")
     tuning = result.get("prefill_tuning") or {}
     tried = [c for c in tuning.get("configs") or [] if c.get("s")]
     if tuning.get("best") and tried:

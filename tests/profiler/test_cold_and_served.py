@@ -342,3 +342,43 @@ def test_a_run_cut_short_after_its_decode_is_projected_on_load(tmp_path: Path) -
     path.write_text(json.dumps(result))
     loaded = load(path)
     assert {k: loaded[k] for k in whole} == whole
+
+
+def test_a_joined_result_names_the_kernel_behind_each_of_our_prefill_times(
+        cli, tmp_path: Path) -> None:  # fmt: skip
+    """A full run with the one-walk kernel, then a ``batches`` part with the warp-specialized
+    one: joined, each of our prefill times keeps the configuration that timed it, and the
+    tables name both where they differ (the 100K row shows the later part's batch 1)."""
+    import json
+
+    walk = {"C": 64, "BV": 64, "num_warps": 8, "STAGES": 3, "SEG": 0, "FORM": 0}
+    ws = {"KERNEL": "ws", "WS": 1, "C": 64, "BV": 64, "num_warps": 4, "STAGES": 2, "SEG": 0,
+          "FORM": 1}  # fmt: skip
+    first = _part(
+        parts=["all"], method="cold", gpu_bytes=80e9, prefill_tuning={"best": walk},
+        rows=[{"context": c, "softmax_decode_flash_s": 3e-5, "lightning_prefill_s": 2e-3,
+               "lightning_prefill_ours_s": 1e-3, "lightning_prefill_ours_config": walk}
+              for c in (8192, 32768)] + [{"context": 102400, "softmax_decode_flash_s": 1.5e-4}],
+        lightning_decode={"triton_s": 3e-6, "floor_s": 2.6e-6},
+        batched_decode={"lightning": {"1": {"s": 3e-6}}, "softmax": []},
+        prefill_batches=[{"batch": b, "context": 102400, "fla_s": 6e-3 * b, "ours_s": 3.4e-3 * b,
+                          "ours_config": walk} for b in (1, 8)])  # fmt: skip
+    later = _part(parts=["batches"], rows=[{"context": 102400}],
+                  prefill_tuning={"best": ws, "configs": [{**ws, "s": 2.5e-3}]},
+                  prefill_batches=[{"batch": b, "context": 102400, "fla_s": 6e-3 * b,
+                                    "ours_s": 2.5e-3 * b, "ours_config": ws}
+                                   for b in (1, 4)])  # fmt: skip
+    paths = []
+    for name, part in (("first", first), ("later", later)):
+        paths += ["--from", tmp_path / f"{name}.json"]
+        (tmp_path / f"{name}.json").write_text(json.dumps(part))
+    res = cli("profile", "latency", *paths, "--results-dir", tmp_path / "out")
+    assert res.code == 0, res.err
+    out = " ".join(res.out.split())  # the console wraps long lines
+    walk_name, ws_name = "form 0, BV 64, 8 warps, 3 stages", "warp-specialized, WS 1, BV 64"
+    assert f"ours per context: at 8K, 32K: {walk_name}; at 100K: {ws_name}" in out
+    assert f"ours at 100K per batch: at batch 1, batch 4: {ws_name}" in out
+    assert f"at batch 8: {walk_name}" in out
+    joined = json.loads((tmp_path / "out" / "profile-latency" / "attention_latency.json")
+                        .read_text())  # fmt: skip
+    assert [e["ours_config"] for e in joined["prefill_batches"]] == [ws, ws, walk]

@@ -93,8 +93,8 @@ def test_latency_command_renders_a_saved_result(cli, tmp_path: Path) -> None:
     assert "latency ratio" in res.out and "102,400" in res.out
     # the 100K batches and the tuning's choice (the run timed 14 configurations)
     assert "lightning prefill at 100K per batch" in res.out
-    assert ("warp-specialized, BV 64, 2 stages (a loader warp, an intra-chunk and a state "
-            "warpgroup), fastest of 14 configurations timed") in res.out  # fmt: skip
+    assert ("warp-specialized, WS 1, BV 64, 2 stages (a loader warp, an intra-chunk and a "
+            "state warpgroup), fastest of 14 configurations timed") in res.out  # fmt: skip
     # the batch-1 decode step's launch, what it assumes, and the step launched plainly
     assert "(BV64-w4-deferred-pdl)" in res.out and "programmatic dependent launch" in res.out
     assert "launched plainly, the fastest step takes 4.37 µs" in res.out
