@@ -168,8 +168,9 @@ _SPLITS = ((2, 64, 8, 2), (2, 128, 8, 3), (2, 64, 4, 2), (3, 64, 4, 2), (3, 128,
            (4, 64, 4, 2), (4, 128, 8, 3))
 # KERNEL "ws" is the warp-specialized Gluon kernel (a loader warp, the intra-chunk products and
 # the state's chain in warpgroups of their own), tried first, both splits of its work (WS). On
-# an H100 (2026-12-07, one run): WS 1 with 2 stages 2.49 ms, WS 2 with 2 stages 2.52 ms, either
-# with 3 or 4 stages 3.23-3.31 ms, the one walk below 3.36-3.54 ms. So 2 stages first.
+# an H100 (2026-12-07, the value blocks first in the grid): the five within 2.40-2.59 ms (WS 2
+# with 4 stages fastest), the one walk below 3.42-3.49 ms. With the earlier grid order 3 or 4
+# stages had taken 3.23-3.31 ms against 2.49-2.52 ms with 2, hence 2 stages first.
 PREFILL_CONFIGS = [
     *({"KERNEL": "ws", "WS": ws, "C": 64, "BV": 64, "num_warps": 4, "STAGES": st, "SEG": 0,
        "FORM": 1} for ws, st in ((1, 2), (2, 2), (1, 3), (2, 3), (2, 4))),

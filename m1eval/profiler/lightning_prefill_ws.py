@@ -15,10 +15,12 @@ of instructions:
 
 The state's chain (two matrix products a chunk) no longer waits on the intra part or on
 memory, which the one-stream kernel did at every step. ``WS`` 2 splits the work the other
-way: Q·K, Q·S and the output in one warpgroup, the state alone in the other. Measured on an
-H100 at 100K, batch 1 (2026-12-07): WS 1 with 2 stages 2.49 ms, WS 2 2.52 ms, the one-walk
-Triton kernel 3.36 ms or more, fla's chunk kernel 6.24 ms. The inputs are [B, T, H, D] bf16 with
-T a whole number of chunks (the caller pads in front, as for the Triton kernel).
+way: Q·K, Q·S and the output in one warpgroup, the state alone in the other. The grid puts
+the value blocks first, so a head's programs run side by side and read its q and k from L2
+once. Measured on an H100 at 100K, batch 1 (2026-12-07): both splits with 2 to 4 stages
+2.40-2.59 ms, the one-walk Triton kernel 3.42 ms or more, fla's chunk kernel 6.3-6.9 ms. The
+inputs are [B, T, H, D] bf16 with T a whole number of chunks (the caller pads in front, as
+for the Triton kernel).
 
 Import needs nothing beyond the standard library; :func:`prefill` needs PyTorch and Triton
 3.6 or later (Gluon) on a Hopper GPU.
