@@ -123,7 +123,7 @@ def _config_name(cfg: dict[str, Any]) -> str:
             f"{cfg.get('STAGES')} stages{split}")  # fmt: skip
 
 
-def ours_kernels(timed: list[tuple[str, Any]]) -> str | None:
+def ours_kernels(timed: list[tuple[str, Any]]) -> str:
     """Which configuration of our prefill kernel timed each measurement (``timed``: a label
     and the configuration its run recorded, None where a run before the field recorded
     none), grouped: a joined result may hold measurements of different kernels."""
