@@ -25,6 +25,12 @@ LOG_INTERVAL_S = float(os.environ.get("M1EVAL_LOG_INTERVAL_S", "10"))
 REFRESH_S = 1.0
 
 
+def _tick_s(logging: bool) -> float:
+    """How often the ticker wakes: a live bar refreshes every REFRESH_S; in logs, a line is due
+    every LOG_INTERVAL_S, so an interval below REFRESH_S is honoured, not rounded up to it."""
+    return min(REFRESH_S, LOG_INTERVAL_S) if logging else REFRESH_S
+
+
 class RunProgress:
     def __init__(self, description: str, total: int, done: int, enabled: bool = True) -> None:
         self.enabled = enabled
@@ -84,7 +90,7 @@ class RunProgress:
 
     def _tick(self) -> None:
         """Signs of life between finished samples: live tokens/s and what is in flight."""
-        while not self._stop.wait(REFRESH_S):
+        while not self._stop.wait(_tick_s(self._log_console is not None)):
             if self._progress is not None:
                 self._progress.update(self._task, tps=f"{self.tokens_per_second:,.1f}",
                                       now=self._now())  # fmt: skip
@@ -207,7 +213,7 @@ class StepProgress:
         self._console.print(self.line(), highlight=False, soft_wrap=True, markup=False)
 
     def _tick(self) -> None:
-        while not self._stop.wait(REFRESH_S):
+        while not self._stop.wait(_tick_s(self._status is None)):
             if self._status is not None:
                 self._refresh()
             elif time.perf_counter() - self._last_log >= LOG_INTERVAL_S:

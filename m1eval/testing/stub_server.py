@@ -52,6 +52,8 @@ class StubConfig:
     unanswered_prompts: tuple[str, ...] = ()
     stall_s: float = 5.0
     retry_after_s: float = 0.05
+    # a Retry-After on the failures of fail_prompts: a backoff of known length (None: no header)
+    fail_retry_after_s: float | None = None
     seed: int = 0
     # prompt substring -> correct final answer; a sample answers correctly when its hash says so
     answers: dict[str, str] = field(default_factory=dict)
@@ -191,7 +193,8 @@ def make_app(state: StubState) -> web.Application:
             state.attempts[sample_id] += 1
             attempt = state.attempts[sample_id]
         fault = choose_fault(config, sample_id, attempt)
-        if any(s in _prompt_text(body) for s in config.fail_prompts):
+        failing_prompt = any(s in _prompt_text(body) for s in config.fail_prompts)
+        if failing_prompt:
             fault = "http500"
         if config.record_bodies:
             with state.lock:
@@ -215,7 +218,11 @@ def make_app(state: StubState) -> web.Application:
         if config.delay_s:
             await asyncio.sleep(config.delay_s)
         if fault == "http500":
-            return web.json_response({"error": {"message": "injected failure"}}, status=500)
+            headers = {}
+            if config.fail_retry_after_s is not None and failing_prompt:
+                headers["Retry-After"] = str(config.fail_retry_after_s)
+            return web.json_response({"error": {"message": "injected failure"}}, status=500,
+                                     headers=headers)  # fmt: skip
         if fault == "http429":
             return web.json_response(
                 {"error": {"message": "rate limited"}},
@@ -330,6 +337,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--stall", type=float, default=5.0)
     p.add_argument("--answers", type=Path, help="JSON: prompt substring -> answer")
     p.add_argument("--fail-prompt", action="append", default=[], help="always fail these")
+    p.add_argument("--fail-retry-after", type=float, default=None,
+                   help="send this Retry-After (seconds) with the --fail-prompt failures")
     p.add_argument("--no-reasoning", action="store_true")
     p.add_argument("--chunks", type=int, default=3)
     args = p.parse_args(argv)
@@ -345,6 +354,7 @@ def main(argv: list[str] | None = None) -> None:
         stall_s=args.stall,
         answers=json.loads(args.answers.read_text()) if args.answers else {},
         fail_prompts=tuple(args.fail_prompt),
+        fail_retry_after_s=args.fail_retry_after,
         reasoning=not args.no_reasoning,
         chunks=args.chunks,
     )

@@ -31,8 +31,10 @@ def test_a_slow_first_token_shows_as_prefill_in_the_log(tmp_path: Path) -> None:
 
 def test_retries_name_their_status_in_the_log(tmp_path: Path) -> None:
     """A server answering HTTP 500: while requests back off, the log says so and why, and the
-    ETA is not a number made up before any sample ended."""
-    stub, url = spawn(tmp_path, "--fail-prompt", "")
+    ETA is not a number made up before any sample ended. The failures carry a Retry-After of
+    0.8 s, so each of the three backoffs lasts at least that long (with full jitter alone, all
+    three could end before the first log line was due)."""
+    stub, url = spawn(tmp_path, "--fail-prompt", "", "--fail-retry-after", "0.8")
     try:
         res = subprocess.run(
             [sys.executable, "-m", "m1eval.cli", "run", "--suite", "aime24", "--split",
@@ -46,6 +48,9 @@ def test_retries_name_their_status_in_the_log(tmp_path: Path) -> None:
     assert res.returncode == 4, res.stderr  # the one sample is an infra error: incomplete
     beats = [line for line in res.stderr.splitlines() if "0/1 samples" in line]
     assert beats and all("eta unknown until a sample ends" in line for line in beats)
+    # at least 2.4 s of backoff logged every 0.3 s: an interval below the bar's 1 s refresh is
+    # honoured (woken once a second, the log would have 2 or 3 of these lines)
+    assert len(beats) >= 5, beats
     assert "nan" not in res.stderr
     assert any("retries" in line and "(HTTP 500 ×" in line for line in beats), beats
     assert any("waiting to retry after HTTP 500" in line for line in beats), beats
